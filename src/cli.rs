@@ -1,0 +1,85 @@
+//! The command line (clap).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "agile-deck",
+    version,
+    about = "A terminal dashboard for live Docker and Swarm deployments",
+    long_about = "A terminal dashboard for live Docker and Swarm deployments shaped like the \
+                  Agile AI Company reference architecture: layers, agent teams, replicas, health \
+                  and live figures.\n\nWith no command it opens the dashboard."
+)]
+pub struct Cli {
+    /// Docker daemon address (unix:///path, tcp://host:port). Default: DOCKER_HOST,
+    /// then the current docker context, then unix:///var/run/docker.sock.
+    #[arg(long, short = 'H', global = true, value_name = "URL")]
+    pub host: Option<String>,
+
+    /// Start the demo deployment first if it is not running.
+    #[arg(long)]
+    pub demo: bool,
+
+    /// Topology file mapping containers to layers and teams (default: built in).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub topology: Option<PathBuf>,
+
+    /// Keymap file (default: keymaps/default.toml, built in).
+    #[arg(long, value_name = "FILE")]
+    pub keymap: Option<PathBuf>,
+
+    /// Theme file (default: themes/default.toml, built in).
+    #[arg(long, value_name = "FILE")]
+    pub theme: Option<PathBuf>,
+
+    /// Most Docker stats streams open at once; replicas past it show no figures
+    /// and aggregates are marked partial (~).
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub max_streams: usize,
+
+    /// Open with the program's log pane shown.
+    #[arg(long)]
+    pub log: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Manage the demo deployment (the reference architecture, run by agile-sim).
+    Demo {
+        #[command(subcommand)]
+        action: DemoAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DemoAction {
+    /// Build the workload image and start every missing piece (idempotent).
+    Up {
+        /// Extra label KEY=VALUE on everything created (the tests mark their runs).
+        #[arg(long, value_name = "KEY=VALUE", hide = true)]
+        label: Vec<String>,
+    },
+    /// Remove every container and network the demo created, nothing else.
+    Down {
+        #[arg(long, value_name = "KEY=VALUE", hide = true)]
+        label: Vec<String>,
+    },
+}
+
+/// Parse `KEY=VALUE` labels.
+pub fn parse_labels(labels: &[String]) -> Result<Vec<(String, String)>, String> {
+    labels
+        .iter()
+        .map(|l| {
+            l.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| format!("label {l:?} is not KEY=VALUE"))
+        })
+        .collect()
+}

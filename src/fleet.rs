@@ -1,0 +1,323 @@
+//! The fleet: every replica, its live figures and the Swarm services, and
+//! the aggregates the panes show (per layer, team and service).
+//!
+//! Aggregates are computed on demand from the replicas: at a few hundred
+//! containers that costs microseconds, and there is no second copy of the
+//! truth to keep in step.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+
+use crate::model::{Health, Replica, ServiceId, ServiceKind, SwarmService};
+use crate::stats::{History, Sample};
+use crate::topology::Topology;
+
+/// Name of the row for replicas that match no layer.
+pub const UNGROUPED: &str = "ungrouped";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupBy {
+    Layer,
+    Team,
+}
+
+/// Live figures of one replica.
+#[derive(Clone, Debug, Default)]
+pub struct Live {
+    pub sample: Sample,
+    pub history: History,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HealthCounts {
+    pub healthy: usize,
+    pub starting: usize,
+    pub unhealthy: usize,
+    pub no_check: usize,
+}
+
+impl HealthCounts {
+    fn add(&mut self, h: Health) {
+        match h {
+            Health::Healthy => self.healthy += 1,
+            Health::Starting => self.starting += 1,
+            Health::Unhealthy => self.unhealthy += 1,
+            Health::NoCheck => self.no_check += 1,
+        }
+    }
+
+    /// The most alarming state present, for colouring.
+    pub fn worst(&self) -> Option<Health> {
+        if self.unhealthy > 0 {
+            Some(Health::Unhealthy)
+        } else if self.starting > 0 {
+            Some(Health::Starting)
+        } else if self.healthy > 0 {
+            Some(Health::Healthy)
+        } else if self.no_check > 0 {
+            Some(Health::NoCheck)
+        } else {
+            None
+        }
+    }
+}
+
+/// Summed figures of a set of running replicas.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Figures {
+    pub cpu_pct: f64,
+    pub mem_used: u64,
+    pub mem_limit: u64,
+    pub net_rx_rate: f64,
+    pub net_tx_rate: f64,
+    pub blk_read_rate: f64,
+    pub blk_write_rate: f64,
+    pub pids: u64,
+    /// Running replicas that have figures; fewer than `running` = partial.
+    pub sampled: usize,
+}
+
+impl Figures {
+    fn add(&mut self, s: &Sample) {
+        self.cpu_pct += s.cpu_pct;
+        self.mem_used += s.mem_used;
+        self.mem_limit += s.mem_limit;
+        self.net_rx_rate += s.net_rx_rate;
+        self.net_tx_rate += s.net_tx_rate;
+        self.blk_read_rate += s.blk_read_rate;
+        self.blk_write_rate += s.blk_write_rate;
+        self.pids += s.pids;
+        self.sampled += 1;
+    }
+}
+
+/// One row of the Layers, Teams or services tables.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    pub name: String,
+    /// Set on service rows.
+    pub service: Option<ServiceId>,
+    pub services: usize,
+    pub running: usize,
+    pub wanted: usize,
+    pub health: HealthCounts,
+    pub figures: Figures,
+    /// Summed CPU limit (cores) of the running replicas; None if any is unlimited.
+    pub cpu_limit: Option<f64>,
+    /// Replica ids, sorted by name.
+    pub replicas: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct Fleet {
+    /// Shared with the tasks that place inspected containers.
+    pub topology: std::sync::Arc<Topology>,
+    pub replicas: HashMap<String, Replica>,
+    pub live: HashMap<String, Live>,
+    pub swarm_services: Vec<SwarmService>,
+}
+
+impl Fleet {
+    pub fn new(topology: Topology) -> Fleet {
+        Fleet {
+            topology: std::sync::Arc::new(topology),
+            replicas: HashMap::new(),
+            live: HashMap::new(),
+            swarm_services: Vec::new(),
+        }
+    }
+
+    /// Insert or replace a replica; returns whether anything changed.
+    pub fn upsert(&mut self, replica: Replica) -> bool {
+        match self.replicas.get(&replica.id) {
+            Some(old) if *old == replica => false,
+            _ => {
+                if !replica.is_running() {
+                    // Figures of a stopped container are stale: drop them.
+                    if let Some(l) = self.live.get_mut(&replica.id) {
+                        l.sample = Sample::default();
+                    }
+                }
+                self.replicas.insert(replica.id.clone(), replica);
+                true
+            }
+        }
+    }
+
+    pub fn remove(&mut self, id: &str) -> bool {
+        self.live.remove(id);
+        self.replicas.remove(id).is_some()
+    }
+
+    /// Replace the whole inventory (full resync); returns whether it changed.
+    pub fn replace_all(&mut self, replicas: Vec<Replica>) -> bool {
+        let before = self.replicas.len();
+        let mut changed = false;
+        let keep: std::collections::HashSet<String> =
+            replicas.iter().map(|r| r.id.clone()).collect();
+        self.live.retain(|id, _| keep.contains(id));
+        self.replicas.retain(|id, _| keep.contains(id));
+        changed |= self.replicas.len() != before;
+        for r in replicas {
+            changed |= self.upsert(r);
+        }
+        changed
+    }
+
+    pub fn record(&mut self, id: &str, sample: Sample, at: DateTime<Utc>) -> bool {
+        if !self.replicas.get(id).is_some_and(Replica::is_running) {
+            return false;
+        }
+        let live = self.live.entry(id.to_string()).or_default();
+        live.sample = sample;
+        live.history.push(History::slot_of(at), sample.cpu_pct);
+        true
+    }
+
+    fn group_of<'a>(&self, r: &'a Replica, by: GroupBy) -> Option<&'a str> {
+        match by {
+            GroupBy::Layer => Some(r.placement.layer.as_deref().unwrap_or(UNGROUPED)),
+            GroupBy::Team => r.placement.team.as_deref(),
+        }
+    }
+
+    fn wanted(&self, service: &ServiceId, replicas: usize) -> usize {
+        if service.kind == ServiceKind::Swarm
+            && let Some(s) = self.swarm_services.iter().find(|s| s.name == service.name)
+            && let Some(n) = s.replicas
+        {
+            return n as usize;
+        }
+        replicas
+    }
+
+    fn row(&self, name: String, service: Option<ServiceId>, ids: &[&Replica]) -> Row {
+        let mut row = Row {
+            name,
+            service,
+            services: 0,
+            running: 0,
+            wanted: 0,
+            health: HealthCounts::default(),
+            figures: Figures::default(),
+            cpu_limit: Some(0.0),
+            replicas: Vec::new(),
+        };
+        let mut by_service: BTreeMap<&ServiceId, usize> = BTreeMap::new();
+        let mut sorted: Vec<&&Replica> = ids.iter().collect();
+        sorted.sort_by(|a, b| a.name.cmp(&b.name));
+        for r in sorted {
+            *by_service.entry(&r.placement.service).or_default() += 1;
+            row.replicas.push(r.id.clone());
+            if r.is_running() {
+                row.running += 1;
+                row.health.add(r.health);
+                row.cpu_limit = row.cpu_limit.zip(r.cpu_limit).map(|(a, b)| a + b);
+                if let Some(l) = self
+                    .live
+                    .get(&r.id)
+                    .filter(|l| l.sample.counters.at.is_some())
+                {
+                    row.figures.add(&l.sample);
+                }
+            }
+        }
+        if row.running == 0 {
+            row.cpu_limit = None;
+        }
+        row.services = by_service.len();
+        row.wanted = by_service.iter().map(|(s, n)| self.wanted(s, *n)).sum();
+        row
+    }
+
+    /// The rows of the Layers or Teams pane, in the topology's order
+    /// (layers: then any other layer label, then "ungrouped"; teams: the
+    /// declared ones, even empty, then any other team found).
+    pub fn group_rows(&self, by: GroupBy) -> Vec<Row> {
+        let mut members: BTreeMap<&str, Vec<&Replica>> = BTreeMap::new();
+        for r in self.replicas.values() {
+            if let Some(g) = self.group_of(r, by) {
+                members.entry(g).or_default().push(r);
+            }
+        }
+        let declared: Vec<&str> = match by {
+            GroupBy::Layer => self.topology.layers.iter().map(String::as_str).collect(),
+            GroupBy::Team => self.topology.teams.iter().map(String::as_str).collect(),
+        };
+        let mut names: Vec<&str> = declared.clone();
+        let mut extra: Vec<&str> = members
+            .keys()
+            .copied()
+            .filter(|g| !declared.contains(g) && *g != UNGROUPED)
+            .collect();
+        extra.sort();
+        names.extend(extra);
+        if members.contains_key(UNGROUPED) {
+            names.push(UNGROUPED);
+        }
+        names
+            .into_iter()
+            .map(|g| {
+                let ids = members.get(g).map(Vec::as_slice).unwrap_or(&[]);
+                self.row(g.to_string(), None, ids)
+            })
+            .collect()
+    }
+
+    /// The services of one layer or team.
+    pub fn service_rows(&self, by: GroupBy, group: &str) -> Vec<Row> {
+        let mut members: BTreeMap<&ServiceId, Vec<&Replica>> = BTreeMap::new();
+        for r in self.replicas.values() {
+            if self.group_of(r, by) == Some(group) {
+                members.entry(&r.placement.service).or_default().push(r);
+            }
+        }
+        let mut rows: Vec<Row> = members
+            .into_iter()
+            .map(|(s, ids)| {
+                let mut row = self.row(s.name.clone(), Some(s.clone()), &ids);
+                row.services = 1;
+                row
+            })
+            .collect();
+        rows.sort_by(|a, b| a.name.cmp(&b.name));
+        rows
+    }
+
+    /// Replicas of one service within a layer or team, by name.
+    pub fn replicas_of(&self, by: GroupBy, group: &str, service: &ServiceId) -> Vec<&Replica> {
+        let mut out: Vec<&Replica> = self
+            .replicas
+            .values()
+            .filter(|r| &r.placement.service == service && self.group_of(r, by) == Some(group))
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    /// Summed CPU history of some replicas: `width` slots ending at `now`.
+    pub fn cpu_history(&self, ids: &[String], width: usize, now: DateTime<Utc>) -> Vec<f64> {
+        let mut out = vec![0.0; width];
+        let last = History::slot_of(now);
+        for id in ids {
+            if let Some(l) = self.live.get(id) {
+                l.history.add_into(&mut out, last);
+            }
+        }
+        out
+    }
+
+    /// Every running replica has figures: the screen is complete.
+    pub fn all_running_sampled(&self) -> bool {
+        self.replicas.values().filter(|r| r.is_running()).all(|r| {
+            self.live
+                .get(&r.id)
+                .is_some_and(|l| l.sample.counters.at.is_some())
+        })
+    }
+
+    pub fn running(&self) -> usize {
+        self.replicas.values().filter(|r| r.is_running()).count()
+    }
+}

@@ -1,0 +1,492 @@
+//! Named actions and the TOML keymap that binds keys to them. The default
+//! (keymaps/default.toml) is compiled in; `--keymap FILE` replaces it. The
+//! help overlay is generated from the active keymap.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use toml::Spanned;
+
+use crate::topology::line_of;
+
+pub const DEFAULT_KEYMAP: &str = include_str!("../keymaps/default.toml");
+
+/// Every action of the program, by the name used in keymap files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Action {
+    Quit,
+    Help,
+    NextPane,
+    PrevPane,
+    ToggleLog,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    Enter,
+    Back,
+}
+
+impl Action {
+    pub const ALL: [Action; 13] = [
+        Action::Quit,
+        Action::Help,
+        Action::NextPane,
+        Action::PrevPane,
+        Action::ToggleLog,
+        Action::Up,
+        Action::Down,
+        Action::PageUp,
+        Action::PageDown,
+        Action::Top,
+        Action::Bottom,
+        Action::Enter,
+        Action::Back,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Quit => "quit",
+            Action::Help => "help",
+            Action::NextPane => "next_pane",
+            Action::PrevPane => "prev_pane",
+            Action::ToggleLog => "toggle_log",
+            Action::Up => "up",
+            Action::Down => "down",
+            Action::PageUp => "page_up",
+            Action::PageDown => "page_down",
+            Action::Top => "top",
+            Action::Bottom => "bottom",
+            Action::Enter => "enter",
+            Action::Back => "back",
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Action::Quit => "quit agile-deck",
+            Action::Help => "show or hide this help",
+            Action::NextPane => "next pane (Layers, Teams)",
+            Action::PrevPane => "previous pane",
+            Action::ToggleLog => "show or hide the program's own log",
+            Action::Up => "move up",
+            Action::Down => "move down",
+            Action::PageUp => "page up",
+            Action::PageDown => "page down",
+            Action::Top => "first row",
+            Action::Bottom => "last row",
+            Action::Enter => "drill down: layer → services → replicas",
+            Action::Back => "go back up / close overlay",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.name() == name)
+    }
+}
+
+/// Where a binding applies. Table bindings win over global ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Context {
+    Global,
+    Table,
+}
+
+impl Context {
+    pub fn name(self) -> &'static str {
+        match self {
+            Context::Global => "global",
+            Context::Table => "table",
+        }
+    }
+}
+
+/// A key with its modifiers, as written in keymap files (`ctrl-c`, `G`, `pgdn`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Key {
+    pub code: KeyCodeOrd,
+    pub ctrl: bool,
+    pub alt: bool,
+}
+
+/// KeyCode with an order, so keys can live in sorted maps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum KeyCodeOrd {
+    Char(char),
+    F(u8),
+    Enter,
+    Esc,
+    Tab,
+    BackTab,
+    Backspace,
+    Up,
+    Down,
+    Left,
+    Right,
+    PageUp,
+    PageDown,
+    Home,
+    End,
+    Insert,
+    Delete,
+}
+
+impl Key {
+    pub fn parse(s: &str) -> Result<Key, String> {
+        let mut ctrl = false;
+        let mut alt = false;
+        let mut rest = s;
+        loop {
+            let lower = rest.to_ascii_lowercase();
+            if rest.len() > 1 && lower.starts_with("ctrl-") {
+                ctrl = true;
+                rest = &rest[5..];
+            } else if rest.len() > 1 && lower.starts_with("alt-") {
+                alt = true;
+                rest = &rest[4..];
+            } else {
+                break;
+            }
+        }
+        let mut chars = rest.chars();
+        let code = match (chars.next(), chars.next()) {
+            (Some(c), None) => KeyCodeOrd::Char(if ctrl { c.to_ascii_lowercase() } else { c }),
+            _ => match rest.to_ascii_lowercase().as_str() {
+                "enter" | "return" => KeyCodeOrd::Enter,
+                "esc" | "escape" => KeyCodeOrd::Esc,
+                "tab" => KeyCodeOrd::Tab,
+                "backtab" | "shift-tab" => KeyCodeOrd::BackTab,
+                "backspace" => KeyCodeOrd::Backspace,
+                "space" => KeyCodeOrd::Char(' '),
+                "up" => KeyCodeOrd::Up,
+                "down" => KeyCodeOrd::Down,
+                "left" => KeyCodeOrd::Left,
+                "right" => KeyCodeOrd::Right,
+                "pgup" | "pageup" => KeyCodeOrd::PageUp,
+                "pgdn" | "pagedown" => KeyCodeOrd::PageDown,
+                "home" => KeyCodeOrd::Home,
+                "end" => KeyCodeOrd::End,
+                "insert" => KeyCodeOrd::Insert,
+                "delete" | "del" => KeyCodeOrd::Delete,
+                f if f.starts_with('f')
+                    && f[1..].parse::<u8>().is_ok_and(|n| (1..=24).contains(&n)) =>
+                {
+                    KeyCodeOrd::F(f[1..].parse().unwrap())
+                }
+                _ => return Err(format!("unknown key {s:?}")),
+            },
+        };
+        Ok(Key { code, ctrl, alt })
+    }
+
+    pub fn from_event(e: &KeyEvent) -> Option<Key> {
+        let ctrl = e.modifiers.contains(KeyModifiers::CONTROL);
+        let alt = e.modifiers.contains(KeyModifiers::ALT);
+        let code = match e.code {
+            KeyCode::Char(c) => KeyCodeOrd::Char(if ctrl { c.to_ascii_lowercase() } else { c }),
+            KeyCode::F(n) => KeyCodeOrd::F(n),
+            KeyCode::Enter => KeyCodeOrd::Enter,
+            KeyCode::Esc => KeyCodeOrd::Esc,
+            KeyCode::Tab => KeyCodeOrd::Tab,
+            KeyCode::BackTab => KeyCodeOrd::BackTab,
+            KeyCode::Backspace => KeyCodeOrd::Backspace,
+            KeyCode::Up => KeyCodeOrd::Up,
+            KeyCode::Down => KeyCodeOrd::Down,
+            KeyCode::Left => KeyCodeOrd::Left,
+            KeyCode::Right => KeyCodeOrd::Right,
+            KeyCode::PageUp => KeyCodeOrd::PageUp,
+            KeyCode::PageDown => KeyCodeOrd::PageDown,
+            KeyCode::Home => KeyCodeOrd::Home,
+            KeyCode::End => KeyCodeOrd::End,
+            KeyCode::Insert => KeyCodeOrd::Insert,
+            KeyCode::Delete => KeyCodeOrd::Delete,
+            _ => return None,
+        };
+        Some(Key { code, ctrl, alt })
+    }
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.ctrl {
+            write!(f, "Ctrl-")?;
+        }
+        if self.alt {
+            write!(f, "Alt-")?;
+        }
+        match self.code {
+            KeyCodeOrd::Char(' ') => write!(f, "Space"),
+            KeyCodeOrd::Char(c) => write!(f, "{c}"),
+            KeyCodeOrd::F(n) => write!(f, "F{n}"),
+            KeyCodeOrd::Enter => write!(f, "Enter"),
+            KeyCodeOrd::Esc => write!(f, "Esc"),
+            KeyCodeOrd::Tab => write!(f, "Tab"),
+            KeyCodeOrd::BackTab => write!(f, "Shift-Tab"),
+            KeyCodeOrd::Backspace => write!(f, "Backspace"),
+            KeyCodeOrd::Up => write!(f, "↑"),
+            KeyCodeOrd::Down => write!(f, "↓"),
+            KeyCodeOrd::Left => write!(f, "←"),
+            KeyCodeOrd::Right => write!(f, "→"),
+            KeyCodeOrd::PageUp => write!(f, "PgUp"),
+            KeyCodeOrd::PageDown => write!(f, "PgDn"),
+            KeyCodeOrd::Home => write!(f, "Home"),
+            KeyCodeOrd::End => write!(f, "End"),
+            KeyCodeOrd::Insert => write!(f, "Ins"),
+            KeyCodeOrd::Delete => write!(f, "Del"),
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct KeymapError {
+    pub origin: String,
+    pub line: usize,
+    pub reason: String,
+}
+
+impl std::fmt::Display for KeymapError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "keymap {}, line {}: {}",
+            self.origin, self.line, self.reason
+        )
+    }
+}
+
+impl std::error::Error for KeymapError {}
+
+type RawKeymap = BTreeMap<String, BTreeMap<String, Spanned<Vec<Spanned<String>>>>>;
+
+#[derive(Debug, Clone)]
+pub struct Keymap {
+    bindings: BTreeMap<(Context, Key), Action>,
+    /// The same bindings in file order: hints and help list keys as written.
+    order: Vec<(Context, Key, Action)>,
+    pub origin: String,
+}
+
+impl Keymap {
+    pub fn default_keymap() -> Keymap {
+        Keymap::parse(DEFAULT_KEYMAP, "(built-in default)")
+            .expect("the built-in keymap is valid (tested)")
+    }
+
+    pub fn load(path: &Path) -> Result<Keymap, KeymapError> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| KeymapError {
+            origin: origin.clone(),
+            line: 0,
+            reason: format!("cannot read it: {e}"),
+        })?;
+        Keymap::parse(&text, &origin)
+    }
+
+    pub fn parse(text: &str, origin: &str) -> Result<Keymap, KeymapError> {
+        let err = |line: usize, reason: String| KeymapError {
+            origin: origin.to_string(),
+            line,
+            reason,
+        };
+        let raw: RawKeymap = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(0);
+            err(line, e.message().to_string())
+        })?;
+        // Walk the bindings in file order, so a conflict names the earlier line.
+        let mut entries = Vec::new();
+        for (section, actions) in raw {
+            let context = match section.as_str() {
+                "global" => Context::Global,
+                "table" => Context::Table,
+                other => {
+                    let line = actions
+                        .values()
+                        .next()
+                        .map(|v| line_of(text, v.span().start))
+                        .unwrap_or(1);
+                    return Err(err(
+                        line,
+                        format!("unknown context [{other}]; use [global] or [table]"),
+                    ));
+                }
+            };
+            for (name, keys) in actions {
+                entries.push((line_of(text, keys.span().start), context, name, keys));
+            }
+        }
+        entries.sort_by_key(|e| e.0);
+        let mut bindings = BTreeMap::new();
+        let mut order = Vec::new();
+        let mut seen: BTreeMap<(Context, Key), (Action, usize)> = BTreeMap::new();
+        for (line, context, name, keys) in entries {
+            let action = Action::from_name(&name).ok_or_else(|| {
+                err(
+                    line,
+                    format!(
+                        "unknown action {name:?}; actions are {}",
+                        Action::ALL.map(Action::name).join(", ")
+                    ),
+                )
+            })?;
+            for key in keys.into_inner() {
+                let kline = line_of(text, key.span().start);
+                let k = Key::parse(key.get_ref()).map_err(|e| err(kline, e))?;
+                if let Some((other, oline)) = seen.get(&(context, k)) {
+                    return Err(err(
+                        kline,
+                        format!(
+                            "{k} is bound to both {} (line {oline}) and {} in [{}]",
+                            other.name(),
+                            action.name(),
+                            context.name()
+                        ),
+                    ));
+                }
+                seen.insert((context, k), (action, kline));
+                bindings.insert((context, k), action);
+                order.push((context, k, action));
+            }
+        }
+        let km = Keymap {
+            bindings,
+            order,
+            origin: origin.to_string(),
+        };
+        // Without these the user could not leave or move: refuse rather than guess.
+        for a in [
+            Action::Quit,
+            Action::Up,
+            Action::Down,
+            Action::Back,
+            Action::Enter,
+        ] {
+            if km.keys_for(a).is_empty() {
+                return Err(err(1, format!("no key is bound to {}", a.name())));
+            }
+        }
+        Ok(km)
+    }
+
+    pub fn action(&self, context: Context, e: &KeyEvent) -> Option<Action> {
+        let key = Key::from_event(e)?;
+        let lookup = |c: Context, k: Key| self.bindings.get(&(c, k)).copied();
+        // Shifted letters arrive as uppercase chars with SHIFT set; the
+        // char already says it, so ignore SHIFT.
+        lookup(context, key).or_else(|| lookup(Context::Global, key))
+    }
+
+    pub fn keys_for(&self, action: Action) -> Vec<Key> {
+        self.order
+            .iter()
+            .filter(|(_, _, a)| *a == action)
+            .map(|(_, k, _)| *k)
+            .collect()
+    }
+
+    /// First key of an action, for hints in the footer.
+    pub fn hint(&self, action: Action) -> String {
+        self.keys_for(action)
+            .first()
+            .map(ToString::to_string)
+            .unwrap_or_else(|| "(unbound)".into())
+    }
+
+    /// Help lines, per context: (context, keys, action description).
+    pub fn help(&self) -> Vec<(Context, String, &'static str)> {
+        let mut out: Vec<(Context, String, &'static str)> = Vec::new();
+        let mut index: BTreeMap<(Context, Action), usize> = BTreeMap::new();
+        for (c, k, a) in &self.order {
+            match index.get(&(*c, *a)) {
+                Some(i) => out[*i].1 += &format!(" {k}"),
+                None => {
+                    index.insert((*c, *a), out.len());
+                    out.push((*c, k.to_string(), a.describe()));
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(code: KeyCode, m: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, m)
+    }
+
+    #[test]
+    fn default_keymap_binds_every_action() {
+        let km = Keymap::default_keymap();
+        for a in Action::ALL {
+            assert!(!km.keys_for(a).is_empty(), "{} unbound", a.name());
+        }
+        assert_eq!(
+            km.action(
+                Context::Table,
+                &ev(KeyCode::Char('c'), KeyModifiers::CONTROL)
+            ),
+            Some(Action::Quit)
+        );
+        assert_eq!(
+            km.action(Context::Table, &ev(KeyCode::Char('j'), KeyModifiers::NONE)),
+            Some(Action::Down)
+        );
+        assert_eq!(
+            km.action(Context::Table, &ev(KeyCode::Char('G'), KeyModifiers::SHIFT)),
+            Some(Action::Bottom)
+        );
+        assert_eq!(
+            km.action(Context::Table, &ev(KeyCode::PageDown, KeyModifiers::NONE)),
+            Some(Action::PageDown)
+        );
+        assert_eq!(
+            km.action(Context::Table, &ev(KeyCode::Char('x'), KeyModifiers::NONE)),
+            None
+        );
+    }
+
+    #[test]
+    fn key_names() {
+        assert_eq!(Key::parse("ctrl-C").unwrap(), Key::parse("ctrl-c").unwrap());
+        assert_eq!(Key::parse("f5").unwrap().code, KeyCodeOrd::F(5));
+        assert_eq!(Key::parse("G").unwrap().code, KeyCodeOrd::Char('G'));
+        assert!(Key::parse("hyper-x").is_err());
+        assert!(Key::parse("f99").is_err());
+        assert_eq!(Key::parse("ctrl-c").unwrap().to_string(), "Ctrl-c");
+    }
+
+    #[test]
+    fn broken_keymaps_name_line_and_reason() {
+        let base = "[global]\nquit = [\"q\"]\n[table]\nup = [\"k\"]\ndown = [\"j\"]\nback = [\"esc\"]\nenter = [\"enter\"]\n";
+        let cases: &[(String, usize, &str)] = &[
+            (format!("{base}frobnicate = [\"z\"]\n"), 8, "unknown action"),
+            (format!("{base}top = [\"hyper-z\"]\n"), 8, "unknown key"),
+            (format!("{base}top = [\"k\"]\n"), 8, "bound to both up (line 4) and top"),
+            (format!("{base}[pane]\ntop = [\"g\"]\n"), 9, "unknown context"),
+            (format!("{base}top = \"g\"\n"), 8, "invalid type"),
+            ("[global]\nquit = []\n[table]\nup=[\"k\"]\ndown=[\"j\"]\nback=[\"esc\"]\nenter=[\"enter\"]\n".to_string(), 1, "no key is bound to quit"),
+        ];
+        for (text, line, reason) in cases {
+            let e = Keymap::parse(text, "k.toml").expect_err(text);
+            assert_eq!(e.line, *line, "{e}");
+            assert!(e.reason.contains(reason), "{e}");
+        }
+    }
+
+    #[test]
+    fn help_is_generated_from_the_bindings() {
+        let km = Keymap::parse(
+            "[global]\nquit = [\"x\"]\n[table]\nup = [\"i\"]\ndown = [\"e\"]\nback = [\"esc\"]\nenter = [\"enter\"]\n",
+            "remap",
+        )
+        .unwrap();
+        let help = km.help();
+        assert!(help.contains(&(Context::Global, "x".into(), Action::Quit.describe())));
+        assert!(help.contains(&(Context::Table, "i".into(), Action::Up.describe())));
+    }
+}

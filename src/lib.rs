@@ -1,0 +1,21 @@
+//! agile-deck: a terminal dashboard for live Docker and Swarm deployments.
+//!
+//! The crate is a library so the tests can drive every part without a
+//! terminal; `main.rs` only parses the command line and starts things.
+//! See ARCHITECTURE.md for how a message travels from Docker to the screen.
+
+pub mod app;
+pub mod cli;
+pub mod connect;
+pub mod demo;
+pub mod fleet;
+pub mod format;
+pub mod keymap;
+pub mod model;
+pub mod runtime;
+pub mod sources;
+pub mod stats;
+pub mod terminal;
+pub mod theme;
+pub mod topology;
+pub mod ui;

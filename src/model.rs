@@ -1,0 +1,166 @@
+//! What the dashboard knows about the daemon: replicas (containers), Swarm
+//! services and the daemon itself. Plain data, filled by `sources`, owned by
+//! `app::App`.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+/// Docker's health-check state of a replica.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Health {
+    Healthy,
+    Starting,
+    Unhealthy,
+    /// The image or container defines no health check.
+    NoCheck,
+}
+
+impl Health {
+    pub fn parse(s: &str) -> Health {
+        match s {
+            "healthy" => Health::Healthy,
+            "starting" => Health::Starting,
+            "unhealthy" => Health::Unhealthy,
+            _ => Health::NoCheck,
+        }
+    }
+
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Health::Healthy => "●",
+            Health::Starting => "◐",
+            Health::Unhealthy => "✖",
+            Health::NoCheck => "○",
+        }
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            Health::Healthy => "healthy",
+            Health::Starting => "starting",
+            Health::Unhealthy => "unhealthy",
+            Health::NoCheck => "no check",
+        }
+    }
+}
+
+/// How a service was recognised, which decides how it is operated later.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ServiceKind {
+    Swarm,
+    Compose {
+        project: String,
+    },
+    /// Recognised from labels or the naming convention only.
+    Named,
+}
+
+/// A service: the unit replicas belong to.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ServiceId {
+    pub kind: ServiceKind,
+    pub name: String,
+}
+
+impl ServiceId {
+    pub fn kind_word(&self) -> &'static str {
+        match self.kind {
+            ServiceKind::Swarm => "swarm",
+            ServiceKind::Compose { .. } => "compose",
+            ServiceKind::Named => "named",
+        }
+    }
+}
+
+/// Where a replica belongs, as decided by the topology.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Placement {
+    pub layer: Option<String>,
+    pub team: Option<String>,
+    pub service: ServiceId,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortMapping {
+    pub container_port: String,
+    pub host_ip: String,
+    pub host_port: String,
+}
+
+impl std::fmt::Display for PortMapping {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.host_port.is_empty() {
+            write!(f, "{}", self.container_port)
+        } else {
+            let ip = if self.host_ip.is_empty() {
+                "0.0.0.0"
+            } else {
+                &self.host_ip
+            };
+            write!(f, "{ip}:{}→{}", self.host_port, self.container_port)
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetworkAttachment {
+    pub network: String,
+    pub ip: String,
+    pub aliases: Vec<String>,
+}
+
+/// One container, as inspected.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Replica {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    /// Docker's state word: created, running, paused, restarting, exited, dead.
+    pub state: String,
+    pub health: Health,
+    pub created: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub restart_count: i64,
+    pub exit_code: i64,
+    pub oom_killed: bool,
+    /// CPU limit in cores (from NanoCpus, or CpuQuota / CpuPeriod); None: unlimited.
+    pub cpu_limit: Option<f64>,
+    /// Memory limit in bytes; None: unlimited.
+    pub mem_limit: Option<u64>,
+    pub networks: Vec<NetworkAttachment>,
+    pub ports: Vec<PortMapping>,
+    pub labels: BTreeMap<String, String>,
+    pub placement: Placement,
+}
+
+impl Replica {
+    pub fn is_running(&self) -> bool {
+        self.state == "running"
+    }
+}
+
+/// A Swarm service as listed by the manager.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SwarmService {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    /// None for global services.
+    pub replicas: Option<u64>,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// What the daemon told us about itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DaemonInfo {
+    pub name: String,
+    pub server_version: String,
+    pub api_version: String,
+    /// "inactive", "manager", "worker", …
+    pub swarm: String,
+    pub ncpu: u64,
+    pub mem_total: u64,
+    pub cgroup_version: String,
+}

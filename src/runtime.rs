@@ -1,0 +1,169 @@
+//! The event loop: gathers messages from the terminal, the sources and the
+//! timers into `App::update`, runs the commands it returns, and redraws
+//! when the state changed — at most ~30 frames a second, never when idle.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
+use chrono::Utc;
+use crossterm::event::{Event, EventStream, KeyEventKind};
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+
+use crate::app::{App, Cmd, Msg};
+use crate::model::DaemonInfo;
+use crate::sources::{self, StatsWatcher};
+use crate::topology::Topology;
+use crate::ui;
+
+const FRAME: Duration = Duration::from_millis(33);
+const RESYNC: Duration = Duration::from_secs(30);
+/// Messages handled before the loop looks at the terminal again.
+const BATCH: usize = 512;
+
+pub struct Runtime {
+    docker: Arc<Docker>,
+    topology: Arc<Topology>,
+    tx: mpsc::Sender<Msg>,
+    watcher: StatsWatcher,
+}
+
+impl Runtime {
+    fn run_cmd(&mut self, cmd: Cmd) {
+        let docker = self.docker.clone();
+        let topology = self.topology.clone();
+        let tx = self.tx.clone();
+        match cmd {
+            Cmd::Quit => {}
+            Cmd::Inspect(id) => {
+                tokio::spawn(async move {
+                    let msg = match sources::inspect(&docker, &topology, &id).await {
+                        Ok(replica) => Msg::Inspected { id, replica },
+                        Err(e) => Msg::SourceError {
+                            source: "inspect",
+                            error: e.to_string(),
+                        },
+                    };
+                    let _ = tx.send(msg).await;
+                });
+            }
+            Cmd::Resync { known } => {
+                tokio::spawn(async move {
+                    let info = crate::connect::daemon_info(&docker).await;
+                    let manager = info.as_ref().is_ok_and(|i| i.swarm == "manager");
+                    if let Ok(info) = info {
+                        let _ = tx.send(Msg::Daemon(info)).await;
+                    }
+                    let msg = match sources::list(&docker, &topology, &known, manager).await {
+                        Ok(listing) => Msg::Listing(listing),
+                        Err(e) => Msg::SourceError {
+                            source: "inventory",
+                            error: e.to_string(),
+                        },
+                    };
+                    let _ = tx.send(msg).await;
+                });
+            }
+            Cmd::ListServices => {
+                tokio::spawn(async move {
+                    if let Ok(services) = sources::list_services(&docker).await {
+                        let _ = tx.send(Msg::Services(services)).await;
+                    }
+                });
+            }
+            Cmd::WatchStats(ids) => {
+                self.watcher.watch(&ids);
+                log::debug!("stats streams open: {}", self.watcher.open_streams());
+            }
+        }
+    }
+}
+
+/// Run the dashboard until the user quits. The terminal is already in TUI
+/// mode; the caller restores it.
+pub async fn run(
+    terminal: &mut ratatui::DefaultTerminal,
+    mut app: App,
+    docker: Docker,
+    info: DaemonInfo,
+) -> std::io::Result<()> {
+    let started = Instant::now();
+    let (tx, mut rx) = mpsc::channel::<Msg>(4096);
+    let docker = Arc::new(docker);
+    let topology = app.fleet.topology.clone();
+    let mut rt = Runtime {
+        docker: docker.clone(),
+        topology,
+        tx: tx.clone(),
+        watcher: StatsWatcher::new(docker.clone(), tx.clone()),
+    };
+    app.update(Msg::Daemon(info));
+    let size = terminal.size()?;
+    app.update(Msg::Resize {
+        width: size.width,
+        height: size.height,
+    });
+    tokio::spawn(sources::follow_events((*docker).clone(), tx.clone()));
+    rt.run_cmd(Cmd::Resync {
+        known: Default::default(),
+    });
+
+    let mut input = EventStream::new();
+    let mut resync = tokio::time::interval_at(tokio::time::Instant::now() + RESYNC, RESYNC);
+    let mut clock = tokio::time::interval(Duration::from_secs(1));
+    clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_draw = Instant::now() - FRAME;
+    let mut first_full_screen = false;
+
+    loop {
+        if app.dirty && last_draw.elapsed() >= FRAME {
+            terminal.draw(|f| ui::draw(f, &app))?;
+            app.dirty = false;
+            last_draw = Instant::now();
+            if !first_full_screen
+                && app.listed
+                && app.fleet.running() > 0
+                && app.fleet.all_running_sampled()
+            {
+                first_full_screen = true;
+                log::info!(
+                    "first full screen ({} running containers with figures) after {} ms",
+                    app.fleet.running(),
+                    started.elapsed().as_millis()
+                );
+            }
+        }
+        let frame_due = tokio::time::sleep_until((last_draw + FRAME).into());
+        let mut cmds = Vec::new();
+        tokio::select! {
+            ev = input.next() => match ev {
+                Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => cmds = app.update(Msg::Key(k)),
+                Some(Ok(Event::Resize(w, h))) => cmds = app.update(Msg::Resize { width: w, height: h }),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e),
+                None => break,
+            },
+            Some(msg) = rx.recv() => {
+                cmds = app.update(msg);
+                // Drain what is already queued before drawing: one frame per burst.
+                for _ in 0..BATCH {
+                    match rx.try_recv() {
+                        Ok(msg) => cmds.extend(app.update(msg)),
+                        Err(_) => break,
+                    }
+                }
+            }
+            _ = resync.tick() => cmds = app.update(Msg::ResyncDue),
+            _ = clock.tick() => cmds = app.update(Msg::Tick(Utc::now())),
+            _ = frame_due, if app.dirty => {}
+        }
+        for cmd in cmds {
+            if cmd == Cmd::Quit {
+                return Ok(());
+            }
+            rt.run_cmd(cmd);
+        }
+    }
+    Ok(())
+}

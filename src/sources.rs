@@ -1,0 +1,360 @@
+//! Sources: tasks that turn Docker's API into messages for the app. They
+//! never touch the app's state; they only send `Msg`s.
+//!
+//! - inventory: list + inspect, at start and on a slow resync;
+//! - events: the `/events` stream, re-subscribed with backoff when it drops;
+//! - stats: one stream per watched container, started and cancelled by the
+//!   `StatsWatcher` as the set the app wants changes.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::models::{ContainerInspectResponse, ContainerSummary, EventMessageTypeEnum};
+use bollard::query_parameters::{EventsOptions, ListContainersOptions, StatsOptions};
+use chrono::{DateTime, Utc};
+use futures_util::{StreamExt, stream};
+use tokio::sync::mpsc::Sender;
+use tokio::task::JoinHandle;
+
+use crate::app::Msg;
+use crate::model::{Health, NetworkAttachment, PortMapping, Replica, SwarmService};
+use crate::stats;
+use crate::topology::Topology;
+
+/// Concurrent inspect calls during a listing.
+const INSPECT_CONCURRENCY: usize = 8;
+
+fn parse_time(s: Option<&str>) -> Option<DateTime<Utc>> {
+    let t = DateTime::parse_from_rfc3339(s?).ok()?.with_timezone(&Utc);
+    // Docker writes 0001-01-01T00:00:00Z for "never".
+    (t.timestamp() > 0).then_some(t)
+}
+
+/// Build a `Replica` from `docker inspect` output.
+pub fn replica_from_inspect(topology: &Topology, c: ContainerInspectResponse) -> Replica {
+    let config = c.config.unwrap_or_default();
+    let state = c.state.unwrap_or_default();
+    let host = c.host_config.unwrap_or_default();
+    let net = c.network_settings.unwrap_or_default();
+    let name = c
+        .name
+        .unwrap_or_default()
+        .trim_start_matches('/')
+        .to_string();
+    let labels: BTreeMap<String, String> = config.labels.unwrap_or_default().into_iter().collect();
+    let health = state
+        .health
+        .as_ref()
+        .and_then(|h| h.status.as_ref())
+        .map(|s| Health::parse(&s.to_string()))
+        .unwrap_or(Health::NoCheck);
+    let cpu_limit = match (host.nano_cpus, host.cpu_quota, host.cpu_period) {
+        (Some(n), _, _) if n > 0 => Some(n as f64 / 1e9),
+        (_, Some(q), p) if q > 0 => Some(q as f64 / p.filter(|p| *p > 0).unwrap_or(100_000) as f64),
+        _ => None,
+    };
+    let mut networks: Vec<NetworkAttachment> = net
+        .networks
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(network, e)| NetworkAttachment {
+            network,
+            ip: e.ip_address.unwrap_or_default(),
+            aliases: e.aliases.unwrap_or_default(),
+        })
+        .collect();
+    networks.sort_by(|a, b| a.network.cmp(&b.network));
+    let mut ports: Vec<PortMapping> = Vec::new();
+    for (container_port, bindings) in net.ports.unwrap_or_default() {
+        match bindings.filter(|b| !b.is_empty()) {
+            None => ports.push(PortMapping {
+                container_port,
+                host_ip: String::new(),
+                host_port: String::new(),
+            }),
+            Some(bs) => ports.extend(bs.into_iter().map(|b| PortMapping {
+                container_port: container_port.clone(),
+                host_ip: b.host_ip.unwrap_or_default(),
+                host_port: b.host_port.unwrap_or_default(),
+            })),
+        }
+    }
+    ports.sort_by(|a, b| (&a.container_port, &a.host_ip).cmp(&(&b.container_port, &b.host_ip)));
+    let placement = topology.place(&name, &labels);
+    Replica {
+        id: c.id.unwrap_or_default(),
+        name,
+        image: config.image.unwrap_or_default(),
+        state: state
+            .status
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "unknown".into()),
+        health,
+        created: c.created,
+        started_at: parse_time(state.started_at.as_deref()),
+        finished_at: parse_time(state.finished_at.as_deref()),
+        restart_count: c.restart_count.unwrap_or(0),
+        exit_code: state.exit_code.unwrap_or(0),
+        oom_killed: state.oom_killed.unwrap_or(false),
+        cpu_limit,
+        mem_limit: host.memory.filter(|m| *m > 0).map(|m| m as u64),
+        networks,
+        ports,
+        labels,
+        placement,
+    }
+}
+
+/// Inspect one container; Ok(None) when it is gone.
+pub async fn inspect(
+    docker: &Docker,
+    topology: &Topology,
+    id: &str,
+) -> Result<Option<Replica>, bollard::errors::Error> {
+    match docker.inspect_container(id, None).await {
+        Ok(c) => Ok(Some(replica_from_inspect(topology, c))),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// State and health as `docker ps` shows them, to skip inspecting
+/// containers that did not change since the last listing.
+pub fn summary_state(s: &ContainerSummary) -> (String, Health) {
+    let state = s.state.map(|s| s.to_string()).unwrap_or_default();
+    let status = s.status.as_deref().unwrap_or("");
+    let health = if status.contains("(healthy)") {
+        Health::Healthy
+    } else if status.contains("(unhealthy)") {
+        Health::Unhealthy
+    } else if status.contains("(health: starting)") {
+        Health::Starting
+    } else {
+        Health::NoCheck
+    };
+    (state, health)
+}
+
+/// The full inventory: every container (inspected unless `known` says it is
+/// unchanged) and, on a Swarm manager, the services.
+#[derive(Debug)]
+pub struct Listing {
+    pub present: Vec<String>,
+    pub inspected: Vec<Replica>,
+    pub services: Option<Vec<SwarmService>>,
+}
+
+pub async fn list(
+    docker: &Docker,
+    topology: &Topology,
+    known: &HashMap<String, (String, Health)>,
+    swarm_manager: bool,
+) -> Result<Listing, bollard::errors::Error> {
+    let summaries = docker
+        .list_containers(Some(ListContainersOptions {
+            all: true,
+            ..Default::default()
+        }))
+        .await?;
+    let present: Vec<String> = summaries.iter().filter_map(|s| s.id.clone()).collect();
+    let to_inspect: Vec<String> = summaries
+        .iter()
+        .filter(|s| {
+            let id = s.id.as_deref().unwrap_or("");
+            known.get(id) != Some(&summary_state(s))
+        })
+        .filter_map(|s| s.id.clone())
+        .collect();
+    let inspected: Vec<Replica> = stream::iter(to_inspect)
+        .map(|id| async move { inspect(docker, topology, &id).await })
+        .buffer_unordered(INSPECT_CONCURRENCY)
+        .filter_map(|r| async move { r.ok().flatten() })
+        .collect()
+        .await;
+    let services = if swarm_manager {
+        Some(list_services(docker).await?)
+    } else {
+        None
+    };
+    Ok(Listing {
+        present,
+        inspected,
+        services,
+    })
+}
+
+pub async fn list_services(docker: &Docker) -> Result<Vec<SwarmService>, bollard::errors::Error> {
+    let services = docker.list_services(None).await?;
+    Ok(services
+        .into_iter()
+        .filter_map(|s| {
+            let spec = s.spec?;
+            Some(SwarmService {
+                id: s.id.unwrap_or_default(),
+                name: spec.name.clone().unwrap_or_default(),
+                image: spec
+                    .task_template
+                    .and_then(|t| t.container_spec)
+                    .and_then(|c| c.image)
+                    .unwrap_or_default(),
+                replicas: spec
+                    .mode
+                    .and_then(|m| m.replicated)
+                    .and_then(|r| r.replicas)
+                    .map(|n| n.max(0) as u64),
+                labels: spec.labels.unwrap_or_default().into_iter().collect(),
+            })
+        })
+        .collect())
+}
+
+/// Follow `/events` for containers, services and nodes; resubscribe with
+/// backoff when the stream fails, and tell the app so it resyncs.
+pub async fn follow_events(docker: Docker, tx: Sender<Msg>) {
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        let mut filters = HashMap::new();
+        filters.insert(
+            "type".to_string(),
+            vec![
+                "container".to_string(),
+                "service".to_string(),
+                "node".to_string(),
+            ],
+        );
+        let mut events = docker.events(Some(EventsOptions {
+            filters: Some(filters),
+            ..Default::default()
+        }));
+        while let Some(item) = events.next().await {
+            match item {
+                Ok(ev) => {
+                    backoff = Duration::from_millis(500);
+                    let id = ev
+                        .actor
+                        .as_ref()
+                        .and_then(|a| a.id.clone())
+                        .unwrap_or_default();
+                    let action = ev.action.clone().unwrap_or_default();
+                    let msg = match ev.typ {
+                        Some(EventMessageTypeEnum::CONTAINER) => Msg::ContainerEvent { id, action },
+                        Some(EventMessageTypeEnum::SERVICE) | Some(EventMessageTypeEnum::NODE) => {
+                            Msg::SwarmEvent { action }
+                        }
+                        _ => continue,
+                    };
+                    if tx.send(msg).await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    if tx
+                        .send(Msg::SourceError {
+                            source: "events",
+                            error: e.to_string(),
+                        })
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    break;
+                }
+            }
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(10));
+        // Probe before resubscribing so the app hears when the daemon is back.
+        if docker.ping().await.is_ok() && tx.send(Msg::DaemonBack).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Stream stats of one container until it stops or the task is aborted.
+async fn stream_stats(docker: Docker, id: String, tx: Sender<Msg>) {
+    let mut stats = docker.stats(
+        &id,
+        Some(StatsOptions {
+            stream: true,
+            one_shot: false,
+        }),
+    );
+    let mut prev: Option<stats::Counters> = None;
+    while let Some(Ok(s)) = stats.next().await {
+        let sample = stats::sample(&s, prev.as_ref());
+        // A stopped container keeps sending zeroed readings: stop there.
+        let Some(at) = sample.counters.at else { break };
+        prev = Some(sample.counters);
+        if tx
+            .send(Msg::Stats {
+                id: id.clone(),
+                sample,
+                at,
+            })
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// Keeps one stats stream open per watched container, and no others.
+pub struct StatsWatcher {
+    docker: Arc<Docker>,
+    tx: Sender<Msg>,
+    tasks: HashMap<String, JoinHandle<()>>,
+}
+
+impl StatsWatcher {
+    pub fn new(docker: Arc<Docker>, tx: Sender<Msg>) -> StatsWatcher {
+        StatsWatcher {
+            docker,
+            tx,
+            tasks: HashMap::new(),
+        }
+    }
+
+    pub fn set_docker(&mut self, docker: Arc<Docker>) {
+        self.docker = docker;
+    }
+
+    /// Open streams for `wanted` that are not open (or ended), close the rest.
+    pub fn watch(&mut self, wanted: &[String]) {
+        let wanted_set: HashSet<&String> = wanted.iter().collect();
+        self.tasks.retain(|id, task| {
+            let keep = wanted_set.contains(id) && !task.is_finished();
+            if !keep {
+                task.abort();
+            }
+            keep
+        });
+        for id in wanted {
+            if !self.tasks.contains_key(id) {
+                let task = tokio::spawn(stream_stats(
+                    (*self.docker).clone(),
+                    id.clone(),
+                    self.tx.clone(),
+                ));
+                self.tasks.insert(id.clone(), task);
+            }
+        }
+    }
+
+    pub fn open_streams(&self) -> usize {
+        self.tasks.values().filter(|t| !t.is_finished()).count()
+    }
+}
+
+impl Drop for StatsWatcher {
+    fn drop(&mut self) {
+        for t in self.tasks.values() {
+            t.abort();
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! TOML themes: a named style for every element of the screen. The default
+//! (themes/default.toml) is compiled in; `--theme FILE` replaces it. With
+//! `NO_COLOR` set every colour is dropped and state stays readable by its
+//! symbols (●, ◐, ✖, !) and by bold / reversed text.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::str::FromStr;
+
+use ratatui::style::{Color, Modifier, Style};
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::topology::line_of;
+
+pub const DEFAULT_THEME: &str = include_str!("../themes/default.toml");
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawStyle {
+    fg: Option<Spanned<String>>,
+    bg: Option<Spanned<String>>,
+    #[serde(default)]
+    bold: bool,
+    #[serde(default)]
+    dim: bool,
+    #[serde(default)]
+    italic: bool,
+    #[serde(default)]
+    underlined: bool,
+    #[serde(default)]
+    reversed: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTheme {
+    name: String,
+    styles: BTreeMap<String, Spanned<RawStyle>>,
+}
+
+/// Every styled element. A theme must define them all.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Theme {
+    pub name: String,
+    pub header: Style,
+    pub tab: Style,
+    pub tab_active: Style,
+    pub table_header: Style,
+    pub text: Style,
+    pub muted: Style,
+    pub selection: Style,
+    pub healthy: Style,
+    pub warning: Style,
+    pub critical: Style,
+    pub sparkline: Style,
+    pub border: Style,
+    pub title: Style,
+    pub key: Style,
+    pub dialog: Style,
+}
+
+const ELEMENTS: [&str; 15] = [
+    "header",
+    "tab",
+    "tab_active",
+    "table_header",
+    "text",
+    "muted",
+    "selection",
+    "healthy",
+    "warning",
+    "critical",
+    "sparkline",
+    "border",
+    "title",
+    "key",
+    "dialog",
+];
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct ThemeError {
+    pub origin: String,
+    pub line: usize,
+    pub reason: String,
+}
+
+impl std::fmt::Display for ThemeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "theme {}, line {}: {}",
+            self.origin, self.line, self.reason
+        )
+    }
+}
+
+impl std::error::Error for ThemeError {}
+
+impl Theme {
+    pub fn default_theme() -> Theme {
+        Theme::parse(DEFAULT_THEME, "(built-in default)")
+            .expect("the built-in theme is valid (tested)")
+    }
+
+    pub fn load(path: &Path) -> Result<Theme, ThemeError> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ThemeError {
+            origin: origin.clone(),
+            line: 0,
+            reason: format!("cannot read it: {e}"),
+        })?;
+        Theme::parse(&text, &origin)
+    }
+
+    pub fn parse(text: &str, origin: &str) -> Result<Theme, ThemeError> {
+        let err = |line: usize, reason: String| ThemeError {
+            origin: origin.to_string(),
+            line,
+            reason,
+        };
+        let raw: RawTheme = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(0);
+            err(line, e.message().to_string())
+        })?;
+        let mut styles = BTreeMap::new();
+        for (name, spanned) in &raw.styles {
+            let line = line_of(text, spanned.span().start);
+            if !ELEMENTS.contains(&name.as_str()) {
+                return Err(err(
+                    line,
+                    format!(
+                        "unknown element {name:?}; elements are {}",
+                        ELEMENTS.join(", ")
+                    ),
+                ));
+            }
+            let r = spanned.get_ref();
+            let colour = |c: &Option<Spanned<String>>| -> Result<Option<Color>, ThemeError> {
+                match c {
+                    None => Ok(None),
+                    Some(s) => Color::from_str(s.get_ref()).map(Some).map_err(|_| {
+                        err(
+                            line_of(text, s.span().start),
+                            format!("unknown colour {:?} (use a name like red, an index 0-255 or #rrggbb)", s.get_ref()),
+                        )
+                    }),
+                }
+            };
+            let mut style = Style::default();
+            if let Some(c) = colour(&r.fg)? {
+                style = style.fg(c);
+            }
+            if let Some(c) = colour(&r.bg)? {
+                style = style.bg(c);
+            }
+            for (on, m) in [
+                (r.bold, Modifier::BOLD),
+                (r.dim, Modifier::DIM),
+                (r.italic, Modifier::ITALIC),
+                (r.underlined, Modifier::UNDERLINED),
+                (r.reversed, Modifier::REVERSED),
+            ] {
+                if on {
+                    style = style.add_modifier(m);
+                }
+            }
+            styles.insert(name.clone(), style);
+        }
+        if let Some(missing) = ELEMENTS.iter().find(|e| !styles.contains_key(**e)) {
+            return Err(err(1, format!("no style for {missing:?}")));
+        }
+        let get = |n: &str| styles[n];
+        Ok(Theme {
+            name: raw.name,
+            header: get("header"),
+            tab: get("tab"),
+            tab_active: get("tab_active"),
+            table_header: get("table_header"),
+            text: get("text"),
+            muted: get("muted"),
+            selection: get("selection"),
+            healthy: get("healthy"),
+            warning: get("warning"),
+            critical: get("critical"),
+            sparkline: get("sparkline"),
+            border: get("border"),
+            title: get("title"),
+            key: get("key"),
+            dialog: get("dialog"),
+        })
+    }
+
+    /// The same theme without any colour (NO_COLOR). Selection and the
+    /// active tab fall back to reversed video so they stay visible.
+    pub fn without_colour(&self) -> Theme {
+        let strip = |s: Style| Style {
+            fg: None,
+            bg: None,
+            underline_color: None,
+            ..s
+        };
+        let mut t = self.clone();
+        for s in [
+            &mut t.header,
+            &mut t.tab,
+            &mut t.tab_active,
+            &mut t.table_header,
+            &mut t.text,
+            &mut t.muted,
+            &mut t.selection,
+            &mut t.healthy,
+            &mut t.warning,
+            &mut t.critical,
+            &mut t.sparkline,
+            &mut t.border,
+            &mut t.title,
+            &mut t.key,
+            &mut t.dialog,
+        ] {
+            *s = strip(*s);
+        }
+        t.selection = t.selection.add_modifier(Modifier::REVERSED);
+        t.tab_active = t.tab_active.add_modifier(Modifier::REVERSED);
+        t.critical = t.critical.add_modifier(Modifier::BOLD);
+        t
+    }
+}
+
+/// NO_COLOR is honoured when set to anything but the empty string (no-color.org).
+pub fn no_color_requested() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_theme_parses() {
+        let t = Theme::default_theme();
+        assert_eq!(t.name, "default");
+        assert!(t.critical.fg.is_some());
+    }
+
+    #[test]
+    fn no_color_strips_every_colour() {
+        let t = Theme::default_theme().without_colour();
+        for s in [t.header, t.selection, t.healthy, t.critical, t.sparkline] {
+            assert_eq!((s.fg, s.bg), (None, None));
+        }
+        assert!(t.selection.add_modifier.contains(Modifier::REVERSED));
+    }
+
+    #[test]
+    fn broken_themes_name_line_and_reason() {
+        let good = DEFAULT_THEME;
+        let e = Theme::parse(
+            &good.replace("fg = \"green\"", "fg = \"greenish\""),
+            "t.toml",
+        )
+        .unwrap_err();
+        assert!(e.reason.contains("unknown colour \"greenish\""), "{e}");
+        let line = good
+            .lines()
+            .position(|l| l.contains("fg = \"green\""))
+            .unwrap()
+            + 1;
+        assert_eq!(e.line, line);
+        let e = Theme::parse(
+            "name = \"x\"\n[styles]\nheader = { fg = \"red\" }\n",
+            "t.toml",
+        )
+        .unwrap_err();
+        assert!(e.reason.contains("no style for \"tab\""), "{e}");
+        let e = Theme::parse(
+            "name = \"x\"\n[styles]\nheadr = { fg = \"red\" }\n",
+            "t.toml",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, 3);
+        assert!(e.reason.contains("unknown element"), "{e}");
+        let e = Theme::parse(
+            "name = \"x\"\n[styles]\nheader = { fg = \"red\", blink = true }\n",
+            "t.toml",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, 3);
+    }
+}

@@ -1,0 +1,479 @@
+//! The topology file: which containers belong to which layer, team and
+//! service. The default (assets/topology.toml) describes the reference
+//! architecture and is compiled in; `--topology FILE` replaces it.
+//!
+//! Precedence, per the reference's "Labels and Metadata": the labels
+//! `layer` and `team` on a container win; then the rules, by source: Compose
+//! service name, then Swarm service name, then the container name. Within a
+//! source the first matching rule counts; layer, team and service are each
+//! taken from the first source that sets them.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use regex::Regex;
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::model::{Placement, ServiceId, ServiceKind};
+
+pub const DEFAULT_TOPOLOGY: &str = include_str!("../assets/topology.toml");
+
+pub const COMPOSE_PROJECT: &str = "com.docker.compose.project";
+pub const COMPOSE_SERVICE: &str = "com.docker.compose.service";
+pub const SWARM_SERVICE: &str = "com.docker.swarm.service.name";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTopology {
+    layers: Vec<String>,
+    #[serde(default)]
+    teams: Vec<String>,
+    #[serde(default, rename = "rule")]
+    rules: Vec<Spanned<RawRule>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    compose_service: Option<String>,
+    swarm_service: Option<String>,
+    name: Option<String>,
+    layer: Option<String>,
+    team: Option<String>,
+    service: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    ComposeService,
+    SwarmService,
+    ContainerName,
+}
+
+/// A compiled rule: a pattern on one source and templates for the result.
+#[derive(Debug)]
+pub struct Rule {
+    pub source: Source,
+    pub pattern: String,
+    regex: Regex,
+    layer: Option<String>,
+    team: Option<String>,
+    service: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct Topology {
+    /// Display order of the layers.
+    pub layers: Vec<String>,
+    /// Teams always shown, even when empty.
+    pub teams: Vec<String>,
+    pub rules: Vec<Rule>,
+    /// Where it came from, for messages.
+    pub origin: String,
+}
+
+/// A topology file that cannot be used: file, line and reason.
+#[derive(Debug, PartialEq, Eq)]
+pub struct TopologyError {
+    pub origin: String,
+    pub line: usize,
+    pub reason: String,
+}
+
+impl std::fmt::Display for TopologyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "topology {}, line {}: {}",
+            self.origin, self.line, self.reason
+        )
+    }
+}
+
+impl std::error::Error for TopologyError {}
+
+/// 1-based line of a byte offset.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// Turn a pattern like `agile-agent-{team}-{role}-{id}` or `postgres*` into
+/// an anchored regex: `{name}` captures one dash-free word, `*` anything.
+fn compile_pattern(pattern: &str) -> Result<Regex, String> {
+    let mut re = String::from("^");
+    let mut rest = pattern;
+    while let Some(c) = rest.chars().next() {
+        if c == '*' {
+            re.push_str(".*");
+            rest = &rest[1..];
+        } else if c == '{' {
+            let end = rest
+                .find('}')
+                .ok_or_else(|| format!("unclosed '{{' in pattern {pattern:?}"))?;
+            let name = &rest[1..end];
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(format!("bad placeholder {{{name}}} in pattern {pattern:?}"));
+            }
+            re.push_str(&format!("(?P<{name}>[^-/.]+)"));
+            rest = &rest[end + 1..];
+        } else {
+            re.push_str(&regex::escape(&c.to_string()));
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    re.push('$');
+    Regex::new(&re).map_err(|e| format!("pattern {pattern:?}: {e}"))
+}
+
+/// Placeholders a template uses.
+fn placeholders(template: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        match rest[start..].find('}') {
+            Some(end) => {
+                out.push(&rest[start + 1..start + end]);
+                rest = &rest[start + end + 1..];
+            }
+            None => break,
+        }
+    }
+    out
+}
+
+fn expand(template: &str, caps: &regex::Captures) -> String {
+    let mut out = template.to_string();
+    for name in placeholders(template) {
+        let value = caps.name(name).map(|m| m.as_str()).unwrap_or("");
+        out = out.replace(&format!("{{{name}}}"), value);
+    }
+    out
+}
+
+/// Teams are labelled `team-product` in the reference's TEAM_ID and
+/// `product` elsewhere: both mean the same row.
+pub fn normalize_team(team: &str) -> String {
+    team.strip_prefix("team-").unwrap_or(team).to_string()
+}
+
+impl Topology {
+    pub fn default_topology() -> Topology {
+        Topology::parse(DEFAULT_TOPOLOGY, "(built-in default)")
+            .expect("the built-in topology is valid (tested)")
+    }
+
+    pub fn load(path: &Path) -> Result<Topology, TopologyError> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| TopologyError {
+            origin: origin.clone(),
+            line: 0,
+            reason: format!("cannot read it: {e}"),
+        })?;
+        Topology::parse(&text, &origin)
+    }
+
+    pub fn parse(text: &str, origin: &str) -> Result<Topology, TopologyError> {
+        let err = |line: usize, reason: String| TopologyError {
+            origin: origin.to_string(),
+            line,
+            reason,
+        };
+        let raw: RawTopology = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(0);
+            err(line, e.message().to_string())
+        })?;
+        if raw.layers.is_empty() {
+            return Err(err(1, "`layers` must name at least one layer".into()));
+        }
+        let mut rules = Vec::new();
+        for spanned in raw.rules {
+            let line = line_of(text, spanned.span().start);
+            let r = spanned.into_inner();
+            let sources: Vec<(Source, String)> = [
+                (Source::ComposeService, r.compose_service),
+                (Source::SwarmService, r.swarm_service),
+                (Source::ContainerName, r.name),
+            ]
+            .into_iter()
+            .filter_map(|(s, p)| p.map(|p| (s, p)))
+            .collect();
+            let (source, pattern) = match sources.len() {
+                1 => sources.into_iter().next().unwrap(),
+                0 => {
+                    return Err(err(
+                        line,
+                        "a rule needs one of compose_service, swarm_service or name".into(),
+                    ));
+                }
+                _ => {
+                    return Err(err(
+                        line,
+                        "a rule matches one source: use only one of compose_service, swarm_service, name"
+                            .into(),
+                    ));
+                }
+            };
+            let regex = compile_pattern(&pattern).map_err(|e| err(line, e))?;
+            if r.layer.is_none() && r.team.is_none() && r.service.is_none() {
+                return Err(err(line, "a rule must set layer, team or service".into()));
+            }
+            let captures: Vec<&str> = regex.capture_names().flatten().collect();
+            for template in [&r.layer, &r.team, &r.service].into_iter().flatten() {
+                for name in placeholders(template) {
+                    if !captures.contains(&name) {
+                        return Err(err(
+                            line,
+                            format!(
+                                "{{{name}}} is used but pattern {pattern:?} does not capture it"
+                            ),
+                        ));
+                    }
+                }
+            }
+            if let Some(layer) = &r.layer
+                && placeholders(layer).is_empty()
+                && !raw.layers.contains(layer)
+            {
+                return Err(err(
+                    line,
+                    format!(
+                        "unknown layer {layer:?}; the layers are {}",
+                        raw.layers.join(", ")
+                    ),
+                ));
+            }
+            rules.push(Rule {
+                source,
+                pattern,
+                regex,
+                layer: r.layer,
+                team: r.team,
+                service: r.service,
+            });
+        }
+        Ok(Topology {
+            layers: raw.layers,
+            teams: raw.teams.iter().map(|t| normalize_team(t)).collect(),
+            rules,
+            origin: origin.to_string(),
+        })
+    }
+
+    /// Decide where a container belongs from its name and labels.
+    pub fn place(&self, name: &str, labels: &BTreeMap<String, String>) -> Placement {
+        let label = |k: &str| labels.get(k).filter(|v| !v.is_empty()).cloned();
+        let swarm = label(SWARM_SERVICE);
+        let compose = label(COMPOSE_SERVICE);
+        let mut layer = label("layer");
+        let mut team = label("team").map(|t| normalize_team(&t));
+        let mut service_template: Option<String> = None;
+
+        let inputs = [
+            (Source::ComposeService, compose.clone()),
+            (Source::SwarmService, swarm.clone()),
+            (Source::ContainerName, Some(name.to_string())),
+        ];
+        for (source, value) in inputs {
+            let Some(value) = value else { continue };
+            if layer.is_some() && team.is_some() && service_template.is_some() {
+                break;
+            }
+            for rule in self.rules.iter().filter(|r| r.source == source) {
+                let Some(caps) = rule.regex.captures(&value) else {
+                    continue;
+                };
+                if layer.is_none() {
+                    layer = rule.layer.as_ref().map(|t| expand(t, &caps));
+                }
+                if team.is_none() {
+                    team = rule
+                        .team
+                        .as_ref()
+                        .map(|t| normalize_team(&expand(t, &caps)));
+                }
+                if service_template.is_none() {
+                    service_template = rule.service.as_ref().map(|t| expand(t, &caps));
+                }
+                // First matching rule of a source decides for that source.
+                break;
+            }
+        }
+
+        let service = if let Some(s) = swarm {
+            ServiceId {
+                kind: ServiceKind::Swarm,
+                name: s,
+            }
+        } else if let Some(s) = compose {
+            ServiceId {
+                kind: ServiceKind::Compose {
+                    project: label(COMPOSE_PROJECT).unwrap_or_default(),
+                },
+                name: s,
+            }
+        } else {
+            let name = service_template
+                .or_else(|| label("component"))
+                .unwrap_or_else(|| strip_instance(name));
+            ServiceId {
+                kind: ServiceKind::Named,
+                name,
+            }
+        };
+        Placement {
+            layer: layer.filter(|l| !l.is_empty()),
+            team: team.filter(|t| !t.is_empty()),
+            service,
+        }
+    }
+}
+
+/// `web-3` → `web`, `agile-control-main` stays: a trailing number is an instance.
+fn strip_instance(name: &str) -> String {
+    match name.rsplit_once(['-', '_', '.']) {
+        Some((base, n)) if !base.is_empty() && n.chars().all(|c| c.is_ascii_digit()) => {
+            base.to_string()
+        }
+        _ => name.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn default_topology_parses() {
+        let t = Topology::default_topology();
+        assert_eq!(
+            t.layers,
+            ["frontend", "control", "coordination", "execution", "data"]
+        );
+        assert!(t.teams.contains(&"qa".to_string()));
+        assert!(t.rules.len() > 10);
+    }
+
+    #[test]
+    fn labels_take_precedence() {
+        let t = Topology::default_topology();
+        // The name says data, the labels say control / team qa: labels win.
+        let p = t.place(
+            "agile-db-postgres-primary",
+            &labels(&[("layer", "control"), ("team", "team-qa")]),
+        );
+        assert_eq!(p.layer.as_deref(), Some("control"));
+        assert_eq!(p.team.as_deref(), Some("qa"));
+    }
+
+    #[test]
+    fn compose_service_then_name_convention() {
+        let t = Topology::default_topology();
+        let p = t.place(
+            "agile-coordinator-1",
+            &labels(&[(COMPOSE_PROJECT, "agile"), (COMPOSE_SERVICE, "coordinator")]),
+        );
+        assert_eq!(p.layer.as_deref(), Some("coordination"));
+        assert_eq!(
+            p.service,
+            ServiceId {
+                kind: ServiceKind::Compose {
+                    project: "agile".into()
+                },
+                name: "coordinator".into()
+            }
+        );
+        let p = t.place("agile-agent-product-pm-001", &BTreeMap::new());
+        assert_eq!(p.layer.as_deref(), Some("execution"));
+        assert_eq!(p.team.as_deref(), Some("product"));
+        assert_eq!(p.service.name, "agent-product");
+        assert_eq!(p.service.kind, ServiceKind::Named);
+    }
+
+    #[test]
+    fn swarm_service_names() {
+        let t = Topology::default_topology();
+        let p = t.place(
+            "agile_redis-master.1.abcdef",
+            &labels(&[(SWARM_SERVICE, "agile_redis-master")]),
+        );
+        assert_eq!(p.layer.as_deref(), Some("data"));
+        assert_eq!(p.service.kind, ServiceKind::Swarm);
+        assert_eq!(p.service.name, "agile_redis-master");
+    }
+
+    #[test]
+    fn unmatched_is_ungrouped_with_instance_stripped() {
+        let t = Topology::default_topology();
+        let p = t.place("something-else-3", &BTreeMap::new());
+        assert_eq!(p.layer, None);
+        assert_eq!(p.team, None);
+        assert_eq!(p.service.name, "something-else");
+    }
+
+    #[test]
+    fn team_from_compose_service_pattern() {
+        let t = Topology::default_topology();
+        let p = t.place(
+            "agile-qa-team-2",
+            &labels(&[(COMPOSE_PROJECT, "agile"), (COMPOSE_SERVICE, "qa-team")]),
+        );
+        assert_eq!(p.layer.as_deref(), Some("execution"));
+        assert_eq!(p.team.as_deref(), Some("qa"));
+    }
+
+    #[test]
+    fn broken_files_name_line_and_reason() {
+        let cases: &[(&str, usize, &str)] = &[
+            (
+                "layers = [\"a\"]\n[[rule]]\nname = \"x\"\nlayer = \"b\"\n",
+                2,
+                "unknown layer",
+            ),
+            (
+                "layers = [\"a\"]\n\n[[rule]]\nlayer = \"a\"\n",
+                3,
+                "needs one of",
+            ),
+            (
+                "layers = [\"a\"]\n[[rule]]\nname = \"x-{team\"\nlayer = \"a\"\n",
+                2,
+                "unclosed",
+            ),
+            (
+                "layers = [\"a\"]\n[[rule]]\nname = \"x\"\nteam = \"{team}\"\n",
+                2,
+                "does not capture",
+            ),
+            ("layers = [\"a\"\nteams = 3\n", 2, ""),
+            ("layers = [\"a\"]\ncolour = 1\n", 2, "unknown field"),
+            ("layers = []\n", 1, "at least one"),
+            (
+                "layers = [\"a\"]\n[[rule]]\nname = \"x\"\ncompose_service = \"y\"\nlayer = \"a\"\n",
+                2,
+                "only one",
+            ),
+        ];
+        for (text, line, reason) in cases {
+            let e = Topology::parse(text, "t.toml").expect_err(text);
+            assert_eq!(e.line, *line, "{text}: {e}");
+            assert!(e.reason.contains(reason), "{text}: {e}");
+            assert!(e.to_string().starts_with("topology t.toml, line "));
+        }
+    }
+
+    #[test]
+    fn instance_suffixes() {
+        assert_eq!(strip_instance("web-3"), "web");
+        assert_eq!(strip_instance("web_12"), "web");
+        assert_eq!(strip_instance("agile-control-main"), "agile-control-main");
+        assert_eq!(strip_instance("42"), "42");
+    }
+}

@@ -1,0 +1,352 @@
+//! The detail box under the table (figures and CPU chart of the selected
+//! row) and the full page of one replica.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Sparkline};
+
+use super::tables::{state_style, uptime};
+use super::{health_style, truncate};
+use crate::app::{App, Level};
+use crate::fleet::Fleet;
+use crate::format;
+use crate::model::Replica;
+use crate::theme::Theme;
+
+pub fn draw_detail(f: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let (title, summary, members, ids): (String, String, Vec<Span>, Vec<String>) =
+        match &app.frame().level {
+            Level::Groups | Level::Services { .. } => {
+                let rows = app.rows();
+                let Some(r) = rows.get(app.frame().selected) else {
+                    return draw_empty(f, app, area);
+                };
+                let fig = &r.figures;
+                let summary = if fig.sampled == 0 {
+                    format!("{} running of {} wanted", r.running, r.wanted)
+                } else {
+                    format!(
+                        "cpu {}%  mem {}{}  net ↓{}/s ↑{}/s  blk r {}/s w {}/s  pids {}{}",
+                        format::percent(fig.cpu_pct),
+                        format::bytes(fig.mem_used as f64),
+                        if fig.mem_limit > 0 {
+                            format!(" of {}", format::bytes(fig.mem_limit as f64))
+                        } else {
+                            String::new()
+                        },
+                        format::rate(fig.net_rx_rate),
+                        format::rate(fig.net_tx_rate),
+                        format::rate(fig.blk_read_rate),
+                        format::rate(fig.blk_write_rate),
+                        fig.pids,
+                        if fig.sampled < r.running {
+                            format!("  (figures from {} of {} replicas)", fig.sampled, r.running)
+                        } else {
+                            String::new()
+                        }
+                    )
+                };
+                // Members: services of a group, replicas of a service.
+                let mut spans = Vec::new();
+                match &app.frame().level {
+                    Level::Groups => {
+                        let by = app.pane.group_by();
+                        for s in app.fleet.service_rows(by, &r.name) {
+                            let worst = s.health.worst().unwrap_or(crate::model::Health::NoCheck);
+                            spans.push(Span::styled(worst.symbol(), health_style(app, worst)));
+                            spans.push(Span::styled(
+                                format!("{} {}/{}  ", s.name, s.running, s.wanted),
+                                t.text,
+                            ));
+                        }
+                    }
+                    _ => {
+                        for id in &r.replicas {
+                            if let Some(rep) = app.fleet.replicas.get(id) {
+                                spans.push(Span::styled(
+                                    rep.health.symbol(),
+                                    health_style(app, rep.health),
+                                ));
+                                spans.push(Span::styled(format!("{}  ", rep.name), t.text));
+                            }
+                        }
+                    }
+                }
+                (
+                    format!(" detail: {} ", r.name),
+                    summary,
+                    spans,
+                    r.replicas.clone(),
+                )
+            }
+            Level::Replicas { .. } => {
+                let Some(r) = app.selected_replica() else {
+                    return draw_empty(f, app, area);
+                };
+                let nets: Vec<String> = r
+                    .networks
+                    .iter()
+                    .map(|n| {
+                        if n.ip.is_empty() {
+                            n.network.clone()
+                        } else {
+                            format!("{} {}", n.network, n.ip)
+                        }
+                    })
+                    .collect();
+                let ports: Vec<String> = r.ports.iter().map(|p| p.to_string()).collect();
+                let summary = format!(
+                    "image {}  up {}  restarts {}  limits cpu {} mem {}",
+                    r.image,
+                    uptime(app, r),
+                    r.restart_count,
+                    format::cores(r.cpu_limit),
+                    r.mem_limit
+                        .map(|m| format::bytes(m as f64))
+                        .unwrap_or_else(|| "-".into()),
+                );
+                let spans = vec![Span::styled(
+                    format!(
+                        "networks {}  ports {}",
+                        if nets.is_empty() {
+                            "-".into()
+                        } else {
+                            nets.join(", ")
+                        },
+                        if ports.is_empty() {
+                            "-".into()
+                        } else {
+                            ports.join(", ")
+                        }
+                    ),
+                    t.text,
+                )];
+                (
+                    format!(" detail: {} ", r.name),
+                    summary,
+                    spans,
+                    vec![r.id.clone()],
+                )
+            }
+            Level::Replica { .. } => return,
+        };
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(t.border)
+        .title(Span::styled(title, t.title));
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let [text_area, chart_area] =
+        Layout::vertical([Constraint::Length(2), Constraint::Min(0)]).areas(inner);
+    let width = inner.width as usize;
+    f.render_widget(
+        Paragraph::new(vec![
+            Line::from(Span::styled(truncate(&summary, width), t.text)),
+            Line::from(members),
+        ]),
+        text_area,
+    );
+    if chart_area.height > 0 {
+        draw_cpu_chart(f, &app.fleet, &ids, app, chart_area);
+    }
+}
+
+fn draw_empty(f: &mut Frame, app: &App, area: Rect) {
+    f.render_widget(
+        Block::default()
+            .borders(Borders::ALL)
+            .border_style(app.theme.border),
+        area,
+    );
+}
+
+/// A CPU chart of the last minutes, labelled with its peak.
+fn draw_cpu_chart(f: &mut Frame, fleet: &Fleet, ids: &[String], app: &App, area: Rect) {
+    let label_w = 14u16.min(area.width / 3);
+    let [label, chart] =
+        Layout::horizontal([Constraint::Length(label_w), Constraint::Min(1)]).areas(area);
+    let hist = fleet.cpu_history(ids, chart.width as usize, app.now);
+    let peak = hist.iter().copied().fold(0.0, f64::max);
+    let minutes = chart.width as i64 * crate::stats::SLOT_SECS / 60;
+    f.render_widget(
+        Paragraph::new(vec![
+            Line::from(Span::styled(format!("cpu {minutes}m"), app.theme.muted)),
+            Line::from(Span::styled(
+                format!("peak {}%", format::percent(peak)),
+                app.theme.muted,
+            )),
+        ]),
+        label,
+    );
+    // Sparkline wants integers: tenths of a percent keep small loads visible.
+    let data: Vec<u64> = hist.iter().map(|v| (v * 10.0).round() as u64).collect();
+    f.render_widget(
+        Sparkline::default().data(&data).style(app.theme.sparkline),
+        chart,
+    );
+}
+
+/// Every line of a replica's page; also sizes its scrolling.
+pub fn replica_lines(
+    r: &Replica,
+    fleet: &Fleet,
+    theme: &Theme,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<Line<'static>> {
+    let key = |k: &str| Span::styled(format!("{k:<12}"), theme.table_header);
+    let text = |s: String| Span::styled(s, theme.text);
+    let mut lines = Vec::new();
+    let live = fleet
+        .live
+        .get(&r.id)
+        .filter(|l| r.is_running() && l.sample.counters.at.is_some());
+    let state = if r.is_running() {
+        r.state.clone()
+    } else {
+        format!(
+            "{} (exit {}{})",
+            r.state,
+            r.exit_code,
+            if r.oom_killed { ", OOM killed" } else { "" }
+        )
+    };
+    let state_style = match r.state.as_str() {
+        "running" => theme.healthy,
+        "restarting" | "paused" | "created" => theme.warning,
+        _ => theme.critical,
+    };
+    lines.push(Line::from(vec![key("name"), text(r.name.clone())]));
+    lines.push(Line::from(vec![
+        key("id"),
+        text(r.id.chars().take(12).collect()),
+    ]));
+    lines.push(Line::from(vec![key("image"), text(r.image.clone())]));
+    lines.push(Line::from(vec![
+        key("state"),
+        Span::styled(state, state_style),
+    ]));
+    let hstyle = match r.health {
+        crate::model::Health::Healthy => theme.healthy,
+        crate::model::Health::Starting => theme.warning,
+        crate::model::Health::Unhealthy => theme.critical,
+        crate::model::Health::NoCheck => theme.muted,
+    };
+    lines.push(Line::from(vec![
+        key("health"),
+        Span::styled(format!("{} {}", r.health.symbol(), r.health.word()), hstyle),
+    ]));
+    let started = r
+        .started_at
+        .map(|s| {
+            format!(
+                "{} ({} ago)",
+                s.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S"),
+                format::age((now - s).num_seconds())
+            )
+        })
+        .unwrap_or_else(|| "-".into());
+    lines.push(Line::from(vec![key("started"), text(started)]));
+    lines.push(Line::from(vec![
+        key("restarts"),
+        text(r.restart_count.to_string()),
+    ]));
+    lines.push(Line::from(vec![
+        key("limits"),
+        text(format!(
+            "cpus {}  memory {}",
+            format::cores(r.cpu_limit),
+            r.mem_limit
+                .map(|m| format::bytes(m as f64))
+                .unwrap_or_else(|| "unlimited".into())
+        )),
+    ]));
+    let usage = match live {
+        Some(l) => format!(
+            "cpu {}%  mem {} / {}  net ↓{}/s ↑{}/s  blk r {}/s w {}/s  pids {}",
+            format::percent(l.sample.cpu_pct),
+            format::bytes(l.sample.mem_used as f64),
+            format::bytes(l.sample.mem_limit as f64),
+            format::rate(l.sample.net_rx_rate),
+            format::rate(l.sample.net_tx_rate),
+            format::rate(l.sample.blk_read_rate),
+            format::rate(l.sample.blk_write_rate),
+            l.sample.pids
+        ),
+        None => "-".into(),
+    };
+    lines.push(Line::from(vec![key("usage"), text(usage)]));
+    let p = &r.placement;
+    lines.push(Line::from(vec![
+        key("placement"),
+        text(format!(
+            "layer {}  team {}  service {} ({})",
+            p.layer.as_deref().unwrap_or("-"),
+            p.team.as_deref().unwrap_or("-"),
+            p.service.name,
+            p.service.kind_word()
+        )),
+    ]));
+    if r.networks.is_empty() {
+        lines.push(Line::from(vec![key("networks"), text("-".into())]));
+    }
+    for (i, n) in r.networks.iter().enumerate() {
+        let aliases = if n.aliases.is_empty() {
+            String::new()
+        } else {
+            format!("  aliases {}", n.aliases.join(", "))
+        };
+        lines.push(Line::from(vec![
+            key(if i == 0 { "networks" } else { "" }),
+            text(format!(
+                "{} {}{aliases}",
+                n.network,
+                if n.ip.is_empty() { "-" } else { &n.ip }
+            )),
+        ]));
+    }
+    let ports: Vec<String> = r.ports.iter().map(|p| p.to_string()).collect();
+    lines.push(Line::from(vec![
+        key("ports"),
+        text(if ports.is_empty() {
+            "-".into()
+        } else {
+            ports.join(", ")
+        }),
+    ]));
+    for (i, (k, v)) in r.labels.iter().enumerate() {
+        lines.push(Line::from(vec![
+            key(if i == 0 { "labels" } else { "" }),
+            Span::styled(format!("{k}="), theme.muted),
+            text(v.clone()),
+        ]));
+    }
+    lines
+}
+
+pub fn draw_replica(f: &mut Frame, app: &App, area: Rect, block: Block) {
+    let reps = app.replicas();
+    let Some(r) = reps.first() else {
+        f.render_widget(
+            Paragraph::new("This replica is gone (removed from the daemon).")
+                .style(app.theme.muted)
+                .block(block),
+            area,
+        );
+        return;
+    };
+    let lines = replica_lines(r, &app.fleet, &app.theme, app.now);
+    let inner_h = area.height.saturating_sub(2) as usize;
+    let scroll = app
+        .frame()
+        .selected
+        .min(lines.len().saturating_sub(inner_h));
+    let title_style = state_style(app, r);
+    f.render_widget(
+        Paragraph::new(lines)
+            .block(block.title_bottom(Span::styled(" ↑↓ scroll ", title_style)))
+            .scroll((scroll as u16, 0)),
+        area,
+    );
+}

@@ -1,0 +1,330 @@
+//! Drawing: a pure function of `App`. Nothing here changes state.
+
+mod detail;
+mod tables;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+use crate::app::{App, Level, Link, Pane};
+use crate::keymap::{Action, Context};
+
+pub use detail::replica_lines;
+
+/// Below this the layout cannot hold a table: say so instead.
+pub const MIN_WIDTH: u16 = 40;
+pub const MIN_HEIGHT: u16 = 10;
+
+pub fn draw(f: &mut Frame, app: &App) {
+    let area = f.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let msg = format!(
+            "terminal too small ({}×{}); agile-deck needs {MIN_WIDTH}×{MIN_HEIGHT}",
+            area.width, area.height
+        );
+        f.render_widget(
+            Paragraph::new(msg)
+                .wrap(Wrap { trim: true })
+                .style(app.theme.warning),
+            area,
+        );
+        return;
+    }
+    let log_height = if app.show_log { area.height / 3 } else { 0 };
+    let detail_height = match app.frame().level {
+        Level::Replica { .. } => 0,
+        _ => 7.min(area.height.saturating_sub(12)),
+    };
+    let [header, tabs, main, detail_area, log_area, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(detail_height),
+        Constraint::Length(log_height),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    draw_header(f, app, header);
+    draw_tabs(f, app, tabs);
+    draw_main(f, app, main);
+    if detail_height > 0 {
+        detail::draw_detail(f, app, detail_area);
+    }
+    if log_height > 0 {
+        draw_log(f, app, log_area);
+    }
+    draw_footer(f, app, footer);
+    if app.show_help {
+        draw_help(f, app, area);
+    }
+}
+
+fn draw_header(f: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let d = &app.daemon;
+    let mut left = format!(" agile-deck ─ {}", app.host_label);
+    if !d.server_version.is_empty() {
+        left += &format!(" ─ docker {}", d.server_version);
+    }
+    left += &format!(
+        " ─ swarm: {}",
+        if d.swarm.is_empty() { "?" } else { &d.swarm }
+    );
+    let running = app.fleet.running();
+    left += &format!(" ─ {running}/{} running", app.fleet.replicas.len());
+    let clock = app
+        .now
+        .with_timezone(&chrono::Local)
+        .format("%H:%M")
+        .to_string();
+    let (status, style) = match &app.link {
+        Link::Connecting => ("connecting…".to_string(), t.header),
+        Link::Up => (String::new(), t.header),
+        Link::Down { error } => (format!("✖ daemon unreachable: {error}"), t.critical),
+    };
+    let right = format!(" {clock} ");
+    let width = area.width as usize;
+    let used = left.chars().count() + right.chars().count();
+    let status = truncate(&status, width.saturating_sub(used + 2));
+    let pad = width.saturating_sub(used + status.chars().count() + 1);
+    let line = Line::from(vec![
+        Span::styled(left, t.header),
+        Span::styled(" ".repeat(pad), t.header),
+        Span::styled(status, style),
+        Span::styled(" ", t.header),
+        Span::styled(right, t.header),
+    ]);
+    f.render_widget(
+        Paragraph::new(truncate_line(line, width)).style(t.header),
+        area,
+    );
+}
+
+fn draw_tabs(f: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let mut spans = vec![Span::raw(" ")];
+    for (i, p) in Pane::ALL.iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::styled(" │ ", t.muted));
+        }
+        let style = if *p == app.pane { t.tab_active } else { t.tab };
+        spans.push(Span::styled(format!(" {} ", p.title()), style));
+    }
+    if app.show_log {
+        spans.push(Span::styled(" │ ", t.muted));
+        spans.push(Span::styled(" Log ", t.tab_active));
+    }
+    // Breadcrumb of the drill-down.
+    let crumbs: Vec<String> = app
+        .stack()
+        .iter()
+        .filter_map(|fr| match &fr.level {
+            Level::Groups => None,
+            Level::Services { group } => Some(group.clone()),
+            Level::Replicas { service, .. } => Some(service.name.clone()),
+            Level::Replica { id, .. } => app.fleet.replicas.get(id).map(|r| r.name.clone()),
+        })
+        .collect();
+    if !crumbs.is_empty() {
+        spans.push(Span::styled(
+            format!("   › {}", crumbs.join(" › ")),
+            t.title,
+        ));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn draw_main(f: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(t.border)
+        .title(Span::styled(format!(" {} ", main_title(app)), t.title));
+    if !app.listed {
+        let msg = match &app.link {
+            Link::Down { error } => format!("Cannot list containers: {error}"),
+            _ => "Loading the inventory…".to_string(),
+        };
+        f.render_widget(Paragraph::new(msg).style(t.muted).block(block), area);
+        return;
+    }
+    if app.fleet.replicas.is_empty() {
+        let msg = vec![
+            Line::from("No containers on this daemon."),
+            Line::from(""),
+            Line::from("Start the demo deployment of the reference architecture with"),
+            Line::from(Span::styled("  agile-deck demo up", t.key)),
+            Line::from("(or run agile-deck --demo); it appears here as it starts."),
+        ];
+        f.render_widget(Paragraph::new(msg).style(t.text).block(block), area);
+        return;
+    }
+    match &app.frame().level {
+        Level::Groups | Level::Services { .. } => tables::draw_rows(f, app, area, block),
+        Level::Replicas { .. } => tables::draw_replicas(f, app, area, block),
+        Level::Replica { .. } => detail::draw_replica(f, app, area, block),
+    }
+}
+
+fn main_title(app: &App) -> String {
+    match &app.frame().level {
+        Level::Groups => match app.pane {
+            Pane::Layers => "layers".to_string(),
+            Pane::Teams => "agent teams".to_string(),
+        },
+        Level::Services { group } => format!("{group}: services"),
+        Level::Replicas { service, .. } => {
+            format!("{} ({}): replicas", service.name, service.kind_word())
+        }
+        Level::Replica { id, .. } => app
+            .fleet
+            .replicas
+            .get(id)
+            .map(|r| format!("replica {}", r.name))
+            .unwrap_or_else(|| "replica gone".into()),
+    }
+}
+
+fn draw_log(f: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let widget = tui_logger::TuiLoggerWidget::default()
+        .block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(t.border)
+                .title(Span::styled(" agile-deck log ", t.title)),
+        )
+        .style_error(t.critical)
+        .style_warn(t.warning)
+        .style_info(t.text)
+        .style_debug(t.muted)
+        .style_trace(t.muted)
+        .output_separator(' ')
+        .output_timestamp(Some("%H:%M:%S".to_string()))
+        .output_level(Some(tui_logger::TuiLoggerLevelOutput::Abbreviated))
+        .output_target(false)
+        .output_file(false)
+        .output_line(false);
+    f.render_widget(widget, area);
+}
+
+fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let km = &app.keymap;
+    let mut hints = vec![];
+    match app.frame().level {
+        Level::Replica { .. } => {}
+        _ => hints.push((km.hint(Action::Enter), "drill")),
+    }
+    if app.stack().len() > 1 {
+        hints.push((km.hint(Action::Back), "back"));
+    }
+    hints.extend([
+        (km.hint(Action::NextPane), "pane"),
+        (km.hint(Action::ToggleLog), "log"),
+        (km.hint(Action::Help), "help"),
+        (km.hint(Action::Quit), "quit"),
+    ]);
+    let mut spans = vec![Span::raw(" ")];
+    for (k, what) in hints {
+        spans.push(Span::styled(k, t.key));
+        spans.push(Span::styled(format!(" {what}  "), t.muted));
+    }
+    f.render_widget(
+        Paragraph::new(truncate_line(Line::from(spans), area.width as usize)),
+        area,
+    );
+}
+
+fn draw_help(f: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let help = app.keymap.help();
+    let mut lines: Vec<Line> = Vec::new();
+    for ctx in [Context::Global, Context::Table] {
+        lines.push(Line::from(Span::styled(
+            match ctx {
+                Context::Global => "everywhere",
+                Context::Table => "in tables",
+            },
+            t.title,
+        )));
+        for (c, keys, what) in help.iter().filter(|(c, _, _)| *c == ctx) {
+            let _ = c;
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {keys:<18}"), t.key),
+                Span::styled(what.to_string(), t.dialog),
+            ]));
+        }
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::from(Span::styled(
+        format!("keymap: {}", app.keymap.origin),
+        t.muted,
+    )));
+    let w = 64.min(area.width.saturating_sub(2));
+    let h = (lines.len() as u16 + 2).min(area.height.saturating_sub(2));
+    let popup = Rect {
+        x: area.x + (area.width.saturating_sub(w)) / 2,
+        y: area.y + (area.height.saturating_sub(h)) / 2,
+        width: w,
+        height: h,
+    };
+    f.render_widget(Clear, popup);
+    let close = app.keymap.hint(Action::Back);
+    f.render_widget(
+        Paragraph::new(lines).style(t.dialog).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(t.dialog)
+                .title(Span::styled(format!(" keys ({close} closes) "), t.dialog)),
+        ),
+        popup,
+    );
+}
+
+/// Cut a string to `width` characters, marking the cut with `…`.
+pub fn truncate(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        s.to_string()
+    } else if width == 0 {
+        String::new()
+    } else {
+        let mut out: String = s.chars().take(width - 1).collect();
+        out.push('…');
+        out
+    }
+}
+
+/// Cut a styled line to `width` characters.
+fn truncate_line(line: Line<'_>, width: usize) -> Line<'_> {
+    let mut left = width;
+    let mut spans = Vec::new();
+    for s in line.spans {
+        if left == 0 {
+            break;
+        }
+        let n = s.content.chars().count();
+        if n <= left {
+            left -= n;
+            spans.push(s);
+        } else {
+            spans.push(Span::styled(truncate(&s.content, left), s.style));
+            left = 0;
+        }
+    }
+    Line::from(spans)
+}
+
+/// Style of a health state.
+pub fn health_style(app: &App, h: crate::model::Health) -> Style {
+    use crate::model::Health::*;
+    match h {
+        Healthy => app.theme.healthy,
+        Starting => app.theme.warning,
+        Unhealthy => app.theme.critical,
+        NoCheck => app.theme.muted,
+    }
+}

@@ -1,0 +1,505 @@
+//! The tables: layers / teams / services rows and replica rows. Columns
+//! have a priority; on a narrow terminal the least important ones drop.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Cell, Row as TableRow, Table, TableState};
+
+use super::{health_style, truncate};
+use crate::app::{App, Level};
+use crate::fleet::{Figures, HealthCounts, Row};
+use crate::format;
+use crate::model::{Health, Replica};
+
+/// A column: header, width (0 = takes the rest, at least `min`), priority
+/// (0 is kept first) and alignment.
+struct Col {
+    title: &'static str,
+    width: u16,
+    prio: u8,
+    right: bool,
+}
+
+const fn col(title: &'static str, width: u16, prio: u8, right: bool) -> Col {
+    Col {
+        title,
+        width,
+        prio,
+        right,
+    }
+}
+
+/// Width of a name column: the longest name, within [min, 40].
+fn name_width<'a>(names: impl Iterator<Item = &'a str>, title: &str, min: u16) -> u16 {
+    let longest = names
+        .map(|n| n.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(title.len());
+    (longest as u16).clamp(min, 40)
+}
+
+/// Minimum width of the flexible column.
+const FLEX_MIN: u16 = 10;
+
+/// Indices of the columns that fit in `avail`, in display order.
+fn fit(cols: &[Col], avail: u16) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..cols.len()).collect();
+    order.sort_by_key(|i| cols[*i].prio);
+    let mut used = 0u16;
+    let mut kept = Vec::new();
+    for i in order {
+        let w = if cols[i].width == 0 {
+            FLEX_MIN
+        } else {
+            cols[i].width
+        } + 1;
+        if used + w <= avail {
+            used += w;
+            kept.push(i);
+        }
+    }
+    kept.sort();
+    kept
+}
+
+fn cell(text: String, right: bool, width: u16, style: Style) -> Cell<'static> {
+    let text = truncate(&text, width as usize);
+    let text = if right {
+        format!("{text:>w$}", w = width as usize)
+    } else {
+        text
+    };
+    Cell::from(Span::styled(text, style))
+}
+
+fn health_cell(app: &App, h: &HealthCounts) -> Cell<'static> {
+    let mut spans = Vec::new();
+    for (n, state) in [
+        (h.healthy, Health::Healthy),
+        (h.starting, Health::Starting),
+        (h.unhealthy, Health::Unhealthy),
+        (h.no_check, Health::NoCheck),
+    ] {
+        if n > 0 {
+            if !spans.is_empty() {
+                spans.push(Span::raw(" "));
+            }
+            spans.push(Span::styled(
+                format!("{}{n}", state.symbol()),
+                health_style(app, state),
+            ));
+        }
+    }
+    if spans.is_empty() {
+        spans.push(Span::styled("-", app.theme.muted));
+    }
+    Cell::from(Line::from(spans))
+}
+
+/// CPU text, with `~` when only part of the running replicas have figures.
+fn cpu_text(f: &Figures, running: usize) -> String {
+    if f.sampled == 0 {
+        return if running == 0 {
+            "-".into()
+        } else {
+            "…".into()
+        };
+    }
+    let partial = if f.sampled < running { "~" } else { "" };
+    format!("{}{partial}", format::percent(f.cpu_pct))
+}
+
+fn mem_text(used: u64, limit: u64) -> String {
+    if limit == 0 {
+        format::bytes(used as f64)
+    } else {
+        format!(
+            "{}/{}",
+            format::bytes(used as f64),
+            format::bytes(limit as f64)
+        )
+    }
+}
+
+fn mem_style(app: &App, used: u64, limit: u64) -> Style {
+    if limit > 0 && used as f64 >= limit as f64 * 0.9 {
+        app.theme.critical
+    } else if limit > 0 && used as f64 >= limit as f64 * 0.75 {
+        app.theme.warning
+    } else {
+        app.theme.text
+    }
+}
+
+fn pair(a: f64, b: f64) -> String {
+    format!("{}/{}", format::rate(a), format::rate(b))
+}
+
+pub fn draw_rows(f: &mut Frame, app: &App, area: Rect, block: Block) {
+    let t = &app.theme;
+    let services_level = matches!(app.frame().level, Level::Services { .. });
+    let first = match (services_level, app.pane) {
+        (true, _) => "SERVICE",
+        (false, crate::app::Pane::Layers) => "LAYER",
+        (false, crate::app::Pane::Teams) => "TEAM",
+    };
+    let rows = app.rows();
+    let name_w = name_width(
+        rows.iter().map(|r| r.name.as_str()),
+        first,
+        if services_level { 16 } else { 12 },
+    );
+    let cols = [
+        col(first, name_w, 0, false),
+        col(
+            if services_level { "KIND" } else { "SVC" },
+            if services_level { 7 } else { 4 },
+            6,
+            services_level,
+        ),
+        col("RUN/WANT", 8, 1, true),
+        col("HEALTH", 12, 2, false),
+        col("CPU%", 7, 1, true),
+        col("MEM use/lim", 13, 3, true),
+        col("NET rx/tx/s", 13, 5, true),
+        col("BLK r/w/s", 13, 7, true),
+        col("PIDS", 5, 6, true),
+        col("CPU history", 0, 4, false),
+    ];
+    let inner = area.width.saturating_sub(2);
+    let kept = fit(&cols, inner);
+    let fixed: u16 = kept.iter().map(|i| cols[*i].width + 1).sum();
+    let flex = inner.saturating_sub(fixed).max(FLEX_MIN);
+    let selected = app.frame().selected;
+    let body: Vec<TableRow> = rows
+        .iter()
+        .map(|r| {
+            let cells: Vec<Cell> = kept
+                .iter()
+                .map(|i| {
+                    let c = &cols[*i];
+                    let w = if c.width == 0 { flex } else { c.width };
+                    row_cell(app, r, *i, w, c.right, services_level)
+                })
+                .collect();
+            TableRow::new(cells)
+        })
+        .collect();
+    let header = TableRow::new(
+        kept.iter()
+            .map(|i| {
+                let c = &cols[*i];
+                let w = if c.width == 0 { flex } else { c.width };
+                cell(c.title.to_string(), c.right, w, t.table_header)
+            })
+            .collect::<Vec<_>>(),
+    );
+    let widths: Vec<Constraint> = kept
+        .iter()
+        .map(|i| {
+            if cols[*i].width == 0 {
+                Constraint::Min(FLEX_MIN)
+            } else {
+                Constraint::Length(cols[*i].width)
+            }
+        })
+        .collect();
+    let table = Table::new(body, widths)
+        .header(header)
+        .block(block)
+        .column_spacing(1)
+        .row_highlight_style(t.selection);
+    let mut state = TableState::default().with_selected((!rows.is_empty()).then_some(selected));
+    f.render_stateful_widget(table, area, &mut state);
+}
+
+fn row_cell(
+    app: &App,
+    r: &Row,
+    col: usize,
+    w: u16,
+    right: bool,
+    services_level: bool,
+) -> Cell<'static> {
+    let t = &app.theme;
+    let fig = &r.figures;
+    let empty = r.replicas.is_empty();
+    let style = if empty { t.muted } else { t.text };
+    match col {
+        0 => cell(
+            r.name.clone(),
+            right,
+            w,
+            if empty { t.muted } else { t.title },
+        ),
+        1 if services_level => cell(
+            r.service
+                .as_ref()
+                .map(|s| s.kind_word())
+                .unwrap_or("")
+                .to_string(),
+            right,
+            w,
+            t.muted,
+        ),
+        1 => cell(r.services.to_string(), right, w, style),
+        2 => {
+            let s = if r.running < r.wanted {
+                t.warning
+            } else {
+                style
+            };
+            let text = format!(
+                "{}/{}{}",
+                r.running,
+                r.wanted,
+                if r.running < r.wanted { "!" } else { "" }
+            );
+            cell(text, right, w, s)
+        }
+        3 => health_cell(app, &r.health),
+        4 => {
+            let hot = r
+                .cpu_limit
+                .is_some_and(|l| fig.sampled > 0 && fig.cpu_pct >= l * 90.0);
+            let text = cpu_text(fig, r.running) + if hot { "!" } else { "" };
+            cell(text, right, w, if hot { t.critical } else { style })
+        }
+        5 => cell(
+            if fig.sampled == 0 {
+                "-".into()
+            } else {
+                mem_text(fig.mem_used, fig.mem_limit)
+            },
+            right,
+            w,
+            mem_style(app, fig.mem_used, fig.mem_limit),
+        ),
+        6 => cell(
+            if fig.sampled == 0 {
+                "-".into()
+            } else {
+                pair(fig.net_rx_rate, fig.net_tx_rate)
+            },
+            right,
+            w,
+            style,
+        ),
+        7 => cell(
+            if fig.sampled == 0 {
+                "-".into()
+            } else {
+                pair(fig.blk_read_rate, fig.blk_write_rate)
+            },
+            right,
+            w,
+            style,
+        ),
+        8 => cell(
+            if fig.sampled == 0 {
+                "-".into()
+            } else {
+                fig.pids.to_string()
+            },
+            right,
+            w,
+            style,
+        ),
+        _ => {
+            let hist = app.fleet.cpu_history(&r.replicas, w as usize, app.now);
+            Cell::from(Span::styled(format::sparkline(&hist, None), t.sparkline))
+        }
+    }
+}
+
+pub fn draw_replicas(f: &mut Frame, app: &App, area: Rect, block: Block) {
+    let t = &app.theme;
+    let reps = app.replicas();
+    let name_w = name_width(reps.iter().map(|r| r.name.as_str()), "NAME", 16);
+    let cols = [
+        col("NAME", name_w, 0, false),
+        col("STATE", 10, 1, false),
+        col("HEALTH", 10, 1, false),
+        col("UP", 7, 2, true),
+        col("RST", 4, 3, true),
+        col("CPU%", 6, 1, true),
+        col("MEM", 13, 2, true),
+        col("LIMITS", 11, 4, true),
+        col("NET rx/tx/s", 13, 5, true),
+        col("PIDS", 5, 6, true),
+        col("IMAGE", 0, 7, false),
+    ];
+    let inner = area.width.saturating_sub(2);
+    let kept = fit(&cols, inner);
+    let fixed: u16 = kept.iter().map(|i| cols[*i].width + 1).sum();
+    let flex = inner.saturating_sub(fixed).max(FLEX_MIN);
+    let width_of = |i: usize| {
+        if cols[i].width == 0 {
+            flex
+        } else {
+            cols[i].width
+        }
+    };
+    let body: Vec<TableRow> = reps
+        .iter()
+        .map(|r| {
+            TableRow::new(
+                kept.iter()
+                    .map(|i| replica_cell(app, r, *i, width_of(*i), cols[*i].right))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .collect();
+    let header = TableRow::new(
+        kept.iter()
+            .map(|i| {
+                cell(
+                    cols[*i].title.to_string(),
+                    cols[*i].right,
+                    width_of(*i),
+                    t.table_header,
+                )
+            })
+            .collect::<Vec<_>>(),
+    );
+    let widths: Vec<Constraint> = kept
+        .iter()
+        .map(|i| {
+            if cols[*i].width == 0 {
+                Constraint::Min(FLEX_MIN)
+            } else {
+                Constraint::Length(cols[*i].width)
+            }
+        })
+        .collect();
+    let table = Table::new(body, widths)
+        .header(header)
+        .block(block)
+        .column_spacing(1)
+        .row_highlight_style(t.selection);
+    let mut state =
+        TableState::default().with_selected((!reps.is_empty()).then_some(app.frame().selected));
+    f.render_stateful_widget(table, area, &mut state);
+}
+
+pub fn state_style(app: &App, r: &Replica) -> Style {
+    match r.state.as_str() {
+        "running" => app.theme.healthy,
+        "restarting" | "paused" | "created" => app.theme.warning,
+        _ => app.theme.critical,
+    }
+}
+
+/// Uptime of a running replica, or how long ago it stopped.
+pub fn uptime(app: &App, r: &Replica) -> String {
+    if r.is_running() {
+        r.started_at
+            .map(|s| format::age((app.now - s).num_seconds()))
+            .unwrap_or_else(|| "-".into())
+    } else {
+        "-".into()
+    }
+}
+
+fn replica_cell(app: &App, r: &Replica, col: usize, w: u16, right: bool) -> Cell<'static> {
+    let t = &app.theme;
+    let live = app
+        .fleet
+        .live
+        .get(&r.id)
+        .filter(|l| r.is_running() && l.sample.counters.at.is_some());
+    let dash = || "-".to_string();
+    match col {
+        0 => cell(r.name.clone(), right, w, t.title),
+        1 => {
+            let text = if r.is_running() || r.state == "created" {
+                r.state.clone()
+            } else {
+                format!("{} ({})", r.state, r.exit_code)
+            };
+            cell(text, right, w, state_style(app, r))
+        }
+        2 => cell(
+            format!("{} {}", r.health.symbol(), r.health.word()),
+            right,
+            w,
+            health_style(app, r.health),
+        ),
+        3 => cell(uptime(app, r), right, w, t.text),
+        4 => cell(
+            r.restart_count.to_string(),
+            right,
+            w,
+            if r.restart_count > 0 {
+                t.warning
+            } else {
+                t.text
+            },
+        ),
+        5 => {
+            let hot =
+                live.is_some_and(|l| r.cpu_limit.is_some_and(|c| l.sample.cpu_pct >= c * 90.0));
+            let text = live
+                .map(|l| format::percent(l.sample.cpu_pct) + if hot { "!" } else { "" })
+                .unwrap_or_else(dash);
+            cell(text, right, w, if hot { t.critical } else { t.text })
+        }
+        6 => match live {
+            Some(l) => cell(
+                mem_text(l.sample.mem_used, l.sample.mem_limit),
+                right,
+                w,
+                mem_style(app, l.sample.mem_used, l.sample.mem_limit),
+            ),
+            None => cell(dash(), right, w, t.muted),
+        },
+        7 => cell(
+            format!(
+                "{}/{}",
+                format::cores(r.cpu_limit),
+                r.mem_limit
+                    .map(|m| format::bytes(m as f64))
+                    .unwrap_or_else(dash)
+            ),
+            right,
+            w,
+            t.text,
+        ),
+        8 => cell(
+            live.map(|l| pair(l.sample.net_rx_rate, l.sample.net_tx_rate))
+                .unwrap_or_else(dash),
+            right,
+            w,
+            t.text,
+        ),
+        9 => cell(
+            live.map(|l| l.sample.pids.to_string()).unwrap_or_else(dash),
+            right,
+            w,
+            t.text,
+        ),
+        _ => cell(r.image.clone(), right, w, t.muted),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_drop_by_priority_and_keep_order() {
+        let cols = [
+            col("A", 10, 0, false),
+            col("B", 10, 2, false),
+            col("C", 10, 1, false),
+            col("D", 0, 3, false),
+        ];
+        assert_eq!(fit(&cols, 100), vec![0, 1, 2, 3]);
+        assert_eq!(fit(&cols, 33), vec![0, 1, 2]);
+        assert_eq!(fit(&cols, 22), vec![0, 2]);
+        assert_eq!(fit(&cols, 5), Vec::<usize>::new());
+    }
+}
