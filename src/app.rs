@@ -30,7 +30,7 @@ pub enum Msg {
     Listing(Listing),
     Inspected {
         id: String,
-        replica: Option<Replica>,
+        replica: Option<Box<Replica>>,
     },
     ContainerEvent {
         id: String,
@@ -137,6 +137,8 @@ pub struct App {
     pub keymap: Keymap,
     pub theme: Theme,
     pub now: DateTime<Utc>,
+    /// Offset of local time, for clocks on screen (UTC unless the runtime sets it).
+    pub local_offset: chrono::FixedOffset,
     pub viewport: (u16, u16),
     /// Most stats streams open at once.
     pub stats_cap: usize,
@@ -168,6 +170,7 @@ impl App {
             keymap,
             theme,
             now: Utc::now(),
+            local_offset: chrono::FixedOffset::east_opt(0).expect("zero offset"),
             viewport: (80, 24),
             stats_cap: 256,
             watched: Vec::new(),
@@ -220,7 +223,12 @@ impl App {
         match &self.frame().level {
             Level::Groups | Level::Services { .. } => self.rows().len(),
             Level::Replicas { .. } => self.replicas().len(),
-            Level::Replica { .. } => 0,
+            // The replica page scrolls by line.
+            Level::Replica { .. } => self
+                .replicas()
+                .first()
+                .map(|r| crate::ui::replica_lines(r, self).len())
+                .unwrap_or(0),
         }
     }
 
@@ -290,7 +298,7 @@ impl App {
             }
             Msg::Inspected { id, replica } => {
                 self.dirty |= match replica {
-                    Some(r) => self.fleet.upsert(r),
+                    Some(r) => self.fleet.upsert(*r),
                     None => self.fleet.remove(&id),
                 };
             }

@@ -37,10 +37,13 @@ pub fn image_tag() -> String {
     format!("{IMAGE_REPO}:{}", env!("CARGO_PKG_VERSION"))
 }
 
-/// FNV-1a: enough to tell two builds of the workload apart.
+/// Bump when the Dockerfile or the build labels change, to force a rebuild.
+const RECIPE: &[u8] = b"recipe 2";
+
+/// FNV-1a of the workload and the recipe: enough to tell two builds apart.
 fn digest(bytes: &[u8]) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
+    for b in bytes.iter().chain(RECIPE) {
         h ^= *b as u64;
         h = h.wrapping_mul(0x100_0000_01b3);
     }
@@ -108,7 +111,9 @@ pub async fn ensure_image(
     ));
     let tar = context_tar().map_err(|e| format!("cannot pack the build context: {e}"))?;
     let mut labels = HashMap::new();
-    labels.insert(DEMO_LABEL.to_string(), "image".to_string());
+    // Not DEMO_LABEL: containers inherit image labels, and `down` must not
+    // remove every container of this image.
+    labels.insert("agile-deck.image".to_string(), IMAGE_REPO.to_string());
     let options = BuildImageOptions {
         dockerfile: "Dockerfile".into(),
         t: Some(tag.clone()),

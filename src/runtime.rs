@@ -39,7 +39,10 @@ impl Runtime {
             Cmd::Inspect(id) => {
                 tokio::spawn(async move {
                     let msg = match sources::inspect(&docker, &topology, &id).await {
-                        Ok(replica) => Msg::Inspected { id, replica },
+                        Ok(replica) => Msg::Inspected {
+                            id,
+                            replica: replica.map(Box::new),
+                        },
                         Err(e) => Msg::SourceError {
                             source: "inspect",
                             error: e.to_string(),
@@ -98,6 +101,7 @@ pub async fn run(
         tx: tx.clone(),
         watcher: StatsWatcher::new(docker.clone(), tx.clone()),
     };
+    app.local_offset = *chrono::Local::now().offset();
     app.update(Msg::Daemon(info));
     let size = terminal.size()?;
     app.update(Msg::Resize {

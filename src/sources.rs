@@ -48,7 +48,7 @@ pub fn replica_from_inspect(topology: &Topology, c: ContainerInspectResponse) ->
         .health
         .as_ref()
         .and_then(|h| h.status.as_ref())
-        .map(|s| Health::parse(&s.to_string()))
+        .map(|s| Health::parse(s.as_ref()))
         .unwrap_or(Health::NoCheck);
     let cpu_limit = match (host.nano_cpus, host.cpu_quota, host.cpu_period) {
         (Some(n), _, _) if n > 0 => Some(n as f64 / 1e9),
@@ -286,10 +286,13 @@ async fn stream_stats(docker: Docker, id: String, tx: Sender<Msg>) {
     );
     let mut prev: Option<stats::Counters> = None;
     while let Some(Ok(s)) = stats.next().await {
-        let sample = stats::sample(&s, prev.as_ref());
+        let counters = stats::counters(&s);
         // A stopped container keeps sending zeroed readings: stop there.
-        let Some(at) = sample.counters.at else { break };
-        prev = Some(sample.counters);
+        let Some(at) = counters.at else { break };
+        let sample = stats::sample(&s, prev.as_ref());
+        prev = Some(counters);
+        // The first reading has no CPU figure yet: wait for the second.
+        let Some(sample) = sample else { continue };
         if tx
             .send(Msg::Stats {
                 id: id.clone(),

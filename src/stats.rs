@@ -36,10 +36,16 @@ pub struct Sample {
 }
 
 /// CPU % as docker stats: (container CPU delta / system CPU delta) × online CPUs × 100.
-pub fn cpu_percent(s: &ContainerStatsResponse) -> f64 {
+/// None when there is no previous reading to compare with: the first
+/// reading of a stream carries zeroed `precpu_stats`, and using it would
+/// show the container's lifetime average instead of its current load.
+pub fn cpu_percent(s: &ContainerStatsResponse) -> Option<f64> {
     let (Some(cpu), Some(pre)) = (&s.cpu_stats, &s.precpu_stats) else {
-        return 0.0;
+        return None;
     };
+    if pre.system_cpu_usage.unwrap_or(0) == 0 {
+        return None;
+    }
     let total = |c: &bollard::models::ContainerCpuStats| {
         c.cpu_usage
             .as_ref()
@@ -59,11 +65,11 @@ pub fn cpu_percent(s: &ContainerStatsResponse) -> f64 {
             .map(|p| p.len() as f64)
             .unwrap_or(0.0),
     };
-    if system_delta > 0.0 && cpu_delta > 0.0 {
+    Some(if system_delta > 0.0 && cpu_delta > 0.0 {
         cpu_delta / system_delta * online * 100.0
     } else {
         0.0
-    }
+    })
 }
 
 /// Memory as docker stats: usage minus inactive file cache
@@ -133,11 +139,12 @@ fn rate(now: u64, before: u64, secs: f64) -> f64 {
     }
 }
 
-/// Process one reading, given the counters of the previous one.
-pub fn sample(s: &ContainerStatsResponse, prev: Option<&Counters>) -> Sample {
+/// Process one reading, given the counters of the previous one. None for
+/// a reading without a previous CPU reading (see `cpu_percent`).
+pub fn sample(s: &ContainerStatsResponse, prev: Option<&Counters>) -> Option<Sample> {
     let c = counters(s);
     let mut out = Sample {
-        cpu_pct: cpu_percent(s),
+        cpu_pct: cpu_percent(s)?,
         mem_used: memory_used(s),
         mem_limit: s.memory_stats.as_ref().and_then(|m| m.limit).unwrap_or(0),
         pids: s.pids_stats.as_ref().and_then(|p| p.current).unwrap_or(0),
@@ -153,7 +160,7 @@ pub fn sample(s: &ContainerStatsResponse, prev: Option<&Counters>) -> Sample {
         out.blk_read_rate = rate(c.blk_read, p.blk_read, secs);
         out.blk_write_rate = rate(c.blk_write, p.blk_write, secs);
     }
-    out
+    Some(out)
 }
 
 /// Seconds per history slot: the sparkline shows one slot per cell.
@@ -224,11 +231,11 @@ mod tests {
         // Captured from Docker 20.10 on cgroup v1; `docker stats` showed
         // 30.51 % and 21.96 MiB for this container at the same moment.
         let s = load("stats_cgroup_v1.json");
-        let cpu = cpu_percent(&s);
+        let cpu = cpu_percent(&s).unwrap();
         // (1238280545 - 936399829) / (501220000000 - 499200000000) × 2 × 100
         assert!((cpu - 29.889_19).abs() < 0.001, "{cpu}");
         assert_eq!(memory_used(&s), 23216128 - 1363968);
-        let smp = sample(&s, None);
+        let smp = sample(&s, None).unwrap();
         assert_eq!(smp.pids, 5);
         assert_eq!(smp.mem_limit, 25_276_502_016);
         assert_eq!(smp.net_rx_rate, 0.0);
@@ -238,7 +245,7 @@ mod tests {
     fn cgroup_v2_sample() {
         let s = load("stats_cgroup_v2.json");
         // No percpu_usage on v2: online_cpus is used.
-        let cpu = cpu_percent(&s);
+        let cpu = cpu_percent(&s).unwrap();
         assert!((cpu - 50.0).abs() < 1e-9, "{cpu}");
         // usage 104857600 - inactive_file 4194304
         assert_eq!(memory_used(&s), 100_663_296);
@@ -249,7 +256,7 @@ mod tests {
     fn old_daemon_without_online_cpus_counts_percpu() {
         let s = load("stats_no_online_cpus.json");
         // delta 400 / 1000 × 4 percpu entries × 100
-        assert!((cpu_percent(&s) - 160.0).abs() < 1e-9);
+        assert!((cpu_percent(&s).unwrap() - 160.0).abs() < 1e-9);
         // No inactive file figures at all: usage as is.
         assert_eq!(memory_used(&s), 5000);
     }
@@ -262,22 +269,33 @@ mod tests {
         prev.net_rx -= 2000;
         prev.net_tx -= 1000;
         prev.blk_read -= 8192;
-        let smp = sample(&s, Some(&prev));
+        let smp = sample(&s, Some(&prev)).unwrap();
         assert_eq!(smp.net_rx_rate, 1000.0);
         assert_eq!(smp.net_tx_rate, 500.0);
         assert_eq!(smp.blk_read_rate, 4096.0);
         // A counter reset (restart) gives no negative rate.
         prev.net_rx = u64::MAX;
-        assert_eq!(sample(&s, Some(&prev)).net_rx_rate, 0.0);
+        assert_eq!(sample(&s, Some(&prev)).unwrap().net_rx_rate, 0.0);
     }
 
     #[test]
     fn zero_deltas_are_zero_not_nan() {
         let mut s = load("stats_cgroup_v1.json");
         s.precpu_stats = s.cpu_stats.clone();
-        assert_eq!(cpu_percent(&s), 0.0);
+        assert_eq!(cpu_percent(&s), Some(0.0));
         s.precpu_stats = None;
-        assert_eq!(cpu_percent(&s), 0.0);
+        assert_eq!(cpu_percent(&s), None);
+    }
+
+    #[test]
+    fn first_reading_of_a_stream_has_no_cpu_figure() {
+        // The daemon's first streamed reading has zeroed precpu_stats.
+        let mut s = load("stats_cgroup_v1.json");
+        let pre = s.precpu_stats.as_mut().unwrap();
+        pre.system_cpu_usage = None;
+        pre.cpu_usage = None;
+        assert_eq!(cpu_percent(&s), None);
+        assert_eq!(sample(&s, None), None);
     }
 
     #[test]

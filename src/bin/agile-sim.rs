@@ -310,7 +310,7 @@ fn handle(sim: &Sim, mut stream: TcpStream) {
 
 fn burner(sim: Arc<Sim>, index: usize) {
     // Each burner thread takes up to one core: thread i burns min(cpu - i, 1).
-    let window = Duration::from_millis(100);
+    let window = Duration::from_millis(20);
     while !sim.stop.load(Ordering::Relaxed) {
         let share = (sim.knobs.lock().unwrap().cpu - index as f64).clamp(0.0, 1.0);
         let start = Instant::now();

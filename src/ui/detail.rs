@@ -12,7 +12,6 @@ use crate::app::{App, Level};
 use crate::fleet::Fleet;
 use crate::format;
 use crate::model::Replica;
-use crate::theme::Theme;
 
 pub fn draw_detail(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
@@ -189,12 +188,8 @@ fn draw_cpu_chart(f: &mut Frame, fleet: &Fleet, ids: &[String], app: &App, area:
 }
 
 /// Every line of a replica's page; also sizes its scrolling.
-pub fn replica_lines(
-    r: &Replica,
-    fleet: &Fleet,
-    theme: &Theme,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Vec<Line<'static>> {
+pub fn replica_lines(r: &Replica, app: &App) -> Vec<Line<'static>> {
+    let (fleet, theme, now) = (&app.fleet, &app.theme, app.now);
     let key = |k: &str| Span::styled(format!("{k:<12}"), theme.table_header);
     let text = |s: String| Span::styled(s, theme.text);
     let mut lines = Vec::new();
@@ -212,11 +207,7 @@ pub fn replica_lines(
             if r.oom_killed { ", OOM killed" } else { "" }
         )
     };
-    let state_style = match r.state.as_str() {
-        "running" => theme.healthy,
-        "restarting" | "paused" | "created" => theme.warning,
-        _ => theme.critical,
-    };
+    let state_style = state_style(app, r);
     lines.push(Line::from(vec![key("name"), text(r.name.clone())]));
     lines.push(Line::from(vec![
         key("id"),
@@ -227,12 +218,7 @@ pub fn replica_lines(
         key("state"),
         Span::styled(state, state_style),
     ]));
-    let hstyle = match r.health {
-        crate::model::Health::Healthy => theme.healthy,
-        crate::model::Health::Starting => theme.warning,
-        crate::model::Health::Unhealthy => theme.critical,
-        crate::model::Health::NoCheck => theme.muted,
-    };
+    let hstyle = health_style(app, r.health);
     lines.push(Line::from(vec![
         key("health"),
         Span::styled(format!("{} {}", r.health.symbol(), r.health.word()), hstyle),
@@ -242,7 +228,8 @@ pub fn replica_lines(
         .map(|s| {
             format!(
                 "{} ({} ago)",
-                s.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S"),
+                s.with_timezone(&app.local_offset)
+                    .format("%Y-%m-%d %H:%M:%S"),
                 format::age((now - s).num_seconds())
             )
         })
@@ -336,7 +323,7 @@ pub fn draw_replica(f: &mut Frame, app: &App, area: Rect, block: Block) {
         );
         return;
     };
-    let lines = replica_lines(r, &app.fleet, &app.theme, app.now);
+    let lines = replica_lines(r, app);
     let inner_h = area.height.saturating_sub(2) as usize;
     let scroll = app
         .frame()

@@ -65,37 +65,69 @@ pub fn draw(f: &mut Frame, app: &App) {
 fn draw_header(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
     let d = &app.daemon;
-    let mut left = format!(" agile-deck ─ {}", app.host_label);
-    if !d.server_version.is_empty() {
-        left += &format!(" ─ docker {}", d.server_version);
-    }
-    left += &format!(
-        " ─ swarm: {}",
-        if d.swarm.is_empty() { "?" } else { &d.swarm }
-    );
-    let running = app.fleet.running();
-    left += &format!(" ─ {running}/{} running", app.fleet.replicas.len());
-    let clock = app
-        .now
-        .with_timezone(&chrono::Local)
-        .format("%H:%M")
-        .to_string();
-    let (status, style) = match &app.link {
-        Link::Connecting => ("connecting…".to_string(), t.header),
-        Link::Up => (String::new(), t.header),
-        Link::Down { error } => (format!("✖ daemon unreachable: {error}"), t.critical),
-    };
-    let right = format!(" {clock} ");
     let width = area.width as usize;
-    let used = left.chars().count() + right.chars().count();
-    let status = truncate(&status, width.saturating_sub(used + 2));
-    let pad = width.saturating_sub(used + status.chars().count() + 1);
+    let clock = format!(
+        " {} ",
+        app.now.with_timezone(&app.local_offset).format("%H:%M")
+    );
+    let (status, status_style) = match &app.link {
+        Link::Connecting => ("connecting… ".to_string(), t.header),
+        Link::Up => (String::new(), t.header),
+        Link::Down { error } => (format!("✖ daemon unreachable: {error} "), t.critical),
+    };
+    // Parts in order of importance; the less important drop on narrow screens.
+    let host_short = app
+        .host_label
+        .split(" (")
+        .next()
+        .unwrap_or(&app.host_label)
+        .to_string();
+    let swarm = format!("swarm: {}", if d.swarm.is_empty() { "?" } else { &d.swarm });
+    let running = format!(
+        "{}/{} running",
+        app.fleet.running(),
+        app.fleet.replicas.len()
+    );
+    let version = (!d.server_version.is_empty()).then(|| format!("docker {}", d.server_version));
+    let candidates: Vec<Vec<&str>> = vec![
+        [
+            Some(app.host_label.as_str()),
+            version.as_deref(),
+            Some(&swarm),
+            Some(&running),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+        vec![app.host_label.as_str(), &swarm, &running],
+        vec![host_short.as_str(), &swarm, &running],
+        vec![host_short.as_str(), &running],
+        vec![host_short.as_str()],
+    ];
+    // A broken link matters more than the details on the left.
+    let status_min = if status.is_empty() {
+        0
+    } else {
+        "✖ daemon unreachable ".chars().count()
+    };
+    let room = width.saturating_sub(clock.chars().count() + 1 + status_min);
+    let compose = |parts: &[&str]| format!(" agile-deck ─ {}", parts.join(" ─ "));
+    let left = candidates
+        .iter()
+        .map(|c| compose(c))
+        .find(|l| l.chars().count() < room)
+        .unwrap_or_else(|| " agile-deck".into());
+    let status = truncate(
+        &status,
+        width.saturating_sub(left.chars().count() + clock.chars().count() + 1),
+    );
+    let pad =
+        width.saturating_sub(left.chars().count() + status.chars().count() + clock.chars().count());
     let line = Line::from(vec![
         Span::styled(left, t.header),
         Span::styled(" ".repeat(pad), t.header),
-        Span::styled(status, style),
-        Span::styled(" ", t.header),
-        Span::styled(right, t.header),
+        Span::styled(status, status_style),
+        Span::styled(clock, t.header),
     ]);
     f.render_widget(
         Paragraph::new(truncate_line(line, width)).style(t.header),

@@ -31,6 +31,20 @@ const fn col(title: &'static str, width: u16, prio: u8, right: bool) -> Col {
     }
 }
 
+/// Cut a name in the middle: `agile-agent-dev…-dev-006` keeps what tells
+/// replicas apart.
+fn truncate_middle(s: &str, width: usize) -> String {
+    let n = s.chars().count();
+    if n <= width || width < 5 {
+        return truncate(s, width);
+    }
+    let tail = (width - 1) / 2;
+    let head = width - 1 - tail;
+    let start: String = s.chars().take(head).collect();
+    let end: String = s.chars().skip(n - tail).collect();
+    format!("{start}…{end}")
+}
+
 /// Width of a name column: the longest name, within [min, 40].
 fn name_width<'a>(names: impl Iterator<Item = &'a str>, title: &str, min: u16) -> u16 {
     let longest = names
@@ -318,21 +332,27 @@ fn row_cell(
 pub fn draw_replicas(f: &mut Frame, app: &App, area: Rect, block: Block) {
     let t = &app.theme;
     let reps = app.replicas();
-    let name_w = name_width(reps.iter().map(|r| r.name.as_str()), "NAME", 16);
+    let inner = area.width.saturating_sub(2);
+    // Long replica names differ at the end: on narrow screens they are cut
+    // in the middle (see `cell`), in a narrower column.
+    let name_w = name_width(reps.iter().map(|r| r.name.as_str()), "NAME", 16).min(if inner < 100 {
+        24
+    } else {
+        40
+    });
     let cols = [
         col("NAME", name_w, 0, false),
         col("STATE", 10, 1, false),
-        col("HEALTH", 10, 1, false),
-        col("UP", 7, 2, true),
-        col("RST", 4, 3, true),
+        col("HEALTH", 11, 1, false),
+        col("UP", 7, 3, true),
+        col("RST", 4, 4, true),
         col("CPU%", 6, 1, true),
         col("MEM", 13, 2, true),
-        col("LIMITS", 11, 4, true),
-        col("NET rx/tx/s", 13, 5, true),
+        col("LIMITS", 11, 5, true),
+        col("NET rx/tx/s", 13, 6, true),
         col("PIDS", 5, 6, true),
         col("IMAGE", 0, 7, false),
     ];
-    let inner = area.width.saturating_sub(2);
     let kept = fit(&cols, inner);
     let fixed: u16 = kept.iter().map(|i| cols[*i].width + 1).sum();
     let flex = inner.saturating_sub(fixed).max(FLEX_MIN);
@@ -413,15 +433,17 @@ fn replica_cell(app: &App, r: &Replica, col: usize, w: u16, right: bool) -> Cell
         .filter(|l| r.is_running() && l.sample.counters.at.is_some());
     let dash = || "-".to_string();
     match col {
-        0 => cell(r.name.clone(), right, w, t.title),
+        0 => Cell::from(Span::styled(truncate_middle(&r.name, w as usize), t.title)),
         1 => {
             let text = if r.is_running() || r.state == "created" {
                 r.state.clone()
             } else {
-                format!("{} ({})", r.state, r.exit_code)
+                format!("{} {}", r.state, r.exit_code)
             };
             cell(text, right, w, state_style(app, r))
         }
+        // A stopped container's last health is stale: do not show it.
+        2 if !r.is_running() => cell("-".into(), right, w, t.muted),
         2 => cell(
             format!("{} {}", r.health.symbol(), r.health.word()),
             right,
@@ -501,5 +523,14 @@ mod tests {
         assert_eq!(fit(&cols, 33), vec![0, 1, 2]);
         assert_eq!(fit(&cols, 22), vec![0, 2]);
         assert_eq!(fit(&cols, 5), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn names_are_cut_in_the_middle() {
+        assert_eq!(
+            truncate_middle("agile-agent-development-dev-006", 24),
+            "agile-agent-…ent-dev-006"
+        );
+        assert_eq!(truncate_middle("short", 24), "short");
     }
 }

@@ -1,0 +1,165 @@
+//! Test harness shared by the tests that drive a real Docker daemon.
+//!
+//! Every resource a test creates carries `agile-deck.test=<run id>`; the
+//! `TestRun` guard removes them all when dropped, also when the test fails.
+//! Without a daemon the tests skip loudly — except in CI (`CI=true`), where
+//! they fail: there they must really run.
+
+#![allow(dead_code)]
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+pub const TEST_LABEL: &str = "agile-deck.test";
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Whether a Docker daemon answers; skip (loudly) or fail (in CI) if not.
+pub fn docker_or_skip(test: &str) -> bool {
+    let ok = Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        if in_ci() {
+            panic!(
+                "{test}: CI=true but no Docker daemon answers `docker info`: .ci/run must start one"
+            );
+        }
+        eprintln!(
+            "\n*** SKIPPED {test}: no Docker daemon answers `docker info` (start dockerd to run it) ***\n"
+        );
+    }
+    ok
+}
+
+/// Whether a program is on PATH; skip (loudly) or fail (in CI) if not.
+pub fn tool_or_skip(test: &str, tool: &str) -> bool {
+    let ok = Command::new(tool).arg("-V").output().is_ok();
+    if !ok {
+        if in_ci() {
+            panic!("{test}: CI=true but `{tool}` is not installed: .ci/run must install it");
+        }
+        eprintln!("\n*** SKIPPED {test}: `{tool}` is not installed ***\n");
+    }
+    ok
+}
+
+/// Run a docker CLI command; its stdout, or a panic with stderr.
+pub fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker CLI");
+    assert!(
+        out.status.success(),
+        "docker {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// One test run: a unique id and the cleanup of everything labelled with it.
+pub struct TestRun {
+    pub id: String,
+    swarm_initialised: bool,
+}
+
+impl TestRun {
+    pub fn new() -> TestRun {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        TestRun {
+            id: format!("{:x}{:05x}", std::process::id(), nanos & 0xfffff),
+            swarm_initialised: false,
+        }
+    }
+
+    /// `agile-deck.test=<id>`
+    pub fn label(&self) -> String {
+        format!("{TEST_LABEL}={}", self.id)
+    }
+
+    /// Make the daemon a Swarm manager if it is not one yet.
+    pub fn ensure_swarm_manager(&mut self) {
+        let state = docker(&[
+            "info",
+            "--format",
+            "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}",
+        ]);
+        if state.trim() != "active true" {
+            docker(&["swarm", "init", "--advertise-addr", "127.0.0.1"]);
+            self.swarm_initialised = true;
+        }
+    }
+}
+
+impl Drop for TestRun {
+    fn drop(&mut self) {
+        let filter = format!("label={}", self.label());
+        let ids = |args: &[&str]| -> Vec<String> {
+            Command::new("docker")
+                .args(args)
+                .output()
+                .map(|o| {
+                    String::from_utf8_lossy(&o.stdout)
+                        .split_whitespace()
+                        .map(String::from)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let services = ids(&["service", "ls", "-q", "--filter", &filter]);
+        if !services.is_empty() {
+            let _ = Command::new("docker")
+                .args(["service", "rm"])
+                .args(&services)
+                .output();
+        }
+        // Swarm removes its tasks' containers asynchronously: wait for them.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let containers = ids(&["ps", "-aq", "--filter", &filter]);
+            if containers.is_empty() || Instant::now() > deadline {
+                break;
+            }
+            let _ = Command::new("docker")
+                .args(["rm", "-f"])
+                .args(&containers)
+                .output();
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        let networks = ids(&["network", "ls", "-q", "--filter", &filter]);
+        if !networks.is_empty() {
+            let _ = Command::new("docker")
+                .args(["network", "rm"])
+                .args(&networks)
+                .output();
+        }
+        if self.swarm_initialised {
+            let _ = Command::new("docker")
+                .args(["swarm", "leave", "--force"])
+                .output();
+        }
+    }
+}
+
+/// Poll `f` until it returns Some, or panic after `timeout` with `what`.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

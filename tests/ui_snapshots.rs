@@ -1,0 +1,376 @@
+//! Every pane rendered into a TestBackend at 80×24 and 160×48, from a fixed
+//! fleet (the demo deployment's shape, with figures), and snapshotted.
+
+use std::collections::BTreeMap;
+
+use agile_deck::app::{App, Link, Msg};
+use agile_deck::fleet::Fleet;
+use agile_deck::keymap::Keymap;
+use agile_deck::model::{DaemonInfo, Health, NetworkAttachment, PortMapping, Replica};
+use agile_deck::stats::{Counters, Sample};
+use agile_deck::theme::Theme;
+use agile_deck::topology::Topology;
+use agile_deck::ui;
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 27, 14, 2, 11).unwrap()
+}
+
+struct Spec {
+    name: String,
+    service: &'static str,
+    layer: &'static str,
+    team: Option<&'static str>,
+    cpu: f64,
+    mem_mib: u64,
+    health: Health,
+    state: &'static str,
+    networks: &'static [&'static str],
+}
+
+fn spec(name: &str, service: &'static str, layer: &'static str, cpu: f64, mem_mib: u64) -> Spec {
+    Spec {
+        name: name.to_string(),
+        service,
+        layer,
+        team: None,
+        cpu,
+        mem_mib,
+        health: Health::Healthy,
+        state: "running",
+        networks: &["agile-data"],
+    }
+}
+
+fn replica(topology: &Topology, i: usize, s: &Spec) -> Replica {
+    let mut labels: BTreeMap<String, String> = [
+        ("com.docker.compose.project", "agile"),
+        ("com.docker.compose.service", s.service),
+        ("layer", s.layer),
+        ("app", "agile-ai"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    if let Some(t) = s.team {
+        labels.insert("team".into(), t.into());
+    }
+    let placement = topology.place(&s.name, &labels);
+    Replica {
+        id: format!("{:012x}{:052x}", 0xabc000 + i, i),
+        name: s.name.clone(),
+        image: "agile-sim:0.1.0".into(),
+        state: s.state.into(),
+        health: s.health,
+        created: Some(now() - Duration::hours(3)),
+        started_at: Some(now() - Duration::minutes(42 + i as i64)),
+        finished_at: None,
+        restart_count: if s.state == "restarting" { 4 } else { 0 },
+        exit_code: if s.state == "exited" { 137 } else { 0 },
+        oom_killed: s.state == "exited",
+        cpu_limit: Some(0.25),
+        mem_limit: Some(64 << 20),
+        networks: s
+            .networks
+            .iter()
+            .enumerate()
+            .map(|(n, net)| NetworkAttachment {
+                network: net.to_string(),
+                ip: format!("172.2{}.0.{}", n, 10 + i),
+                aliases: vec![s.service.to_string()],
+            })
+            .collect(),
+        ports: if s.service == "web-ui" {
+            vec![PortMapping {
+                container_port: "8080/tcp".into(),
+                host_ip: "127.0.0.1".into(),
+                host_port: "32768".into(),
+            }]
+        } else {
+            Vec::new()
+        },
+        labels,
+        placement,
+    }
+}
+
+/// The demo's shape with a few troubles: a starting and an unhealthy agent,
+/// a dead minio replica, a hot coordinator, and one unknown container.
+fn fixture() -> App {
+    let topology = Topology::default_topology();
+    let mut specs = vec![
+        Spec {
+            networks: &["agile-frontend"],
+            ..spec("agile-frontend-webui", "web-ui", "frontend", 1.2, 3)
+        },
+        spec("agile-frontend-gateway", "api-gateway", "frontend", 2.9, 4),
+        spec("agile-control-main", "control", "control", 3.4, 9),
+        Spec {
+            networks: &[
+                "agile-control",
+                "agile-coordination",
+                "agile-execution",
+                "agile-data",
+            ],
+            ..spec(
+                "agile-coordinator-main",
+                "coordinator",
+                "coordination",
+                24.0,
+                61,
+            )
+        },
+        spec(
+            "agile-workflow-engine",
+            "workflow-engine",
+            "coordination",
+            2.0,
+            12,
+        ),
+        spec(
+            "agile-db-postgres-primary",
+            "postgres-primary",
+            "data",
+            4.4,
+            58,
+        ),
+        spec("agile-cache-redis-master", "redis-master", "data", 1.0, 6),
+        Spec {
+            state: "exited",
+            ..spec("agile-db-minio-main", "minio", "data", 0.0, 0)
+        },
+    ];
+    for i in 1..=5 {
+        specs.push(Spec {
+            team: Some("product"),
+            networks: &["agile-execution"],
+            health: if i == 3 {
+                Health::Starting
+            } else {
+                Health::Healthy
+            },
+            ..spec(
+                &format!("agile-agent-product-pm-{i:03}"),
+                "product-team",
+                "execution",
+                1.5 + i as f64,
+                2,
+            )
+        });
+    }
+    for i in 1..=8 {
+        specs.push(Spec {
+            team: Some("development"),
+            networks: &["agile-execution"],
+            health: if i == 6 {
+                Health::Unhealthy
+            } else {
+                Health::Healthy
+            },
+            ..spec(
+                &format!("agile-agent-development-dev-{i:03}"),
+                "development-team",
+                "execution",
+                2.0 * i as f64,
+                3,
+            )
+        });
+    }
+    let mut fleet = Fleet::new(topology);
+    let mut replicas = Vec::new();
+    for (i, s) in specs.iter().enumerate() {
+        let r = replica(&fleet.topology, i, s);
+        replicas.push((r.id.clone(), s.cpu, s.mem_mib));
+        fleet.upsert(r);
+    }
+    fleet.upsert(Replica {
+        labels: BTreeMap::new(),
+        placement: fleet.topology.place("scratchpad-1", &BTreeMap::new()),
+        ..replica(&fleet.topology, 99, &spec("scratchpad-1", "x", "x", 0.0, 0))
+    });
+    // Ten minutes of history, one reading per 5 s slot, in a wave.
+    for step in 0..120i64 {
+        let at = now() - Duration::seconds(5 * (119 - step));
+        for (k, (id, cpu, mem)) in replicas.iter().enumerate() {
+            let wave = 1.0 + 0.5 * ((step as f64 + k as f64) / 9.0).sin();
+            let sample = Sample {
+                cpu_pct: cpu * wave,
+                mem_used: mem << 20,
+                mem_limit: 64 << 20,
+                pids: 5,
+                net_rx_rate: 1200.0 * wave,
+                net_tx_rate: 800.0,
+                blk_read_rate: 0.0,
+                blk_write_rate: 4096.0,
+                counters: Counters {
+                    at: Some(at),
+                    ..Counters::default()
+                },
+            };
+            fleet.record(id, sample, at);
+        }
+    }
+    let mut app = App::new(
+        fleet,
+        Keymap::default_keymap(),
+        Theme::default_theme(),
+        "local (unix:///var/run/docker.sock)".into(),
+    );
+    app.now = now();
+    app.daemon = DaemonInfo {
+        name: "deck-host".into(),
+        server_version: "20.10.24".into(),
+        api_version: "1.41".into(),
+        swarm: "inactive".into(),
+        ncpu: 2,
+        mem_total: 24 << 30,
+        cgroup_version: "1".into(),
+    };
+    app.link = Link::Up;
+    app.listed = true;
+    app
+}
+
+fn key(app: &mut App, code: KeyCode) {
+    app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+}
+
+fn render(app: &mut App, w: u16, h: u16) -> String {
+    app.update(Msg::Resize {
+        width: w,
+        height: h,
+    });
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| ui::draw(f, app)).unwrap();
+    format!("{}", t.backend())
+}
+
+/// Snapshot a state at both sizes.
+fn both(name: &str, setup: impl Fn(&mut App)) {
+    for (w, h) in [(80, 24), (160, 48)] {
+        let mut app = fixture();
+        setup(&mut app);
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), render(&mut app, w, h));
+    }
+}
+
+#[test]
+fn layers_pane() {
+    both("layers", |_| {});
+}
+
+#[test]
+fn teams_pane() {
+    both("teams", |app| key(app, KeyCode::Tab));
+}
+
+#[test]
+fn services_of_a_layer() {
+    both("services_execution", |app| {
+        for _ in 0..3 {
+            key(app, KeyCode::Char('j'));
+        }
+        key(app, KeyCode::Enter);
+    });
+}
+
+#[test]
+fn replicas_of_a_service() {
+    both("replicas_development", |app| {
+        key(app, KeyCode::Tab);
+        key(app, KeyCode::Char('j'));
+        key(app, KeyCode::Enter);
+        key(app, KeyCode::Enter);
+        for _ in 0..5 {
+            key(app, KeyCode::Char('j'));
+        }
+    });
+}
+
+#[test]
+fn replica_page() {
+    both("replica_coordinator", |app| {
+        key(app, KeyCode::Char('j'));
+        key(app, KeyCode::Char('j'));
+        key(app, KeyCode::Enter);
+        key(app, KeyCode::Enter);
+        key(app, KeyCode::Enter);
+    });
+}
+
+#[test]
+fn stopped_replica_in_data_layer() {
+    both("replicas_minio", |app| {
+        key(app, KeyCode::End);
+        key(app, KeyCode::Up);
+        key(app, KeyCode::Enter);
+        key(app, KeyCode::Enter);
+    });
+}
+
+#[test]
+fn help_overlay() {
+    both("help", |app| key(app, KeyCode::Char('?')));
+}
+
+#[test]
+fn log_pane() {
+    both("log", |app| key(app, KeyCode::Char('L')));
+}
+
+#[test]
+fn daemon_unreachable_keeps_the_last_state() {
+    both("unreachable", |app| {
+        app.update(Msg::SourceError {
+            source: "events",
+            error: "error trying to connect: No such file or directory (os error 2)".into(),
+        });
+    });
+}
+
+#[test]
+fn empty_daemon_and_loading() {
+    let mut app = fixture();
+    app.fleet = Fleet::new(Topology::default_topology());
+    insta::assert_snapshot!("empty_80x24", render(&mut app, 80, 24));
+    app.listed = false;
+    app.link = Link::Connecting;
+    insta::assert_snapshot!("loading_80x24", render(&mut app, 80, 24));
+}
+
+#[test]
+fn tiny_terminal_does_not_panic() {
+    let mut app = fixture();
+    insta::assert_snapshot!("tiny_20x5", render(&mut app, 20, 5));
+    for (w, h) in [(1, 1), (39, 9), (40, 10), (41, 12), (80, 11)] {
+        render(&mut app, w, h);
+    }
+}
+
+#[test]
+fn no_color_theme_has_no_colour_and_keeps_symbols() {
+    let mut app = fixture();
+    app.theme = Theme::default_theme().without_colour();
+    app.update(Msg::Resize {
+        width: 80,
+        height: 24,
+    });
+    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    t.draw(|f| ui::draw(f, &app)).unwrap();
+    let buf = t.backend().buffer();
+    for cell in buf.content() {
+        assert_eq!(
+            cell.fg,
+            ratatui::style::Color::Reset,
+            "fg at {:?}",
+            cell.symbol()
+        );
+        assert_eq!(cell.bg, ratatui::style::Color::Reset);
+    }
+    let text = format!("{}", t.backend());
+    assert!(text.contains('●') && text.contains('✖') && text.contains('◐'));
+}
