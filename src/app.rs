@@ -262,9 +262,13 @@ impl App {
                 }
                 self.now = now;
             }
-            Msg::ResyncDue => cmds.push(Cmd::Resync {
-                known: self.known(),
-            }),
+            Msg::ResyncDue => {
+                cmds.push(Cmd::Resync {
+                    known: self.known(),
+                });
+                // Reopen any stats stream that ended on its own.
+                cmds.push(Cmd::WatchStats(self.watched.clone()));
+            }
             Msg::Daemon(info) => {
                 if self.daemon != info {
                     self.daemon = info;
@@ -343,6 +347,8 @@ impl App {
                 cmds.push(Cmd::Resync {
                     known: HashMap::new(),
                 });
+                // Streams died with the connection: reopen them all.
+                cmds.push(Cmd::WatchStats(self.watched.clone()));
             }
         }
         self.clamp_selection();

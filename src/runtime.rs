@@ -125,6 +125,10 @@ pub async fn run(
             terminal.draw(|f| ui::draw(f, &app))?;
             app.dirty = false;
             last_draw = Instant::now();
+            // Lets the end-to-end test prove the terminal is restored after a panic.
+            if std::env::var_os("AGILE_DECK_TEST_PANIC").is_some() {
+                panic!("AGILE_DECK_TEST_PANIC is set: panicking after the first frame");
+            }
             if !first_full_screen
                 && app.listed
                 && app.fleet.running() > 0

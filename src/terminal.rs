@@ -1,16 +1,42 @@
 //! Terminal hygiene: raw mode and the alternate screen on the way in, and
-//! always restored on the way out — normal exit, error or panic.
+//! always restored on the way out — normal exit, error or panic — exactly
+//! once: leaving the alternate screen twice makes terminals restore the
+//! cursor saved on entry, and what was printed since (a panic report) would
+//! be overwritten.
 
-use ratatui::DefaultTerminal;
+use std::io::stdout;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Enter the TUI. ratatui's init also installs a panic hook that restores
-/// the terminal before the panic report (color-eyre's) is printed.
+use crossterm::cursor::Show;
+use crossterm::execute;
+use crossterm::terminal::{
+    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+};
+use ratatui::backend::CrosstermBackend;
+use ratatui::{DefaultTerminal, Terminal};
+
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Enter the TUI, with a panic hook that restores the terminal before the
+/// previous hook (color-eyre's report) prints.
 pub fn enter() -> std::io::Result<DefaultTerminal> {
-    ratatui::try_init()
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        leave();
+        previous(info);
+    }));
+    enable_raw_mode()?;
+    ACTIVE.store(true, Ordering::SeqCst);
+    execute!(stdout(), EnterAlternateScreen)?;
+    Terminal::new(CrosstermBackend::new(stdout()))
 }
 
+/// Restore the terminal if the TUI is active; a no-op otherwise.
 pub fn leave() {
-    ratatui::restore();
+    if ACTIVE.swap(false, Ordering::SeqCst) {
+        let _ = execute!(stdout(), LeaveAlternateScreen, Show);
+        let _ = disable_raw_mode();
+    }
 }
 
 /// Restores the terminal when dropped, so an early return cannot skip it.

@@ -1,0 +1,137 @@
+//! The real binary's answers to user mistakes: an unreachable daemon, broken
+//! topology / keymap / theme files. A clear message, exit code 1, no
+//! backtrace, and nothing left in TUI mode (it never got there).
+
+use std::process::Command;
+
+fn agile_deck(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_agile-deck"))
+        .args(args)
+        .env_remove("DOCKER_HOST")
+        .env("DOCKER_CONFIG", "/nonexistent-docker-config")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("Backtrace"), "{stderr}");
+    assert!(
+        !stderr.contains("\x1b[?1049h"),
+        "entered the alternate screen: {stderr}"
+    );
+    (out.status.code().unwrap_or(-1), stderr)
+}
+
+#[test]
+fn absent_socket_names_it_and_how_to_fix() {
+    let (code, err) = agile_deck(&["--host", "unix:///nonexistent/docker.sock"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(
+            "Cannot reach the Docker daemon at unix:///nonexistent/docker.sock (from --host)"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("is dockerd running?"), "{err}");
+    assert!(err.contains("DOCKER_HOST"), "{err}");
+}
+
+#[test]
+fn refused_tcp_names_the_url() {
+    // Port 1 on loopback: nothing listens there.
+    let (code, err) = agile_deck(&["--host", "tcp://127.0.0.1:1"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("Cannot reach the Docker daemon at tcp://127.0.0.1:1 (from --host)"),
+        "{err}"
+    );
+    assert!(err.contains("docker -H URL info"), "{err}");
+}
+
+#[test]
+fn demo_commands_report_an_unreachable_daemon_too() {
+    let (code, err) = agile_deck(&["--host", "unix:///nonexistent/docker.sock", "demo", "up"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("Cannot reach the Docker daemon"), "{err}");
+}
+
+#[test]
+fn ssh_hosts_get_a_workaround() {
+    let (code, err) = agile_deck(&["--host", "ssh://ops@prod"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("ssh -NL"), "{err}");
+}
+
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn broken_files_are_reported_with_file_line_and_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let topo = write(
+        &dir,
+        "topo.toml",
+        "layers = [\"a\"]\n\n[[rule]]\nname = \"x\"\nlayer = \"nope\"\n",
+    );
+    let (code, err) = agile_deck(&["--topology", &topo]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(&format!("topology {topo}, line 3: unknown layer \"nope\"")),
+        "{err}"
+    );
+
+    let keys = write(
+        &dir,
+        "keys.toml",
+        "[global]\nquit = [\"q\"]\nfly = [\"f\"]\n",
+    );
+    let (code, err) = agile_deck(&["--keymap", &keys]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(&format!("keymap {keys}, line 3: unknown action \"fly\"")),
+        "{err}"
+    );
+
+    let theme = write(
+        &dir,
+        "theme.toml",
+        "name = \"x\"\n[styles]\nheader = { fg = \"mauve-ish\" }\n",
+    );
+    let (code, err) = agile_deck(&["--theme", &theme]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(&format!(
+            "theme {theme}, line 3: unknown colour \"mauve-ish\""
+        )),
+        "{err}"
+    );
+
+    let (code, err) = agile_deck(&["--topology", "/nonexistent/topology.toml"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("topology /nonexistent/topology.toml") && err.contains("cannot read it"),
+        "{err}"
+    );
+}
+
+#[test]
+fn help_lists_the_commands() {
+    let out = Command::new(env!("CARGO_BIN_EXE_agile-deck"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    for word in [
+        "--host",
+        "--demo",
+        "--topology",
+        "--keymap",
+        "--theme",
+        "demo",
+    ] {
+        assert!(text.contains(word), "{word} missing from --help:\n{text}");
+    }
+}
