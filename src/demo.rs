@@ -324,6 +324,20 @@ pub fn deployment() -> Vec<DemoReplica> {
             "0.01",
         ),
     ];
+    // Real traffic along the reference's allowed flows, through the aliases
+    // each zone resolves.
+    let upstreams: [(&str, &str); 5] = [
+        ("web-ui", "api-gateway"),
+        ("api-gateway", "control-main,coordinator-main"),
+        ("control", "postgres-primary,redis-master"),
+        ("coordinator", "workflow-engine,postgres-primary,redis-master"),
+        ("workflow-engine", "postgres-primary"),
+    ];
+    for r in out.iter_mut() {
+        if let Some((_, to)) = upstreams.iter().find(|(from, _)| *from == r.service) {
+            r.env.push(("CALL", call_urls(to)));
+        }
+    }
     let teams: [(&str, &str, &[&str]); 2] = [
         (
             "product",
@@ -356,12 +370,22 @@ pub fn deployment() -> Vec<DemoReplica> {
                     ("BUSY_AGENTS", format!("{}", i % 4)),
                     ("LOAD_RPS", "2".into()),
                     ("LOG_RATE", "0.2".into()),
+                    ("CALL", call_urls("coordinator-main")),
+                    ("CALL_RPS", "0.5".into()),
                 ],
                 publish: false,
             });
         }
     }
     out
+}
+
+fn call_urls(hosts: &str) -> String {
+    hosts
+        .split(',')
+        .map(|h| format!("http://{h}:8080/work"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn labels_for(r: &DemoReplica, extra: &[(String, String)]) -> HashMap<String, String> {

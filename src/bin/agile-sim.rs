@@ -22,6 +22,7 @@
 //!   LOAD_RPS=10            requests per second the workload serves to itself
 //!   BUSY_AGENTS=3          value of the busy-agents gauge
 //!   EXIT_AFTER=5 EXIT_CODE=3  exit with that code after that many seconds
+//!   CALL=url,url CALL_RPS=2    call other services (GET) that often
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -394,6 +395,19 @@ fn serve() {
     thread::spawn(move || logger(s));
     let s = sim.clone();
     thread::spawn(move || self_load(s));
+    let calls: Vec<String> = std::env::var("CALL")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|u| !u.is_empty())
+        .map(String::from)
+        .collect();
+    if !calls.is_empty() {
+        let rps = match env_f64("CALL_RPS") {
+            r if r > 0.0 => r,
+            _ => 1.0,
+        };
+        thread::spawn(move || caller(calls, rps));
+    }
     let after = env_f64("EXIT_AFTER");
     if after > 0.0 {
         exit_later(env_f64("EXIT_CODE") as i32, Duration::from_secs_f64(after));
@@ -404,8 +418,8 @@ fn serve() {
     }
 }
 
-/// `probe http://host:port/path`: exit 0 when the answer is HTTP 200.
-fn probe(url: &str) -> i32 {
+/// GET `http://host[:port]/path`; the status code and the body.
+fn http_get(url: &str) -> Result<(u16, String), String> {
     let rest = url.strip_prefix("http://").unwrap_or(url);
     let (hostport, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
@@ -416,39 +430,56 @@ fn probe(url: &str) -> i32 {
     } else {
         format!("{hostport}:80")
     };
-    let addr = match hostport.to_socket_addrs().ok().and_then(|mut a| a.next()) {
-        Some(a) => a,
-        None => {
-            eprintln!("probe: cannot resolve {hostport}");
-            return 2;
-        }
-    };
-    let mut stream = match TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("probe: {addr}: {e}");
-            return 1;
-        }
-    };
+    let addr = hostport
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| format!("cannot resolve {hostport}"))?;
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| format!("{addr}: {e}"))?;
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
     let host = hostport.split(':').next().unwrap_or("");
-    if write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .is_err()
-    {
-        return 1;
-    }
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").map_err(|e| e.to_string())?;
     let mut answer = String::new();
     let _ = stream.read_to_string(&mut answer);
-    let status = answer.lines().next().unwrap_or("");
-    let body = answer.split("\r\n\r\n").nth(1).unwrap_or("").trim();
-    println!("{status} {body}");
-    if status.split_whitespace().nth(1) == Some("200") {
-        0
-    } else {
-        1
+    let status = answer
+        .lines()
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("no HTTP answer from {addr}"))?;
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or("").trim().to_string();
+    Ok((status, body))
+}
+
+/// `probe http://host:port/path`: exit 0 when the answer is HTTP 200.
+fn probe(url: &str) -> i32 {
+    match http_get(url) {
+        Ok((status, body)) => {
+            println!("{status} {body}");
+            if status == 200 { 0 } else { 1 }
+        }
+        Err(e) => {
+            eprintln!("probe: {e}");
+            1
+        }
+    }
+}
+
+/// Call the services in $CALL (comma-separated URLs) at $CALL_RPS each:
+/// real traffic between the demo's zones.
+fn caller(urls: Vec<String>, rps: f64) {
+    let mut failures: u64 = 0;
+    loop {
+        for url in &urls {
+            if let Err(e) = http_get(url) {
+                failures += 1;
+                // One line per 20 failures: a dead upstream must not flood the log.
+                if failures % 20 == 1 {
+                    eprintln!("agile-sim: call {url} failed ({failures} so far): {e}");
+                }
+            }
+        }
+        thread::sleep(Duration::from_secs_f64(1.0 / rps.clamp(0.01, 1000.0)));
     }
 }
 

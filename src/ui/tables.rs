@@ -324,7 +324,10 @@ fn row_cell(
         ),
         _ => {
             let hist = app.fleet.cpu_history(&r.replicas, w as usize, app.now);
-            Cell::from(Span::styled(format::sparkline(&hist, None), t.sparkline))
+            // Against the CPU limit when every replica has one: a bar shows
+            // how close to its ceiling a row runs, not just its own ups and downs.
+            let ceiling = r.cpu_limit.filter(|l| *l > 0.0).map(|l| l * 100.0);
+            Cell::from(Span::styled(format::sparkline(&hist, ceiling), t.sparkline))
         }
     }
 }
