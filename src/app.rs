@@ -11,7 +11,7 @@ use crossterm::event::KeyEvent;
 
 use crate::fleet::{Fleet, GroupBy, Row};
 use crate::keymap::{Action, Context, Keymap};
-use crate::model::{DaemonInfo, Health, Replica, ServiceId, SwarmService};
+use crate::model::{DaemonInfo, DockerNetwork, Health, Replica, ServiceId, SwarmService};
 use crate::sources::Listing;
 use crate::stats::Sample;
 use crate::theme::Theme;
@@ -40,6 +40,11 @@ pub enum Msg {
         action: String,
     },
     Services(Vec<SwarmService>),
+    NetworkEvent {
+        action: String,
+        container: Option<String>,
+    },
+    Networks(Vec<DockerNetwork>),
     Stats {
         id: String,
         sample: Sample,
@@ -62,6 +67,7 @@ pub enum Cmd {
         known: HashMap<String, (String, Health)>,
     },
     ListServices,
+    ListNetworks,
     /// The containers whose stats should stream, in priority order.
     WatchStats(Vec<String>),
 }
@@ -294,6 +300,8 @@ impl App {
                     self.dirty |= self.fleet.swarm_services != services;
                     self.fleet.swarm_services = services;
                 }
+                self.dirty |= self.fleet.networks != listing.networks;
+                self.fleet.networks = listing.networks;
                 if !self.listed || self.link != Link::Up {
                     self.dirty = true;
                 }
@@ -324,6 +332,20 @@ impl App {
                 }
             }
             Msg::SwarmEvent { .. } => cmds.push(Cmd::ListServices),
+            Msg::NetworkEvent { action, container } => {
+                if matches!(action.as_str(), "create" | "destroy" | "remove") {
+                    cmds.push(Cmd::ListNetworks);
+                }
+                if let Some(id) = container.filter(|id| self.fleet.replicas.contains_key(id)) {
+                    cmds.push(Cmd::Inspect(id));
+                }
+            }
+            Msg::Networks(networks) => {
+                if self.fleet.networks != networks {
+                    self.fleet.networks = networks;
+                    self.dirty = true;
+                }
+            }
             Msg::Services(services) => {
                 if self.fleet.swarm_services != services {
                     self.fleet.swarm_services = services;

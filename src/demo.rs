@@ -330,7 +330,10 @@ pub fn deployment() -> Vec<DemoReplica> {
         ("web-ui", "api-gateway"),
         ("api-gateway", "control-main,coordinator-main"),
         ("control", "postgres-primary,redis-master"),
-        ("coordinator", "workflow-engine,postgres-primary,redis-master"),
+        (
+            "coordinator",
+            "workflow-engine,postgres-primary,redis-master",
+        ),
         ("workflow-engine", "postgres-primary"),
     ];
     for r in out.iter_mut() {

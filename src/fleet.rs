@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 
-use crate::model::{Health, Replica, ServiceId, ServiceKind, SwarmService};
+use crate::model::{DockerNetwork, Health, Replica, ServiceId, ServiceKind, SwarmService};
 use crate::stats::{History, Sample};
 use crate::topology::Topology;
 
@@ -116,6 +116,7 @@ pub struct Fleet {
     pub replicas: HashMap<String, Replica>,
     pub live: HashMap<String, Live>,
     pub swarm_services: Vec<SwarmService>,
+    pub networks: Vec<DockerNetwork>,
 }
 
 impl Fleet {
@@ -125,6 +126,7 @@ impl Fleet {
             replicas: HashMap::new(),
             live: HashMap::new(),
             swarm_services: Vec::new(),
+            networks: Vec::new(),
         }
     }
 

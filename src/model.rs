@@ -152,6 +152,19 @@ pub struct SwarmService {
     pub labels: BTreeMap<String, String>,
 }
 
+/// A Docker network, as listed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DockerNetwork {
+    pub id: String,
+    pub name: String,
+    pub driver: String,
+    pub scope: String,
+    /// No route outside: the reference's zones but the frontend are internal.
+    pub internal: bool,
+    pub subnets: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+}
+
 /// What the daemon told us about itself.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DaemonInfo {

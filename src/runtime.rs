@@ -75,6 +75,13 @@ impl Runtime {
                     }
                 });
             }
+            Cmd::ListNetworks => {
+                tokio::spawn(async move {
+                    if let Ok(networks) = sources::list_networks(&docker).await {
+                        let _ = tx.send(Msg::Networks(networks)).await;
+                    }
+                });
+            }
             Cmd::WatchStats(ids) => {
                 self.watcher.watch(&ids);
                 log::debug!("stats streams open: {}", self.watcher.open_streams());
@@ -115,13 +122,20 @@ pub async fn run(
 
     let mut input = EventStream::new();
     let mut resync = tokio::time::interval_at(tokio::time::Instant::now() + RESYNC, RESYNC);
-    let mut clock = tokio::time::interval(Duration::from_secs(1));
-    clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The clock on screen shows minutes: wake once a minute, not every second.
+    let next_minute = || {
+        let into = Utc::now().timestamp().rem_euclid(60) as u64;
+        tokio::time::Instant::now() + Duration::from_secs(60 - into)
+    };
+    let clock = tokio::time::sleep_until(next_minute());
+    tokio::pin!(clock);
     let mut last_draw = Instant::now() - FRAME;
     let mut first_full_screen = false;
 
     loop {
         if app.dirty && last_draw.elapsed() >= FRAME {
+            // Ages and the CPU history window are relative to now.
+            app.update(Msg::Tick(Utc::now()));
             terminal.draw(|f| ui::draw(f, &app))?;
             app.dirty = false;
             last_draw = Instant::now();
@@ -163,7 +177,10 @@ pub async fn run(
                 }
             }
             _ = resync.tick() => cmds = app.update(Msg::ResyncDue),
-            _ = clock.tick() => cmds = app.update(Msg::Tick(Utc::now())),
+            _ = &mut clock => {
+                cmds = app.update(Msg::Tick(Utc::now()));
+                clock.as_mut().reset(next_minute());
+            }
             _ = frame_due, if app.dirty => {}
         }
         for cmd in cmds {

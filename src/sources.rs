@@ -12,14 +12,16 @@ use std::time::Duration;
 
 use bollard::Docker;
 use bollard::models::{ContainerInspectResponse, ContainerSummary, EventMessageTypeEnum};
-use bollard::query_parameters::{EventsOptions, ListContainersOptions, StatsOptions};
+use bollard::query_parameters::{
+    EventsOptions, ListContainersOptions, ListNetworksOptions, StatsOptions,
+};
 use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, stream};
 use tokio::sync::mpsc::Sender;
 use tokio::task::JoinHandle;
 
 use crate::app::Msg;
-use crate::model::{Health, NetworkAttachment, PortMapping, Replica, SwarmService};
+use crate::model::{DockerNetwork, Health, NetworkAttachment, PortMapping, Replica, SwarmService};
 use crate::stats;
 use crate::topology::Topology;
 
@@ -146,6 +148,7 @@ pub struct Listing {
     pub present: Vec<String>,
     pub inspected: Vec<Replica>,
     pub services: Option<Vec<SwarmService>>,
+    pub networks: Vec<DockerNetwork>,
 }
 
 pub async fn list(
@@ -184,7 +187,33 @@ pub async fn list(
         present,
         inspected,
         services,
+        networks: list_networks(docker).await?,
     })
+}
+
+pub async fn list_networks(docker: &Docker) -> Result<Vec<DockerNetwork>, bollard::errors::Error> {
+    let mut networks: Vec<DockerNetwork> = docker
+        .list_networks(None::<ListNetworksOptions>)
+        .await?
+        .into_iter()
+        .map(|n| DockerNetwork {
+            id: n.id.unwrap_or_default(),
+            name: n.name.unwrap_or_default(),
+            driver: n.driver.unwrap_or_default(),
+            scope: n.scope.unwrap_or_default(),
+            internal: n.internal.unwrap_or(false),
+            subnets: n
+                .ipam
+                .and_then(|i| i.config)
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|c| c.subnet)
+                .collect(),
+            labels: n.labels.unwrap_or_default().into_iter().collect(),
+        })
+        .collect();
+    networks.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(networks)
 }
 
 pub async fn list_services(docker: &Docker) -> Result<Vec<SwarmService>, bollard::errors::Error> {
@@ -224,6 +253,7 @@ pub async fn follow_events(docker: Docker, tx: Sender<Msg>) {
                 "container".to_string(),
                 "service".to_string(),
                 "node".to_string(),
+                "network".to_string(),
             ],
         );
         let mut events = docker.events(Some(EventsOptions {
@@ -245,6 +275,15 @@ pub async fn follow_events(docker: Docker, tx: Sender<Msg>) {
                         Some(EventMessageTypeEnum::SERVICE) | Some(EventMessageTypeEnum::NODE) => {
                             Msg::SwarmEvent { action }
                         }
+                        // Connect/disconnect also change containers' networks.
+                        Some(EventMessageTypeEnum::NETWORK) => Msg::NetworkEvent {
+                            action,
+                            container: ev
+                                .actor
+                                .as_ref()
+                                .and_then(|a| a.attributes.as_ref())
+                                .and_then(|a| a.get("container").cloned()),
+                        },
                         _ => continue,
                     };
                     if tx.send(msg).await.is_err() {

@@ -181,6 +181,20 @@ fn fixture() -> App {
         });
     }
     let mut fleet = Fleet::new(topology);
+    fleet.networks = agile_deck::demo::ZONES
+        .iter()
+        .map(|z| agile_deck::model::DockerNetwork {
+            id: z.name.into(),
+            name: z.name.into(),
+            driver: "bridge".into(),
+            scope: "local".into(),
+            internal: z.internal,
+            subnets: vec![z.subnet.into()],
+            labels: [("zone".to_string(), z.zone.to_string())]
+                .into_iter()
+                .collect(),
+        })
+        .collect();
     let mut replicas = Vec::new();
     for (i, s) in specs.iter().enumerate() {
         let r = replica(&fleet.topology, i, s);

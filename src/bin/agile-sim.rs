@@ -435,10 +435,15 @@ fn http_get(url: &str) -> Result<(u16, String), String> {
         .ok()
         .and_then(|mut a| a.next())
         .ok_or_else(|| format!("cannot resolve {hostport}"))?;
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| format!("{addr}: {e}"))?;
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+        .map_err(|e| format!("{addr}: {e}"))?;
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
     let host = hostport.split(':').next().unwrap_or("");
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").map_err(|e| e.to_string())?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| e.to_string())?;
     let mut answer = String::new();
     let _ = stream.read_to_string(&mut answer);
     let status = answer
@@ -447,7 +452,12 @@ fn http_get(url: &str) -> Result<(u16, String), String> {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|c| c.parse().ok())
         .ok_or_else(|| format!("no HTTP answer from {addr}"))?;
-    let body = answer.split("\r\n\r\n").nth(1).unwrap_or("").trim().to_string();
+    let body = answer
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or("")
+        .trim()
+        .to_string();
     Ok((status, body))
 }
 

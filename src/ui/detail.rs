@@ -284,10 +284,30 @@ pub fn replica_lines(r: &Replica, app: &App) -> Vec<Line<'static>> {
         } else {
             format!("  aliases {}", n.aliases.join(", "))
         };
+        // The network's zone (its `zone` label) and whether it is internal.
+        let about = fleet
+            .networks
+            .iter()
+            .find(|net| net.name == n.network)
+            .map(|net| {
+                let mut parts = Vec::new();
+                if let Some(zone) = net.labels.get("zone") {
+                    parts.push(format!("zone {zone}"));
+                }
+                if net.internal {
+                    parts.push("internal".to_string());
+                }
+                if parts.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", parts.join(", "))
+                }
+            })
+            .unwrap_or_default();
         lines.push(Line::from(vec![
             key(if i == 0 { "networks" } else { "" }),
             text(format!(
-                "{} {}{aliases}",
+                "{} {}{about}{aliases}",
                 n.network,
                 if n.ip.is_empty() { "-" } else { &n.ip }
             )),
