@@ -353,7 +353,10 @@ impl App {
                 }
             }
             Msg::Stats { id, sample, at } => {
+                // The hot path: a sample changes no row count and no stream
+                // set, so skip the bookkeeping below.
                 self.dirty |= self.fleet.record(&id, sample, at);
+                return cmds;
             }
             Msg::SourceError { source, error } => {
                 log::warn!("{source}: {error}");

@@ -171,7 +171,11 @@ impl Fleet {
         if !self.replicas.get(id).is_some_and(Replica::is_running) {
             return false;
         }
-        let live = self.live.entry(id.to_string()).or_default();
+        // No allocation once the replica has figures: this runs per sample.
+        let live = match self.live.get_mut(id) {
+            Some(l) => l,
+            None => self.live.entry(id.to_string()).or_default(),
+        };
         live.sample = sample;
         live.history.push(History::slot_of(at), sample.cpu_pct);
         true

@@ -153,7 +153,6 @@ fn pair(a: f64, b: f64) -> String {
 }
 
 pub fn draw_rows(f: &mut Frame, app: &App, area: Rect, block: Block) {
-    let t = &app.theme;
     let services_level = matches!(app.frame().level, Level::Services { .. });
     let first = match (services_level, app.pane) {
         (true, _) => "SERVICE",
@@ -183,51 +182,9 @@ pub fn draw_rows(f: &mut Frame, app: &App, area: Rect, block: Block) {
         col("PIDS", 5, 6, true),
         col("CPU history", 0, 4, false),
     ];
-    let inner = area.width.saturating_sub(2);
-    let kept = fit(&cols, inner);
-    let fixed: u16 = kept.iter().map(|i| cols[*i].width + 1).sum();
-    let flex = inner.saturating_sub(fixed).max(FLEX_MIN);
-    let selected = app.frame().selected;
-    let body: Vec<TableRow> = rows
-        .iter()
-        .map(|r| {
-            let cells: Vec<Cell> = kept
-                .iter()
-                .map(|i| {
-                    let c = &cols[*i];
-                    let w = if c.width == 0 { flex } else { c.width };
-                    row_cell(app, r, *i, w, c.right, services_level)
-                })
-                .collect();
-            TableRow::new(cells)
-        })
-        .collect();
-    let header = TableRow::new(
-        kept.iter()
-            .map(|i| {
-                let c = &cols[*i];
-                let w = if c.width == 0 { flex } else { c.width };
-                cell(c.title.to_string(), c.right, w, t.table_header)
-            })
-            .collect::<Vec<_>>(),
-    );
-    let widths: Vec<Constraint> = kept
-        .iter()
-        .map(|i| {
-            if cols[*i].width == 0 {
-                Constraint::Min(FLEX_MIN)
-            } else {
-                Constraint::Length(cols[*i].width)
-            }
-        })
-        .collect();
-    let table = Table::new(body, widths)
-        .header(header)
-        .block(block)
-        .column_spacing(1)
-        .row_highlight_style(t.selection);
-    let mut state = TableState::default().with_selected((!rows.is_empty()).then_some(selected));
-    f.render_stateful_widget(table, area, &mut state);
+    render_table(f, app, area, block, &cols, &rows, |r, i, w, right| {
+        row_cell(app, r, i, w, right, services_level)
+    });
 }
 
 fn row_cell(
@@ -333,7 +290,6 @@ fn row_cell(
 }
 
 pub fn draw_replicas(f: &mut Frame, app: &App, area: Rect, block: Block) {
-    let t = &app.theme;
     let reps = app.replicas();
     let inner = area.width.saturating_sub(2);
     // Long replica names differ at the end: on narrow screens they are cut
@@ -356,7 +312,25 @@ pub fn draw_replicas(f: &mut Frame, app: &App, area: Rect, block: Block) {
         col("PIDS", 5, 6, true),
         col("IMAGE", 0, 7, false),
     ];
-    let kept = fit(&cols, inner);
+    render_table(f, app, area, block, &cols, &reps, |r, i, w, right| {
+        replica_cell(app, r, i, w, right)
+    });
+}
+
+/// Fit the columns into the area (dropping the least important) and render
+/// one row per item; `cell_of(item, column, width, right-aligned)`.
+fn render_table<T>(
+    f: &mut Frame,
+    app: &App,
+    area: Rect,
+    block: Block,
+    cols: &[Col],
+    items: &[T],
+    cell_of: impl Fn(&T, usize, u16, bool) -> Cell<'static>,
+) {
+    let t = &app.theme;
+    let inner = area.width.saturating_sub(2);
+    let kept = fit(cols, inner);
     let fixed: u16 = kept.iter().map(|i| cols[*i].width + 1).sum();
     let flex = inner.saturating_sub(fixed).max(FLEX_MIN);
     let width_of = |i: usize| {
@@ -366,12 +340,12 @@ pub fn draw_replicas(f: &mut Frame, app: &App, area: Rect, block: Block) {
             cols[i].width
         }
     };
-    let body: Vec<TableRow> = reps
+    let body: Vec<TableRow> = items
         .iter()
-        .map(|r| {
+        .map(|item| {
             TableRow::new(
                 kept.iter()
-                    .map(|i| replica_cell(app, r, *i, width_of(*i), cols[*i].right))
+                    .map(|i| cell_of(item, *i, width_of(*i), cols[*i].right))
                     .collect::<Vec<_>>(),
             )
         })
@@ -403,9 +377,12 @@ pub fn draw_replicas(f: &mut Frame, app: &App, area: Rect, block: Block) {
         .block(block)
         .column_spacing(1)
         .row_highlight_style(t.selection);
-    let mut state =
-        TableState::default().with_selected((!reps.is_empty()).then_some(app.frame().selected));
-    f.render_stateful_widget(table, area, &mut state);
+    let selected = (!items.is_empty()).then_some(app.frame().selected);
+    f.render_stateful_widget(
+        table,
+        area,
+        &mut TableState::default().with_selected(selected),
+    );
 }
 
 pub fn state_style(app: &App, r: &Replica) -> Style {
