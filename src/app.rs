@@ -360,10 +360,14 @@ impl App {
             }
             Msg::SourceError { source, error } => {
                 log::warn!("{source}: {error}");
-                self.link = Link::Down {
-                    error: format!("{source}: {error}"),
-                };
-                self.dirty = true;
+                // One failed inspect is that container's problem; a failed
+                // listing or events stream is the daemon's.
+                if source != "inspect" {
+                    self.link = Link::Down {
+                        error: format!("{source}: {error}"),
+                    };
+                    self.dirty = true;
+                }
             }
             Msg::DaemonBack => {
                 log::info!("the Docker daemon answers again; resyncing");
@@ -388,7 +392,16 @@ impl App {
         self.fleet
             .replicas
             .values()
-            .map(|r| (r.id.clone(), (r.state.clone(), r.health)))
+            // `docker ps` shows no health for a stopped container, while
+            // inspect keeps the last one: compare like with like.
+            .map(|r| {
+                let health = if r.is_running() {
+                    r.health
+                } else {
+                    Health::NoCheck
+                };
+                (r.id.clone(), (r.state.clone(), health))
+            })
             .collect()
     }
 

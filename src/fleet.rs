@@ -9,7 +9,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 
-use crate::model::{DockerNetwork, Health, Replica, ServiceId, ServiceKind, SwarmService};
+use crate::model::{
+    DockerNetwork, Health, Placement, Replica, ServiceId, ServiceKind, SwarmService,
+};
 use crate::stats::{History, Sample};
 use crate::topology::Topology;
 
@@ -91,6 +93,9 @@ impl Figures {
         self.sampled += 1;
     }
 }
+
+/// Replicas of a group, by service.
+type Members<'a> = BTreeMap<&'a ServiceId, Vec<&'a Replica>>;
 
 /// One row of the Layers, Teams or services tables.
 #[derive(Clone, Debug, PartialEq)]
@@ -181,28 +186,49 @@ impl Fleet {
         true
     }
 
-    fn group_of<'a>(&self, r: &'a Replica, by: GroupBy) -> Option<&'a str> {
+    fn group_of<'a>(&self, p: &'a Placement, by: GroupBy) -> Option<&'a str> {
         match by {
-            GroupBy::Layer => Some(r.placement.layer.as_deref().unwrap_or(UNGROUPED)),
-            GroupBy::Team => r.placement.team.as_deref(),
+            GroupBy::Layer => Some(p.layer.as_deref().unwrap_or(UNGROUPED)),
+            GroupBy::Team => p.team.as_deref(),
         }
     }
 
-    fn wanted(&self, service: &ServiceId, replicas: usize) -> usize {
-        if service.kind == ServiceKind::Swarm
-            && let Some(s) = self.swarm_services.iter().find(|s| s.name == service.name)
-            && let Some(n) = s.replicas
-        {
-            return n as usize;
-        }
-        replicas
+    fn swarm_service(&self, service: &ServiceId) -> Option<&SwarmService> {
+        (service.kind == ServiceKind::Swarm)
+            .then(|| self.swarm_services.iter().find(|s| s.name == service.name))
+            .flatten()
     }
 
-    fn row(&self, name: String, service: Option<ServiceId>, ids: &[&Replica]) -> Row {
+    /// Replicas by group, then by service. Swarm services with no task on
+    /// this node are there too (with no replica), so a service that is
+    /// entirely down still shows as 0/N.
+    fn members(&self, by: GroupBy) -> BTreeMap<&str, Members<'_>> {
+        let mut out: BTreeMap<&str, Members> = BTreeMap::new();
+        for r in self.replicas.values() {
+            if let Some(g) = self.group_of(&r.placement, by) {
+                out.entry(g)
+                    .or_default()
+                    .entry(&r.placement.service)
+                    .or_default()
+                    .push(r);
+            }
+        }
+        for s in &self.swarm_services {
+            if let Some(g) = self.group_of(&s.placement, by) {
+                out.entry(g)
+                    .or_default()
+                    .entry(&s.placement.service)
+                    .or_default();
+            }
+        }
+        out
+    }
+
+    fn row(&self, name: String, service: Option<ServiceId>, members: &Members) -> Row {
         let mut row = Row {
             name,
             service,
-            services: 0,
+            services: members.len(),
             running: 0,
             wanted: 0,
             health: HealthCounts::default(),
@@ -210,30 +236,42 @@ impl Fleet {
             cpu_limit: Some(0.0),
             replicas: Vec::new(),
         };
-        let mut by_service: BTreeMap<&ServiceId, usize> = BTreeMap::new();
-        let mut sorted: Vec<&&Replica> = ids.iter().collect();
-        sorted.sort_by(|a, b| a.name.cmp(&b.name));
-        for r in sorted {
-            *by_service.entry(&r.placement.service).or_default() += 1;
-            row.replicas.push(r.id.clone());
-            if r.is_running() {
-                row.running += 1;
-                row.health.add(r.health);
-                row.cpu_limit = row.cpu_limit.zip(r.cpu_limit).map(|(a, b)| a + b);
-                if let Some(l) = self
-                    .live
-                    .get(&r.id)
-                    .filter(|l| l.sample.counters.at.is_some())
-                {
-                    row.figures.add(&l.sample);
+        let mut local_running = 0;
+        for (service, replicas) in members {
+            let mut sorted = replicas.clone();
+            sorted.sort_by(|a, b| a.name.cmp(&b.name));
+            let mut running = 0;
+            for r in sorted {
+                row.replicas.push(r.id.clone());
+                if r.is_running() {
+                    running += 1;
+                    row.health.add(r.health);
+                    row.cpu_limit = row.cpu_limit.zip(r.cpu_limit).map(|(a, b)| a + b);
+                    if let Some(l) = self
+                        .live
+                        .get(&r.id)
+                        .filter(|l| l.sample.counters.at.is_some())
+                    {
+                        row.figures.add(&l.sample);
+                    }
+                }
+            }
+            local_running += running;
+            // Swarm: wanted from the spec, running from the tasks cluster-wide.
+            match self.swarm_service(service) {
+                Some(s) => {
+                    row.wanted += s.replicas.map(|n| n as usize).unwrap_or(replicas.len());
+                    row.running += (s.running_tasks as usize).max(running);
+                }
+                None => {
+                    row.wanted += replicas.len();
+                    row.running += running;
                 }
             }
         }
-        if row.running == 0 {
+        if local_running == 0 {
             row.cpu_limit = None;
         }
-        row.services = by_service.len();
-        row.wanted = by_service.iter().map(|(s, n)| self.wanted(s, *n)).sum();
         row
     }
 
@@ -241,50 +279,39 @@ impl Fleet {
     /// (layers: then any other layer label, then "ungrouped"; teams: the
     /// declared ones, even empty, then any other team found).
     pub fn group_rows(&self, by: GroupBy) -> Vec<Row> {
-        let mut members: BTreeMap<&str, Vec<&Replica>> = BTreeMap::new();
-        for r in self.replicas.values() {
-            if let Some(g) = self.group_of(r, by) {
-                members.entry(g).or_default().push(r);
-            }
-        }
+        let members = self.members(by);
         let declared: Vec<&str> = match by {
             GroupBy::Layer => self.topology.layers.iter().map(String::as_str).collect(),
             GroupBy::Team => self.topology.teams.iter().map(String::as_str).collect(),
         };
         let mut names: Vec<&str> = declared.clone();
-        let mut extra: Vec<&str> = members
-            .keys()
-            .copied()
-            .filter(|g| !declared.contains(g) && *g != UNGROUPED)
-            .collect();
-        extra.sort();
-        names.extend(extra);
+        names.extend(
+            members
+                .keys()
+                .copied()
+                .filter(|g| !declared.contains(g) && *g != UNGROUPED),
+        );
         if members.contains_key(UNGROUPED) {
             names.push(UNGROUPED);
         }
+        let none = Members::new();
         names
             .into_iter()
-            .map(|g| {
-                let ids = members.get(g).map(Vec::as_slice).unwrap_or(&[]);
-                self.row(g.to_string(), None, ids)
-            })
+            .map(|g| self.row(g.to_string(), None, members.get(g).unwrap_or(&none)))
             .collect()
     }
 
-    /// The services of one layer or team.
+    /// The services of one layer or team, by name.
     pub fn service_rows(&self, by: GroupBy, group: &str) -> Vec<Row> {
-        let mut members: BTreeMap<&ServiceId, Vec<&Replica>> = BTreeMap::new();
-        for r in self.replicas.values() {
-            if self.group_of(r, by) == Some(group) {
-                members.entry(&r.placement.service).or_default().push(r);
-            }
-        }
-        let mut rows: Vec<Row> = members
-            .into_iter()
-            .map(|(s, ids)| {
-                let mut row = self.row(s.name.clone(), Some(s.clone()), &ids);
-                row.services = 1;
-                row
+        let members = self.members(by);
+        let Some(services) = members.get(group) else {
+            return Vec::new();
+        };
+        let mut rows: Vec<Row> = services
+            .iter()
+            .map(|(s, replicas)| {
+                let one: Members = [(*s, replicas.clone())].into_iter().collect();
+                self.row(s.name.clone(), Some((*s).clone()), &one)
             })
             .collect();
         rows.sort_by(|a, b| a.name.cmp(&b.name));
@@ -296,7 +323,9 @@ impl Fleet {
         let mut out: Vec<&Replica> = self
             .replicas
             .values()
-            .filter(|r| &r.placement.service == service && self.group_of(r, by) == Some(group))
+            .filter(|r| {
+                &r.placement.service == service && self.group_of(&r.placement, by) == Some(group)
+            })
             .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));
         out

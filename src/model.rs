@@ -149,7 +149,12 @@ pub struct SwarmService {
     pub image: String,
     /// None for global services.
     pub replicas: Option<u64>,
+    /// Tasks running across the whole swarm (containers on other nodes
+    /// are not in this daemon's container list).
+    pub running_tasks: u64,
     pub labels: BTreeMap<String, String>,
+    /// Where the service belongs, so it shows even with no task on this node.
+    pub placement: Placement,
 }
 
 /// A Docker network, as listed.

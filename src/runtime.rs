@@ -27,6 +27,8 @@ pub struct Runtime {
     topology: Arc<Topology>,
     tx: mpsc::Sender<Msg>,
     watcher: StatsWatcher,
+    /// Bounds concurrent inspects, so an event storm cannot flood the daemon.
+    inspects: Arc<tokio::sync::Semaphore>,
 }
 
 impl Runtime {
@@ -37,7 +39,11 @@ impl Runtime {
         match cmd {
             Cmd::Quit => {}
             Cmd::Inspect(id) => {
+                let permits = self.inspects.clone();
                 tokio::spawn(async move {
+                    let Ok(_permit) = permits.acquire().await else {
+                        return;
+                    };
                     let msg = match sources::inspect(&docker, &topology, &id).await {
                         Ok(replica) => Msg::Inspected {
                             id,
@@ -70,7 +76,7 @@ impl Runtime {
             }
             Cmd::ListServices => {
                 tokio::spawn(async move {
-                    if let Ok(services) = sources::list_services(&docker).await {
+                    if let Ok(services) = sources::list_services(&docker, &topology).await {
                         let _ = tx.send(Msg::Services(services)).await;
                     }
                 });
@@ -107,6 +113,7 @@ pub async fn run(
         topology,
         tx: tx.clone(),
         watcher: StatsWatcher::new(docker.clone(), tx.clone()),
+        inspects: Arc::new(tokio::sync::Semaphore::new(sources::INSPECT_CONCURRENCY)),
     };
     app.local_offset = *chrono::Local::now().offset();
     app.update(Msg::Daemon(info));

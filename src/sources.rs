@@ -13,7 +13,7 @@ use std::time::Duration;
 use bollard::Docker;
 use bollard::models::{ContainerInspectResponse, ContainerSummary, EventMessageTypeEnum};
 use bollard::query_parameters::{
-    EventsOptions, ListContainersOptions, ListNetworksOptions, StatsOptions,
+    EventsOptions, ListContainersOptions, ListNetworksOptions, ListTasksOptions, StatsOptions,
 };
 use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, stream};
@@ -25,8 +25,8 @@ use crate::model::{DockerNetwork, Health, NetworkAttachment, PortMapping, Replic
 use crate::stats;
 use crate::topology::Topology;
 
-/// Concurrent inspect calls during a listing.
-const INSPECT_CONCURRENCY: usize = 8;
+/// Concurrent inspect calls, in a listing and for events.
+pub const INSPECT_CONCURRENCY: usize = 8;
 
 fn parse_time(s: Option<&str>) -> Option<DateTime<Utc>> {
     let t = DateTime::parse_from_rfc3339(s?).ok()?.with_timezone(&Utc);
@@ -129,7 +129,9 @@ pub async fn inspect(
 pub fn summary_state(s: &ContainerSummary) -> (String, Health) {
     let state = s.state.map(|s| s.to_string()).unwrap_or_default();
     let status = s.status.as_deref().unwrap_or("");
-    let health = if status.contains("(healthy)") {
+    let health = if state != "running" {
+        Health::NoCheck
+    } else if status.contains("(healthy)") {
         Health::Healthy
     } else if status.contains("(unhealthy)") {
         Health::Unhealthy
@@ -179,7 +181,7 @@ pub async fn list(
         .collect()
         .await;
     let services = if swarm_manager {
-        Some(list_services(docker).await?)
+        Some(list_services(docker, topology).await?)
     } else {
         None
     };
@@ -216,15 +218,41 @@ pub async fn list_networks(docker: &Docker) -> Result<Vec<DockerNetwork>, bollar
     Ok(networks)
 }
 
-pub async fn list_services(docker: &Docker) -> Result<Vec<SwarmService>, bollard::errors::Error> {
+pub async fn list_services(
+    docker: &Docker,
+    topology: &Topology,
+) -> Result<Vec<SwarmService>, bollard::errors::Error> {
     let services = docker.list_services(None).await?;
+    // Running tasks per service, cluster-wide.
+    let mut filters = HashMap::new();
+    filters.insert("desired-state".to_string(), vec!["running".to_string()]);
+    let tasks = docker
+        .list_tasks(Some(ListTasksOptions {
+            filters: Some(filters),
+        }))
+        .await?;
+    let mut running: HashMap<String, u64> = HashMap::new();
+    for t in tasks {
+        let state = t.status.and_then(|s| s.state).map(|s| s.to_string());
+        if let (Some(service), Some("running")) = (t.service_id, state.as_deref()) {
+            *running.entry(service).or_default() += 1;
+        }
+    }
     Ok(services
         .into_iter()
         .filter_map(|s| {
             let spec = s.spec?;
+            let id = s.id.unwrap_or_default();
+            let name = spec.name.clone().unwrap_or_default();
+            let labels: BTreeMap<String, String> =
+                spec.labels.unwrap_or_default().into_iter().collect();
+            let mut placement_labels = labels.clone();
+            placement_labels.insert(crate::topology::SWARM_SERVICE.to_string(), name.clone());
             Some(SwarmService {
-                id: s.id.unwrap_or_default(),
-                name: spec.name.clone().unwrap_or_default(),
+                running_tasks: running.get(&id).copied().unwrap_or(0),
+                id,
+                placement: topology.place(&name, &placement_labels),
+                name,
                 image: spec
                     .task_template
                     .and_then(|t| t.container_spec)
@@ -235,7 +263,7 @@ pub async fn list_services(docker: &Docker) -> Result<Vec<SwarmService>, bollard
                     .and_then(|m| m.replicated)
                     .and_then(|r| r.replicas)
                     .map(|n| n.max(0) as u64),
-                labels: spec.labels.unwrap_or_default().into_iter().collect(),
+                labels,
             })
         })
         .collect())

@@ -127,6 +127,23 @@ async fn inventory_grouping_swarm_and_events() {
         &label,
         &img,
     ]);
+    // A service that cannot be scheduled: no task runs, no container exists.
+    let stuck = format!("{project}_postgres-replica");
+    docker(&[
+        "service",
+        "create",
+        "-d",
+        "--no-resolve-image",
+        "--name",
+        &stuck,
+        "--replicas",
+        "1",
+        "--label",
+        &label,
+        "--constraint",
+        "node.labels.agile-deck-nowhere==1",
+        &img,
+    ]);
     let filter = format!("label={label}");
     wait_for("2 swarm tasks running", Duration::from_secs(60), || {
         let out = docker(&[
@@ -137,7 +154,16 @@ async fn inventory_grouping_swarm_and_events() {
             "--filter",
             &format!("label=com.docker.swarm.service.name={service}"),
         ]);
-        (out.lines().count() == 2).then_some(())
+        // Containers up, and the manager agrees their tasks run.
+        let tasks = docker(&[
+            "service",
+            "ls",
+            "--filter",
+            &format!("name={service}"),
+            "--format",
+            "{{.Replicas}}",
+        ]);
+        (out.lines().count() == 2 && tasks.trim() == "2/2").then_some(())
     });
 
     // The full listing, as the app does it at start.
@@ -163,6 +189,13 @@ async fn inventory_grouping_swarm_and_events() {
         .find(|s| s.name == service)
         .expect("swarm service listed");
     assert_eq!(swarm.replicas, Some(2));
+    assert_eq!(swarm.running_tasks, 2);
+    assert_eq!(swarm.placement.layer.as_deref(), Some("data"));
+    let pending = services
+        .iter()
+        .find(|s| s.name == stuck)
+        .expect("stuck service listed");
+    assert_eq!((pending.replicas, pending.running_tasks), (Some(1), 0));
     assert!(swarm.image.starts_with(&img), "{}", swarm.image);
 
     let by_id = |cid: &str| mine.iter().find(|r| r.id == cid).unwrap();
@@ -227,13 +260,21 @@ async fn inventory_grouping_swarm_and_events() {
         (row("coordination").running, row("coordination").wanted),
         (1, 1)
     );
+    // store (labelled), redis-master (2 tasks) and the stuck replica service: 0/1.
+    let data = row("data");
+    assert_eq!((data.services, data.running, data.wanted), (3, 3, 4));
+    let data_services = app.fleet.service_rows(GroupBy::Layer, "data");
+    let stuck_row = data_services
+        .iter()
+        .find(|r| r.name == stuck)
+        .expect("stuck service row");
     assert_eq!(
         (
-            row("data").services,
-            row("data").running,
-            row("data").wanted
+            stuck_row.running,
+            stuck_row.wanted,
+            stuck_row.replicas.len()
         ),
-        (2, 3, 3)
+        (0, 1, 0)
     );
     assert_eq!(row("execution").running, 1);
     assert_eq!(row("ungrouped").running, 1);

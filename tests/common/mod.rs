@@ -145,6 +145,18 @@ impl Drop for TestRun {
             let _ = Command::new("docker")
                 .args(["swarm", "leave", "--force"])
                 .output();
+            // `swarm init` created this bridge; leave the daemon as we found
+            // it (it can take a moment to lose its last endpoint).
+            for _ in 0..10 {
+                let gone = Command::new("docker")
+                    .args(["network", "rm", "docker_gwbridge"])
+                    .output()
+                    .is_ok_and(|o| o.status.success());
+                if gone {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(500));
+            }
         }
     }
 }
