@@ -263,10 +263,12 @@ impl App {
             }
             Msg::Tick(now) => {
                 // Redraw when the clock's minute changes; ages follow with it.
-                if now.format("%H:%M").to_string() != self.now.format("%H:%M").to_string() {
+                // Time changes no row and no stream: skip the bookkeeping below.
+                if now.timestamp().div_euclid(60) != self.now.timestamp().div_euclid(60) {
                     self.dirty = true;
                 }
                 self.now = now;
+                return cmds;
             }
             Msg::ResyncDue => {
                 cmds.push(Cmd::Resync {
@@ -544,5 +546,292 @@ impl App {
             let i = self.pane_index();
             self.stacks[i].push(Frame { level, selected: 0 });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Placement;
+    use crate::topology::Topology;
+    use crossterm::event::{KeyCode, KeyModifiers};
+    use std::collections::BTreeMap;
+
+    fn replica(
+        topology: &Topology,
+        id: &str,
+        name: &str,
+        labels: &[(&str, &str)],
+        state: &str,
+    ) -> Replica {
+        let labels: BTreeMap<String, String> = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let placement: Placement = topology.place(name, &labels);
+        Replica {
+            id: id.into(),
+            name: name.into(),
+            image: "agile-sim:test".into(),
+            state: state.into(),
+            health: Health::Healthy,
+            created: None,
+            started_at: None,
+            finished_at: None,
+            restart_count: 0,
+            exit_code: 0,
+            oom_killed: false,
+            cpu_limit: Some(0.5),
+            mem_limit: None,
+            networks: Vec::new(),
+            ports: Vec::new(),
+            labels,
+            placement,
+        }
+    }
+
+    fn app() -> App {
+        let t = Topology::default_topology();
+        let compose = |svc: &'static str| {
+            vec![
+                ("com.docker.compose.project", "p"),
+                ("com.docker.compose.service", svc),
+            ]
+        };
+        let replicas = vec![
+            replica(&t, "a1", "agile-agent-product-pm-001", &[], "running"),
+            replica(&t, "a2", "agile-agent-product-pm-002", &[], "running"),
+            replica(
+                &t,
+                "c1",
+                "p-coordinator-1",
+                &compose("coordinator"),
+                "running",
+            ),
+            replica(&t, "d1", "p-postgres-1", &compose("postgres"), "exited"),
+        ];
+        let mut app = App::new(
+            Fleet::new(t),
+            Keymap::default_keymap(),
+            Theme::default_theme(),
+            "test".into(),
+        );
+        app.update(Msg::Listing(Listing {
+            present: replicas.iter().map(|r| r.id.clone()).collect(),
+            inspected: replicas,
+            services: None,
+            networks: Vec::new(),
+        }));
+        app
+    }
+
+    fn key(app: &mut App, code: KeyCode) -> Vec<Cmd> {
+        app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+    }
+
+    #[test]
+    fn listing_asks_for_stats_of_running_replicas_only() {
+        let mut a = app();
+        // The stream set was sent with the listing; a new listing with the
+        // same set sends nothing.
+        let cmds = a.update(Msg::ResyncDue);
+        assert!(matches!(&cmds[0], Cmd::Resync { known } if known.len() == 4));
+        assert_eq!(
+            cmds[1],
+            Cmd::WatchStats(vec!["a1".into(), "a2".into(), "c1".into()])
+        );
+        assert_eq!(cmds.len(), 2);
+    }
+
+    #[test]
+    fn stats_cap_prefers_what_is_on_screen() {
+        let mut a = app();
+        a.stats_cap = 1;
+        // Drill into coordination → coordinator: its replica comes first.
+        key(&mut a, KeyCode::Char('j'));
+        key(&mut a, KeyCode::Char('j'));
+        key(&mut a, KeyCode::Enter);
+        let cmds = key(&mut a, KeyCode::Enter);
+        assert_eq!(cmds, vec![Cmd::WatchStats(vec!["c1".into()])]);
+    }
+
+    #[test]
+    fn drill_down_and_back() {
+        let mut a = app();
+        for _ in 0..3 {
+            key(&mut a, KeyCode::Char('j'));
+        }
+        key(&mut a, KeyCode::Enter);
+        assert_eq!(
+            a.frame().level,
+            Level::Services {
+                group: "execution".into()
+            }
+        );
+        key(&mut a, KeyCode::Enter);
+        assert!(
+            matches!(&a.frame().level, Level::Replicas { service, .. } if service.name == "agent-product")
+        );
+        assert_eq!(a.replicas().len(), 2);
+        key(&mut a, KeyCode::End);
+        assert_eq!(a.selected_replica().unwrap().id, "a2");
+        key(&mut a, KeyCode::Enter);
+        assert!(matches!(&a.frame().level, Level::Replica { id, .. } if id == "a2"));
+        for _ in 0..3 {
+            key(&mut a, KeyCode::Esc);
+        }
+        assert_eq!(a.frame().level, Level::Groups);
+        assert_eq!(a.frame().selected, 3, "selection kept on the way back");
+        // Teams has its own stack.
+        key(&mut a, KeyCode::Tab);
+        assert_eq!((a.pane, a.frame().selected), (Pane::Teams, 0));
+        assert_eq!(
+            a.rows().iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+            ["product", "development", "qa"]
+        );
+    }
+
+    #[test]
+    fn selection_is_clamped_when_rows_vanish() {
+        let mut a = app();
+        key(&mut a, KeyCode::Char('j'));
+        key(&mut a, KeyCode::Char('j'));
+        key(&mut a, KeyCode::Enter);
+        key(&mut a, KeyCode::Enter);
+        assert_eq!(a.replicas().len(), 1);
+        a.update(Msg::ContainerEvent {
+            id: "c1".into(),
+            action: "destroy".into(),
+        });
+        assert!(a.replicas().is_empty());
+        assert_eq!(a.frame().selected, 0);
+        assert!(a.selected_replica().is_none());
+    }
+
+    #[test]
+    fn events_become_inspects_health_updates_or_removals() {
+        let mut a = app();
+        a.dirty = false;
+        assert_eq!(
+            a.update(Msg::ContainerEvent {
+                id: "a1".into(),
+                action: "die".into()
+            }),
+            vec![Cmd::Inspect("a1".into())]
+        );
+        // Health probes run as exec_* events: ignored.
+        assert!(
+            a.update(Msg::ContainerEvent {
+                id: "a1".into(),
+                action: "exec_start: /agile-sim probe".into()
+            })
+            .is_empty()
+        );
+        assert!(!a.dirty);
+        // Health changes apply without an inspect.
+        let cmds = a.update(Msg::ContainerEvent {
+            id: "a1".into(),
+            action: "health_status: unhealthy".into(),
+        });
+        assert!(cmds.is_empty());
+        assert!(a.dirty);
+        assert_eq!(a.fleet.replicas["a1"].health, Health::Unhealthy);
+        let exec = a
+            .fleet
+            .group_rows(GroupBy::Layer)
+            .into_iter()
+            .find(|r| r.name == "execution")
+            .unwrap();
+        assert_eq!(exec.health.unhealthy, 1);
+        // An unknown container's health event is inspected.
+        assert_eq!(
+            a.update(Msg::ContainerEvent {
+                id: "zz".into(),
+                action: "health_status: healthy".into()
+            }),
+            vec![Cmd::Inspect("zz".into())]
+        );
+        // A stopped replica leaves the stream set.
+        let mut stopped = a.fleet.replicas["a1"].clone();
+        stopped.state = "exited".into();
+        let cmds = a.update(Msg::Inspected {
+            id: "a1".into(),
+            replica: Some(Box::new(stopped)),
+        });
+        assert_eq!(cmds, vec![Cmd::WatchStats(vec!["a2".into(), "c1".into()])]);
+    }
+
+    #[test]
+    fn losing_and_regaining_the_daemon() {
+        let mut a = app();
+        a.update(Msg::SourceError {
+            source: "events",
+            error: "connection refused".into(),
+        });
+        assert!(matches!(a.link, Link::Down { .. }));
+        assert_eq!(a.fleet.replicas.len(), 4, "the last state is kept");
+        // A failed inspect is not the daemon's failure.
+        let mut b = app();
+        b.update(Msg::SourceError {
+            source: "inspect",
+            error: "500".into(),
+        });
+        assert_eq!(b.link, Link::Up);
+        let cmds = a.update(Msg::DaemonBack);
+        assert_eq!(a.link, Link::Up);
+        assert!(matches!(&cmds[0], Cmd::Resync { known } if known.is_empty()));
+        assert!(matches!(&cmds[1], Cmd::WatchStats(ids) if ids.len() == 3));
+    }
+
+    #[test]
+    fn help_and_quit_keys() {
+        let mut a = app();
+        key(&mut a, KeyCode::Char('?'));
+        assert!(a.show_help);
+        // q closes the help first; Esc too.
+        assert!(key(&mut a, KeyCode::Char('q')).is_empty());
+        assert!(!a.show_help);
+        assert_eq!(key(&mut a, KeyCode::Char('q')), vec![Cmd::Quit]);
+        let mut b = app();
+        key(&mut b, KeyCode::Char('?'));
+        let ctrl_c = b.update(Msg::Key(KeyEvent::new(
+            KeyCode::Char('c'),
+            KeyModifiers::CONTROL,
+        )));
+        assert_eq!(ctrl_c, vec![Cmd::Quit]);
+    }
+
+    #[test]
+    fn a_sample_for_a_stopped_or_unknown_container_is_ignored() {
+        let mut a = app();
+        a.dirty = false;
+        let s = Sample {
+            cpu_pct: 5.0,
+            counters: crate::stats::Counters {
+                at: Some(a.now),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        assert!(
+            a.update(Msg::Stats {
+                id: "d1".into(),
+                sample: s,
+                at: a.now
+            })
+            .is_empty()
+        );
+        a.update(Msg::Stats {
+            id: "nope".into(),
+            sample: s,
+            at: a.now,
+        });
+        assert!(!a.dirty);
+        a.update(Msg::Stats {
+            id: "a1".into(),
+            sample: s,
+            at: a.now,
+        });
+        assert!(a.dirty);
     }
 }
