@@ -283,8 +283,7 @@ fn draw_help(f: &mut Frame, app: &App, area: Rect) {
             },
             t.title,
         )));
-        for (c, keys, what) in help.iter().filter(|(c, _, _)| *c == ctx) {
-            let _ = c;
+        for (_, keys, what) in help.iter().filter(|(c, _, _)| *c == ctx) {
             lines.push(Line::from(vec![
                 Span::styled(format!("  {keys:<18}"), t.key),
                 Span::styled(what.to_string(), t.dialog),
