@@ -157,21 +157,6 @@ impl Fleet {
         self.replicas.remove(id).is_some()
     }
 
-    /// Replace the whole inventory (full resync); returns whether it changed.
-    pub fn replace_all(&mut self, replicas: Vec<Replica>) -> bool {
-        let before = self.replicas.len();
-        let mut changed = false;
-        let keep: std::collections::HashSet<String> =
-            replicas.iter().map(|r| r.id.clone()).collect();
-        self.live.retain(|id, _| keep.contains(id));
-        self.replicas.retain(|id, _| keep.contains(id));
-        changed |= self.replicas.len() != before;
-        for r in replicas {
-            changed |= self.upsert(r);
-        }
-        changed
-    }
-
     pub fn record(&mut self, id: &str, sample: Sample, at: DateTime<Utc>) -> bool {
         if !self.replicas.get(id).is_some_and(Replica::is_running) {
             return false;

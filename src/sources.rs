@@ -390,10 +390,6 @@ impl StatsWatcher {
         }
     }
 
-    pub fn set_docker(&mut self, docker: Arc<Docker>) {
-        self.docker = docker;
-    }
-
     /// Open streams for `wanted` that are not open (or ended), close the rest.
     pub fn watch(&mut self, wanted: &[String]) {
         let wanted_set: HashSet<&String> = wanted.iter().collect();
