@@ -111,39 +111,32 @@ async fn inventory_grouping_swarm_and_events() {
 
     t.ensure_swarm_manager();
     let label = t.label();
+    // Both services carry the run's label, as do their tasks' containers.
+    let create_service = |name: &str, replicas: &str, extra: &[&str]| {
+        let mut args = vec![
+            "service",
+            "create",
+            "-d",
+            "--no-resolve-image",
+            "--name",
+            name,
+            "--replicas",
+            replicas,
+        ];
+        args.extend_from_slice(&["--label", &label, "--container-label", &label]);
+        args.extend_from_slice(extra);
+        args.push(&img);
+        docker(&args);
+    };
     let service = format!("{project}_redis-master");
-    docker(&[
-        "service",
-        "create",
-        "-d",
-        "--no-resolve-image",
-        "--name",
-        &service,
-        "--replicas",
-        "2",
-        "--label",
-        &label,
-        "--container-label",
-        &label,
-        &img,
-    ]);
+    create_service(&service, "2", &[]);
     // A service that cannot be scheduled: no task runs, no container exists.
     let stuck = format!("{project}_postgres-replica");
-    docker(&[
-        "service",
-        "create",
-        "-d",
-        "--no-resolve-image",
-        "--name",
+    create_service(
         &stuck,
-        "--replicas",
         "1",
-        "--label",
-        &label,
-        "--constraint",
-        "node.labels.agile-deck-nowhere==1",
-        &img,
-    ]);
+        &["--constraint", "node.labels.agile-deck-nowhere==1"],
+    );
     let filter = format!("label={label}");
     wait_for("2 swarm tasks running", Duration::from_secs(60), || {
         let out = docker(&[
