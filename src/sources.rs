@@ -269,7 +269,7 @@ pub async fn list_services(
         .collect())
 }
 
-/// Follow `/events` for containers, services and nodes; resubscribe with
+/// Follow `/events` for containers, services, nodes and networks; resubscribe with
 /// backoff when the stream fails, and tell the app so it resyncs.
 pub async fn follow_events(docker: Docker, tx: Sender<Msg>) {
     let mut backoff = Duration::from_millis(500);
@@ -283,6 +283,31 @@ pub async fn follow_events(docker: Docker, tx: Sender<Msg>) {
                 "node".to_string(),
                 "network".to_string(),
             ],
+        );
+        // Only what changes the view: not the exec_* events every health
+        // probe makes (a few per second on a busy host), nor attach/resize/top.
+        filters.insert(
+            "event".to_string(),
+            [
+                "create",
+                "start",
+                "restart",
+                "die",
+                "kill",
+                "oom",
+                "stop",
+                "destroy",
+                "pause",
+                "unpause",
+                "rename",
+                "update",
+                "health_status",
+                "connect",
+                "disconnect",
+                "remove",
+            ]
+            .map(String::from)
+            .to_vec(),
         );
         let mut events = docker.events(Some(EventsOptions {
             filters: Some(filters),
