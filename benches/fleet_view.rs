@@ -67,7 +67,8 @@ struct Pane {
 }
 
 impl Pane {
-    fn start(name: &str, command: &str) -> (Pane, u32) {
+    /// `height`: `docker stats` shows only the containers that fit.
+    fn start(name: &str, command: &str, height: usize) -> (Pane, u32) {
         let socket = format!("agile-deck-bench-{name}-{}", std::process::id());
         let ok = Command::new("tmux")
             .args([
@@ -78,7 +79,7 @@ impl Pane {
                 "-x",
                 "200",
                 "-y",
-                "50",
+                &height.to_string(),
                 "-s",
                 "b",
                 command,
@@ -136,9 +137,10 @@ fn measure(
     full: &dyn Fn(&str) -> bool,
     window: Duration,
     baseline: f64,
+    height: usize,
 ) -> Measure {
     let start = Instant::now();
-    let (pane, pid) = Pane::start(name, command);
+    let (pane, pid) = Pane::start(name, command, height);
     let deadline = start + Duration::from_secs(60);
     while !full(&pane.screen()) {
         assert!(
@@ -207,6 +209,7 @@ fn main() {
     let up = Command::new(BIN).args(["demo", "up"]).status().unwrap();
     assert!(up.success());
     let label = format!("agile-deck.bench={}", std::process::id());
+    let _cleanup = Cleanup(label.clone());
     let image = format!("agile-sim:{}", env!("CARGO_PKG_VERSION"));
     for i in 0..extra {
         let name = format!("bench-{}-{i}", std::process::id());
@@ -269,11 +272,20 @@ fn main() {
 
     let mut results: HashMap<&str, Vec<Measure>> = HashMap::new();
     let mut baselines = Vec::new();
+    // `docker stats` prints only the rows that fit: make them all fit.
+    let height = (n + 5).max(50);
     for round in 0..rounds {
         let baseline = idle_daemon_cpu(window);
         baselines.push(baseline);
-        let s = measure("stats", "docker stats", &stats_full, window, baseline);
-        let d = measure("deck", BIN, &deck_full, window, baseline);
+        let s = measure(
+            "stats",
+            "docker stats",
+            &stats_full,
+            window,
+            baseline,
+            height,
+        );
+        let d = measure("deck", BIN, &deck_full, window, baseline, height);
         eprintln!(
             "round {round}: idle daemon {baseline:.1}% | docker stats: screen {:.0} ms, self {:.1}%, daemon +{:.1}%, rss {:.1} MiB | agile-deck: screen {:.0} ms, self {:.1}%, daemon +{:.1}%, rss {:.1} MiB",
             s.first_screen_ms,
@@ -316,15 +328,22 @@ fn main() {
         ratio(|m| m.tool_cpu + m.daemon_cpu),
         ratio(|m| m.rss_mib)
     );
+}
 
-    if extra > 0 {
+/// Removes the extra containers, also when a measurement fails.
+struct Cleanup(String);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
         let ids = sh(
             "docker",
-            &["ps", "-aq", "--filter", &format!("label={label}")],
+            &["ps", "-aq", "--filter", &format!("label={}", self.0)],
         );
         let ids: Vec<&str> = ids.split_whitespace().collect();
-        let mut rm = vec!["rm", "-f"];
-        rm.extend(ids);
-        sh("docker", &rm);
+        if !ids.is_empty() {
+            let mut rm = vec!["rm", "-f"];
+            rm.extend(ids);
+            sh("docker", &rm);
+        }
     }
 }
