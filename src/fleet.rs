@@ -341,3 +341,144 @@ impl Fleet {
         self.replicas.values().filter(|r| r.is_running()).count()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::Counters;
+    use std::collections::BTreeMap;
+
+    fn replica(
+        fleet: &Fleet,
+        id: &str,
+        name: &str,
+        labels: &[(&str, &str)],
+        running: bool,
+    ) -> Replica {
+        let labels: BTreeMap<String, String> = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Replica {
+            id: id.into(),
+            name: name.into(),
+            image: "i".into(),
+            state: if running { "running" } else { "exited" }.into(),
+            health: Health::Healthy,
+            created: None,
+            started_at: None,
+            finished_at: None,
+            restart_count: 0,
+            exit_code: 0,
+            oom_killed: false,
+            cpu_limit: Some(1.0),
+            mem_limit: None,
+            networks: Vec::new(),
+            ports: Vec::new(),
+            placement: fleet.topology.place(name, &labels),
+            labels,
+        }
+    }
+
+    fn sample(cpu: f64, at: DateTime<Utc>) -> Sample {
+        Sample {
+            cpu_pct: cpu,
+            mem_used: 100,
+            mem_limit: 1000,
+            counters: Counters {
+                at: Some(at),
+                ..Counters::default()
+            },
+            ..Sample::default()
+        }
+    }
+
+    #[test]
+    fn rows_sum_figures_mark_partial_and_count_wanted() {
+        let mut f = Fleet::new(Topology::default_topology());
+        let swarm = [(crate::topology::SWARM_SERVICE, "stack_redis-master")];
+        for (id, run) in [("r1", true), ("r2", true), ("r3", false)] {
+            let r = replica(&f, id, &format!("stack_redis-master.{id}"), &swarm, run);
+            f.upsert(r);
+        }
+        let now = Utc::now();
+        f.record("r1", sample(10.0, now), now);
+        // A sample for a stopped replica is refused.
+        assert!(!f.record("r3", sample(99.0, now), now));
+        // No service listing yet: wanted is what exists.
+        let data = f
+            .group_rows(GroupBy::Layer)
+            .into_iter()
+            .find(|r| r.name == "data")
+            .unwrap();
+        assert_eq!((data.services, data.running, data.wanted), (1, 2, 3));
+        assert_eq!(data.figures.sampled, 1, "r2 has no figures yet: partial");
+        assert_eq!(data.figures.cpu_pct, 10.0);
+        assert_eq!(data.cpu_limit, Some(2.0));
+        // The service says 4 wanted, 3 running across the swarm.
+        let placement = f.topology.place(
+            "stack_redis-master",
+            &[(
+                crate::topology::SWARM_SERVICE.to_string(),
+                "stack_redis-master".to_string(),
+            )]
+            .into(),
+        );
+        f.swarm_services.push(SwarmService {
+            id: "s1".into(),
+            name: "stack_redis-master".into(),
+            image: "i".into(),
+            replicas: Some(4),
+            running_tasks: 3,
+            labels: BTreeMap::new(),
+            placement: placement.clone(),
+        });
+        // And a service with no task on this node at all shows as 0/1.
+        f.swarm_services.push(SwarmService {
+            id: "s2".into(),
+            name: "stack_postgres".into(),
+            image: "i".into(),
+            replicas: Some(1),
+            running_tasks: 0,
+            labels: BTreeMap::new(),
+            placement: Placement {
+                service: ServiceId {
+                    kind: ServiceKind::Swarm,
+                    name: "stack_postgres".into(),
+                },
+                ..placement
+            },
+        });
+        let data = f
+            .group_rows(GroupBy::Layer)
+            .into_iter()
+            .find(|r| r.name == "data")
+            .unwrap();
+        assert_eq!((data.services, data.running, data.wanted), (2, 3, 5));
+        let services = f.service_rows(GroupBy::Layer, "data");
+        assert_eq!(
+            services
+                .iter()
+                .map(|s| (s.name.as_str(), s.running, s.wanted))
+                .collect::<Vec<_>>(),
+            [("stack_postgres", 0, 1), ("stack_redis-master", 3, 4)]
+        );
+    }
+
+    #[test]
+    fn cpu_history_sums_replicas_slot_by_slot() {
+        let mut f = Fleet::new(Topology::default_topology());
+        f.upsert(replica(&f, "a", "agile-agent-qa-t-001", &[], true));
+        f.upsert(replica(&f, "b", "agile-agent-qa-t-002", &[], true));
+        let now = Utc::now();
+        let slot = chrono::Duration::seconds(crate::stats::SLOT_SECS);
+        f.record("a", sample(1.0, now - slot), now - slot);
+        f.record("a", sample(2.0, now), now);
+        f.record("b", sample(5.0, now), now);
+        let ids = vec!["a".to_string(), "b".to_string()];
+        assert_eq!(f.cpu_history(&ids, 3, now), vec![0.0, 1.0, 7.0]);
+        // Removing a replica drops its figures and history.
+        assert!(f.remove("b"));
+        assert_eq!(f.cpu_history(&ids, 3, now), vec![0.0, 1.0, 2.0]);
+    }
+}

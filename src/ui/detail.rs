@@ -168,7 +168,9 @@ fn draw_cpu_chart(f: &mut Frame, fleet: &Fleet, ids: &[String], app: &App, area:
         Layout::horizontal([Constraint::Length(label_w), Constraint::Min(1)]).areas(area);
     let hist = fleet.cpu_history(ids, chart.width as usize, app.now);
     let peak = hist.iter().copied().fold(0.0, f64::max);
-    let minutes = chart.width as i64 * crate::stats::SLOT_SECS / 60;
+    // A wide chart shows no more than the history holds.
+    let slots = (chart.width as usize).min(crate::stats::HISTORY_SLOTS) as i64;
+    let minutes = slots * crate::stats::SLOT_SECS / 60;
     f.render_widget(
         Paragraph::new(vec![
             Line::from(Span::styled(format!("cpu {minutes}m"), app.theme.muted)),
