@@ -552,43 +552,9 @@ impl App {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Placement;
+    use crate::model::test_replica;
     use crate::topology::Topology;
     use crossterm::event::{KeyCode, KeyModifiers};
-    use std::collections::BTreeMap;
-
-    fn replica(
-        topology: &Topology,
-        id: &str,
-        name: &str,
-        labels: &[(&str, &str)],
-        state: &str,
-    ) -> Replica {
-        let labels: BTreeMap<String, String> = labels
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let placement: Placement = topology.place(name, &labels);
-        Replica {
-            id: id.into(),
-            name: name.into(),
-            image: "agile-sim:test".into(),
-            state: state.into(),
-            health: Health::Healthy,
-            created: None,
-            started_at: None,
-            finished_at: None,
-            restart_count: 0,
-            exit_code: 0,
-            oom_killed: false,
-            cpu_limit: Some(0.5),
-            mem_limit: None,
-            networks: Vec::new(),
-            ports: Vec::new(),
-            labels,
-            placement,
-        }
-    }
 
     fn app() -> App {
         let t = Topology::default_topology();
@@ -599,16 +565,16 @@ mod tests {
             ]
         };
         let replicas = vec![
-            replica(&t, "a1", "agile-agent-product-pm-001", &[], "running"),
-            replica(&t, "a2", "agile-agent-product-pm-002", &[], "running"),
-            replica(
+            test_replica(&t, "a1", "agile-agent-product-pm-001", &[], "running"),
+            test_replica(&t, "a2", "agile-agent-product-pm-002", &[], "running"),
+            test_replica(
                 &t,
                 "c1",
                 "p-coordinator-1",
                 &compose("coordinator"),
                 "running",
             ),
-            replica(&t, "d1", "p-postgres-1", &compose("postgres"), "exited"),
+            test_replica(&t, "d1", "p-postgres-1", &compose("postgres"), "exited"),
         ];
         let mut app = App::new(
             Fleet::new(t),

@@ -345,40 +345,9 @@ impl Fleet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::test_replica;
     use crate::stats::Counters;
     use std::collections::BTreeMap;
-
-    fn replica(
-        fleet: &Fleet,
-        id: &str,
-        name: &str,
-        labels: &[(&str, &str)],
-        running: bool,
-    ) -> Replica {
-        let labels: BTreeMap<String, String> = labels
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Replica {
-            id: id.into(),
-            name: name.into(),
-            image: "i".into(),
-            state: if running { "running" } else { "exited" }.into(),
-            health: Health::Healthy,
-            created: None,
-            started_at: None,
-            finished_at: None,
-            restart_count: 0,
-            exit_code: 0,
-            oom_killed: false,
-            cpu_limit: Some(1.0),
-            mem_limit: None,
-            networks: Vec::new(),
-            ports: Vec::new(),
-            placement: fleet.topology.place(name, &labels),
-            labels,
-        }
-    }
 
     fn sample(cpu: f64, at: DateTime<Utc>) -> Sample {
         Sample {
@@ -398,7 +367,14 @@ mod tests {
         let mut f = Fleet::new(Topology::default_topology());
         let swarm = [(crate::topology::SWARM_SERVICE, "stack_redis-master")];
         for (id, run) in [("r1", true), ("r2", true), ("r3", false)] {
-            let r = replica(&f, id, &format!("stack_redis-master.{id}"), &swarm, run);
+            let state = if run { "running" } else { "exited" };
+            let r = test_replica(
+                &f.topology,
+                id,
+                &format!("stack_redis-master.{id}"),
+                &swarm,
+                state,
+            );
             f.upsert(r);
         }
         let now = Utc::now();
@@ -468,8 +444,20 @@ mod tests {
     #[test]
     fn cpu_history_sums_replicas_slot_by_slot() {
         let mut f = Fleet::new(Topology::default_topology());
-        f.upsert(replica(&f, "a", "agile-agent-qa-t-001", &[], true));
-        f.upsert(replica(&f, "b", "agile-agent-qa-t-002", &[], true));
+        f.upsert(test_replica(
+            &f.topology,
+            "a",
+            "agile-agent-qa-t-001",
+            &[],
+            "running",
+        ));
+        f.upsert(test_replica(
+            &f.topology,
+            "b",
+            "agile-agent-qa-t-002",
+            &[],
+            "running",
+        ));
         let now = Utc::now();
         let slot = chrono::Duration::seconds(crate::stats::SLOT_SECS);
         f.record("a", sample(1.0, now - slot), now - slot);

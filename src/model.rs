@@ -182,3 +182,37 @@ pub struct DaemonInfo {
     pub mem_total: u64,
     pub cgroup_version: String,
 }
+
+/// A running-or-not replica for unit tests, placed by `topology`.
+#[cfg(test)]
+pub(crate) fn test_replica(
+    topology: &crate::topology::Topology,
+    id: &str,
+    name: &str,
+    labels: &[(&str, &str)],
+    state: &str,
+) -> Replica {
+    let labels: BTreeMap<String, String> = labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Replica {
+        id: id.into(),
+        name: name.into(),
+        image: "agile-sim:test".into(),
+        state: state.into(),
+        health: Health::Healthy,
+        created: None,
+        started_at: None,
+        finished_at: None,
+        restart_count: 0,
+        exit_code: 0,
+        oom_killed: false,
+        cpu_limit: Some(1.0),
+        mem_limit: None,
+        networks: Vec::new(),
+        ports: Vec::new(),
+        placement: topology.place(name, &labels),
+        labels,
+    }
+}
