@@ -138,6 +138,8 @@ pub async fn run(
     tokio::pin!(clock);
     let mut last_draw = Instant::now() - FRAME;
     let mut first_full_screen = false;
+    // Lets the end-to-end test prove the terminal is restored after a panic.
+    let panic_after_first_frame = std::env::var_os("AGILE_DECK_TEST_PANIC").is_some();
 
     loop {
         if app.dirty && last_draw.elapsed() >= FRAME {
@@ -146,8 +148,7 @@ pub async fn run(
             terminal.draw(|f| ui::draw(f, &app))?;
             app.dirty = false;
             last_draw = Instant::now();
-            // Lets the end-to-end test prove the terminal is restored after a panic.
-            if std::env::var_os("AGILE_DECK_TEST_PANIC").is_some() {
+            if panic_after_first_frame {
                 panic!("AGILE_DECK_TEST_PANIC is set: panicking after the first frame");
             }
             if !first_full_screen

@@ -13,12 +13,11 @@ use crate::fleet::Fleet;
 use crate::format;
 use crate::model::Replica;
 
-pub fn draw_detail(f: &mut Frame, app: &App, area: Rect) {
+pub fn draw_detail(f: &mut Frame, app: &App, rows: &[crate::fleet::Row], area: Rect) {
     let t = &app.theme;
     let (title, summary, members, ids): (String, String, Vec<Span>, Vec<String>) =
         match &app.frame().level {
             Level::Groups | Level::Services { .. } => {
-                let rows = app.rows();
                 let Some(r) = rows.get(app.frame().selected) else {
                     return draw_empty(f, app, area);
                 };

@@ -49,9 +49,11 @@ pub fn draw(f: &mut Frame, app: &App) {
     .areas(area);
     draw_header(f, app, header);
     draw_tabs(f, app, tabs);
-    draw_main(f, app, main);
+    // The rows of the current level, aggregated once per frame.
+    let rows = app.rows();
+    draw_main(f, app, &rows, main);
     if detail_height > 0 {
-        detail::draw_detail(f, app, detail_area);
+        detail::draw_detail(f, app, &rows, detail_area);
     }
     if log_height > 0 {
         draw_log(f, app, log_area);
@@ -169,7 +171,7 @@ fn draw_tabs(f: &mut Frame, app: &App, area: Rect) {
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-fn draw_main(f: &mut Frame, app: &App, area: Rect) {
+fn draw_main(f: &mut Frame, app: &App, rows: &[crate::fleet::Row], area: Rect) {
     let t = &app.theme;
     let block = Block::default()
         .borders(Borders::ALL)
@@ -195,7 +197,7 @@ fn draw_main(f: &mut Frame, app: &App, area: Rect) {
         return;
     }
     match &app.frame().level {
-        Level::Groups | Level::Services { .. } => tables::draw_rows(f, app, area, block),
+        Level::Groups | Level::Services { .. } => tables::draw_rows(f, app, rows, area, block),
         Level::Replicas { .. } => tables::draw_replicas(f, app, area, block),
         Level::Replica { .. } => detail::draw_replica(f, app, area, block),
     }

@@ -152,14 +152,13 @@ fn pair(a: f64, b: f64) -> String {
     format!("{}/{}", format::rate(a), format::rate(b))
 }
 
-pub fn draw_rows(f: &mut Frame, app: &App, area: Rect, block: Block) {
+pub fn draw_rows(f: &mut Frame, app: &App, rows: &[Row], area: Rect, block: Block) {
     let services_level = matches!(app.frame().level, Level::Services { .. });
     let first = match (services_level, app.pane) {
         (true, _) => "SERVICE",
         (false, crate::app::Pane::Layers) => "LAYER",
         (false, crate::app::Pane::Teams) => "TEAM",
     };
-    let rows = app.rows();
     let name_w = name_width(
         rows.iter().map(|r| r.name.as_str()),
         first,
@@ -182,7 +181,7 @@ pub fn draw_rows(f: &mut Frame, app: &App, area: Rect, block: Block) {
         col("PIDS", 5, 6, true),
         col("CPU history", 0, 4, false),
     ];
-    render_table(f, app, area, block, &cols, &rows, |r, i, w, right| {
+    render_table(f, app, area, block, &cols, rows, |r, i, w, right| {
         row_cell(app, r, i, w, right, services_level)
     });
 }
