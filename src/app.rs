@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use crossterm::event::KeyEvent;
 
+use crate::engine::{Cost, Target};
 use crate::fleet::{Fleet, GroupBy, Row};
 use crate::keymap::{Action, Context, Keymap};
 use crate::model::{DaemonInfo, DockerNetwork, Health, Replica, ServiceId, SwarmService};
@@ -45,11 +46,13 @@ pub enum Msg {
         container: Option<String>,
     },
     Networks(Vec<DockerNetwork>),
+    /// Figures of some containers, read at about the same time.
     Stats {
-        id: String,
-        sample: Sample,
         at: DateTime<Utc>,
+        samples: Vec<(String, Sample)>,
     },
+    /// What the stats engine costs (sent while the engine line is shown).
+    Engine(Cost),
     SourceError {
         source: &'static str,
         error: String,
@@ -68,8 +71,8 @@ pub enum Cmd {
     },
     ListServices,
     ListNetworks,
-    /// The containers whose stats should stream, in priority order.
-    WatchStats(Vec<String>),
+    /// The containers to take figures of, in priority order.
+    WatchStats(Vec<Target>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -146,9 +149,14 @@ pub struct App {
     /// Offset of local time, for clocks on screen (UTC unless the runtime sets it).
     pub local_offset: chrono::FixedOffset,
     pub viewport: (u16, u16),
-    /// Most stats streams open at once.
+    /// Most containers to ask figures of (the engine's cap).
     pub stats_cap: usize,
-    watched: Vec<String>,
+    watched: Vec<Target>,
+    /// Samples received so far, for the engine line's rate.
+    pub samples_seen: u64,
+    /// The engine line is shown, with its latest figures.
+    pub show_engine: bool,
+    pub engine: Cost,
     pub quitting: bool,
     /// Set when the screen must be redrawn.
     pub dirty: bool,
@@ -180,6 +188,9 @@ impl App {
             viewport: (80, 24),
             stats_cap: 256,
             watched: Vec::new(),
+            samples_seen: 0,
+            show_engine: false,
+            engine: Cost::default(),
             quitting: false,
             dirty: true,
             listed: false,
@@ -354,10 +365,18 @@ impl App {
                     self.dirty = true;
                 }
             }
-            Msg::Stats { id, sample, at } => {
+            Msg::Stats { at, samples } => {
                 // The hot path: a sample changes no row count and no stream
                 // set, so skip the bookkeeping below.
-                self.dirty |= self.fleet.record(&id, sample, at);
+                self.samples_seen += samples.len() as u64;
+                for (id, sample) in samples {
+                    self.dirty |= self.fleet.record(&id, sample, at);
+                }
+                return cmds;
+            }
+            Msg::Engine(cost) => {
+                self.dirty |= self.show_engine && self.engine != cost;
+                self.engine = cost;
                 return cmds;
             }
             Msg::SourceError { source, error } => {
@@ -407,45 +426,39 @@ impl App {
             .collect()
     }
 
-    /// Running replicas to stream stats for: what is on screen first, then
-    /// the rest the aggregates need, up to the cap.
-    fn stats_targets(&self) -> Vec<String> {
-        let on_screen: Vec<String> = match &self.frame().level {
-            Level::Replicas { .. } | Level::Replica { .. } => {
-                self.replicas().iter().map(|r| r.id.clone()).collect()
-            }
+    /// Running replicas to take figures of: what is on screen first, then
+    /// the rest the aggregates need, up to the cap; sorted by id.
+    fn stats_targets(&self) -> Vec<Target> {
+        let target = |r: &Replica| Target {
+            id: r.id.clone(),
+            pid: r.pid,
+        };
+        let running = self.fleet.replicas.values().filter(|r| r.is_running());
+        if self.stats_cap >= self.fleet.replicas.len() {
+            let mut out: Vec<Target> = running.map(target).collect();
+            out.sort_by(|a, b| a.id.cmp(&b.id));
+            return out;
+        }
+        let mut by_name: Vec<&Replica> = running.collect();
+        by_name.sort_by(|a, b| a.name.cmp(&b.name));
+        let on_screen: Vec<&Replica> = match &self.frame().level {
+            Level::Replicas { .. } | Level::Replica { .. } => self.replicas(),
             _ => Vec::new(),
         };
-        let mut running: Vec<&Replica> = self
-            .fleet
-            .replicas
-            .values()
+        let mut seen = std::collections::HashSet::new();
+        let mut out: Vec<Target> = on_screen
+            .into_iter()
             .filter(|r| r.is_running())
+            .chain(by_name)
+            .filter(|r| seen.insert(r.id.as_str()))
+            .take(self.stats_cap)
+            .map(target)
             .collect();
-        running.sort_by(|a, b| a.name.cmp(&b.name));
-        let mut out: Vec<String> = Vec::new();
-        for id in on_screen
-            .iter()
-            .filter(|id| {
-                self.fleet
-                    .replicas
-                    .get(*id)
-                    .is_some_and(Replica::is_running)
-            })
-            .chain(running.iter().map(|r| &r.id))
-        {
-            if out.len() >= self.stats_cap {
-                break;
-            }
-            if !out.contains(id) {
-                out.push(id.clone());
-            }
-        }
-        out.sort();
+        out.sort_by(|a, b| a.id.cmp(&b.id));
         out
     }
 
-    fn stats_targets_if_changed(&mut self) -> Option<Vec<String>> {
+    fn stats_targets_if_changed(&mut self) -> Option<Vec<Target>> {
         let t = self.stats_targets();
         (t != self.watched).then(|| {
             self.watched = t.clone();
@@ -488,6 +501,7 @@ impl App {
             Action::Quit => self.quit(cmds),
             Action::Help => self.show_help = true,
             Action::ToggleLog => self.show_log = !self.show_log,
+            Action::ToggleEngine => self.show_engine = !self.show_engine,
             Action::NextPane | Action::PrevPane => {
                 let i = self.pane_index();
                 let step = if action == Action::NextPane {
@@ -591,6 +605,15 @@ mod tests {
         app
     }
 
+    fn targets(ids: &[&str]) -> Vec<Target> {
+        ids.iter()
+            .map(|id| Target {
+                id: id.to_string(),
+                pid: None,
+            })
+            .collect()
+    }
+
     fn key(app: &mut App, code: KeyCode) -> Vec<Cmd> {
         app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
     }
@@ -602,10 +625,7 @@ mod tests {
         // same set sends nothing.
         let cmds = a.update(Msg::ResyncDue);
         assert!(matches!(&cmds[0], Cmd::Resync { known } if known.len() == 4));
-        assert_eq!(
-            cmds[1],
-            Cmd::WatchStats(vec!["a1".into(), "a2".into(), "c1".into()])
-        );
+        assert_eq!(cmds[1], Cmd::WatchStats(targets(&["a1", "a2", "c1"])));
         assert_eq!(cmds.len(), 2);
     }
 
@@ -618,7 +638,7 @@ mod tests {
         key(&mut a, KeyCode::Char('j'));
         key(&mut a, KeyCode::Enter);
         let cmds = key(&mut a, KeyCode::Enter);
-        assert_eq!(cmds, vec![Cmd::WatchStats(vec!["c1".into()])]);
+        assert_eq!(cmds, vec![Cmd::WatchStats(targets(&["c1"]))]);
     }
 
     #[test]
@@ -724,7 +744,7 @@ mod tests {
             id: "a1".into(),
             replica: Some(Box::new(stopped)),
         });
-        assert_eq!(cmds, vec![Cmd::WatchStats(vec!["a2".into(), "c1".into()])]);
+        assert_eq!(cmds, vec![Cmd::WatchStats(targets(&["a2", "c1"]))]);
     }
 
     #[test]
@@ -779,25 +799,16 @@ mod tests {
             },
             ..Default::default()
         };
-        assert!(
-            a.update(Msg::Stats {
-                id: "d1".into(),
-                sample: s,
-                at: a.now
-            })
-            .is_empty()
-        );
-        a.update(Msg::Stats {
-            id: "nope".into(),
-            sample: s,
+        let one = |id: &str| Msg::Stats {
             at: a.now,
-        });
+            samples: vec![(id.to_string(), s)],
+        };
+        let (d1, nope, a1) = (one("d1"), one("nope"), one("a1"));
+        assert!(a.update(d1).is_empty());
+        a.update(nope);
         assert!(!a.dirty);
-        a.update(Msg::Stats {
-            id: "a1".into(),
-            sample: s,
-            at: a.now,
-        });
+        assert_eq!(a.samples_seen, 2);
+        a.update(a1);
         assert!(a.dirty);
     }
 }

@@ -35,10 +35,30 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub theme: Option<PathBuf>,
 
-    /// Most Docker stats streams open at once; replicas past it show no figures
-    /// and aggregates are marked partial (~).
+    /// Where live figures come from: cgroup files (local daemon, nearly free),
+    /// Docker stats streams (api), or cgroup when possible (auto).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "PATH",
+        default_value = "auto",
+        env = "AGILE_DECK_STATS"
+    )]
+    pub stats: crate::engine::Mode,
+
+    /// Seconds between two reads of the cgroup files (Docker stats streams
+    /// always report once a second).
+    #[arg(long, value_name = "SECS", default_value_t = 1.0, value_parser = parse_refresh)]
+    pub refresh: f64,
+
+    /// Most Docker stats streams open at once (API path); replicas past it show
+    /// no figures and aggregates are marked partial (~).
     #[arg(long, value_name = "N", default_value_t = 256)]
     pub max_streams: usize,
+
+    /// Open with the stats engine line shown (its path and its own cost).
+    #[arg(long)]
+    pub show_engine: bool,
 
     /// Open with the program's log pane shown.
     #[arg(long)]
@@ -70,6 +90,13 @@ pub enum DemoAction {
         #[arg(long, value_name = "KEY=VALUE", hide = true)]
         label: Vec<String>,
     },
+}
+
+fn parse_refresh(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.1..=60.0).contains(&v) => Ok(v),
+        _ => Err(format!("{s:?}: give seconds between 0.1 and 60")),
+    }
 }
 
 /// Parse `KEY=VALUE` labels.

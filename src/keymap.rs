@@ -20,6 +20,7 @@ pub enum Action {
     NextPane,
     PrevPane,
     ToggleLog,
+    ToggleEngine,
     Up,
     Down,
     PageUp,
@@ -31,12 +32,13 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 14] = [
         Action::Quit,
         Action::Help,
         Action::NextPane,
         Action::PrevPane,
         Action::ToggleLog,
+        Action::ToggleEngine,
         Action::Up,
         Action::Down,
         Action::PageUp,
@@ -54,6 +56,7 @@ impl Action {
             Action::NextPane => "next_pane",
             Action::PrevPane => "prev_pane",
             Action::ToggleLog => "toggle_log",
+            Action::ToggleEngine => "toggle_engine",
             Action::Up => "up",
             Action::Down => "down",
             Action::PageUp => "page_up",
@@ -72,6 +75,7 @@ impl Action {
             Action::NextPane => "next pane (Layers, Teams)",
             Action::PrevPane => "previous pane",
             Action::ToggleLog => "show or hide the program's own log",
+            Action::ToggleEngine => "show or hide the stats engine and its cost",
             Action::Up => "move up",
             Action::Down => "move down",
             Action::PageUp => "page up",

@@ -5,9 +5,11 @@
 //! See ARCHITECTURE.md for how a message travels from Docker to the screen.
 
 pub mod app;
+pub mod cgroup;
 pub mod cli;
 pub mod connect;
 pub mod demo;
+pub mod engine;
 pub mod fleet;
 pub mod format;
 pub mod keymap;

@@ -13,7 +13,7 @@ use agile_deck::fleet::Fleet;
 use agile_deck::keymap::Keymap;
 use agile_deck::theme::{self, Theme};
 use agile_deck::topology::Topology;
-use agile_deck::{demo, runtime, terminal};
+use agile_deck::{demo, engine, runtime, terminal};
 
 /// An error for the user: printed as is, no backtrace.
 struct Fail(String);
@@ -131,12 +131,22 @@ async fn run(cli: Cli) -> Result<(), Fail> {
         theme,
         format!("{} ({})", endpoint.label(), endpoint.url),
     );
-    app.stats_cap = cli.max_streams.max(1);
     app.show_log = cli.log;
+    app.show_engine = cli.show_engine;
+    let layout = engine::choose_path(
+        cli.stats,
+        endpoint.url.starts_with("unix://"),
+        &info.cgroup_version,
+    )?;
+    let settings = runtime::Settings {
+        layout,
+        refresh: std::time::Duration::from_secs_f64(cli.refresh),
+        max_streams: cli.max_streams.max(1),
+    };
 
     let mut term = terminal::enter().map_err(|e| Fail(format!("cannot open the terminal: {e}")))?;
     let _restore = terminal::Guard;
-    runtime::run(&mut term, app, docker, info)
+    runtime::run(&mut term, app, docker, info, settings)
         .await
         .map_err(|e| Fail(format!("terminal error: {e}")))
 }

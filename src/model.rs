@@ -125,6 +125,9 @@ pub struct Replica {
     pub restart_count: i64,
     pub exit_code: i64,
     pub oom_killed: bool,
+    /// Main process on the daemon's host (running replicas only): where
+    /// the cgroup engine finds the container's network counters.
+    pub pid: Option<u32>,
     /// CPU limit in cores (from NanoCpus, or CpuQuota / CpuPeriod); None: unlimited.
     pub cpu_limit: Option<f64>,
     /// Memory limit in bytes; None: unlimited.
@@ -208,6 +211,7 @@ pub(crate) fn test_replica(
         restart_count: 0,
         exit_code: 0,
         oom_killed: false,
+        pid: None,
         cpu_limit: Some(1.0),
         mem_limit: None,
         networks: Vec::new(),

@@ -12,13 +12,17 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
 use crate::app::{App, Cmd, Msg};
+use crate::cgroup::Layout;
+use crate::engine::{self, Engine};
 use crate::model::DaemonInfo;
-use crate::sources::{self, StatsWatcher};
+use crate::sources;
 use crate::topology::Topology;
 use crate::ui;
 
 const FRAME: Duration = Duration::from_millis(33);
 const RESYNC: Duration = Duration::from_secs(30);
+/// How often the engine line's figures are refreshed while it is shown.
+const ENGINE_LINE: Duration = Duration::from_secs(2);
 /// Messages handled before the loop looks at the terminal again.
 const BATCH: usize = 512;
 
@@ -26,7 +30,7 @@ pub struct Runtime {
     docker: Arc<Docker>,
     topology: Arc<Topology>,
     tx: mpsc::Sender<Msg>,
-    watcher: StatsWatcher,
+    engine: Engine,
     /// Bounds concurrent inspects, so an event storm cannot flood the daemon.
     inspects: Arc<tokio::sync::Semaphore>,
 }
@@ -88,12 +92,20 @@ impl Runtime {
                     }
                 });
             }
-            Cmd::WatchStats(ids) => {
-                self.watcher.watch(&ids);
-                log::debug!("stats streams open: {}", self.watcher.open_streams());
+            Cmd::WatchStats(targets) => {
+                self.engine.watch(&targets);
+                log::debug!("stats: {:?}", self.engine.cost());
             }
         }
     }
+}
+
+/// How the runtime takes figures.
+pub struct Settings {
+    /// From `engine::choose_path`: None for Docker stats streams.
+    pub layout: Option<Layout>,
+    pub refresh: Duration,
+    pub max_streams: usize,
 }
 
 /// Run the dashboard until the user quits. The terminal is already in TUI
@@ -103,6 +115,7 @@ pub async fn run(
     mut app: App,
     docker: Docker,
     info: DaemonInfo,
+    settings: Settings,
 ) -> std::io::Result<()> {
     let started = Instant::now();
     let (tx, mut rx) = mpsc::channel::<Msg>(4096);
@@ -112,10 +125,23 @@ pub async fn run(
         docker: docker.clone(),
         topology,
         tx: tx.clone(),
-        watcher: StatsWatcher::new(docker.clone(), tx.clone()),
+        engine: Engine::new(
+            settings.layout,
+            settings.refresh,
+            info.mem_total,
+            docker.clone(),
+            tx.clone(),
+            settings.max_streams,
+        ),
         inspects: Arc::new(tokio::sync::Semaphore::new(sources::INSPECT_CONCURRENCY)),
     };
     app.local_offset = *chrono::Local::now().offset();
+    app.stats_cap = rt.engine.target_cap();
+    app.engine = rt.engine.cost();
+    log::info!("stats: {}", app.engine.path);
+    let mut own = engine::OwnUsage::now();
+    let mut engine_line = tokio::time::interval(ENGINE_LINE);
+    engine_line.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     app.update(Msg::Daemon(info));
     let size = terminal.size()?;
     app.update(Msg::Resize {
@@ -185,6 +211,11 @@ pub async fn run(
                 }
             }
             _ = resync.tick() => cmds = app.update(Msg::ResyncDue),
+            // Only while the engine line is shown: idle means no work.
+            _ = engine_line.tick(), if app.show_engine => {
+                let cost = own.measure(rt.engine.cost(), app.samples_seen);
+                cmds = app.update(Msg::Engine(cost));
+            }
             _ = &mut clock => {
                 cmds = app.update(Msg::Tick(Utc::now()));
                 clock.as_mut().reset(next_minute());

@@ -2,27 +2,24 @@
 //! never touch the app's state; they only send `Msg`s.
 //!
 //! - inventory: list + inspect, at start and on a slow resync;
-//! - events: the `/events` stream, re-subscribed with backoff when it drops;
-//! - stats: one stream per watched container, started and cancelled by the
-//!   `StatsWatcher` as the set the app wants changes.
+//! - events: the `/events` stream, re-subscribed with backoff when it drops.
+//!
+//! Live figures come from `engine`.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use bollard::Docker;
 use bollard::models::{ContainerInspectResponse, ContainerSummary, EventMessageTypeEnum};
 use bollard::query_parameters::{
-    EventsOptions, ListContainersOptions, ListNetworksOptions, ListTasksOptions, StatsOptions,
+    EventsOptions, ListContainersOptions, ListNetworksOptions, ListTasksOptions,
 };
 use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, stream};
 use tokio::sync::mpsc::Sender;
-use tokio::task::JoinHandle;
 
 use crate::app::Msg;
 use crate::model::{DockerNetwork, Health, NetworkAttachment, PortMapping, Replica, SwarmService};
-use crate::stats;
 use crate::topology::Topology;
 
 /// Concurrent inspect calls, in a listing and for events.
@@ -100,6 +97,7 @@ pub fn replica_from_inspect(topology: &Topology, c: ContainerInspectResponse) ->
         restart_count: c.restart_count.unwrap_or(0),
         exit_code: state.exit_code.unwrap_or(0),
         oom_killed: state.oom_killed.unwrap_or(false),
+        pid: state.pid.filter(|p| *p > 0).map(|p| p as u32),
         cpu_limit,
         mem_limit: host.memory.filter(|m| *m > 0).map(|m| m as u64),
         networks,
@@ -363,89 +361,6 @@ pub async fn follow_events(docker: Docker, tx: Sender<Msg>) {
         // Probe before resubscribing so the app hears when the daemon is back.
         if docker.ping().await.is_ok() && tx.send(Msg::DaemonBack).await.is_err() {
             return;
-        }
-    }
-}
-
-/// Stream stats of one container until it stops or the task is aborted.
-async fn stream_stats(docker: Docker, id: String, tx: Sender<Msg>) {
-    let mut stats = docker.stats(
-        &id,
-        Some(StatsOptions {
-            stream: true,
-            one_shot: false,
-        }),
-    );
-    let mut prev: Option<stats::Counters> = None;
-    while let Some(Ok(s)) = stats.next().await {
-        let counters = stats::counters(&s);
-        // A stopped container keeps sending zeroed readings: stop there.
-        let Some(at) = counters.at else { break };
-        let sample = stats::sample(&s, prev.as_ref());
-        prev = Some(counters);
-        // The first reading has no CPU figure yet: wait for the second.
-        let Some(sample) = sample else { continue };
-        if tx
-            .send(Msg::Stats {
-                id: id.clone(),
-                sample,
-                at,
-            })
-            .await
-            .is_err()
-        {
-            return;
-        }
-    }
-}
-
-/// Keeps one stats stream open per watched container, and no others.
-pub struct StatsWatcher {
-    docker: Arc<Docker>,
-    tx: Sender<Msg>,
-    tasks: HashMap<String, JoinHandle<()>>,
-}
-
-impl StatsWatcher {
-    pub fn new(docker: Arc<Docker>, tx: Sender<Msg>) -> StatsWatcher {
-        StatsWatcher {
-            docker,
-            tx,
-            tasks: HashMap::new(),
-        }
-    }
-
-    /// Open streams for `wanted` that are not open (or ended), close the rest.
-    pub fn watch(&mut self, wanted: &[String]) {
-        let wanted_set: HashSet<&String> = wanted.iter().collect();
-        self.tasks.retain(|id, task| {
-            let keep = wanted_set.contains(id) && !task.is_finished();
-            if !keep {
-                task.abort();
-            }
-            keep
-        });
-        for id in wanted {
-            if !self.tasks.contains_key(id) {
-                let task = tokio::spawn(stream_stats(
-                    (*self.docker).clone(),
-                    id.clone(),
-                    self.tx.clone(),
-                ));
-                self.tasks.insert(id.clone(), task);
-            }
-        }
-    }
-
-    pub fn open_streams(&self) -> usize {
-        self.tasks.values().filter(|t| !t.is_finished()).count()
-    }
-}
-
-impl Drop for StatsWatcher {
-    fn drop(&mut self) {
-        for t in self.tasks.values() {
-            t.abort();
         }
     }
 }

@@ -72,6 +72,7 @@ fn replica(topology: &Topology, i: usize, s: &Spec) -> Replica {
         restart_count: if s.state == "restarting" { 4 } else { 0 },
         exit_code: if s.state == "exited" { 137 } else { 0 },
         oom_killed: s.state == "exited",
+        pid: None,
         cpu_limit: Some(0.25),
         mem_limit: Some(64 << 20),
         networks: s
@@ -387,4 +388,19 @@ fn no_color_theme_has_no_colour_and_keeps_symbols() {
     }
     let text = format!("{}", t.backend());
     assert!(text.contains('●') && text.contains('✖') && text.contains('◐'));
+}
+
+#[test]
+fn engine_line_shows_the_path_and_its_cost() {
+    both("engine", |app| {
+        app.show_engine = true;
+        app.engine = agile_deck::engine::Cost {
+            path: "cgroup v1".into(),
+            direct: 21,
+            streams: 0,
+            samples_per_sec: 21.0,
+            cpu_pct: 0.4,
+            rss_bytes: 11 << 20,
+        };
+    });
 }

@@ -38,12 +38,22 @@ pub fn draw(f: &mut Frame, app: &App) {
         Level::Replica { .. } => 0,
         _ => 7.min(area.height.saturating_sub(12)),
     };
-    let [header, tabs, main, detail_area, log_area, footer] = Layout::vertical([
+    let engine_height = u16::from(app.show_engine);
+    let [
+        header,
+        tabs,
+        main,
+        detail_area,
+        log_area,
+        engine_area,
+        footer,
+    ] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(1),
         Constraint::Min(3),
         Constraint::Length(detail_height),
         Constraint::Length(log_height),
+        Constraint::Length(engine_height),
         Constraint::Length(1),
     ])
     .areas(area);
@@ -57,6 +67,9 @@ pub fn draw(f: &mut Frame, app: &App) {
     }
     if log_height > 0 {
         draw_log(f, app, log_area);
+    }
+    if engine_height > 0 {
+        draw_engine(f, app, engine_area);
     }
     draw_footer(f, app, footer);
     if app.show_help {
@@ -85,6 +98,7 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
         .unwrap_or(&app.host_label)
         .to_string();
     let swarm = format!("swarm: {}", if d.swarm.is_empty() { "?" } else { &d.swarm });
+    let stats = format!("stats: {}", app.engine.path);
     let running = format!(
         "{}/{} running",
         app.fleet.running(),
@@ -96,6 +110,7 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
             Some(app.host_label.as_str()),
             version.as_deref(),
             Some(&swarm),
+            (!app.engine.path.is_empty()).then_some(stats.as_str()),
             Some(&running),
         ]
         .into_iter()
@@ -243,6 +258,37 @@ fn draw_log(f: &mut Frame, app: &App, area: Rect) {
         .output_file(false)
         .output_line(false);
     f.render_widget(widget, area);
+}
+
+/// The stats engine in use and what it costs.
+fn draw_engine(f: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let e = &app.engine;
+    let rates = if e.rss_bytes == 0 {
+        "measuring…".to_string()
+    } else {
+        format!(
+            "{:.0} samples/s · agile-deck {:.1}% CPU, {} RSS",
+            e.samples_per_sec,
+            e.cpu_pct,
+            crate::format::bytes(e.rss_bytes as f64)
+        )
+    };
+    let line = Line::from(vec![
+        Span::styled(" stats engine: ", t.muted),
+        Span::styled(e.path.clone(), t.key),
+        Span::styled(
+            format!(
+                " · {} read from cgroups · {} Docker streams · {rates}",
+                e.direct, e.streams
+            ),
+            t.text,
+        ),
+    ]);
+    f.render_widget(
+        Paragraph::new(truncate_line(line, area.width as usize)),
+        area,
+    );
 }
 
 fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
