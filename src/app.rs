@@ -310,8 +310,7 @@ impl App {
                     self.dirty |= self.fleet.upsert(r);
                 }
                 if let Some(services) = listing.services {
-                    self.dirty |= self.fleet.swarm_services != services;
-                    self.fleet.swarm_services = services;
+                    self.dirty |= self.fleet.set_swarm_services(services);
                 }
                 self.dirty |= self.fleet.networks != listing.networks;
                 self.fleet.networks = listing.networks;
@@ -360,10 +359,7 @@ impl App {
                 }
             }
             Msg::Services(services) => {
-                if self.fleet.swarm_services != services {
-                    self.fleet.swarm_services = services;
-                    self.dirty = true;
-                }
+                self.dirty |= self.fleet.set_swarm_services(services);
             }
             Msg::Stats { at, samples } => {
                 // The hot path: a sample changes no row count and no stream

@@ -1,9 +1,11 @@
 //! The fleet: every replica, its live figures and the Swarm services, and
 //! the aggregates the panes show (per layer, team and service).
 //!
-//! Aggregates are computed on demand from the replicas: at a few hundred
+//! Aggregates are summed on demand from the replicas (at hundreds of
 //! containers that costs microseconds, and there is no second copy of the
-//! truth to keep in step.
+//! figures to keep in step). Which replica belongs where, in display order,
+//! is kept in an index rebuilt only when a replica joins, leaves or moves:
+//! a batch of samples re-sorts nothing.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -97,6 +99,10 @@ impl Figures {
 /// Replicas of a group, by service.
 type Members<'a> = BTreeMap<&'a ServiceId, Vec<&'a Replica>>;
 
+/// Replica ids by group, then service, sorted by replica name. Swarm
+/// services with no task here are present with no id.
+type Index = BTreeMap<String, BTreeMap<ServiceId, Vec<String>>>;
+
 /// One row of the Layers, Teams or services tables.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Row {
@@ -120,8 +126,10 @@ pub struct Fleet {
     pub topology: std::sync::Arc<Topology>,
     pub replicas: HashMap<String, Replica>,
     pub live: HashMap<String, Live>,
-    pub swarm_services: Vec<SwarmService>,
+    swarm_services: Vec<SwarmService>,
     pub networks: Vec<DockerNetwork>,
+    /// By layer and by team (`GroupBy as usize`).
+    index: [Index; 2],
 }
 
 impl Fleet {
@@ -132,29 +140,79 @@ impl Fleet {
             live: HashMap::new(),
             swarm_services: Vec::new(),
             networks: Vec::new(),
+            index: Default::default(),
+        }
+    }
+
+    pub fn swarm_services(&self) -> &[SwarmService] {
+        &self.swarm_services
+    }
+
+    /// Replace the Swarm services; returns whether anything changed.
+    pub fn set_swarm_services(&mut self, services: Vec<SwarmService>) -> bool {
+        if self.swarm_services == services {
+            return false;
+        }
+        self.swarm_services = services;
+        self.reindex();
+        true
+    }
+
+    fn reindex(&mut self) {
+        for by in [GroupBy::Layer, GroupBy::Team] {
+            let mut index = Index::new();
+            let mut replicas: Vec<&Replica> = self.replicas.values().collect();
+            replicas.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+            for r in replicas {
+                if let Some(g) = self.group_of(&r.placement, by) {
+                    index
+                        .entry(g.to_string())
+                        .or_default()
+                        .entry(r.placement.service.clone())
+                        .or_default()
+                        .push(r.id.clone());
+                }
+            }
+            for s in &self.swarm_services {
+                if let Some(g) = self.group_of(&s.placement, by) {
+                    index
+                        .entry(g.to_string())
+                        .or_default()
+                        .entry(s.placement.service.clone())
+                        .or_default();
+                }
+            }
+            self.index[by as usize] = index;
         }
     }
 
     /// Insert or replace a replica; returns whether anything changed.
     pub fn upsert(&mut self, replica: Replica) -> bool {
-        match self.replicas.get(&replica.id) {
-            Some(old) if *old == replica => false,
-            _ => {
-                if !replica.is_running() {
-                    // Figures of a stopped container are stale: drop them.
-                    if let Some(l) = self.live.get_mut(&replica.id) {
-                        l.sample = Sample::default();
-                    }
-                }
-                self.replicas.insert(replica.id.clone(), replica);
-                true
+        let moved = match self.replicas.get(&replica.id) {
+            Some(old) if *old == replica => return false,
+            Some(old) => old.name != replica.name || old.placement != replica.placement,
+            None => true,
+        };
+        if !replica.is_running() {
+            // Figures of a stopped container are stale: drop them.
+            if let Some(l) = self.live.get_mut(&replica.id) {
+                l.sample = Sample::default();
             }
         }
+        self.replicas.insert(replica.id.clone(), replica);
+        if moved {
+            self.reindex();
+        }
+        true
     }
 
     pub fn remove(&mut self, id: &str) -> bool {
         self.live.remove(id);
-        self.replicas.remove(id).is_some()
+        let removed = self.replicas.remove(id).is_some();
+        if removed {
+            self.reindex();
+        }
+        removed
     }
 
     pub fn record(&mut self, id: &str, sample: Sample, at: DateTime<Utc>) -> bool {
@@ -184,29 +242,17 @@ impl Fleet {
             .flatten()
     }
 
-    /// Replicas by group, then by service. Swarm services with no task on
-    /// this node are there too (with no replica), so a service that is
-    /// entirely down still shows as 0/N.
-    fn members(&self, by: GroupBy) -> BTreeMap<&str, Members<'_>> {
-        let mut out: BTreeMap<&str, Members> = BTreeMap::new();
-        for r in self.replicas.values() {
-            if let Some(g) = self.group_of(&r.placement, by) {
-                out.entry(g)
-                    .or_default()
-                    .entry(&r.placement.service)
-                    .or_default()
-                    .push(r);
-            }
-        }
-        for s in &self.swarm_services {
-            if let Some(g) = self.group_of(&s.placement, by) {
-                out.entry(g)
-                    .or_default()
-                    .entry(&s.placement.service)
-                    .or_default();
-            }
-        }
-        out
+    /// The replicas of a group's services, in display order. Swarm
+    /// services with no task on this node are there too (with no replica),
+    /// so a service that is entirely down still shows as 0/N.
+    fn members<'a>(&'a self, services: &'a BTreeMap<ServiceId, Vec<String>>) -> Members<'a> {
+        services
+            .iter()
+            .map(|(s, ids)| {
+                let replicas = ids.iter().filter_map(|id| self.replicas.get(id)).collect();
+                (s, replicas)
+            })
+            .collect()
     }
 
     fn row(&self, name: String, service: Option<ServiceId>, members: &Members) -> Row {
@@ -223,10 +269,8 @@ impl Fleet {
         };
         let mut local_running = 0;
         for (service, replicas) in members {
-            let mut sorted = replicas.clone();
-            sorted.sort_by(|a, b| a.name.cmp(&b.name));
             let mut running = 0;
-            for r in sorted {
+            for r in replicas {
                 row.replicas.push(r.id.clone());
                 if r.is_running() {
                     running += 1;
@@ -264,39 +308,42 @@ impl Fleet {
     /// (layers: then any other layer label, then "ungrouped"; teams: the
     /// declared ones, even empty, then any other team found).
     pub fn group_rows(&self, by: GroupBy) -> Vec<Row> {
-        let members = self.members(by);
+        let index = &self.index[by as usize];
         let declared: Vec<&str> = match by {
             GroupBy::Layer => self.topology.layers.iter().map(String::as_str).collect(),
             GroupBy::Team => self.topology.teams.iter().map(String::as_str).collect(),
         };
         let mut names: Vec<&str> = declared.clone();
         names.extend(
-            members
+            index
                 .keys()
-                .copied()
+                .map(String::as_str)
                 .filter(|g| !declared.contains(g) && *g != UNGROUPED),
         );
-        if members.contains_key(UNGROUPED) {
+        if index.contains_key(UNGROUPED) {
             names.push(UNGROUPED);
         }
-        let none = Members::new();
+        let none = BTreeMap::new();
         names
             .into_iter()
-            .map(|g| self.row(g.to_string(), None, members.get(g).unwrap_or(&none)))
+            .map(|g| {
+                let members = self.members(index.get(g).unwrap_or(&none));
+                self.row(g.to_string(), None, &members)
+            })
             .collect()
     }
 
     /// The services of one layer or team, by name.
     pub fn service_rows(&self, by: GroupBy, group: &str) -> Vec<Row> {
-        let members = self.members(by);
-        let Some(services) = members.get(group) else {
+        let Some(services) = self.index[by as usize].get(group) else {
             return Vec::new();
         };
-        let mut rows: Vec<Row> = services
-            .iter()
+        let mut rows: Vec<Row> = self
+            .members(services)
+            .into_iter()
             .map(|(s, replicas)| {
-                let one: Members = [(*s, replicas.clone())].into_iter().collect();
-                self.row(s.name.clone(), Some((*s).clone()), &one)
+                let one: Members = [(s, replicas)].into_iter().collect();
+                self.row(s.name.clone(), Some(s.clone()), &one)
             })
             .collect();
         rows.sort_by(|a, b| a.name.cmp(&b.name));
@@ -305,15 +352,13 @@ impl Fleet {
 
     /// Replicas of one service within a layer or team, by name.
     pub fn replicas_of(&self, by: GroupBy, group: &str, service: &ServiceId) -> Vec<&Replica> {
-        let mut out: Vec<&Replica> = self
-            .replicas
-            .values()
-            .filter(|r| {
-                &r.placement.service == service && self.group_of(&r.placement, by) == Some(group)
-            })
-            .collect();
-        out.sort_by(|a, b| a.name.cmp(&b.name));
-        out
+        self.index[by as usize]
+            .get(group)
+            .and_then(|services| services.get(service))
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.replicas.get(id))
+            .collect()
     }
 
     /// Summed CPU history of some replicas: `width` slots ending at `now`.
@@ -363,6 +408,33 @@ mod tests {
     }
 
     #[test]
+    fn the_index_follows_joins_moves_and_leaves_in_name_order() {
+        let mut f = Fleet::new(Topology::default_topology());
+        let t = f.topology.clone();
+        let layer = |l: &'static str| [("layer", l), ("com.docker.compose.service", "svc")];
+        f.upsert(test_replica(&t, "b", "svc-2", &layer("data"), "running"));
+        f.upsert(test_replica(&t, "a", "svc-1", &layer("data"), "running"));
+        let svc = f.replicas["a"].placement.service.clone();
+        let names = |f: &Fleet, l: &str| -> Vec<String> {
+            f.replicas_of(GroupBy::Layer, l, &svc)
+                .iter()
+                .map(|r| r.name.clone())
+                .collect()
+        };
+        assert_eq!(names(&f, "data"), ["svc-1", "svc-2"]);
+        // A sample changes figures, not membership.
+        assert!(f.record("a", sample(5.0, Utc::now()), Utc::now()));
+        assert_eq!(names(&f, "data"), ["svc-1", "svc-2"]);
+        // Relabelled into another layer: it moves.
+        f.upsert(test_replica(&t, "a", "svc-1", &layer("control"), "running"));
+        assert_eq!(names(&f, "data"), ["svc-2"]);
+        assert_eq!(names(&f, "control"), ["svc-1"]);
+        f.remove("b");
+        assert!(names(&f, "data").is_empty());
+        assert!(f.service_rows(GroupBy::Layer, "data").is_empty());
+    }
+
+    #[test]
     fn rows_sum_figures_mark_partial_and_count_wanted() {
         let mut f = Fleet::new(Topology::default_topology());
         let swarm = [(crate::topology::SWARM_SERVICE, "stack_redis-master")];
@@ -400,7 +472,7 @@ mod tests {
             )]
             .into(),
         );
-        f.swarm_services.push(SwarmService {
+        let mut services = vec![SwarmService {
             id: "s1".into(),
             name: "stack_redis-master".into(),
             image: "i".into(),
@@ -408,9 +480,9 @@ mod tests {
             running_tasks: 3,
             labels: BTreeMap::new(),
             placement: placement.clone(),
-        });
+        }];
         // And a service with no task on this node at all shows as 0/1.
-        f.swarm_services.push(SwarmService {
+        services.push(SwarmService {
             id: "s2".into(),
             name: "stack_postgres".into(),
             image: "i".into(),
@@ -425,6 +497,8 @@ mod tests {
                 ..placement
             },
         });
+        assert!(f.set_swarm_services(services.clone()));
+        assert!(!f.set_swarm_services(services), "no change");
         let data = f
             .group_rows(GroupBy::Layer)
             .into_iter()

@@ -236,7 +236,7 @@ async fn inventory_grouping_swarm_and_events() {
 
     // The app, fed that listing (only this run's containers), groups them.
     let mut fleet = Fleet::new(Topology::default_topology());
-    fleet.swarm_services = services;
+    fleet.set_swarm_services(services);
     let mut app = App::new(
         fleet,
         Keymap::default_keymap(),
