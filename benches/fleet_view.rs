@@ -1,16 +1,25 @@
-//! What it costs to watch the fleet: agile-deck against `docker stats`, on
-//! the same containers, in the same run, alternating.
+//! What it costs to watch N containers: agile-deck (each stats path)
+//! against `docker stats` and against the raw cgroup-read floor, on the same
+//! containers, in the same run, alternating.
 //!
-//!     cargo bench --bench fleet_view -- [--extra N] [--rounds R] [--window SECS]
+//!     cargo bench --bench fleet_view -- [--counts 50,200,500] [--rounds 3] [--window 15]
+//!     cargo bench --bench fleet_view -- --churn 10 [--counts 200]
 //!
-//! Watches the demo deployment (started if absent) plus N extra idle
-//! workload containers. For each round it measures, in order: the idle
-//! daemon; `docker stats` streaming in a tmux pane; agile-deck in a tmux
-//! pane. For each: time until every container has figures on screen, the
-//! tool's own CPU, the CPU of dockerd + containerd + shims above the idle
-//! baseline (all as % of one core, from /proc/<pid>/stat), and the tool's
-//! peak RSS (VmHWM). Prints medians and the ratios agile-deck / docker stats.
-//! Extra containers carry `agile-deck.bench=<pid>` and are removed at the end.
+//! For each N it starts N idle workload containers (spread over the five
+//! layers, no health check) and lets them settle. Each round measures, in
+//! order: the idle daemon; `docker stats` streaming in a tmux pane; agile-deck
+//! in a 200×50 tmux pane with `--stats cgroup`, then with `--stats api`
+//! (streams uncapped, like docker stats); and the floor, a loop that only
+//! reads the same cgroup files once a second. For each: time until every
+//! container has figures on screen, the tool's own CPU, dockerd + containerd
+//! + shims CPU above the idle baseline (% of one core, from /proc/<pid>/stat),
+//! and the tool's peak RSS (VmHWM). Prints medians and the ratios.
+//!
+//! `--churn MINUTES` instead runs agile-deck (cgroup path) for that long
+//! while 20 containers a minute are created and 20 removed, and prints its
+//! resident memory every half minute and its peak.
+//!
+//! Containers carry `agile-deck.bench=<pid>` and are removed at the end.
 
 use std::collections::HashMap;
 use std::process::Command;
@@ -130,7 +139,30 @@ struct Measure {
     rss_mib: f64,
 }
 
-/// Run `command` in a pane, wait until `full` holds, then measure for `window`.
+impl Measure {
+    fn total(&self) -> f64 {
+        self.tool_cpu + self.daemon_cpu
+    }
+}
+
+/// Watch `pid` for `window` after it settled: own CPU, daemon CPU above
+/// `baseline`, peak RSS.
+fn window_of(pid: u32, window: Duration, baseline: f64, first_screen_ms: f64) -> Measure {
+    // Let start-up work settle before the window.
+    std::thread::sleep(Duration::from_secs(2));
+    let (t0, d0, w0) = (ticks(pid), daemon_ticks(), Instant::now());
+    std::thread::sleep(window);
+    let (t1, d1, secs) = (ticks(pid), daemon_ticks(), w0.elapsed().as_secs_f64());
+    let pct = |t: u64| t as f64 / hz() / secs * 100.0;
+    Measure {
+        first_screen_ms,
+        tool_cpu: pct(t1 - t0),
+        daemon_cpu: pct(d1 - d0) - baseline,
+        rss_mib: vm_hwm_kib(pid) as f64 / 1024.0,
+    }
+}
+
+/// Run `command` in a pane, wait until `full` holds, then measure.
 fn measure(
     name: &str,
     command: &str,
@@ -141,30 +173,51 @@ fn measure(
 ) -> Measure {
     let start = Instant::now();
     let (pane, pid) = Pane::start(name, command, height);
-    let deadline = start + Duration::from_secs(60);
+    let deadline = start + Duration::from_secs(120);
     while !full(&pane.screen()) {
         assert!(
             Instant::now() < deadline,
-            "{name}: no full screen after 60 s:\n{}",
+            "{name}: no full screen after 120 s:\n{}",
             pane.screen()
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let first_screen_ms = start.elapsed().as_secs_f64() * 1000.0;
-    // Let start-up work settle before the window.
-    std::thread::sleep(Duration::from_secs(2));
-    let (t0, d0, w0) = (ticks(pid), daemon_ticks(), Instant::now());
-    std::thread::sleep(window);
-    let (t1, d1, secs) = (ticks(pid), daemon_ticks(), w0.elapsed().as_secs_f64());
-    let pct = |t: u64| t as f64 / hz() / secs * 100.0;
-    let m = Measure {
-        first_screen_ms,
-        tool_cpu: pct(t1 - t0),
-        daemon_cpu: pct(d1 - d0) - baseline,
-        rss_mib: vm_hwm_kib(pid) as f64 / 1024.0,
-    };
+    let first = start.elapsed().as_secs_f64() * 1000.0;
+    let m = window_of(pid, window, baseline, first);
     drop(pane);
     m
+}
+
+/// The floor: this program again, reading the files and nothing else.
+fn measure_floor(window: Duration, baseline: f64) -> Measure {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .arg("--floor")
+        .spawn()
+        .unwrap();
+    let m = window_of(child.id(), window, baseline, 0.0);
+    let _ = child.kill();
+    let _ = child.wait();
+    m
+}
+
+/// The raw cost of the figures: resolve every running container's cgroup
+/// once, then read its files and /proc/stat once a second, forever.
+fn floor_loop() {
+    use agile_deck::cgroup::{Layout, SystemCpu};
+    let version = sh("docker", &["info", "--format", "{{.CgroupVersion}}"]);
+    let layout = Layout::detect(version.trim()).expect("cgroup files readable");
+    let files: Vec<_> = sh("docker", &["ps", "-q", "--no-trunc"])
+        .lines()
+        .filter_map(|id| layout.resolve(id, None))
+        .collect();
+    let mut buf = String::new();
+    loop {
+        let _ = std::hint::black_box(SystemCpu::read(&mut buf));
+        for f in &files {
+            let _ = std::hint::black_box(f.read(&mut buf));
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
 }
 
 fn idle_daemon_cpu(window: Duration) -> f64 {
@@ -178,12 +231,210 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn arg(args: &[String], name: &str, default: u64) -> u64 {
+fn arg(args: &[String], name: &str, default: &str) -> String {
     args.iter()
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+        .cloned()
+        .unwrap_or_else(|| default.to_string())
+}
+
+const LAYERS: [&str; 5] = ["frontend", "control", "coordination", "execution", "data"];
+
+/// Start `n` idle workload containers, four `docker run`s at a time.
+fn start_containers(label: &str, image: &str, from: usize, n: usize) {
+    let next = std::sync::atomic::AtomicUsize::new(from);
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    if i >= from + n {
+                        break;
+                    }
+                    let name = format!("bench-{}-{i}", std::process::id());
+                    sh(
+                        "docker",
+                        &[
+                            "run",
+                            "-d",
+                            "--name",
+                            &name,
+                            "--label",
+                            label,
+                            "--label",
+                            &format!("layer={}", LAYERS[i % 5]),
+                            "--no-healthcheck",
+                            image,
+                        ],
+                    );
+                }
+            });
+        }
+    });
+}
+
+fn running() -> usize {
+    sh("docker", &["ps", "-q"]).lines().count()
+}
+
+/// agile-deck is full when every layer row has figures and none is
+/// partial, and the header counts every container as running.
+fn deck_full(n: usize) -> impl Fn(&str) -> bool {
+    move |s: &str| {
+        let rows: Vec<&str> = s
+            .lines()
+            .filter(|l| {
+                let t = l.trim_start_matches('│');
+                LAYERS.iter().any(|p| t.starts_with(&format!("{p} ")))
+            })
+            .collect();
+        s.contains(&format!(" {n}/{n} running"))
+            && rows.len() == 5
+            && rows
+                .iter()
+                .all(|r| !r.contains('…') && !r.contains('~') && r.contains('.'))
+    }
+}
+
+/// docker stats is full when every container's line shows a CPU figure.
+fn stats_full(n: usize) -> impl Fn(&str) -> bool {
+    move |s: &str| {
+        let with_figures = s
+            .lines()
+            .filter(|l| l.contains('%') && !l.contains("CPU %") && !l.contains("--"))
+            .count();
+        with_figures >= n
+    }
+}
+
+const TOOLS: [&str; 4] = [
+    "docker stats",
+    "agile-deck cgroup",
+    "agile-deck api",
+    "cgroup floor",
+];
+
+fn run_count(n: usize, rounds: usize, window: Duration) {
+    eprintln!("N = {n}: {rounds} rounds, {}s windows", window.as_secs());
+    let mut results: HashMap<&str, Vec<Measure>> = HashMap::new();
+    let mut baselines = Vec::new();
+    // `docker stats` prints only the rows that fit: make them all fit.
+    let tall = n + 5;
+    for round in 0..rounds {
+        let baseline = idle_daemon_cpu(window);
+        baselines.push(baseline);
+        let all = [
+            measure(
+                "stats",
+                "docker stats",
+                &stats_full(n),
+                window,
+                baseline,
+                tall,
+            ),
+            measure(
+                "cgroup",
+                &format!("{BIN} --stats cgroup"),
+                &deck_full(n),
+                window,
+                baseline,
+                50,
+            ),
+            measure(
+                "api",
+                &format!("{BIN} --stats api --max-streams {}", n + 10),
+                &deck_full(n),
+                window,
+                baseline,
+                50,
+            ),
+            measure_floor(window, baseline),
+        ];
+        for (tool, m) in TOOLS.iter().zip(all) {
+            eprintln!(
+                "  round {round} {tool:<18} screen {:>6.0} ms  self {:>5.1}%  daemon {:>+6.1}%  rss {:>5.1} MiB (idle daemon {baseline:.1}%)",
+                m.first_screen_ms, m.tool_cpu, m.daemon_cpu, m.rss_mib
+            );
+            results.entry(tool).or_default().push(m);
+        }
+    }
+    let med = |tool: &str, f: fn(&Measure) -> f64| median(results[tool].iter().map(f).collect());
+    println!(
+        "\nfleet_view: N = {n} containers, {rounds} rounds, medians (CPU in % of one core; idle daemon {:.1}%)",
+        median(baselines)
+    );
+    println!(
+        "{:<18} {:>12} {:>9} {:>13} {:>10} {:>10}",
+        "tool", "first screen", "tool CPU", "daemon CPU +", "total CPU", "peak RSS"
+    );
+    for tool in TOOLS {
+        println!(
+            "{:<18} {:>9.0} ms {:>8.1}% {:>12.1}% {:>9.1}% {:>6.1} MiB",
+            tool,
+            med(tool, |m| m.first_screen_ms),
+            med(tool, |m| m.tool_cpu),
+            med(tool, |m| m.daemon_cpu),
+            med(tool, Measure::total),
+            med(tool, |m| m.rss_mib)
+        );
+    }
+    for deck in ["agile-deck cgroup", "agile-deck api"] {
+        let ratio = |other: &str, f: fn(&Measure) -> f64| med(deck, f) / med(other, f);
+        println!(
+            "{deck} / docker stats: total CPU {:.3}, first screen {:.2}, peak RSS {:.2}; / floor: total CPU {:.2}",
+            ratio("docker stats", Measure::total),
+            ratio("docker stats", |m| m.first_screen_ms),
+            ratio("docker stats", |m| m.rss_mib),
+            ratio("cgroup floor", Measure::total),
+        );
+    }
+}
+
+/// agile-deck for `minutes` while containers come and go.
+fn churn(n: usize, minutes: u64, label: &str, image: &str) {
+    let (pane, pid) = Pane::start("churn", &format!("{BIN} --stats cgroup"), 50);
+    let full = deck_full(n);
+    let start = Instant::now();
+    while !full(&pane.screen()) {
+        assert!(start.elapsed() < Duration::from_secs(120), "{}", pane.screen());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    println!("\nfleet_view churn: N = {n}, {minutes} min, 20 containers created and 20 removed a minute");
+    let rss = |pid: u32| {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    let mut next = n;
+    let mut oldest = 0;
+    let end = Instant::now() + Duration::from_secs(minutes * 60);
+    let mut report = Instant::now();
+    println!("{:>8} {:>10} {:>10}", "minute", "RSS MiB", "peak MiB");
+    while Instant::now() < end {
+        // One in, one out every 3 s: 20 a minute each way.
+        let cycle = Instant::now();
+        start_containers(label, image, next, 1);
+        next += 1;
+        let victim = format!("bench-{}-{oldest}", std::process::id());
+        sh("docker", &["rm", "-f", &victim]);
+        oldest += 1;
+        std::thread::sleep(Duration::from_secs(3).saturating_sub(cycle.elapsed()));
+        if report.elapsed() >= Duration::from_secs(30) {
+            report = Instant::now();
+            println!(
+                "{:>8.1} {:>10.1} {:>10.1}",
+                (minutes * 60) as f64 / 60.0 - end.saturating_duration_since(Instant::now()).as_secs_f64() / 60.0,
+                rss(pid),
+                vm_hwm_kib(pid) as f64 / 1024.0
+            );
+        }
+    }
+    drop(pane);
 }
 
 fn main() {
@@ -194,9 +445,17 @@ fn main() {
     {
         return; // cargo bench --list
     }
-    let extra = arg(&args, "--extra", 0);
-    let rounds = arg(&args, "--rounds", 3);
-    let window = Duration::from_secs(arg(&args, "--window", 15));
+    if args.iter().any(|a| a == "--floor") {
+        floor_loop();
+        return;
+    }
+    let counts: Vec<usize> = arg(&args, "--counts", "50,200,500")
+        .split(',')
+        .map(|c| c.trim().parse().expect("--counts 50,200,500"))
+        .collect();
+    let rounds: usize = arg(&args, "--rounds", "3").parse().unwrap();
+    let window = Duration::from_secs(arg(&args, "--window", "15").parse().unwrap());
+    let churn_minutes: u64 = arg(&args, "--churn", "0").parse().unwrap();
     if !Command::new("docker")
         .arg("info")
         .output()
@@ -205,129 +464,34 @@ fn main() {
         eprintln!("fleet_view: no Docker daemon; nothing to measure");
         return;
     }
-    eprintln!("starting the demo (if absent)…");
-    let up = Command::new(BIN).args(["demo", "up"]).status().unwrap();
-    assert!(up.success());
+    assert_eq!(
+        running(),
+        0,
+        "fleet_view measures its own containers only: stop the others first (agile-deck demo down)"
+    );
+    // The workload image, built as the demo builds it (no registry needed).
+    let image = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let endpoint = agile_deck::connect::endpoint_from_environment(None).unwrap();
+        let (docker, _) = agile_deck::connect::connect(&endpoint).await.unwrap();
+        agile_deck::demo::ensure_image(&docker, &mut |l| eprintln!("{l}"))
+            .await
+            .unwrap()
+    });
     let label = format!("agile-deck.bench={}", std::process::id());
     let _cleanup = Cleanup(label.clone());
-    let image = format!("agile-sim:{}", env!("CARGO_PKG_VERSION"));
-    for i in 0..extra {
-        let name = format!("bench-{}-{i}", std::process::id());
-        sh(
-            "docker",
-            &[
-                "run",
-                "-d",
-                "--name",
-                &name,
-                "--label",
-                &label,
-                "--label",
-                "layer=execution",
-                "--no-healthcheck",
-                &image,
-            ],
-        );
+    let mut started = 0;
+    for n in counts {
+        eprintln!("starting containers: {started} → {n}…");
+        start_containers(&label, &image, started, n - started);
+        started = n;
+        assert_eq!(running(), n, "containers running");
+        std::thread::sleep(Duration::from_secs(10));
+        if churn_minutes > 0 {
+            churn(n, churn_minutes, &label, &image);
+        } else {
+            run_count(n, rounds, window);
+        }
     }
-    let names: Vec<String> = sh("docker", &["ps", "--format", "{{.Names}}"])
-        .lines()
-        .map(String::from)
-        .collect();
-    let n = names.len();
-    eprintln!(
-        "watching {n} running containers; {rounds} rounds, {}s windows",
-        window.as_secs()
-    );
-
-    // docker stats is full when every container's line shows a CPU figure.
-    let stats_full = |s: &str| {
-        let with_figures = s
-            .lines()
-            .filter(|l| l.contains('%') && !l.contains("CPU %") && !l.contains("--"))
-            .count();
-        with_figures >= n
-    };
-    // agile-deck is full when every layer row has figures and none is partial.
-    let deck_full = |s: &str| {
-        let rows: Vec<&str> = s
-            .lines()
-            .filter(|l| {
-                let t = l.trim_start_matches('│');
-                [
-                    "frontend ",
-                    "control ",
-                    "coordination ",
-                    "execution ",
-                    "data ",
-                ]
-                .iter()
-                .any(|p| t.starts_with(p))
-            })
-            .collect();
-        rows.len() == 5
-            && rows
-                .iter()
-                .all(|r| !r.contains('…') && !r.contains('~') && r.contains('.'))
-    };
-
-    let mut results: HashMap<&str, Vec<Measure>> = HashMap::new();
-    let mut baselines = Vec::new();
-    // `docker stats` prints only the rows that fit: make them all fit.
-    let height = (n + 5).max(50);
-    for round in 0..rounds {
-        let baseline = idle_daemon_cpu(window);
-        baselines.push(baseline);
-        let s = measure(
-            "stats",
-            "docker stats",
-            &stats_full,
-            window,
-            baseline,
-            height,
-        );
-        let d = measure("deck", BIN, &deck_full, window, baseline, height);
-        eprintln!(
-            "round {round}: idle daemon {baseline:.1}% | docker stats: screen {:.0} ms, self {:.1}%, daemon +{:.1}%, rss {:.1} MiB | agile-deck: screen {:.0} ms, self {:.1}%, daemon +{:.1}%, rss {:.1} MiB",
-            s.first_screen_ms,
-            s.tool_cpu,
-            s.daemon_cpu,
-            s.rss_mib,
-            d.first_screen_ms,
-            d.tool_cpu,
-            d.daemon_cpu,
-            d.rss_mib
-        );
-        results.entry("docker stats").or_default().push(s);
-        results.entry("agile-deck").or_default().push(d);
-    }
-
-    let med = |tool: &str, f: fn(&Measure) -> f64| median(results[tool].iter().map(f).collect());
-    println!(
-        "\nfleet_view: {n} containers, {rounds} rounds, medians (CPU in % of one core; idle daemon {:.1}%)",
-        median(baselines)
-    );
-    println!(
-        "{:<14} {:>12} {:>10} {:>13} {:>10} {:>9}",
-        "tool", "first screen", "tool CPU", "daemon CPU +", "total CPU", "peak RSS"
-    );
-    for tool in ["docker stats", "agile-deck"] {
-        println!(
-            "{:<14} {:>9.0} ms {:>9.1}% {:>12.1}% {:>9.1}% {:>5.1} MiB",
-            tool,
-            med(tool, |m| m.first_screen_ms),
-            med(tool, |m| m.tool_cpu),
-            med(tool, |m| m.daemon_cpu),
-            med(tool, |m| m.tool_cpu + m.daemon_cpu),
-            med(tool, |m| m.rss_mib)
-        );
-    }
-    let ratio = |f: fn(&Measure) -> f64| med("agile-deck", f) / med("docker stats", f);
-    println!(
-        "ratios agile-deck / docker stats: first screen {:.2}, total CPU {:.2}, peak RSS {:.2}",
-        ratio(|m| m.first_screen_ms),
-        ratio(|m| m.tool_cpu + m.daemon_cpu),
-        ratio(|m| m.rss_mib)
-    );
 }
 
 /// Removes the extra containers, also when a measurement fails.
