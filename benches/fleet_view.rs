@@ -173,19 +173,30 @@ fn measure(
 ) -> Measure {
     let start = Instant::now();
     let (pane, pid) = Pane::start(name, command, height);
-    let deadline = start + Duration::from_secs(120);
-    while !full(&pane.screen()) {
-        assert!(
-            Instant::now() < deadline,
-            "{name}: no full screen after 120 s:\n{}",
-            pane.screen()
-        );
+    // A tool that never shows every container (docker stats at 500 on two
+    // cores) is measured all the same, with "never" as its time.
+    let deadline = start + Duration::from_secs(60);
+    let mut first = f64::INFINITY;
+    while Instant::now() < deadline {
+        if full(&pane.screen()) {
+            first = start.elapsed().as_secs_f64() * 1000.0;
+            break;
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let first = start.elapsed().as_secs_f64() * 1000.0;
+    if first.is_infinite() {
+        eprintln!("  {name}: not every container on screen after 60 s");
+    }
     let m = window_of(pid, window, baseline, first);
     drop(pane);
+    settle();
     m
+}
+
+/// After a tool quits the daemon may still be tearing down its streams:
+/// let that finish outside the next tool's window.
+fn settle() {
+    std::thread::sleep(Duration::from_secs(5));
 }
 
 /// The floor: this program again, reading the files and nothing else.
@@ -197,6 +208,7 @@ fn measure_floor(window: Duration, baseline: f64) -> Measure {
     let m = window_of(child.id(), window, baseline, 0.0);
     let _ = child.kill();
     let _ = child.wait();
+    settle();
     m
 }
 
@@ -368,11 +380,18 @@ fn run_count(n: usize, rounds: usize, window: Duration) {
         "{:<18} {:>12} {:>9} {:>13} {:>10} {:>10}",
         "tool", "first screen", "tool CPU", "daemon CPU +", "total CPU", "peak RSS"
     );
+    let ms = |v: f64| {
+        if v.is_finite() {
+            format!("{v:.0} ms")
+        } else {
+            "never".into()
+        }
+    };
     for tool in TOOLS {
         println!(
-            "{:<18} {:>9.0} ms {:>8.1}% {:>12.1}% {:>9.1}% {:>6.1} MiB",
+            "{:<18} {:>12} {:>8.1}% {:>12.1}% {:>9.1}% {:>6.1} MiB",
             tool,
-            med(tool, |m| m.first_screen_ms),
+            ms(med(tool, |m| m.first_screen_ms)),
             med(tool, |m| m.tool_cpu),
             med(tool, |m| m.daemon_cpu),
             med(tool, Measure::total),
@@ -397,10 +416,16 @@ fn churn(n: usize, minutes: u64, label: &str, image: &str) {
     let full = deck_full(n);
     let start = Instant::now();
     while !full(&pane.screen()) {
-        assert!(start.elapsed() < Duration::from_secs(120), "{}", pane.screen());
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "{}",
+            pane.screen()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
-    println!("\nfleet_view churn: N = {n}, {minutes} min, 20 containers created and 20 removed a minute");
+    println!(
+        "\nfleet_view churn: N = {n}, {minutes} min, 20 containers created and 20 removed a minute"
+    );
     let rss = |pid: u32| {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
         status
@@ -428,7 +453,8 @@ fn churn(n: usize, minutes: u64, label: &str, image: &str) {
             report = Instant::now();
             println!(
                 "{:>8.1} {:>10.1} {:>10.1}",
-                (minutes * 60) as f64 / 60.0 - end.saturating_duration_since(Instant::now()).as_secs_f64() / 60.0,
+                (minutes * 60) as f64 / 60.0
+                    - end.saturating_duration_since(Instant::now()).as_secs_f64() / 60.0,
                 rss(pid),
                 vm_hwm_kib(pid) as f64 / 1024.0
             );

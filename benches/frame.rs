@@ -99,7 +99,10 @@ fn app() -> App {
     });
     let now = Utc::now();
     for k in 0..60 {
-        app.update(batch(now - chrono::Duration::seconds(5 * (60 - k)), k as f64));
+        app.update(batch(
+            now - chrono::Duration::seconds(5 * (60 - k)),
+            k as f64,
+        ));
     }
     app
 }

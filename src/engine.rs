@@ -31,10 +31,10 @@ use crate::stats;
 pub const REFRESH: Duration = Duration::from_secs(1);
 /// A new container's second read comes this soon, so its first CPU
 /// figure is on screen well before a full refresh.
-const FIRST_DELTA: Duration = Duration::from_millis(200);
+const FIRST_DELTA: Duration = Duration::from_millis(100);
 /// Shortest time between two reads of a container: CPU over a shorter
 /// window is mostly noise.
-const MIN_WINDOW: Duration = Duration::from_millis(100);
+const MIN_WINDOW: Duration = Duration::from_millis(50);
 
 /// Which path to use (`--stats`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -319,13 +319,16 @@ fn sample_loop(
                 set = newer;
             }
             let mut next: HashMap<String, Tracked> = HashMap::with_capacity(set.len());
+            // The second read is due a short while after the first began:
+            // reading hundreds of containers takes a while itself.
+            let begun = Instant::now();
             let system = SystemCpu::read(&mut buf);
             for (id, files) in set {
                 let t = match tracked.remove(&id) {
                     Some(t) if t.files == files => t,
                     _ => {
                         // New: a first read now, the second soon.
-                        quick = Some(Instant::now() + FIRST_DELTA);
+                        quick = Some(begun + FIRST_DELTA);
                         Tracked {
                             last: read(&files, system, &mut buf),
                             files,
@@ -346,7 +349,6 @@ fn sample_loop(
                 next_refresh = now + refresh; // we were suspended: do not catch up
             }
         }
-        quick = None;
         let at = Utc::now();
         // Once per batch: every container's CPU is over the same system time.
         let system = SystemCpu::read(&mut buf);
@@ -373,6 +375,12 @@ fn sample_loop(
         for id in vanished {
             tracked.remove(&id);
         }
+        // Read too recently to give a figure yet (joined during a long
+        // read): try again shortly rather than at the next refresh.
+        quick = tracked
+            .values()
+            .any(|t| t.fresh)
+            .then(|| Instant::now() + MIN_WINDOW);
         if !samples.is_empty() && tx.blocking_send(Msg::Stats { at, samples }).is_err() {
             return;
         }

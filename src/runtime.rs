@@ -3,6 +3,7 @@
 //! when the state changed — at most ~30 frames a second, never when idle.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
@@ -33,6 +34,9 @@ pub struct Runtime {
     engine: Engine,
     /// Bounds concurrent inspects, so an event storm cannot flood the daemon.
     inspects: Arc<tokio::sync::Semaphore>,
+    /// This daemon is a Swarm manager (as of the last `docker info`).
+    swarm_manager: Arc<AtomicBool>,
+    started: Instant,
 }
 
 impl Runtime {
@@ -62,13 +66,28 @@ impl Runtime {
                 });
             }
             Cmd::Resync { known } => {
+                let manager = self.swarm_manager.clone();
+                let started = self.started;
                 tokio::spawn(async move {
-                    let info = crate::connect::daemon_info(&docker).await;
-                    let manager = info.as_ref().is_ok_and(|i| i.swarm == "manager");
+                    // `docker info` is slow on a big host: ask it alongside
+                    // the listing, which uses the role known so far.
+                    let was_manager = manager.load(Ordering::Relaxed);
+                    let (info, listing) = tokio::join!(
+                        crate::connect::daemon_info(&docker),
+                        sources::list(&docker, &topology, &known, was_manager)
+                    );
                     if let Ok(info) = info {
+                        manager.store(info.swarm == "manager", Ordering::Relaxed);
                         let _ = tx.send(Msg::Daemon(info)).await;
                     }
-                    let msg = match sources::list(&docker, &topology, &known, manager).await {
+                    if known.is_empty() {
+                        // A full listing: at start, or after an outage.
+                        log::info!(
+                            "inventory listed {} ms after start",
+                            started.elapsed().as_millis()
+                        );
+                    }
+                    let msg = match listing {
                         Ok(listing) => Msg::Listing(listing),
                         Err(e) => Msg::SourceError {
                             source: "inventory",
@@ -134,6 +153,8 @@ pub async fn run(
             settings.max_streams,
         ),
         inspects: Arc::new(tokio::sync::Semaphore::new(sources::INSPECT_CONCURRENCY)),
+        swarm_manager: Arc::new(AtomicBool::new(info.swarm == "manager")),
+        started,
     };
     app.local_offset = *chrono::Local::now().offset();
     app.stats_cap = rt.engine.target_cap();

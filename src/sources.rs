@@ -172,22 +172,25 @@ pub async fn list(
         })
         .filter_map(|s| s.id.clone())
         .collect();
-    let inspected: Vec<Replica> = stream::iter(to_inspect)
+    let inspected = stream::iter(to_inspect)
         .map(|id| async move { inspect(docker, topology, &id).await })
         .buffer_unordered(INSPECT_CONCURRENCY)
         .filter_map(|r| async move { r.ok().flatten() })
-        .collect()
-        .await;
-    let services = if swarm_manager {
-        Some(list_services(docker, topology).await?)
-    } else {
-        None
+        .collect::<Vec<Replica>>();
+    let services = async {
+        if swarm_manager {
+            list_services(docker, topology).await.map(Some)
+        } else {
+            Ok(None)
+        }
     };
+    // All at once: the first screen waits for the slowest, not the sum.
+    let (inspected, services, networks) = tokio::join!(inspected, services, list_networks(docker));
     Ok(Listing {
         present,
         inspected,
-        services,
-        networks: list_networks(docker).await?,
+        services: services?,
+        networks: networks?,
     })
 }
 

@@ -273,6 +273,21 @@ fn demo_dashboard_in_tmux() {
     });
     assert!(screen.contains("connected to unix://"), "{screen}");
 
+    // The stats engine line: a local daemon is read from cgroups, with no
+    // Docker stream, and the line reports what that costs.
+    tmux.keys(&["L", "E"]);
+    let screen = tmux.wait("engine line", Duration::from_secs(10), |s| {
+        s.contains("stats engine: cgroup v") && s.contains("samples/s")
+    });
+    let line = screen
+        .lines()
+        .find(|l| l.contains("stats engine:"))
+        .unwrap();
+    assert!(
+        line.contains("21 read from cgroups · 0 Docker streams"),
+        "{line}"
+    );
+
     // q quits and the terminal is back to normal.
     tmux.keys(&["q"]);
     let screen = tmux.wait("exit", Duration::from_secs(5), |s| s.contains("EXIT="));
