@@ -11,9 +11,9 @@
 //! in a 200×50 tmux pane with `--stats cgroup`, then with `--stats api`
 //! (streams uncapped, like docker stats); and the floor, a loop that only
 //! reads the same cgroup files once a second. For each: time until every
-//! container has figures on screen, the tool's own CPU, dockerd + containerd
-//! + shims CPU above the idle baseline (% of one core, from /proc/<pid>/stat),
-//! and the tool's peak RSS (VmHWM). Prints medians and the ratios.
+//! container has figures on screen, the tool's own CPU, the CPU of dockerd,
+//! containerd and the shims above the idle baseline (% of one core, from
+//! /proc/<pid>/stat), and the tool's peak RSS (VmHWM). Prints medians and the ratios.
 //!
 //! `--churn MINUTES` instead runs agile-deck (cgroup path) for that long
 //! while 20 containers a minute are created and 20 removed, and prints its
