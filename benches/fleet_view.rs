@@ -77,7 +77,15 @@ struct Pane {
 
 impl Pane {
     /// `height`: `docker stats` shows only the containers that fit.
+    /// A pane running `command`. The tmux server starts first, with a
+    /// placeholder, so its own start-up is not counted as the tool's.
     fn start(name: &str, command: &str, height: usize) -> (Pane, u32) {
+        let pane = Pane::open(name, height);
+        let pid = pane.run(command);
+        (pane, pid)
+    }
+
+    fn open(name: &str, height: usize) -> Pane {
         let socket = format!("agile-deck-bench-{name}-{}", std::process::id());
         let ok = Command::new("tmux")
             .args([
@@ -91,17 +99,29 @@ impl Pane {
                 &height.to_string(),
                 "-s",
                 "b",
-                command,
+                "sleep 100000",
             ])
             .status()
             .unwrap()
             .success();
+        assert!(ok, "tmux failed");
+        Pane { socket }
+    }
+
+    /// Replace the pane's program with `command`; its pid.
+    fn run(&self, command: &str) -> u32 {
+        let socket = &self.socket;
+        let ok = Command::new("tmux")
+            .args(["-L", socket, "respawn-pane", "-k", "-t", "b", command])
+            .status()
+            .unwrap()
+            .success();
         assert!(ok, "tmux failed for {command}");
-        let pid = sh(
+        sh(
             "tmux",
             &[
                 "-L",
-                &socket,
+                socket,
                 "display-message",
                 "-p",
                 "-t",
@@ -111,8 +131,7 @@ impl Pane {
         )
         .trim()
         .parse()
-        .unwrap();
-        (Pane { socket }, pid)
+        .unwrap()
     }
 
     fn screen(&self) -> String {
@@ -171,8 +190,9 @@ fn measure(
     baseline: f64,
     height: usize,
 ) -> Measure {
+    let pane = Pane::open(name, height);
     let start = Instant::now();
-    let (pane, pid) = Pane::start(name, command, height);
+    let pid = pane.run(command);
     // A tool that never shows every container (docker stats at 500 on two
     // cores) is measured all the same, with "never" as its time.
     let deadline = start + Duration::from_secs(60);
@@ -193,10 +213,12 @@ fn measure(
     m
 }
 
-/// After a tool quits the daemon may still be tearing down its streams:
-/// let that finish outside the next tool's window.
+/// After a tool quits the daemon may still be tearing down its streams
+/// (for seconds, with hundreds of them): let that finish outside the next
+/// tool's measurement.
 fn settle() {
-    std::thread::sleep(Duration::from_secs(5));
+    let n = running() as u64;
+    std::thread::sleep(Duration::from_secs(5 + n / 50));
 }
 
 /// The floor: this program again, reading the files and nothing else.

@@ -307,6 +307,9 @@ impl App {
                     self.dirty |= self.fleet.remove(&id);
                 }
                 for r in listing.inspected {
+                    if listing.provisional && self.fleet.replicas.contains_key(&r.id) {
+                        continue; // what we know beats a sketch
+                    }
                     self.dirty |= self.fleet.upsert(r);
                 }
                 if let Some(services) = listing.services {
@@ -595,10 +598,38 @@ mod tests {
         app.update(Msg::Listing(Listing {
             present: replicas.iter().map(|r| r.id.clone()).collect(),
             inspected: replicas,
+            provisional: false,
             services: None,
             networks: Vec::new(),
         }));
         app
+    }
+
+    #[test]
+    fn a_sketch_from_docker_ps_never_replaces_an_inspected_replica() {
+        let mut a = app();
+        let mut sketch = a.fleet.replicas["a1"].clone();
+        sketch.restart_count = -1;
+        let mut new = sketch.clone();
+        new.id = "n1".into();
+        let present: Vec<String> = a
+            .fleet
+            .replicas
+            .keys()
+            .cloned()
+            .chain(["n1".into()])
+            .collect();
+        let cmds = a.update(Msg::Listing(Listing {
+            present,
+            inspected: vec![sketch, new],
+            provisional: true,
+            services: None,
+            networks: Vec::new(),
+        }));
+        assert_ne!(a.fleet.replicas["a1"].restart_count, -1);
+        assert!(a.fleet.replicas.contains_key("n1"), "new ones show at once");
+        // Its figures are asked for straight away, before any inspect.
+        assert!(matches!(&cmds[..], [Cmd::WatchStats(t)] if t.iter().any(|t| t.id == "n1")));
     }
 
     fn targets(ids: &[&str]) -> Vec<Target> {

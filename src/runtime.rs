@@ -71,6 +71,13 @@ impl Runtime {
                 tokio::spawn(async move {
                     // `docker info` is slow on a big host: ask it alongside
                     // the listing, which uses the role known so far.
+                    if known.is_empty()
+                        && let Ok(quick) = sources::list_quick(&docker, &topology).await
+                    {
+                        // A full listing inspects every container: show them
+                        // (and start their figures) from `docker ps` first.
+                        let _ = tx.send(Msg::Listing(quick)).await;
+                    }
                     let was_manager = manager.load(Ordering::Relaxed);
                     let (info, listing) = tokio::join!(
                         crate::connect::daemon_info(&docker),
@@ -243,9 +250,15 @@ pub async fn run(
             }
             _ = frame_due, if app.dirty => {}
         }
-        for cmd in cmds {
+        // A burst (hundreds of inspects returning) may ask for several
+        // stats sets: only the last one matters.
+        let last_watch = cmds.iter().rposition(|c| matches!(c, Cmd::WatchStats(_)));
+        for (i, cmd) in cmds.into_iter().enumerate() {
             if cmd == Cmd::Quit {
                 return Ok(());
+            }
+            if matches!(cmd, Cmd::WatchStats(_)) && Some(i) != last_watch {
+                continue;
             }
             rt.run_cmd(cmd);
         }

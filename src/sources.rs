@@ -107,6 +107,72 @@ pub fn replica_from_inspect(topology: &Topology, c: ContainerInspectResponse) ->
     }
 }
 
+/// A first sketch of a container from `docker ps` output, shown (with live
+/// figures) while the inspect that fills in the rest is on its way: names,
+/// labels (so placement), state, health, image, networks and ports.
+/// Limits, restarts, exit details and network aliases wait for inspect.
+pub fn replica_from_summary(topology: &Topology, s: &ContainerSummary) -> Replica {
+    let name = s
+        .names
+        .as_ref()
+        .and_then(|n| n.first())
+        .map(|n| n.trim_start_matches('/').to_string())
+        .unwrap_or_default();
+    let labels: BTreeMap<String, String> =
+        s.labels.clone().unwrap_or_default().into_iter().collect();
+    let (state, health) = summary_state(s);
+    let mut networks: Vec<NetworkAttachment> = s
+        .network_settings
+        .as_ref()
+        .and_then(|n| n.networks.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(network, e)| NetworkAttachment {
+            network,
+            ip: e.ip_address.unwrap_or_default(),
+            aliases: Vec::new(),
+        })
+        .collect();
+    networks.sort_by(|a, b| a.network.cmp(&b.network));
+    let mut ports: Vec<PortMapping> = s
+        .ports
+        .iter()
+        .flatten()
+        .map(|p| PortMapping {
+            container_port: format!(
+                "{}/{}",
+                p.private_port,
+                p.typ.map(|t| t.to_string()).unwrap_or_else(|| "tcp".into())
+            ),
+            host_ip: p.ip.clone().unwrap_or_default(),
+            host_port: p.public_port.map(|p| p.to_string()).unwrap_or_default(),
+        })
+        .collect();
+    ports.sort_by(|a, b| (&a.container_port, &a.host_ip).cmp(&(&b.container_port, &b.host_ip)));
+    Replica {
+        id: s.id.clone().unwrap_or_default(),
+        placement: topology.place(&name, &labels),
+        name,
+        image: s.image.clone().unwrap_or_default(),
+        state,
+        health,
+        created: s
+            .created
+            .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0)),
+        started_at: None,
+        finished_at: None,
+        restart_count: 0,
+        exit_code: 0,
+        oom_killed: false,
+        pid: None,
+        cpu_limit: None,
+        mem_limit: None,
+        networks,
+        ports,
+        labels,
+    }
+}
+
 /// Inspect one container; Ok(None) when it is gone.
 pub async fn inspect(
     docker: &Docker,
@@ -147,6 +213,9 @@ pub fn summary_state(s: &ContainerSummary) -> (String, Health) {
 pub struct Listing {
     pub present: Vec<String>,
     pub inspected: Vec<Replica>,
+    /// `inspected` holds sketches from `docker ps` (`list_quick`): they
+    /// stand in only for containers not known yet.
+    pub provisional: bool,
     pub services: Option<Vec<SwarmService>>,
     pub networks: Vec<DockerNetwork>,
 }
@@ -189,8 +258,34 @@ pub async fn list(
     Ok(Listing {
         present,
         inspected,
+        provisional: false,
         services: services?,
         networks: networks?,
+    })
+}
+
+/// Every container sketched from one `docker ps` call, with no inspect: at
+/// start, hundreds of containers are on screen (and their figures on the
+/// way) before the first of their inspects returns.
+pub async fn list_quick(
+    docker: &Docker,
+    topology: &Topology,
+) -> Result<Listing, bollard::errors::Error> {
+    let summaries = docker
+        .list_containers(Some(ListContainersOptions {
+            all: true,
+            ..Default::default()
+        }))
+        .await?;
+    Ok(Listing {
+        present: summaries.iter().filter_map(|s| s.id.clone()).collect(),
+        inspected: summaries
+            .iter()
+            .map(|s| replica_from_summary(topology, s))
+            .collect(),
+        provisional: true,
+        services: None,
+        networks: list_networks(docker).await?,
     })
 }
 
