@@ -207,6 +207,16 @@ pub fn summary_state(s: &ContainerSummary) -> (String, Health) {
     (state, health)
 }
 
+/// `docker ps -a`.
+async fn all_containers(docker: &Docker) -> Result<Vec<ContainerSummary>, bollard::errors::Error> {
+    docker
+        .list_containers(Some(ListContainersOptions {
+            all: true,
+            ..Default::default()
+        }))
+        .await
+}
+
 /// The full inventory: every container (inspected unless `known` says it is
 /// unchanged) and, on a Swarm manager, the services.
 #[derive(Debug)]
@@ -226,12 +236,7 @@ pub async fn list(
     known: &HashMap<String, (String, Health)>,
     swarm_manager: bool,
 ) -> Result<Listing, bollard::errors::Error> {
-    let summaries = docker
-        .list_containers(Some(ListContainersOptions {
-            all: true,
-            ..Default::default()
-        }))
-        .await?;
+    let summaries = all_containers(docker).await?;
     let present: Vec<String> = summaries.iter().filter_map(|s| s.id.clone()).collect();
     let to_inspect: Vec<String> = summaries
         .iter()
@@ -271,12 +276,7 @@ pub async fn list_quick(
     docker: &Docker,
     topology: &Topology,
 ) -> Result<Listing, bollard::errors::Error> {
-    let summaries = docker
-        .list_containers(Some(ListContainersOptions {
-            all: true,
-            ..Default::default()
-        }))
-        .await?;
+    let summaries = all_containers(docker).await?;
     Ok(Listing {
         present: summaries.iter().filter_map(|s| s.id.clone()).collect(),
         inspected: summaries
