@@ -552,9 +552,11 @@ impl Drop for Cleanup {
             &["ps", "-aq", "--filter", &format!("label={}", self.0)],
         );
         let ids: Vec<&str> = ids.split_whitespace().collect();
-        if !ids.is_empty() {
+        // In small batches: one `docker rm -f` of 500 ids once left
+        // Docker 20.10 unable to remove anything until restarted.
+        for batch in ids.chunks(25) {
             let mut rm = vec!["rm", "-f"];
-            rm.extend(ids);
+            rm.extend(batch);
             sh("docker", &rm);
         }
     }
