@@ -12,7 +12,9 @@ use crossterm::event::KeyEvent;
 use crate::engine::{Cost, Target};
 use crate::fleet::{Fleet, GroupBy, Row};
 use crate::keymap::{Action, Context, Keymap};
+use crate::metrics::{CellKey, Request, Scope, Store, Vars};
 use crate::model::{DaemonInfo, DockerNetwork, Health, Replica, ServiceId, SwarmService};
+use crate::prometheus::{Data, PromError, Query};
 use crate::sources::Listing;
 use crate::stats::Sample;
 use crate::theme::Theme;
@@ -59,6 +61,15 @@ pub enum Msg {
     },
     /// The daemon answers again after an error.
     DaemonBack,
+    /// Time to ask Prometheus about what is on screen again.
+    PromDue,
+    /// Answers to `Cmd::Prom`.
+    PromResults(Vec<(Request, Result<Data, PromError>)>),
+    /// The answer to an ad-hoc query.
+    PromAdhoc {
+        query: Query,
+        result: Result<Data, PromError>,
+    },
 }
 
 #[derive(Debug, PartialEq)]
@@ -73,6 +84,26 @@ pub enum Cmd {
     ListNetworks,
     /// The containers to take figures of, in priority order.
     WatchStats(Vec<Target>),
+    /// Questions for Prometheus (cells and charts on screen).
+    Prom(Vec<Request>),
+    PromAdhoc(Query),
+}
+
+/// Prometheus in the dashboard; None without `--prometheus`, and then no
+/// column shows and nothing is asked.
+#[derive(Debug, Default)]
+pub struct Prom {
+    pub url: String,
+    pub store: Store,
+}
+
+/// An ad-hoc query (`:promql EXPR`) and its answer.
+#[derive(Debug, PartialEq)]
+pub struct Adhoc {
+    pub query: Query,
+    /// None while it runs.
+    pub result: Option<Result<Data, PromError>>,
+    pub scroll: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -157,6 +188,12 @@ pub struct App {
     /// The engine line is shown, with its latest figures.
     pub show_engine: bool,
     pub engine: Cost,
+    pub prom: Option<Prom>,
+    pub adhoc: Option<Adhoc>,
+    /// The command line, while open (`:`): what was typed so far.
+    pub prompt: Option<String>,
+    /// A one-line message in the footer until the next key.
+    pub flash: Option<String>,
     pub quitting: bool,
     /// Set when the screen must be redrawn.
     pub dirty: bool,
@@ -191,6 +228,10 @@ impl App {
             samples_seen: 0,
             show_engine: false,
             engine: Cost::default(),
+            prom: None,
+            adhoc: None,
+            prompt: None,
+            flash: None,
             quitting: false,
             dirty: true,
             listed: false,
@@ -267,6 +308,7 @@ impl App {
             Msg::Key(k) => {
                 self.on_key(k, &mut cmds);
                 self.dirty = true;
+                self.ask_prometheus_about_new_rows(&mut cmds);
             }
             Msg::Resize { width, height } => {
                 self.viewport = (width, height);
@@ -322,6 +364,7 @@ impl App {
                 }
                 self.listed = true;
                 self.link = Link::Up;
+                self.ask_prometheus_about_new_rows(&mut cmds);
             }
             Msg::Inspected { id, replica } => {
                 self.dirty |= match replica {
@@ -399,6 +442,37 @@ impl App {
                 // Streams died with the connection: reopen them all.
                 cmds.push(Cmd::WatchStats(self.watched.clone()));
             }
+            Msg::PromDue => {
+                let asks = self.prom_requests();
+                if !asks.is_empty() {
+                    cmds.push(Cmd::Prom(asks));
+                }
+                // An open ad-hoc table follows too.
+                if let Some(a) = self.adhoc.as_ref().filter(|a| a.result.is_some()) {
+                    cmds.push(Cmd::PromAdhoc(a.query.clone()));
+                }
+                return cmds;
+            }
+            Msg::PromResults(results) => {
+                if let Some(prom) = &mut self.prom {
+                    let (changed, log) = prom.store.apply(&self.fleet.topology.metrics, results);
+                    for line in log {
+                        log::warn!("prometheus: {line}");
+                    }
+                    self.dirty |= changed;
+                }
+                return cmds;
+            }
+            Msg::PromAdhoc { query, result } => {
+                if let Some(a) = self.adhoc.as_mut().filter(|a| a.query == query) {
+                    if let Err(e) = &result {
+                        log::warn!("prometheus: {}: {e}", query.expr());
+                    }
+                    a.result = Some(result);
+                    self.dirty = true;
+                }
+                return cmds;
+            }
         }
         self.clamp_selection();
         if let Some(w) = self.stats_targets_if_changed() {
@@ -473,8 +547,246 @@ impl App {
         }
     }
 
+    /// Ask at once about cells and charts on screen that have no answer
+    /// yet (after a move, a drill-down, the first listing), rather than at
+    /// the next interval.
+    fn ask_prometheus_about_new_rows(&self, cmds: &mut Vec<Cmd>) {
+        let Some(prom) = &self.prom else { return };
+        let missing: Vec<Request> = self
+            .prom_requests()
+            .into_iter()
+            .filter(|r| {
+                if r.chart {
+                    !prom.store.charts.contains_key(&r.key)
+                } else {
+                    !prom.store.cells.contains_key(&r.key)
+                }
+            })
+            .collect();
+        if !missing.is_empty() {
+            cmds.push(Cmd::Prom(missing));
+        }
+    }
+
+    /// What to ask Prometheus: every metric cell of the rows that can be on
+    /// screen, and the charts of the selected row.
+    pub fn prom_requests(&self) -> Vec<Request> {
+        let metrics = &self.fleet.topology.metrics;
+        if self.prom.is_none() || metrics.is_empty() {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for (scope, row, vars, selected) in self.prom_rows() {
+            // "ungrouped" is no layer or team a target could be labelled with.
+            if matches!(scope, Scope::Layer | Scope::Team) && row == crate::fleet::UNGROUPED {
+                continue;
+            }
+            for (i, m) in metrics.iter().enumerate() {
+                if !m.applies_to(scope, &row) {
+                    continue;
+                }
+                let Some(expr) = m.expand(&vars) else {
+                    continue;
+                };
+                let key = CellKey {
+                    scope,
+                    row: row.clone(),
+                    metric: i,
+                };
+                if selected {
+                    out.push(Request::chart(key.clone(), expr.clone()));
+                }
+                out.push(Request::cell(key, expr));
+            }
+        }
+        out
+    }
+
+    /// The scope of the rows at the current level.
+    pub fn prom_scope(&self) -> Scope {
+        match (&self.frame().level, self.pane) {
+            (Level::Groups, Pane::Layers) => Scope::Layer,
+            (Level::Groups, Pane::Teams) => Scope::Team,
+            (Level::Services { .. }, _) => Scope::Service,
+            _ => Scope::Replica,
+        }
+    }
+
+    /// Rows that can be on screen (the table keeps the selection visible,
+    /// so at most a page either side of it), with their placeholder values
+    /// and whether each is the selected one.
+    fn prom_rows(&self) -> Vec<(Scope, String, Vars, bool)> {
+        let sel = self.frame().selected;
+        let page = self.page();
+        let window = |n: usize| (sel + 1).saturating_sub(page)..(sel + page).min(n);
+        let scope = self.prom_scope();
+        match &self.frame().level {
+            Level::Groups => {
+                let rows = self.rows();
+                window(rows.len())
+                    .map(|i| {
+                        let name = rows[i].name.clone();
+                        let vars = if scope == Scope::Layer {
+                            Vars {
+                                layer: Some(name.clone()),
+                                ..Default::default()
+                            }
+                        } else {
+                            Vars {
+                                team: Some(name.clone()),
+                                ..Default::default()
+                            }
+                        };
+                        (scope, name, vars, i == sel)
+                    })
+                    .collect()
+            }
+            Level::Services { group } => {
+                let rows = self.rows();
+                window(rows.len())
+                    .map(|i| {
+                        let r = &rows[i];
+                        let first = r
+                            .replicas
+                            .first()
+                            .and_then(|id| self.fleet.replicas.get(id));
+                        let mut vars = first.map(replica_vars).unwrap_or_default();
+                        vars.container = None;
+                        vars.instance = None;
+                        vars.service = Some(r.name.clone());
+                        match self.pane {
+                            Pane::Layers => vars.layer = Some(group.clone()),
+                            Pane::Teams => vars.team = Some(group.clone()),
+                        }
+                        (scope, r.name.clone(), vars, i == sel)
+                    })
+                    .collect()
+            }
+            Level::Replicas { .. } => {
+                let reps = self.replicas();
+                window(reps.len())
+                    .map(|i| (scope, reps[i].name.clone(), replica_vars(reps[i]), i == sel))
+                    .collect()
+            }
+            Level::Replica { .. } => self
+                .replicas()
+                .first()
+                .map(|r| vec![(scope, r.name.clone(), replica_vars(r), true)])
+                .unwrap_or_default(),
+        }
+    }
+
+    fn start_adhoc(&mut self, query: Query, cmds: &mut Vec<Cmd>) {
+        if self.prom.is_none() {
+            self.flash =
+                Some("Prometheus is not configured: start agile-deck with --prometheus URL".into());
+            return;
+        }
+        cmds.push(Cmd::PromAdhoc(query.clone()));
+        self.adhoc = Some(Adhoc {
+            query,
+            result: None,
+            scroll: 0,
+        });
+    }
+
+    /// Run what was typed on the command line.
+    fn run_command(&mut self, line: &str, cmds: &mut Vec<Cmd>) {
+        let line = line.trim();
+        let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
+        match word {
+            "" => {}
+            "q" | "q!" | "quit" => self.quit(cmds),
+            "promql" if rest.trim().is_empty() => {
+                self.flash = Some("usage: :promql EXPR".into());
+            }
+            "promql" => self.start_adhoc(
+                Query::Instant {
+                    expr: rest.trim().to_string(),
+                },
+                cmds,
+            ),
+            other => {
+                self.flash = Some(format!(
+                    "unknown command {other:?}; commands: promql EXPR, q"
+                ))
+            }
+        }
+    }
+
+    /// Keys while the command line is open: it takes the text.
+    fn on_prompt_key(&mut self, key: KeyEvent, cmds: &mut Vec<Cmd>) {
+        use crossterm::event::{KeyCode, KeyModifiers};
+        let Some(text) = self.prompt.as_mut() else {
+            return;
+        };
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        match key.code {
+            KeyCode::Esc => self.prompt = None,
+            KeyCode::Enter => {
+                let line = self.prompt.take().unwrap_or_default();
+                self.run_command(&line, cmds);
+            }
+            KeyCode::Backspace => {
+                text.pop();
+            }
+            KeyCode::Char('u') if ctrl => text.clear(),
+            KeyCode::Char('c') if ctrl => self.prompt = None,
+            KeyCode::Char(c) if !ctrl => text.push(c),
+            _ => {}
+        }
+    }
+
+    /// Keys while an ad-hoc answer is shown.
+    fn on_adhoc_key(&mut self, key: KeyEvent, action: Option<Action>, cmds: &mut Vec<Cmd>) {
+        use crossterm::event::KeyCode;
+        let Some(a) = self.adhoc.as_mut() else {
+            return;
+        };
+        match (key.code, action) {
+            // `r` flips between now and the last 15 minutes.
+            (KeyCode::Char('r'), _) => {
+                let expr = a.query.expr().to_string();
+                let query = match a.query {
+                    Query::Instant { .. } => Query::Range {
+                        expr,
+                        span: crate::metrics::CHART_SPAN,
+                        step: crate::metrics::CHART_STEP,
+                    },
+                    Query::Range { .. } => Query::Instant { expr },
+                };
+                self.start_adhoc(query, cmds);
+            }
+            (_, Some(Action::Up)) => a.scroll = a.scroll.saturating_sub(1),
+            (_, Some(Action::Down)) => a.scroll += 1,
+            (_, Some(Action::Enter)) => {
+                let query = a.query.clone();
+                self.start_adhoc(query, cmds);
+            }
+            (_, Some(Action::PromQL | Action::Command)) => {
+                self.prompt = Some(format!("promql {}", a.query.expr()));
+            }
+            (_, Some(Action::Back | Action::Quit | Action::Help)) => self.adhoc = None,
+            _ => {}
+        }
+    }
+
     fn on_key(&mut self, key: KeyEvent, cmds: &mut Vec<Cmd>) {
-        let Some(action) = self.keymap.action(Context::Table, &key) else {
+        self.flash = None;
+        if self.prompt.is_some() {
+            return self.on_prompt_key(key, cmds);
+        }
+        let action = self.keymap.action(Context::Table, &key);
+        if self.adhoc.is_some() {
+            let ctrl_c = key.code == crossterm::event::KeyCode::Char('c')
+                && key
+                    .modifiers
+                    .contains(crossterm::event::KeyModifiers::CONTROL);
+            if !ctrl_c {
+                return self.on_adhoc_key(key, action, cmds);
+            }
+        }
+        let Some(action) = action else {
             return;
         };
         if self.show_help {
@@ -501,6 +813,8 @@ impl App {
             Action::Help => self.show_help = true,
             Action::ToggleLog => self.show_log = !self.show_log,
             Action::ToggleEngine => self.show_engine = !self.show_engine,
+            Action::Command => self.prompt = Some(String::new()),
+            Action::PromQL => self.prompt = Some("promql ".into()),
             Action::NextPane | Action::PrevPane => {
                 let i = self.pane_index();
                 let step = if action == Action::NextPane {
@@ -559,6 +873,26 @@ impl App {
             let i = self.pane_index();
             self.stacks[i].push(Frame { level, selected: 0 });
         }
+    }
+}
+
+/// What a replica fills placeholders with. `$instance` is its first
+/// published port as Prometheus scrapes it from the host (`0.0.0.0` and
+/// `::` listen on 127.0.0.1 too).
+fn replica_vars(r: &Replica) -> Vars {
+    let instance = r.ports.iter().find(|p| !p.host_port.is_empty()).map(|p| {
+        let ip = match p.host_ip.as_str() {
+            "" | "0.0.0.0" | "::" => "127.0.0.1",
+            ip => ip,
+        };
+        format!("{ip}:{}", p.host_port)
+    });
+    Vars {
+        layer: r.placement.layer.clone(),
+        team: r.placement.team.clone(),
+        service: Some(r.placement.service.name.clone()),
+        container: Some(r.name.clone()),
+        instance,
     }
 }
 

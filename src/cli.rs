@@ -60,6 +60,27 @@ pub struct Cli {
     #[arg(long)]
     pub show_engine: bool,
 
+    /// Config file (default: $XDG_CONFIG_HOME/agile-deck/config.toml, or
+    /// ~/.config/agile-deck/config.toml, when it exists). Flags override it.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+
+    /// Prometheus base URL: request rate, error ratio and p99 columns beside
+    /// the Docker figures (queries from the topology file). Credentials come
+    /// from AGILE_DECK_PROMETHEUS_TOKEN, or AGILE_DECK_PROMETHEUS_USER and
+    /// _PASSWORD, or files named in the config; never from the command line.
+    /// Without it (and without the demo's Prometheus running) nothing is queried.
+    #[arg(long, value_name = "URL", env = "AGILE_DECK_PROMETHEUS")]
+    pub prometheus: Option<String>,
+
+    /// Seconds between two rounds of Prometheus queries (default 5).
+    #[arg(long, value_name = "SECS")]
+    pub prometheus_interval: Option<f64>,
+
+    /// Seconds before a Prometheus query counts as failed (default 3).
+    #[arg(long, value_name = "SECS")]
+    pub prometheus_timeout: Option<f64>,
+
     /// Open with the program's log pane shown.
     #[arg(long)]
     pub log: bool,
@@ -79,13 +100,15 @@ pub enum Command {
 
 #[derive(Subcommand, Debug)]
 pub enum DemoAction {
-    /// Build the workload image and start every missing piece (idempotent).
+    /// Build the workload image and start every missing piece (idempotent),
+    /// and a Prometheus on 127.0.0.1 scraping it when `prometheus` is on PATH.
     Up {
         /// Extra label KEY=VALUE on everything created (the tests mark their runs).
         #[arg(long, value_name = "KEY=VALUE", hide = true)]
         label: Vec<String>,
     },
-    /// Remove every container and network the demo created, nothing else.
+    /// Remove every container and network the demo created, nothing else,
+    /// and stop the demo's Prometheus.
     Down {
         #[arg(long, value_name = "KEY=VALUE", hide = true)]
         label: Vec<String>,

@@ -144,6 +144,18 @@ pub struct Zone {
     pub zone: &'static str,
 }
 
+/// The reference's `monitoring-net`: every replica is on it so a
+/// Prometheus on the host can scrape the port each publishes on 127.0.0.1
+/// (Docker publishes no port of a container that is only on internal
+/// networks). Containers on it cannot talk to each other (inter-container
+/// traffic is off), so the zones stay as isolated as the reference says.
+pub const MONITORING: Zone = Zone {
+    name: "agile-monitoring",
+    subnet: "172.25.0.0/24",
+    internal: false,
+    zone: "monitoring",
+};
+
 pub const ZONES: [Zone; 5] = [
     Zone {
         name: "agile-frontend",
@@ -194,7 +206,6 @@ pub struct DemoReplica {
     pub mem_mib: u64,
     /// Workload knobs.
     pub env: Vec<(&'static str, String)>,
-    pub publish: bool,
 }
 
 /// The deployment: the reference's containers, named and labelled as it
@@ -224,23 +235,19 @@ pub fn deployment() -> Vec<DemoReplica> {
             ("LOAD_RPS", "5".into()),
             ("LATENCY_MS", "20".into()),
         ],
-        publish: false,
     };
     let mut out = vec![
-        DemoReplica {
-            publish: true,
-            ..one(
-                "agile-frontend-webui",
-                "web-ui",
-                "frontend",
-                "web-ui",
-                Some("web-ui"),
-                &["agile-frontend"],
-                0.25,
-                64,
-                "0.01",
-            )
-        },
+        one(
+            "agile-frontend-webui",
+            "web-ui",
+            "frontend",
+            "web-ui",
+            Some("web-ui"),
+            &["agile-frontend"],
+            0.25,
+            64,
+            "0.01",
+        ),
         one(
             "agile-frontend-gateway",
             "api-gateway",
@@ -376,7 +383,6 @@ pub fn deployment() -> Vec<DemoReplica> {
                     ("CALL", call_urls("coordinator-main")),
                     ("CALL_RPS", "0.5".into()),
                 ],
-                publish: false,
             });
         }
     }
@@ -438,19 +444,19 @@ pub fn container_body(
         network_mode: Some(r.networks[0].to_string()),
         ..Default::default()
     };
-    let mut exposed = None;
-    if r.publish {
-        let mut ports = HashMap::new();
-        ports.insert(
-            "8080/tcp".to_string(),
-            Some(vec![PortBinding {
-                host_ip: Some("127.0.0.1".into()),
-                host_port: Some(String::new()),
-            }]),
-        );
-        host.port_bindings = Some(ports);
-        exposed = Some(vec!["8080/tcp".to_string()]);
-    }
+    // Every replica publishes its HTTP port on 127.0.0.1 (a free port the
+    // daemon picks): a Prometheus on the host scrapes it there, never
+    // through a bridge IP.
+    let mut ports = HashMap::new();
+    ports.insert(
+        "8080/tcp".to_string(),
+        Some(vec![PortBinding {
+            host_ip: Some("127.0.0.1".into()),
+            host_port: Some(String::new()),
+        }]),
+    );
+    host.port_bindings = Some(ports);
+    let exposed = Some(vec!["8080/tcp".to_string()]);
     let mut endpoints = HashMap::new();
     endpoints.insert(r.networks[0].to_string(), endpoint(r));
     ContainerCreateBody {
@@ -503,7 +509,7 @@ async fn ensure_networks(
         .list_networks(None::<ListNetworksOptions>)
         .await
         .map_err(|e| format!("cannot list networks: {e}"))?;
-    for z in &ZONES {
+    for z in ZONES.iter().chain([&MONITORING]) {
         if existing.iter().any(|n| n.name.as_deref() == Some(z.name)) {
             progress(format!("network {}: exists", z.name));
             continue;
@@ -520,6 +526,14 @@ async fn ensure_networks(
             driver: Some("bridge".into()),
             internal: Some(z.internal),
             labels: Some(labels.clone()),
+            options: (z.name == MONITORING.name).then(|| {
+                [(
+                    "com.docker.network.bridge.enable_icc".to_string(),
+                    "false".to_string(),
+                )]
+                .into_iter()
+                .collect()
+            }),
             ipam: subnet.map(|s| Ipam {
                 config: Some(vec![IpamConfig {
                     subnet: Some(s.to_string()),
@@ -621,6 +635,16 @@ pub async fn up(
                         .await
                         .map_err(|e| format!("cannot attach {} to {net}: {e}", r.name))?;
                 }
+                docker
+                    .connect_network(
+                        MONITORING.name,
+                        NetworkConnectRequest {
+                            container: r.name.clone(),
+                            endpoint_config: None,
+                        },
+                    )
+                    .await
+                    .map_err(|e| format!("cannot attach {} to {}: {e}", r.name, MONITORING.name))?;
             }
         }
         docker

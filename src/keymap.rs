@@ -21,6 +21,8 @@ pub enum Action {
     PrevPane,
     ToggleLog,
     ToggleEngine,
+    Command,
+    PromQL,
     Up,
     Down,
     PageUp,
@@ -32,13 +34,15 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 16] = [
         Action::Quit,
         Action::Help,
         Action::NextPane,
         Action::PrevPane,
         Action::ToggleLog,
         Action::ToggleEngine,
+        Action::Command,
+        Action::PromQL,
         Action::Up,
         Action::Down,
         Action::PageUp,
@@ -57,6 +61,8 @@ impl Action {
             Action::PrevPane => "prev_pane",
             Action::ToggleLog => "toggle_log",
             Action::ToggleEngine => "toggle_engine",
+            Action::Command => "command",
+            Action::PromQL => "promql",
             Action::Up => "up",
             Action::Down => "down",
             Action::PageUp => "page_up",
@@ -76,6 +82,8 @@ impl Action {
             Action::PrevPane => "previous pane",
             Action::ToggleLog => "show or hide the program's own log",
             Action::ToggleEngine => "show or hide the stats engine and its cost",
+            Action::Command => "command line (:promql EXPR, :q)",
+            Action::PromQL => "ad-hoc PromQL query",
             Action::Up => "move up",
             Action::Down => "move down",
             Action::PageUp => "page up",

@@ -7,13 +7,17 @@
 pub mod app;
 pub mod cgroup;
 pub mod cli;
+pub mod config;
 pub mod connect;
 pub mod demo;
 pub mod engine;
 pub mod fleet;
 pub mod format;
 pub mod keymap;
+pub mod metrics;
 pub mod model;
+pub mod prometheus;
+pub mod promserver;
 pub mod runtime;
 pub mod sources;
 pub mod stats;

@@ -6,14 +6,15 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use agile_deck::app::App;
+use agile_deck::app::{App, Prom};
 use agile_deck::cli::{Cli, Command, DemoAction, parse_labels};
+use agile_deck::config::{self, Config, PromFlags};
 use agile_deck::connect::{self, Endpoint};
 use agile_deck::fleet::Fleet;
 use agile_deck::keymap::Keymap;
 use agile_deck::theme::{self, Theme};
 use agile_deck::topology::Topology;
-use agile_deck::{demo, engine, runtime, terminal};
+use agile_deck::{demo, engine, prometheus, promserver, runtime, terminal};
 
 /// An error for the user: printed as is, no backtrace.
 struct Fail(String);
@@ -63,6 +64,38 @@ fn progress(line: String) {
     eprintln!("  {line}");
 }
 
+/// Start the demo deployment, and its Prometheus when there is one to run.
+async fn demo_up(
+    docker: &bollard::Docker,
+    endpoint: &Endpoint,
+    labels: &[(String, String)],
+) -> Result<(), Fail> {
+    eprintln!(
+        "agile-deck: starting the demo deployment on {}",
+        endpoint.url
+    );
+    demo::up(docker, labels, &mut progress).await?;
+    if !endpoint.url.starts_with("unix://") {
+        eprintln!(
+            "agile-deck: no demo Prometheus: it scrapes the demo through 127.0.0.1, \
+             so it runs only next to a local daemon"
+        );
+    } else if promserver::binary().is_none() {
+        eprintln!(
+            "agile-deck: no demo Prometheus (service metrics columns): {}",
+            promserver::HOW_TO_GET_IT
+        );
+    } else {
+        let url = promserver::demo_up(&endpoint.url, demo::DEMO_LABEL)?;
+        eprintln!(
+            "agile-deck: Prometheus at {url} scrapes the demo (data in {}); \
+             agile-deck uses it by itself",
+            promserver::demo_dir().display()
+        );
+    }
+    Ok(())
+}
+
 async fn run(cli: Cli) -> Result<(), Fail> {
     let topology = match &cli.topology {
         Some(path) => Topology::load(path)?,
@@ -74,11 +107,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
         let (docker, _) = connect(&endpoint).await?;
         return match action {
             DemoAction::Up { label } => {
-                eprintln!(
-                    "agile-deck: starting the demo deployment on {}",
-                    endpoint.url
-                );
-                demo::up(&docker, &parse_labels(label)?, &mut progress).await?;
+                demo_up(&docker, &endpoint, &parse_labels(label)?).await?;
                 eprintln!("agile-deck: demo is up. Watch it with: agile-deck");
                 Ok(())
             }
@@ -87,12 +116,26 @@ async fn run(cli: Cli) -> Result<(), Fail> {
                     "agile-deck: removing the demo deployment from {}",
                     endpoint.url
                 );
-                demo::down(&docker, &parse_labels(label)?, &mut progress).await?;
+                let labels = parse_labels(label)?;
+                demo::down(&docker, &labels, &mut progress).await?;
+                // The tests' partial downs (by label) leave the demo's Prometheus alone.
+                if labels.is_empty() && promserver::demo_down() {
+                    progress("the demo's Prometheus: stopped".into());
+                }
                 Ok(())
             }
         };
     }
 
+    let config = Config::load(cli.config.as_deref())?;
+    let flags = PromFlags {
+        url: cli.prometheus.clone(),
+        interval: cli.prometheus_interval,
+        timeout: cli.prometheus_timeout,
+    };
+    let mut prom = config::prometheus_settings(&flags, config.prometheus.as_ref(), |k| {
+        std::env::var(k).ok()
+    })?;
     let keymap = match &cli.keymap {
         Some(path) => Keymap::load(path)?,
         None => Keymap::default_keymap(),
@@ -107,12 +150,30 @@ async fn run(cli: Cli) -> Result<(), Fail> {
 
     let (docker, info) = connect(&endpoint).await?;
     if cli.demo && !demo::is_up(&docker).await? {
-        eprintln!(
-            "agile-deck: starting the demo deployment on {}",
-            endpoint.url
-        );
-        demo::up(&docker, &[], &mut progress).await?;
+        demo_up(&docker, &endpoint, &[]).await?;
     }
+    // No Prometheus configured: the demo's, when it runs, is the obvious one.
+    let mut prom_origin = "configured";
+    if prom.is_none()
+        && endpoint.url.starts_with("unix://")
+        && let Some((_, url)) = promserver::demo_running()
+    {
+        prom = config::prometheus_settings(
+            &PromFlags {
+                url: Some(url),
+                ..flags
+            },
+            None,
+            |_| None,
+        )?;
+        prom_origin = "the demo's";
+    }
+    let prometheus = prom
+        .as_ref()
+        .map(|p| {
+            prometheus::Client::new(&p.url, p.auth.clone(), p.timeout).map(|c| (c, p.interval))
+        })
+        .transpose()?;
 
     terminal::init_logging();
     log::info!(
@@ -132,6 +193,19 @@ async fn run(cli: Cli) -> Result<(), Fail> {
         format!("{} ({})", endpoint.label(), endpoint.url),
     );
     app.show_log = cli.log;
+    if let Some(p) = &prom {
+        log::info!(
+            "prometheus ({prom_origin}): {} every {:.1} s, timeout {:.1} s, auth {:?}",
+            p.url,
+            p.interval.as_secs_f64(),
+            p.timeout.as_secs_f64(),
+            p.auth
+        );
+        app.prom = Some(Prom {
+            url: p.url.clone(),
+            ..Default::default()
+        });
+    }
     app.show_engine = cli.show_engine;
     let layout = engine::choose_path(
         cli.stats,
@@ -142,6 +216,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
         layout,
         refresh: std::time::Duration::from_secs_f64(cli.refresh),
         max_streams: cli.max_streams.max(1),
+        prometheus,
     };
 
     let mut term = terminal::enter().map_err(|e| Fail(format!("cannot open the terminal: {e}")))?;

@@ -15,7 +15,9 @@ use tokio::sync::mpsc;
 use crate::app::{App, Cmd, Msg};
 use crate::cgroup::Layout;
 use crate::engine::{self, Engine};
+use crate::metrics::CellKey;
 use crate::model::DaemonInfo;
+use crate::prometheus;
 use crate::sources;
 use crate::topology::Topology;
 use crate::ui;
@@ -37,6 +39,11 @@ pub struct Runtime {
     /// This daemon is a Swarm manager (as of the last `docker info`).
     swarm_manager: Arc<AtomicBool>,
     started: Instant,
+    prom: Option<Arc<prometheus::Client>>,
+    /// Cells and charts being asked about: a slow Prometheus is not asked
+    /// the same thing again before it answered (or timed out).
+    prom_in_flight: Arc<std::sync::Mutex<std::collections::HashSet<(CellKey, bool)>>>,
+    prom_permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl Runtime {
@@ -122,6 +129,49 @@ impl Runtime {
                 self.engine.watch(&targets);
                 log::debug!("stats: {:?}", self.engine.cost());
             }
+            Cmd::Prom(requests) => {
+                let Some(client) = self.prom.clone() else {
+                    return;
+                };
+                let requests: Vec<_> = {
+                    let mut busy = self.prom_in_flight.lock().expect("not poisoned");
+                    requests
+                        .into_iter()
+                        .filter(|r| busy.insert((r.key.clone(), r.chart)))
+                        .collect()
+                };
+                if requests.is_empty() {
+                    return;
+                }
+                let (busy, permits) = (self.prom_in_flight.clone(), self.prom_permits.clone());
+                tokio::spawn(async move {
+                    let asks = requests.into_iter().map(|req| {
+                        let (client, permits) = (client.clone(), permits.clone());
+                        async move {
+                            let _permit = permits.acquire().await;
+                            let result = client.run(&req.query).await;
+                            (req, result)
+                        }
+                    });
+                    let results = futures_util::future::join_all(asks).await;
+                    {
+                        let mut busy = busy.lock().expect("not poisoned");
+                        for (r, _) in &results {
+                            busy.remove(&(r.key.clone(), r.chart));
+                        }
+                    }
+                    let _ = tx.send(Msg::PromResults(results)).await;
+                });
+            }
+            Cmd::PromAdhoc(query) => {
+                let Some(client) = self.prom.clone() else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    let result = client.run(&query).await;
+                    let _ = tx.send(Msg::PromAdhoc { query, result }).await;
+                });
+            }
         }
     }
 }
@@ -132,7 +182,13 @@ pub struct Settings {
     pub layout: Option<Layout>,
     pub refresh: Duration,
     pub max_streams: usize,
+    /// Prometheus and how often to ask it.
+    pub prometheus: Option<(prometheus::Client, Duration)>,
 }
+
+/// Prometheus queries at once: enough for a screen of cells within a
+/// timeout, few enough not to load it.
+const PROM_CONCURRENCY: usize = 4;
 
 /// Run the dashboard until the user quits. The terminal is already in TUI
 /// mode; the caller restores it.
@@ -162,7 +218,21 @@ pub async fn run(
         inspects: Arc::new(tokio::sync::Semaphore::new(sources::INSPECT_CONCURRENCY)),
         swarm_manager: Arc::new(AtomicBool::new(info.swarm == "manager")),
         started,
+        prom: settings
+            .prometheus
+            .as_ref()
+            .map(|(c, _)| Arc::new(c.clone())),
+        prom_in_flight: Default::default(),
+        prom_permits: Arc::new(tokio::sync::Semaphore::new(PROM_CONCURRENCY)),
     };
+    // Without Prometheus the timer never fires (a day is as good as never).
+    let prom_every = settings
+        .prometheus
+        .as_ref()
+        .map(|(_, every)| *every)
+        .unwrap_or(Duration::from_secs(86_400));
+    let mut prom_tick = tokio::time::interval(prom_every);
+    prom_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     app.local_offset = *chrono::Local::now().offset();
     app.stats_cap = rt.engine.target_cap();
     app.engine = rt.engine.cost();
@@ -239,6 +309,7 @@ pub async fn run(
                 }
             }
             _ = resync.tick() => cmds = app.update(Msg::ResyncDue),
+            _ = prom_tick.tick(), if rt.prom.is_some() => cmds = app.update(Msg::PromDue),
             // Only while the engine line is shown: idle means no work.
             _ = engine_line.tick(), if app.show_engine => {
                 let cost = own.measure(rt.engine.cost(), app.samples_seen);

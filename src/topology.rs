@@ -15,6 +15,7 @@ use regex::Regex;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::metrics::{Metric, RawMetric};
 use crate::model::{Placement, ServiceId, ServiceKind};
 
 pub const DEFAULT_TOPOLOGY: &str = include_str!("../assets/topology.toml");
@@ -31,6 +32,8 @@ struct RawTopology {
     teams: Vec<String>,
     #[serde(default, rename = "rule")]
     rules: Vec<Spanned<RawRule>>,
+    #[serde(default, rename = "metric")]
+    metrics: Vec<Spanned<RawMetric>>,
 }
 
 #[derive(Deserialize)]
@@ -69,6 +72,8 @@ pub struct Topology {
     /// Teams always shown, even when empty.
     pub teams: Vec<String>,
     pub rules: Vec<Rule>,
+    /// Named PromQL queries shown as columns (`[[metric]]`).
+    pub metrics: Vec<Metric>,
     /// Where it came from, for messages.
     pub origin: String,
 }
@@ -252,8 +257,17 @@ impl Topology {
                 service: r.service,
             });
         }
+        let mut metrics = Vec::new();
+        for spanned in raw.metrics {
+            let line = line_of(text, spanned.span().start);
+            metrics.push(
+                Metric::from_raw(spanned.into_inner(), compile_pattern)
+                    .map_err(|e| err(line, e))?,
+            );
+        }
         Ok(Topology {
             layers: raw.layers,
+            metrics,
             teams: raw.teams.iter().map(|t| normalize_team(t)).collect(),
             rules,
             origin: origin.to_string(),
@@ -342,6 +356,7 @@ fn strip_instance(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::Scope;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs
@@ -359,6 +374,19 @@ mod tests {
         );
         assert!(t.teams.contains(&"qa".to_string()));
         assert!(t.rules.len() > 10);
+        // Request rate, error ratio and p99 for every kind of row.
+        for scope in [Scope::Layer, Scope::Team, Scope::Service, Scope::Replica] {
+            let names: Vec<&str> = t
+                .metrics
+                .iter()
+                .filter(|m| m.scope == scope)
+                .map(|m| m.name.as_str())
+                .collect();
+            assert!(
+                names.starts_with(&["REQ/s", "ERR", "P99"]),
+                "{scope:?}: {names:?}"
+            );
+        }
     }
 
     #[test]
@@ -459,6 +487,26 @@ mod tests {
                 "layers = [\"a\"]\n[[rule]]\nname = \"x\"\ncompose_service = \"y\"\nlayer = \"a\"\n",
                 2,
                 "only one",
+            ),
+            (
+                "layers = [\"a\"]\n\n[[metric]]\nname = \"R\"\nscope = \"team\"\nexpr = 'x{layer=\"$layer\"}'\n",
+                3,
+                "$layer is not known for Team rows",
+            ),
+            (
+                "layers = [\"a\"]\n[[metric]]\nname = \"R\"\nscope = \"pod\"\nexpr = 'x'\n",
+                4,
+                "unknown variant",
+            ),
+            (
+                "layers = [\"a\"]\n[[metric]]\nname = \"R\"\nscope = \"layer\"\nunit = \"ms\"\nexpr = 'x'\n",
+                5,
+                "unknown variant",
+            ),
+            (
+                "layers = [\"a\"]\n[[metric]]\nname = \"R\"\nscope = \"layer\"\nwarn = 2.0\ncritical = 1.0\nexpr = 'x'\n",
+                2,
+                "above critical",
             ),
         ];
         for (text, line, reason) in cases {

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{TestRun, docker, docker_or_skip, tool_or_skip};
+use common::{FakeAnswer, TestRun, docker, docker_or_skip, fake_prometheus, tool_or_skip};
 
 /// The tests here share the terminal-heavy demo: run them one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -127,8 +127,35 @@ fn has_cpu_figure(line: &str) -> bool {
     })
 }
 
-fn agile_deck(args: &[&str]) -> String {
-    let out = Command::new(BIN).args(args).output().unwrap();
+/// A state directory of the test's own: the demo's Prometheus that `demo
+/// up` starts lives there (not in the user's), and is stopped on drop.
+struct State(tempfile::TempDir);
+
+impl State {
+    fn new() -> State {
+        State(tempfile::tempdir().unwrap())
+    }
+
+    fn path(&self) -> &str {
+        self.0.path().to_str().unwrap()
+    }
+}
+
+impl Drop for State {
+    fn drop(&mut self) {
+        let pid_file = self.0.path().join("agile-deck/demo-prometheus/pid");
+        if let Ok(pid) = std::fs::read_to_string(pid_file) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+        }
+    }
+}
+
+fn agile_deck(state: &State, args: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .args(args)
+        .env("XDG_STATE_HOME", state.path())
+        .output()
+        .unwrap();
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -151,16 +178,25 @@ fn demo_dashboard_in_tmux() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let t = TestRun::new();
     let label = t.label();
+    let state = State::new();
+    // In CI Prometheus must be there; elsewhere its part may be skipped.
+    let with_prometheus = tool_or_skip("demo_dashboard_in_tmux (Prometheus columns)", "prometheus");
     // Bring the demo up marked with this run, so the cleanup removes it (a
     // demo that was already running is left alone).
-    let up = agile_deck(&["demo", "up", "--label", &label]);
+    let up = agile_deck(&state, &["demo", "up", "--label", &label]);
     eprintln!("{up}");
+    if with_prometheus {
+        assert!(up.contains("Prometheus at http://127.0.0.1:"), "{up}");
+    } else {
+        assert!(up.contains("apt-get install prometheus"), "{up}");
+    }
     for (net, internal) in [
         ("agile-frontend", "false"),
         ("agile-control", "true"),
         ("agile-coordination", "true"),
         ("agile-execution", "true"),
         ("agile-data", "true"),
+        ("agile-monitoring", "false"),
     ] {
         assert_eq!(
             docker(&["network", "inspect", "-f", "{{.Internal}}", net]).trim(),
@@ -181,11 +217,14 @@ fn demo_dashboard_in_tmux() {
             && running.contains("agile-agent-development-dev-008")
     );
     // Idempotent: a second `up` creates nothing.
-    let again = agile_deck(&["demo", "up"]);
+    let again = agile_deck(&state, &["demo", "up"]);
     assert!(!again.contains("started"), "{again}");
 
     let started = Instant::now();
-    let tmux = Tmux::start("demo", &format!("{BIN} --demo"));
+    let tmux = Tmux::start(
+        "demo",
+        &format!("XDG_STATE_HOME={} {BIN} --demo", state.path()),
+    );
     // Full first screen: every layer row with its replicas and figures.
     let screen = tmux.wait("every layer with figures", Duration::from_secs(30), |s| {
         ["frontend", "control", "coordination", "execution", "data"]
@@ -240,7 +279,6 @@ fn demo_dashboard_in_tmux() {
         screen.contains("development-team (compose): replicas"),
         "{screen}"
     );
-    assert!(screen.contains("0.25/64M"), "limits column: {screen}");
     tmux.keys(&["End", "Enter"]);
     let screen = tmux.wait("replica page", Duration::from_secs(5), |s| {
         s.contains("placement")
@@ -250,6 +288,7 @@ fn demo_dashboard_in_tmux() {
         "{screen}"
     );
     assert!(screen.contains("agile-execution 172."), "{screen}");
+    assert!(screen.contains("cpus 0.25  memory 64M"), "limits: {screen}");
     assert!(screen.contains("team development"), "{screen}");
 
     // Back up three levels, to the teams table.
@@ -295,7 +334,76 @@ fn demo_dashboard_in_tmux() {
     assert!(!tmux.alternate_on(), "still on the alternate screen");
     drop(tmux);
 
-    let down = agile_deck(&["demo", "down", "--label", &label]);
+    if with_prometheus {
+        // The demo's Prometheus, found by itself: request rates, error
+        // ratios and p99 beside the Docker figures once it has scraped twice.
+        let tmux = Tmux::start("prom", &format!("XDG_STATE_HOME={} {BIN}", state.path()));
+        let rate = regex::Regex::new(r" \d+\.\d+/s +\d+\.\d+% +\d+(\.\d)?ms ").unwrap();
+        let screen = tmux.wait("Prometheus figures", Duration::from_secs(60), |s| {
+            ["frontend", "control", "coordination", "execution", "data"]
+                .iter()
+                .all(|l| row(s, l).is_some_and(|r| rate.is_match(r)))
+        });
+        eprintln!("{screen}");
+        assert!(
+            screen.contains("REQ/s") && screen.contains("P99"),
+            "{screen}"
+        );
+        // The detail of the selected layer charts each figure.
+        assert!(
+            screen
+                .lines()
+                .any(|l| l.contains("REQ/s ") && l.contains("peak")),
+            "{screen}"
+        );
+        // An ad-hoc query: a table of series.
+        tmux.keys(&["P"]);
+        Command::new("tmux")
+            .args(["-L", &tmux.socket, "send-keys", "-t", "e2e", "-l"])
+            .arg("count by (layer) (up)")
+            .status()
+            .unwrap();
+        tmux.keys(&["Enter"]);
+        let screen = tmux.wait("ad-hoc answer", Duration::from_secs(10), |s| {
+            s.contains("SERIES (5)")
+        });
+        assert!(screen.contains("{layer=\"execution\"}"), "{screen}");
+        tmux.keys(&["Escape", "q"]);
+        tmux.wait("exit", Duration::from_secs(5), |s| s.contains("EXIT=0"));
+    }
+
+    // A Prometheus that takes connections and never answers: queries time
+    // out on their cells while the screen keeps answering keys.
+    let port = fake_prometheus(FakeAnswer::Never);
+    let tmux = Tmux::start(
+        "slow",
+        &format!(
+            "XDG_STATE_HOME={} {BIN} --prometheus http://127.0.0.1:{port} --prometheus-timeout 1",
+            state.path()
+        ),
+    );
+    tmux.wait("layers", Duration::from_secs(30), |s| {
+        row(s, "data").is_some_and(has_cpu_figure)
+    });
+    for (key, title) in [("Tab", "agent teams"), ("Tab", "layers")] {
+        let asked = Instant::now();
+        tmux.keys(&[key]);
+        tmux.wait(title, Duration::from_secs(2), |s| {
+            s.contains(&format!(" {title} "))
+        });
+        let took = asked.elapsed();
+        assert!(took < Duration::from_millis(1500), "{key} took {took:?}");
+    }
+    let screen = tmux.wait("timeouts shown", Duration::from_secs(15), |s| {
+        s.contains("✖ prometheus: timeout")
+            && row(s, "frontend").is_some_and(|r| r.contains("timeout"))
+    });
+    eprintln!("{screen}");
+    tmux.keys(&["q"]);
+    tmux.wait("exit", Duration::from_secs(5), |s| s.contains("EXIT=0"));
+    drop(tmux);
+
+    let down = agile_deck(&state, &["demo", "down", "--label", &label]);
     eprintln!("{down}");
 }
 

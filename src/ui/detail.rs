@@ -11,6 +11,7 @@ use super::{health_style, truncate};
 use crate::app::{App, Level};
 use crate::fleet::Fleet;
 use crate::format;
+use crate::metrics::{CHART_STEP, CellKey, Level as MetricLevel, Reading, Scope};
 use crate::model::Replica;
 
 pub fn draw_detail(f: &mut Frame, app: &App, rows: &[crate::fleet::Row], area: Rect) {
@@ -136,9 +137,21 @@ pub fn draw_detail(f: &mut Frame, app: &App, rows: &[crate::fleet::Row], area: R
         .title(Span::styled(title, t.title));
     let inner = block.inner(area);
     f.render_widget(block, area);
-    let [text_area, chart_area] =
-        Layout::vertical([Constraint::Length(2), Constraint::Min(0)]).areas(inner);
     let width = inner.width as usize;
+    // The selected row's Prometheus charts, under its figures.
+    let row = match &app.frame().level {
+        Level::Replicas { .. } => app.selected_replica().map(|r| r.name.clone()),
+        _ => rows.get(app.frame().selected).map(|r| r.name.clone()),
+    };
+    let metric_lines = row
+        .map(|row| metric_lines(app, app.prom_scope(), &row, width.saturating_sub(40)))
+        .unwrap_or_default();
+    let [text_area, metrics_area, chart_area] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Length(metric_lines.len() as u16),
+        Constraint::Min(0),
+    ])
+    .areas(inner);
     f.render_widget(
         Paragraph::new(vec![
             Line::from(Span::styled(truncate(&summary, width), t.text)),
@@ -146,9 +159,103 @@ pub fn draw_detail(f: &mut Frame, app: &App, rows: &[crate::fleet::Row], area: R
         ]),
         text_area,
     );
+    f.render_widget(Paragraph::new(metric_lines), metrics_area);
     if chart_area.height > 0 {
         draw_cpu_chart(f, &app.fleet, &ids, app, chart_area);
     }
+}
+
+/// How many metric lines the detail of the selected row needs (the layout
+/// makes room for them).
+pub fn metric_line_count(app: &App) -> u16 {
+    let row = match &app.frame().level {
+        Level::Groups | Level::Services { .. } => {
+            app.rows().get(app.frame().selected).map(|r| r.name.clone())
+        }
+        Level::Replicas { .. } => app.selected_replica().map(|r| r.name.clone()),
+        Level::Replica { .. } => None,
+    };
+    match (&app.prom, row) {
+        (Some(_), Some(row)) => {
+            let scope = app.prom_scope();
+            app.fleet
+                .topology
+                .metrics
+                .iter()
+                .filter(|m| m.applies_to(scope, &row))
+                .count() as u16
+        }
+        _ => 0,
+    }
+}
+
+/// One line per metric of a row: name, the last 15 minutes as a
+/// sparkline of `chart_width` cells, the value now and the peak, or why
+/// there is nothing to show.
+fn metric_lines(app: &App, scope: Scope, row: &str, chart_width: usize) -> Vec<Line<'static>> {
+    let Some(prom) = &app.prom else {
+        return Vec::new();
+    };
+    let t = &app.theme;
+    let mut out = Vec::new();
+    for (i, m) in app.fleet.topology.metrics.iter().enumerate() {
+        if !m.applies_to(scope, row) {
+            continue;
+        }
+        let key = CellKey {
+            scope,
+            row: row.to_string(),
+            metric: i,
+        };
+        let mut spans = vec![Span::styled(format!("{:<7} ", m.name), t.table_header)];
+        match prom.store.charts.get(&key) {
+            None => spans.push(Span::styled("…", t.muted)),
+            Some(Err(e)) => spans.push(Span::styled(format!("✖ {e}"), t.critical)),
+            Some(Ok(Err(why))) => spans.push(Span::styled(format!("! {why}"), t.warning)),
+            Some(Ok(Ok(points))) if points.is_empty() => {
+                spans.push(Span::styled("no data in the last 15 minutes", t.muted))
+            }
+            Some(Ok(Ok(points))) => {
+                let shown = &points[points.len().saturating_sub(chart_width.max(1))..];
+                let values: Vec<f64> = shown
+                    .iter()
+                    .map(|(_, v)| if v.is_finite() { *v } else { 0.0 })
+                    .collect();
+                let peak = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let span = shown.len().saturating_sub(1) as u64 * CHART_STEP.as_secs();
+                let minutes = ((span + 30) / 60).max(1);
+                // The sparkline's scale floors at 1: hand it fractions of
+                // the peak, so ratios and seconds draw as well as rates.
+                let scaled: Vec<f64> = values
+                    .iter()
+                    .map(|v| if peak > 0.0 { v / peak } else { 0.0 })
+                    .collect();
+                spans.push(Span::styled(
+                    format::sparkline(&scaled, Some(1.0)),
+                    t.sparkline,
+                ));
+                spans.push(Span::styled(
+                    format!("  {minutes}m  peak {}", m.format(peak)),
+                    t.muted,
+                ));
+            }
+        }
+        let now = match prom.store.cells.get(&key) {
+            Some(Ok(Reading::Value { value, .. })) => Some((m.format(*value), m.level(*value))),
+            _ => None,
+        };
+        if let Some((text, level)) = now {
+            let style = match level {
+                MetricLevel::Normal => t.text,
+                MetricLevel::Warning => t.warning,
+                MetricLevel::Critical => t.critical,
+            };
+            spans.push(Span::styled("  now ", t.muted));
+            spans.push(Span::styled(text, style));
+        }
+        out.push(Line::from(spans));
+    }
+    out
 }
 
 fn draw_empty(f: &mut Frame, app: &App, area: Rect) {
@@ -265,6 +372,14 @@ pub fn replica_lines(r: &Replica, app: &App) -> Vec<Line<'static>> {
         None => "-".into(),
     };
     lines.push(Line::from(vec![key("usage"), text(usage)]));
+    for (i, line) in metric_lines(app, Scope::Replica, &r.name, 40)
+        .into_iter()
+        .enumerate()
+    {
+        let mut spans = vec![key(if i == 0 { "prometheus" } else { "" })];
+        spans.extend(line.spans);
+        lines.push(Line::from(spans));
+    }
     let p = &r.placement;
     lines.push(Line::from(vec![
         key("placement"),

@@ -1,6 +1,7 @@
 //! Drawing: a pure function of `App`. Nothing here changes state.
 
 mod detail;
+mod promql;
 mod tables;
 
 use ratatui::Frame;
@@ -36,7 +37,7 @@ pub fn draw(f: &mut Frame, app: &App) {
     let log_height = if app.show_log { area.height / 3 } else { 0 };
     let detail_height = match app.frame().level {
         Level::Replica { .. } => 0,
-        _ => 7.min(area.height.saturating_sub(12)),
+        _ => (7 + detail::metric_line_count(app)).min(area.height.saturating_sub(12)),
     };
     let engine_height = u16::from(app.show_engine);
     let [
@@ -72,6 +73,9 @@ pub fn draw(f: &mut Frame, app: &App) {
         draw_engine(f, app, engine_area);
     }
     draw_footer(f, app, footer);
+    if let Some(adhoc) = &app.adhoc {
+        promql::draw(f, app, adhoc, area);
+    }
     if app.show_help {
         draw_help(f, app, area);
     }
@@ -90,6 +94,16 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
         Link::Up => (String::new(), t.header),
         Link::Down { error } => (format!("✖ daemon unreachable: {error} "), t.critical),
     };
+    // Prometheus trouble shows there too, after the daemon's.
+    let prom_error = app
+        .prom
+        .as_ref()
+        .and_then(|p| p.store.trouble.as_ref())
+        .map(|e| format!("✖ prometheus: {e} "));
+    let (status, status_style) = match prom_error {
+        Some(e) if status.is_empty() => (e, t.critical),
+        _ => (status, status_style),
+    };
     // Parts in order of importance; the less important drop on narrow screens.
     let host_short = app
         .host_label
@@ -104,6 +118,14 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
         app.fleet.running(),
         app.fleet.replicas.len()
     );
+    let prom = app.prom.as_ref().map(|p| {
+        format!(
+            "prometheus {}",
+            p.url
+                .trim_start_matches("http://")
+                .trim_start_matches("https://")
+        )
+    });
     let version = (!d.server_version.is_empty()).then(|| format!("docker {}", d.server_version));
     let candidates: Vec<Vec<&str>> = vec![
         [
@@ -111,6 +133,7 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
             version.as_deref(),
             Some(&swarm),
             (!app.engine.path.is_empty()).then_some(stats.as_str()),
+            prom.as_deref(),
             Some(&running),
         ]
         .into_iter()
@@ -127,6 +150,7 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
     } else {
         "✖ daemon unreachable ".chars().count()
     };
+
     let room = width.saturating_sub(clock.chars().count() + 1 + status_min);
     let compose = |parts: &[&str]| format!(" agile-deck ─ {}", parts.join(" ─ "));
     let left = candidates
@@ -294,6 +318,31 @@ fn draw_engine(f: &mut Frame, app: &App, area: Rect) {
 fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
     let km = &app.keymap;
+    if let Some(text) = &app.prompt {
+        // Keep the end of a long line in view: that is where one types.
+        let width = area.width as usize;
+        let shown: String = {
+            let n = text.chars().count();
+            text.chars().skip((n + 3).saturating_sub(width)).collect()
+        };
+        let line = Line::from(vec![
+            Span::styled(":", t.key),
+            Span::styled(shown, t.text),
+            Span::styled("█", t.key),
+        ]);
+        f.render_widget(Paragraph::new(line), area);
+        return;
+    }
+    if let Some(msg) = &app.flash {
+        f.render_widget(
+            Paragraph::new(Span::styled(
+                truncate(&format!(" {msg}"), area.width as usize),
+                t.warning,
+            )),
+            area,
+        );
+        return;
+    }
     let mut hints = vec![];
     match app.frame().level {
         Level::Replica { .. } => {}
@@ -301,6 +350,9 @@ fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
     }
     if app.stack().len() > 1 {
         hints.push((km.hint(Action::Back), "back"));
+    }
+    if app.prom.is_some() {
+        hints.push((km.hint(Action::PromQL), "promql"));
     }
     hints.extend([
         (km.hint(Action::NextPane), "pane"),

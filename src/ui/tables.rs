@@ -11,24 +11,94 @@ use super::{health_style, truncate};
 use crate::app::{App, Level};
 use crate::fleet::{Figures, HealthCounts, Row};
 use crate::format;
+use crate::metrics::{CellKey, Level as MetricLevel, Reading, Scope};
 use crate::model::{Health, Replica};
 
 /// A column: header, width (0 = takes the rest, at least `min`), priority
-/// (0 is kept first) and alignment.
+/// (0 is kept first), alignment, and what it shows.
 struct Col {
-    title: &'static str,
+    title: String,
     width: u16,
     prio: u8,
     right: bool,
+    shows: Shows,
 }
 
-const fn col(title: &'static str, width: u16, prio: u8, right: bool) -> Col {
+/// A built-in figure (by number, per table) or a topology metric (by index).
+#[derive(Clone, Copy)]
+enum Shows {
+    Fixed(usize),
+    Metric(usize),
+}
+
+fn col(title: &str, width: u16, prio: u8, right: bool) -> Col {
     Col {
-        title,
+        title: title.to_string(),
         width,
         prio,
         right,
+        shows: Shows::Fixed(0),
     }
+}
+
+/// Number the built-in columns in order, then insert the metric columns of
+/// `scope` before the last one (the flexible history or image column).
+fn with_metrics(app: &App, mut cols: Vec<Col>, scope: Scope) -> Vec<Col> {
+    for (i, c) in cols.iter_mut().enumerate() {
+        c.shows = Shows::Fixed(i);
+    }
+    if app.prom.is_none() {
+        return cols;
+    }
+    let last = cols.pop();
+    for (i, m) in app.fleet.topology.metrics.iter().enumerate() {
+        if m.scope == scope {
+            cols.push(Col {
+                title: m.name.clone(),
+                width: (m.name.chars().count() as u16).max(7),
+                prio: 3,
+                right: true,
+                shows: Shows::Metric(i),
+            });
+        }
+    }
+    cols.extend(last);
+    cols
+}
+
+/// A metric cell: its value in the metric's unit and threshold style, or
+/// why there is none.
+fn metric_cell(app: &App, scope: Scope, row: &str, metric: usize, w: u16) -> Cell<'static> {
+    let t = &app.theme;
+    let Some(prom) = &app.prom else {
+        return cell(String::new(), true, w, t.muted);
+    };
+    let m = &app.fleet.topology.metrics[metric];
+    let ungrouped = matches!(scope, Scope::Layer | Scope::Team) && row == crate::fleet::UNGROUPED;
+    if !m.applies_to(scope, row) || ungrouped {
+        return cell(String::new(), true, w, t.muted);
+    }
+    let key = CellKey {
+        scope,
+        row: row.to_string(),
+        metric,
+    };
+    let (text, style) = match prom.store.cells.get(&key) {
+        None => ("…".to_string(), t.muted),
+        Some(Ok(Reading::Value { value, .. })) => (
+            m.format(*value),
+            match m.level(*value) {
+                MetricLevel::Normal => t.text,
+                MetricLevel::Warning => t.warning,
+                MetricLevel::Critical => t.critical,
+            },
+        ),
+        Some(Ok(Reading::NoData)) => ("-".to_string(), t.muted),
+        Some(Ok(Reading::Many(n))) => (format!("{n} series"), t.warning),
+        Some(Ok(Reading::NotANumber(_))) => ("?".to_string(), t.warning),
+        Some(Err(e)) => (e.short(), t.critical),
+    };
+    cell(text, true, w, style)
 }
 
 /// Cut a name in the middle: `agile-agent-dev…-dev-006` keeps what tells
@@ -164,7 +234,7 @@ pub fn draw_rows(f: &mut Frame, app: &App, rows: &[Row], area: Rect, block: Bloc
         first,
         if services_level { 16 } else { 12 },
     );
-    let cols = [
+    let cols = vec![
         col(first, name_w, 0, false),
         col(
             if services_level { "KIND" } else { "SVC" },
@@ -181,9 +251,20 @@ pub fn draw_rows(f: &mut Frame, app: &App, rows: &[Row], area: Rect, block: Bloc
         col("PIDS", 5, 6, true),
         col("CPU history", 0, 4, false),
     ];
-    render_table(f, app, area, block, &cols, rows, |r, i, w, right| {
-        row_cell(app, r, i, w, right, services_level)
-    });
+    let scope = app.prom_scope();
+    let cols = with_metrics(app, cols, scope);
+    render_table(
+        f,
+        app,
+        area,
+        block,
+        &cols,
+        rows,
+        |r, shows, w, right| match shows {
+            Shows::Fixed(i) => row_cell(app, r, i, w, right, services_level),
+            Shows::Metric(m) => metric_cell(app, scope, &r.name, m, w),
+        },
+    );
 }
 
 fn row_cell(
@@ -298,7 +379,7 @@ pub fn draw_replicas(f: &mut Frame, app: &App, area: Rect, block: Block) {
     } else {
         40
     });
-    let cols = [
+    let cols = vec![
         col("NAME", name_w, 0, false),
         col("STATE", 10, 1, false),
         col("HEALTH", 11, 1, false),
@@ -311,13 +392,23 @@ pub fn draw_replicas(f: &mut Frame, app: &App, area: Rect, block: Block) {
         col("PIDS", 5, 6, true),
         col("IMAGE", 0, 7, false),
     ];
-    render_table(f, app, area, block, &cols, &reps, |r, i, w, right| {
-        replica_cell(app, r, i, w, right)
-    });
+    let cols = with_metrics(app, cols, Scope::Replica);
+    render_table(
+        f,
+        app,
+        area,
+        block,
+        &cols,
+        &reps,
+        |r, shows, w, right| match shows {
+            Shows::Fixed(i) => replica_cell(app, r, i, w, right),
+            Shows::Metric(m) => metric_cell(app, Scope::Replica, &r.name, m, w),
+        },
+    );
 }
 
 /// Fit the columns into the area (dropping the least important) and render
-/// one row per item; `cell_of(item, column, width, right-aligned)`.
+/// one row per item; `cell_of(item, what the column shows, width, right-aligned)`.
 fn render_table<T>(
     f: &mut Frame,
     app: &App,
@@ -325,7 +416,7 @@ fn render_table<T>(
     block: Block,
     cols: &[Col],
     items: &[T],
-    cell_of: impl Fn(&T, usize, u16, bool) -> Cell<'static>,
+    cell_of: impl Fn(&T, Shows, u16, bool) -> Cell<'static>,
 ) {
     let t = &app.theme;
     let inner = area.width.saturating_sub(2);
@@ -344,7 +435,7 @@ fn render_table<T>(
         .map(|item| {
             TableRow::new(
                 kept.iter()
-                    .map(|i| cell_of(item, *i, width_of(*i), cols[*i].right))
+                    .map(|i| cell_of(item, cols[*i].shows, width_of(*i), cols[*i].right))
                     .collect::<Vec<_>>(),
             )
         })
@@ -353,7 +444,7 @@ fn render_table<T>(
         kept.iter()
             .map(|i| {
                 cell(
-                    cols[*i].title.to_string(),
+                    cols[*i].title.clone(),
                     cols[*i].right,
                     width_of(*i),
                     t.table_header,

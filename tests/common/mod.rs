@@ -175,3 +175,50 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// How a stand-in for Prometheus answers.
+#[derive(Clone, Copy)]
+pub enum FakeAnswer {
+    /// Accepts, reads the request and never answers (a hung server).
+    Never,
+    /// `503` with an HTML page, as a proxy in front of a dead backend.
+    Html503,
+    /// `200` with a body that is not JSON.
+    NotJson,
+}
+
+/// A tiny HTTP server on 127.0.0.1 that answers every request the same
+/// way; it stops when the process ends. Returns its port.
+pub fn fake_prometheus(answer: FakeAnswer) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf);
+                let reply = match answer {
+                    FakeAnswer::Never => {
+                        std::thread::sleep(Duration::from_secs(600));
+                        return;
+                    }
+                    FakeAnswer::Html503 => (
+                        "503 Service Unavailable",
+                        "text/html",
+                        "<html><body>upstream unavailable</body></html>",
+                    ),
+                    FakeAnswer::NotJson => ("200 OK", "text/plain", "hello"),
+                };
+                let (status, kind, body) = reply;
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            });
+        }
+    });
+    port
+}

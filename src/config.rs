@@ -1,0 +1,312 @@
+//! The config file: `$XDG_CONFIG_HOME/agile-deck/config.toml` (or
+//! `~/.config/agile-deck/config.toml`), or `--config FILE`. Flags override
+//! it. Secrets are never on the command line: they come from the
+//! environment or from files named here.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::prometheus::Auth;
+use crate::topology::line_of;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub prometheus: Option<PromConfig>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromConfig {
+    pub url: Option<String>,
+    /// Seconds between two rounds of queries.
+    pub interval: Option<f64>,
+    /// Seconds before a query counts as failed.
+    pub timeout: Option<f64>,
+    /// A file holding a bearer token.
+    pub token_file: Option<PathBuf>,
+    /// Basic auth: the user, and a file holding the password.
+    pub username: Option<String>,
+    pub password_file: Option<PathBuf>,
+}
+
+/// A config file that cannot be used: file, line and reason.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub origin: String,
+    pub line: usize,
+    pub reason: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line == 0 {
+            write!(f, "config {}: {}", self.origin, self.reason)
+        } else {
+            write!(
+                f,
+                "config {}, line {}: {}",
+                self.origin, self.line, self.reason
+            )
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Where the config file is looked for when `--config` is not given.
+pub fn default_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+    Some(base.join("agile-deck").join("config.toml"))
+}
+
+impl Config {
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError {
+            origin: origin.to_string(),
+            line: e.span().map(|s| line_of(text, s.start)).unwrap_or(0),
+            reason: e.message().to_string(),
+        })
+    }
+
+    /// `--config FILE` must exist; the default file may not.
+    pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        let (path, required) = match explicit {
+            Some(p) => (p.to_path_buf(), true),
+            None => match default_path() {
+                Some(p) => (p, false),
+                None => return Ok(Config::default()),
+            },
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Config::parse(&text, &path.display().to_string()),
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
+                Ok(Config::default())
+            }
+            Err(e) => Err(ConfigError {
+                origin: path.display().to_string(),
+                line: 0,
+                reason: format!("cannot read it: {e}"),
+            }),
+        }
+    }
+}
+
+/// Prometheus as it will be used.
+#[derive(Debug, PartialEq)]
+pub struct PromSettings {
+    pub url: String,
+    pub auth: Auth,
+    pub interval: Duration,
+    pub timeout: Duration,
+}
+
+pub const DEFAULT_PROM_INTERVAL: f64 = 5.0;
+pub const DEFAULT_PROM_TIMEOUT: f64 = 3.0;
+
+/// What the command line says about Prometheus.
+#[derive(Debug, Default)]
+pub struct PromFlags {
+    pub url: Option<String>,
+    pub interval: Option<f64>,
+    pub timeout: Option<f64>,
+}
+
+fn read_secret(path: &Path, what: &str) -> Result<String, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        format!(
+            "cannot read the Prometheus {what} from {}: {e}",
+            path.display()
+        )
+    })?;
+    let secret = text.trim().to_string();
+    if secret.is_empty() {
+        return Err(format!(
+            "the Prometheus {what} file {} is empty",
+            path.display()
+        ));
+    }
+    Ok(secret)
+}
+
+fn seconds(v: f64, what: &str) -> Result<Duration, String> {
+    if v.is_finite() && (0.1..=3600.0).contains(&v) {
+        Ok(Duration::from_secs_f64(v))
+    } else {
+        Err(format!(
+            "Prometheus {what} {v}: give seconds between 0.1 and 3600"
+        ))
+    }
+}
+
+/// Flags over the environment over the file. `env` reads a variable (the
+/// tests pass their own). None: Prometheus is not configured.
+pub fn prometheus_settings(
+    flags: &PromFlags,
+    file: Option<&PromConfig>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Option<PromSettings>, String> {
+    let file_url = file.and_then(|f| f.url.clone());
+    let Some(url) = flags.url.clone().or(file_url).filter(|u| !u.is_empty()) else {
+        return Ok(None);
+    };
+    let token = match env("AGILE_DECK_PROMETHEUS_TOKEN").filter(|t| !t.is_empty()) {
+        Some(t) => Some(t),
+        None => file
+            .and_then(|f| f.token_file.as_deref())
+            .map(|p| read_secret(p, "token"))
+            .transpose()?,
+    };
+    let user = env("AGILE_DECK_PROMETHEUS_USER")
+        .filter(|u| !u.is_empty())
+        .or_else(|| file.and_then(|f| f.username.clone()));
+    let password = match env("AGILE_DECK_PROMETHEUS_PASSWORD") {
+        Some(p) => Some(p),
+        None => file
+            .and_then(|f| f.password_file.as_deref())
+            .map(|p| read_secret(p, "password"))
+            .transpose()?,
+    };
+    let auth = match (token, user, password) {
+        (Some(_), Some(_), _) => {
+            return Err(
+                "Prometheus: both a bearer token and a basic-auth user are set; keep one".into(),
+            );
+        }
+        (Some(t), None, _) => Auth::Bearer(t),
+        (None, Some(user), Some(password)) => Auth::Basic { user, password },
+        (None, Some(user), None) => {
+            return Err(format!(
+                "Prometheus user {user:?} has no password: set AGILE_DECK_PROMETHEUS_PASSWORD \
+                 or password_file in the config"
+            ));
+        }
+        (None, None, _) => Auth::None,
+    };
+    let interval = flags
+        .interval
+        .or(file.and_then(|f| f.interval))
+        .unwrap_or(DEFAULT_PROM_INTERVAL);
+    let timeout = flags
+        .timeout
+        .or(file.and_then(|f| f.timeout))
+        .unwrap_or(DEFAULT_PROM_TIMEOUT);
+    Ok(Some(PromSettings {
+        url,
+        auth,
+        interval: seconds(interval, "interval")?,
+        timeout: seconds(timeout, "timeout")?,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn broken_files_name_line_and_reason() {
+        let e = Config::parse("[prometheus]\nurl = \"x\"\ntimout = 3\n", "c.toml").unwrap_err();
+        assert_eq!(e.line, 3);
+        assert!(e.reason.contains("unknown field `timout`"), "{e}");
+        assert!(e.to_string().starts_with("config c.toml, line 3: "));
+        let e = Config::parse("[prometheus]\ninterval = \"5s\"\n", "c.toml").unwrap_err();
+        assert_eq!(e.line, 2);
+        let missing = Config::load(Some(Path::new("/nonexistent/agile.toml"))).unwrap_err();
+        assert!(missing.reason.starts_with("cannot read it"), "{missing}");
+    }
+
+    #[test]
+    fn flags_win_over_env_and_file() {
+        let file = Config::parse(
+            "[prometheus]\nurl = \"http://file:9090\"\ninterval = 10\ntimeout = 2\n",
+            "c.toml",
+        )
+        .unwrap()
+        .prometheus
+        .unwrap();
+        let s = prometheus_settings(&PromFlags::default(), Some(&file), no_env)
+            .unwrap()
+            .unwrap();
+        assert_eq!(s.url, "http://file:9090");
+        assert_eq!(s.interval, Duration::from_secs(10));
+        assert_eq!(s.timeout, Duration::from_secs(2));
+        let flags = PromFlags {
+            url: Some("http://flag:9090".into()),
+            interval: Some(1.0),
+            timeout: None,
+        };
+        let s = prometheus_settings(&flags, Some(&file), no_env)
+            .unwrap()
+            .unwrap();
+        assert_eq!(s.url, "http://flag:9090");
+        assert_eq!(s.interval, Duration::from_secs(1));
+        assert_eq!(s.timeout, Duration::from_secs(2));
+        assert_eq!(
+            prometheus_settings(&PromFlags::default(), None, no_env).unwrap(),
+            None
+        );
+        let bad = PromFlags {
+            url: Some("http://x".into()),
+            interval: Some(0.0),
+            timeout: None,
+        };
+        assert!(prometheus_settings(&bad, None, no_env).is_err());
+    }
+
+    #[test]
+    fn secrets_come_from_env_or_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("token");
+        std::fs::write(&token, "abc\n").unwrap();
+        let flags = PromFlags {
+            url: Some("http://x".into()),
+            ..Default::default()
+        };
+        let file = PromConfig {
+            token_file: Some(token.clone()),
+            ..Default::default()
+        };
+        let s = prometheus_settings(&flags, Some(&file), no_env)
+            .unwrap()
+            .unwrap();
+        assert_eq!(s.auth, Auth::Bearer("abc".into()));
+        // The environment wins over the file.
+        let env = |k: &str| (k == "AGILE_DECK_PROMETHEUS_TOKEN").then(|| "env".to_string());
+        let s = prometheus_settings(&flags, Some(&file), env)
+            .unwrap()
+            .unwrap();
+        assert_eq!(s.auth, Auth::Bearer("env".into()));
+        let env = |k: &str| match k {
+            "AGILE_DECK_PROMETHEUS_USER" => Some("ops".to_string()),
+            "AGILE_DECK_PROMETHEUS_PASSWORD" => Some("pw".to_string()),
+            _ => None,
+        };
+        let s = prometheus_settings(&flags, None, env).unwrap().unwrap();
+        assert_eq!(
+            s.auth,
+            Auth::Basic {
+                user: "ops".into(),
+                password: "pw".into()
+            }
+        );
+        // A token and a user: ambiguous, refused.
+        assert!(prometheus_settings(&flags, Some(&file), env).is_err());
+        let only_user = |k: &str| (k == "AGILE_DECK_PROMETHEUS_USER").then(|| "ops".to_string());
+        assert!(prometheus_settings(&flags, None, only_user).is_err());
+        let missing = PromConfig {
+            token_file: Some(dir.path().join("nope")),
+            ..Default::default()
+        };
+        let e = prometheus_settings(&flags, Some(&missing), no_env).unwrap_err();
+        assert!(e.contains("cannot read the Prometheus token"), "{e}");
+    }
+}
