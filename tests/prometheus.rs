@@ -15,7 +15,7 @@ use agile_deck::connect;
 use agile_deck::demo;
 use agile_deck::fleet::Fleet;
 use agile_deck::keymap::Keymap;
-use agile_deck::metrics::{self, CellKey, Reading, Scope};
+use agile_deck::metrics::{self, CellKey, Metric, Reading, Scope};
 use agile_deck::prometheus::{Auth, Client, Data, PromError, Query};
 use agile_deck::promserver::{self, Server};
 use agile_deck::sources;
@@ -101,15 +101,19 @@ fn same(a: f64, b: f64) -> bool {
     (a.is_nan() && b.is_nan()) || (a - b).abs() <= 1e-9 * a.abs().max(1.0)
 }
 
-/// The value a cell holds.
-fn cell(app: &App, scope: Scope, row: &str, metric: &str) -> (f64, f64) {
-    let i = app
-        .fleet
-        .topology
-        .metrics
+/// A topology metric by scope and name, with its index.
+fn metric(app: &App, scope: Scope, name: &str) -> (usize, Metric) {
+    let metrics = &app.fleet.topology.metrics;
+    let i = metrics
         .iter()
-        .position(|m| m.scope == scope && m.name == metric)
-        .unwrap();
+        .position(|m| m.scope == scope && m.name == name)
+        .unwrap_or_else(|| panic!("no {name} for {scope:?}"));
+    (i, metrics[i].clone())
+}
+
+/// The value a cell holds.
+fn cell(app: &App, scope: Scope, row: &str, metric_name: &str) -> (f64, f64) {
+    let (i, _) = metric(app, scope, metric_name);
     let key = CellKey {
         scope,
         row: row.to_string(),
@@ -117,7 +121,7 @@ fn cell(app: &App, scope: Scope, row: &str, metric: &str) -> (f64, f64) {
     };
     match app.prom.as_ref().unwrap().store.cells.get(&key) {
         Some(Ok(Reading::Value { at, value })) => (*at, *value),
-        other => panic!("{metric} of {row}: {other:?}"),
+        other => panic!("{metric_name} of {row}: {other:?}"),
     }
 }
 
@@ -303,13 +307,7 @@ async fn dashboard_figures_match_promql() {
         let (at, value) = cell(&app, Scope::Layer, "control", name);
         let want = direct(&url, &expr, at).await;
         assert!(same(value, want), "{name} of control: {value} vs {want}");
-        let m = app
-            .fleet
-            .topology
-            .metrics
-            .iter()
-            .find(|m| m.scope == Scope::Layer && m.name == name)
-            .unwrap();
+        let (_, m) = metric(&app, Scope::Layer, name);
         assert!(
             line.contains(&m.format(want)),
             "{name} {}: {line}",
@@ -334,17 +332,8 @@ async fn dashboard_figures_match_promql() {
             let (at, value) = cell(&app, Scope::Service, service, name);
             let want = direct(&url, &expr, at).await;
             assert!(same(value, want), "{name} of {service}: {value} vs {want}");
-            let m = metrics::format_value(
-                want,
-                app.fleet
-                    .topology
-                    .metrics
-                    .iter()
-                    .find(|m| m.scope == Scope::Service && m.name == name)
-                    .unwrap()
-                    .unit,
-            );
-            assert!(line.contains(&m), "{name} {m}: {line}");
+            let shown = metric(&app, Scope::Service, name).1.format(want);
+            assert!(line.contains(&shown), "{name} {shown}: {line}");
             figures.insert((service.clone(), name), value);
         }
     }
@@ -360,13 +349,7 @@ async fn dashboard_figures_match_promql() {
     );
     assert!(f(&worker, "P99") <= 0.025, "{figures:?}");
     // 25 % errors is above the default critical threshold (5 %).
-    let err = app
-        .fleet
-        .topology
-        .metrics
-        .iter()
-        .find(|m| m.scope == Scope::Service && m.name == "ERR")
-        .unwrap();
+    let (_, err) = metric(&app, Scope::Service, "ERR");
     assert_eq!(err.level(f(&api, "ERR")), metrics::Level::Critical);
 
     // A replica of the failing service.
@@ -458,13 +441,7 @@ async fn dashboard_figures_match_promql() {
         .collect();
     assert!(charts.iter().any(|r| r.key.row == team), "{cmds:?}");
     answer(&mut app, &client, cmds).await;
-    let busy = app
-        .fleet
-        .topology
-        .metrics
-        .iter()
-        .position(|m| m.scope == Scope::Team && m.name == "BUSY")
-        .unwrap();
+    let (busy, _) = metric(&app, Scope::Team, "BUSY");
     let key_ = CellKey {
         scope: Scope::Team,
         row: team.clone(),
@@ -493,15 +470,18 @@ fn futures_block<F: std::future::Future>(f: F) -> F::Output {
     tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(f))
 }
 
+/// Ask `up` of a server on 127.0.0.1:`port`; the error it gives.
+async fn error_from(port: u16, timeout: Duration) -> PromError {
+    let c = Client::new(&format!("http://127.0.0.1:{port}"), Auth::None, timeout).unwrap();
+    c.run(&Query::Instant { expr: "up".into() })
+        .await
+        .unwrap_err()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_answers_are_told_apart() {
     // Nobody listens: refused.
-    let port = promserver::free_port(0).unwrap();
-    let c = Client::new(&format!("http://127.0.0.1:{port}"), Auth::None, TIMEOUT).unwrap();
-    let e = c
-        .run(&Query::Instant { expr: "up".into() })
-        .await
-        .unwrap_err();
+    let e = error_from(promserver::free_port(0).unwrap(), TIMEOUT).await;
     assert!(
         matches!(&e, PromError::Connect(m) if m.contains("refused")),
         "{e:?}"
@@ -509,41 +489,19 @@ async fn failing_answers_are_told_apart() {
     assert_eq!(e.short(), "down");
 
     // A server that never answers: a timeout, on time.
-    let port = fake_prometheus(FakeAnswer::Never);
-    let c = Client::new(
-        &format!("http://127.0.0.1:{port}"),
-        Auth::None,
-        Duration::from_millis(500),
-    )
-    .unwrap();
     let started = Instant::now();
-    let e = c
-        .run(&Query::Instant { expr: "up".into() })
-        .await
-        .unwrap_err();
-    assert_eq!(e, PromError::Timeout(Duration::from_millis(500)));
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        started.elapsed()
-    );
+    let half = Duration::from_millis(500);
+    let e = error_from(fake_prometheus(FakeAnswer::Never), half).await;
+    assert_eq!(e, PromError::Timeout(half));
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(2), "{took:?}");
 
     // A proxy's 503 page, and a 200 that is not Prometheus.
-    let port = fake_prometheus(FakeAnswer::Html503);
-    let c = Client::new(&format!("http://127.0.0.1:{port}"), Auth::None, TIMEOUT).unwrap();
-    let e = c
-        .run(&Query::Instant { expr: "up".into() })
-        .await
-        .unwrap_err();
+    let e = error_from(fake_prometheus(FakeAnswer::Html503), TIMEOUT).await;
     assert!(
         matches!(&e, PromError::Http { status: 503, body } if body.contains("upstream unavailable")),
         "{e:?}"
     );
-    let port = fake_prometheus(FakeAnswer::NotJson);
-    let c = Client::new(&format!("http://127.0.0.1:{port}"), Auth::None, TIMEOUT).unwrap();
-    let e = c
-        .run(&Query::Instant { expr: "up".into() })
-        .await
-        .unwrap_err();
+    let e = error_from(fake_prometheus(FakeAnswer::NotJson), TIMEOUT).await;
     assert!(matches!(&e, PromError::Body(b) if b == "hello"), "{e:?}");
 }

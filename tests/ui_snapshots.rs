@@ -254,14 +254,19 @@ fn key(app: &mut App, code: KeyCode) {
     app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
 }
 
-fn render(app: &mut App, w: u16, h: u16) -> String {
+/// Draw one frame at w×h; the backend holds the cells and their styles.
+fn draw(app: &mut App, w: u16, h: u16) -> TestBackend {
     app.update(Msg::Resize {
         width: w,
         height: h,
     });
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
     t.draw(|f| ui::draw(f, app)).unwrap();
-    format!("{}", t.backend())
+    t.backend().clone()
+}
+
+fn render(app: &mut App, w: u16, h: u16) -> String {
+    format!("{}", draw(app, w, h))
 }
 
 /// Snapshot a state at both sizes.
@@ -370,13 +375,8 @@ fn tiny_terminal_does_not_panic() {
 fn no_color_theme_has_no_colour_and_keeps_symbols() {
     let mut app = fixture();
     app.theme = Theme::default_theme().without_colour();
-    app.update(Msg::Resize {
-        width: 80,
-        height: 24,
-    });
-    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
-    t.draw(|f| ui::draw(f, &app)).unwrap();
-    let buf = t.backend().buffer();
+    let backend = draw(&mut app, 80, 24);
+    let buf = backend.buffer();
     for cell in buf.content() {
         assert_eq!(
             cell.fg,
@@ -386,7 +386,7 @@ fn no_color_theme_has_no_colour_and_keeps_symbols() {
         );
         assert_eq!(cell.bg, ratatui::style::Color::Reset);
     }
-    let text = format!("{}", t.backend());
+    let text = format!("{}", backend);
     assert!(text.contains('●') && text.contains('✖') && text.contains('◐'));
 }
 
@@ -483,13 +483,8 @@ fn prometheus_columns_and_charts() {
     // coordination layer's 3 % a warning.
     let mut app = fixture();
     with_prometheus(&mut app, figures);
-    app.update(Msg::Resize {
-        width: 160,
-        height: 48,
-    });
-    let mut t = Terminal::new(TestBackend::new(160, 48)).unwrap();
-    t.draw(|f| ui::draw(f, &app)).unwrap();
-    let buf = t.backend().buffer();
+    let backend = draw(&mut app, 160, 48);
+    let buf = backend.buffer();
     let style_of = |row: &str, text: &str| {
         let y = (0..48u16)
             .find(|y| {

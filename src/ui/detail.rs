@@ -7,11 +7,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Sparkline};
 
 use super::tables::{state_style, uptime};
-use super::{health_style, truncate};
+use super::{health_style, metric_style, truncate};
 use crate::app::{App, Level};
 use crate::fleet::Fleet;
 use crate::format;
-use crate::metrics::{CHART_STEP, CellKey, Level as MetricLevel, Reading, Scope};
+use crate::metrics::{CHART_STEP, CellKey, Reading, Scope};
 use crate::model::Replica;
 
 pub fn draw_detail(f: &mut Frame, app: &App, rows: &[crate::fleet::Row], area: Rect) {
@@ -245,13 +245,8 @@ fn metric_lines(app: &App, scope: Scope, row: &str, chart_width: usize) -> Vec<L
             _ => None,
         };
         if let Some((text, level)) = now {
-            let style = match level {
-                MetricLevel::Normal => t.text,
-                MetricLevel::Warning => t.warning,
-                MetricLevel::Critical => t.critical,
-            };
             spans.push(Span::styled("  now ", t.muted));
-            spans.push(Span::styled(text, style));
+            spans.push(Span::styled(text, metric_style(app, level)));
         }
         out.push(Line::from(spans));
     }

@@ -450,6 +450,16 @@ fn truncate_line(line: Line<'_>, width: usize) -> Line<'_> {
 }
 
 /// Style of a health state.
+/// A Prometheus figure's style by its thresholds.
+pub fn metric_style(app: &App, level: crate::metrics::Level) -> Style {
+    use crate::metrics::Level;
+    match level {
+        Level::Normal => app.theme.text,
+        Level::Warning => app.theme.warning,
+        Level::Critical => app.theme.critical,
+    }
+}
+
 pub fn health_style(app: &App, h: crate::model::Health) -> Style {
     use crate::model::Health::*;
     match h {

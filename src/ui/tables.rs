@@ -7,11 +7,11 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Row as TableRow, Table, TableState};
 
-use super::{health_style, truncate};
+use super::{health_style, metric_style, truncate};
 use crate::app::{App, Level};
 use crate::fleet::{Figures, HealthCounts, Row};
 use crate::format;
-use crate::metrics::{CellKey, Level as MetricLevel, Reading, Scope};
+use crate::metrics::{CellKey, Reading, Scope};
 use crate::model::{Health, Replica};
 
 /// A column: header, width (0 = takes the rest, at least `min`), priority
@@ -85,14 +85,9 @@ fn metric_cell(app: &App, scope: Scope, row: &str, metric: usize, w: u16) -> Cel
     };
     let (text, style) = match prom.store.cells.get(&key) {
         None => ("…".to_string(), t.muted),
-        Some(Ok(Reading::Value { value, .. })) => (
-            m.format(*value),
-            match m.level(*value) {
-                MetricLevel::Normal => t.text,
-                MetricLevel::Warning => t.warning,
-                MetricLevel::Critical => t.critical,
-            },
-        ),
+        Some(Ok(Reading::Value { value, .. })) => {
+            (m.format(*value), metric_style(app, m.level(*value)))
+        }
         Some(Ok(Reading::NoData)) => ("-".to_string(), t.muted),
         Some(Ok(Reading::Many(n))) => (format!("{n} series"), t.warning),
         Some(Ok(Reading::NotANumber(_))) => ("?".to_string(), t.warning),
