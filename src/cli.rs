@@ -73,6 +73,11 @@ pub struct Cli {
     #[arg(long, value_name = "URL", env = "AGILE_DECK_PROMETHEUS")]
     pub prometheus: Option<String>,
 
+    /// No Prometheus columns and no queries, whatever the config file says
+    /// and even when the demo's Prometheus runs.
+    #[arg(long, conflicts_with = "prometheus")]
+    pub no_prometheus: bool,
+
     /// Seconds between two rounds of Prometheus queries (default 5).
     #[arg(long, value_name = "SECS")]
     pub prometheus_interval: Option<f64>,

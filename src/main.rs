@@ -64,6 +64,14 @@ fn progress(line: String) {
     eprintln!("  {line}");
 }
 
+/// The Prometheus client for settings (the URL is checked here).
+fn with_client(
+    p: config::PromSettings,
+) -> Result<(prometheus::Client, config::PromSettings), Fail> {
+    let client = prometheus::Client::new(&p.url, p.auth.clone(), p.timeout)?;
+    Ok((client, p))
+}
+
 /// Start the demo deployment, and its Prometheus when there is one to run.
 async fn demo_up(
     docker: &bollard::Docker,
@@ -133,9 +141,13 @@ async fn run(cli: Cli) -> Result<(), Fail> {
         interval: cli.prometheus_interval,
         timeout: cli.prometheus_timeout,
     };
+    // A bad URL is the user's to fix before anything starts.
     let mut prom = config::prometheus_settings(&flags, config.prometheus.as_ref(), |k| {
         std::env::var(k).ok()
-    })?;
+    })?
+    .filter(|_| !cli.no_prometheus)
+    .map(with_client)
+    .transpose()?;
     let keymap = match &cli.keymap {
         Some(path) => Keymap::load(path)?,
         None => Keymap::default_keymap(),
@@ -155,6 +167,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
     // No Prometheus configured: the demo's, when it runs, is the obvious one.
     let mut prom_origin = "configured";
     if prom.is_none()
+        && !cli.no_prometheus
         && endpoint.url.starts_with("unix://")
         && let Some((_, url)) = promserver::demo_running()
     {
@@ -165,15 +178,11 @@ async fn run(cli: Cli) -> Result<(), Fail> {
             },
             None,
             |_| None,
-        )?;
+        )?
+        .map(with_client)
+        .transpose()?;
         prom_origin = "the demo's";
     }
-    let prometheus = prom
-        .as_ref()
-        .map(|p| {
-            prometheus::Client::new(&p.url, p.auth.clone(), p.timeout).map(|c| (c, p.interval))
-        })
-        .transpose()?;
 
     terminal::init_logging();
     log::info!(
@@ -193,7 +202,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
         format!("{} ({})", endpoint.label(), endpoint.url),
     );
     app.show_log = cli.log;
-    if let Some(p) = &prom {
+    if let Some((_, p)) = &prom {
         log::info!(
             "prometheus ({prom_origin}): {} every {:.1} s, timeout {:.1} s, auth {:?}",
             p.url,
@@ -216,7 +225,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
         layout,
         refresh: std::time::Duration::from_secs_f64(cli.refresh),
         max_streams: cli.max_streams.max(1),
-        prometheus,
+        prometheus: prom.map(|(client, p)| (client, p.interval)),
     };
 
     let mut term = terminal::enter().map_err(|e| Fail(format!("cannot open the terminal: {e}")))?;

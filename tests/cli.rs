@@ -108,6 +108,32 @@ fn broken_files_are_reported_with_file_line_and_reason() {
         "{err}"
     );
 
+    let config = write(
+        &dir,
+        "config.toml",
+        "[prometheus]\nurl = \"http://127.0.0.1:9090\"\ntimout = 3\n",
+    );
+    let (code, err) = agile_deck(&["--config", &config]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(&format!("config {config}, line 3: unknown field `timout`")),
+        "{err}"
+    );
+    let (code, err) = agile_deck(&["--prometheus", "localhost:9090"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("Prometheus URL \"localhost:9090\""), "{err}");
+    let (code, err) = agile_deck(&[
+        "--prometheus",
+        "http://127.0.0.1:9",
+        "--prometheus-timeout",
+        "0",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("timeout 0: give seconds between 0.1 and 3600"),
+        "{err}"
+    );
+
     let (code, err) = agile_deck(&["--topology", "/nonexistent/topology.toml"]);
     assert_eq!(code, 1);
     assert!(

@@ -372,9 +372,9 @@ fn demo_dashboard_in_tmux() {
         tmux.wait("exit", Duration::from_secs(5), |s| s.contains("EXIT=0"));
     }
 
-    // A Prometheus that takes connections and never answers: queries time
-    // out on their cells while the screen keeps answering keys.
-    let port = fake_prometheus(FakeAnswer::Never);
+    // A Prometheus that answers only after the timeout: queries time out on
+    // their cells while the screen keeps answering keys.
+    let port = fake_prometheus(FakeAnswer::Late);
     let tmux = Tmux::start(
         "slow",
         &format!(

@@ -179,8 +179,9 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<
 /// How a stand-in for Prometheus answers.
 #[derive(Clone, Copy)]
 pub enum FakeAnswer {
-    /// Accepts, reads the request and never answers (a hung server).
-    Never,
+    /// Answers a good vector, but only after 5 s (an overloaded server:
+    /// later than any timeout the tests set).
+    Late,
     /// `503` with an HTML page, as a proxy in front of a dead backend.
     Html503,
     /// `200` with a body that is not JSON.
@@ -200,9 +201,13 @@ pub fn fake_prometheus(answer: FakeAnswer) -> u16 {
                 let mut buf = [0u8; 4096];
                 let _ = stream.read(&mut buf);
                 let reply = match answer {
-                    FakeAnswer::Never => {
-                        std::thread::sleep(Duration::from_secs(600));
-                        return;
+                    FakeAnswer::Late => {
+                        std::thread::sleep(Duration::from_secs(5));
+                        (
+                            "200 OK",
+                            "application/json",
+                            r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"1"]}]}}"#,
+                        )
                     }
                     FakeAnswer::Html503 => (
                         "503 Service Unavailable",
