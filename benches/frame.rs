@@ -52,6 +52,8 @@ fn replica(topology: &Topology, i: usize) -> Replica {
         pid: None,
         cpu_limit: Some(0.25),
         mem_limit: Some(64 << 20),
+        limits: Default::default(),
+        stop_timeout: None,
         networks: Vec::new(),
         ports: Vec::new(),
         labels,

@@ -14,6 +14,9 @@ use crate::fleet::{Fleet, GroupBy, Row};
 use crate::keymap::{Action, Context, Keymap};
 use crate::metrics::{CellKey, Request, Scope, Store, Vars};
 use crate::model::{DaemonInfo, DockerNetwork, Health, Replica, ServiceId, SwarmService};
+use crate::ops::desk::Ops;
+use crate::ops::exec::Progress;
+use crate::ops::{Kind, Plan};
 use crate::prometheus::{Data, PromError, Query};
 use crate::sources::Listing;
 use crate::stats::Sample;
@@ -70,6 +73,13 @@ pub enum Msg {
         query: Query,
         result: Result<Data, PromError>,
     },
+    /// How operation `op` goes.
+    Op {
+        op: u64,
+        progress: Progress,
+    },
+    /// A line the journal just took.
+    Journaled(Box<crate::journal::Entry>),
 }
 
 #[derive(Debug, PartialEq)]
@@ -87,6 +97,13 @@ pub enum Cmd {
     /// Questions for Prometheus (cells and charts on screen).
     Prom(Vec<Request>),
     PromAdhoc(Query),
+    /// Run a confirmed plan as operation `op`.
+    RunOp {
+        op: u64,
+        plan: Plan,
+    },
+    /// Stop operation `op` between steps.
+    CancelOp(u64),
 }
 
 /// Prometheus in the dashboard; None without `--prometheus`, and then no
@@ -185,6 +202,8 @@ pub struct App {
     watched: Vec<Target>,
     /// Samples received so far, for the engine line's rate.
     pub samples_seen: u64,
+    /// When the first figures arrived: the history covers no earlier.
+    pub watching_since: Option<DateTime<Utc>>,
     /// The engine line is shown, with its latest figures.
     pub show_engine: bool,
     pub engine: Cost,
@@ -194,6 +213,8 @@ pub struct App {
     pub prompt: Option<String>,
     /// A one-line message in the footer until the next key.
     pub flash: Option<String>,
+    /// Operations: the dialog, running and finished ones, undo, journal.
+    pub ops: Ops,
     pub quitting: bool,
     /// Set when the screen must be redrawn.
     pub dirty: bool,
@@ -226,12 +247,14 @@ impl App {
             stats_cap: 256,
             watched: Vec::new(),
             samples_seen: 0,
+            watching_since: None,
             show_engine: false,
             engine: Cost::default(),
             prom: None,
             adhoc: None,
             prompt: None,
             flash: None,
+            ops: Ops::default(),
             quitting: false,
             dirty: true,
             listed: false,
@@ -411,6 +434,7 @@ impl App {
                 // The hot path: a sample changes no row count and no stream
                 // set, so skip the bookkeeping below.
                 self.samples_seen += samples.len() as u64;
+                self.watching_since.get_or_insert(at);
                 for (id, sample) in samples {
                     self.dirty |= self.fleet.record(&id, sample, at);
                 }
@@ -461,6 +485,15 @@ impl App {
                     }
                     self.dirty |= changed;
                 }
+                return cmds;
+            }
+            Msg::Op { op, progress } => {
+                self.op_progress(op, progress, &mut cmds);
+                return cmds;
+            }
+            Msg::Journaled(entry) => {
+                self.ops.journaled(*entry);
+                self.dirty |= self.ops.show_journal;
                 return cmds;
             }
             Msg::PromAdhoc { query, result } => {
@@ -706,9 +739,10 @@ impl App {
                 },
                 cmds,
             ),
+            _ if self.operation_command(word, rest) => {}
             other => {
                 self.flash = Some(format!(
-                    "unknown command {other:?}; commands: promql EXPR, q"
+                    "unknown command {other:?}; commands: promql EXPR, scale, update, restart, stop, start, undo, q"
                 ))
             }
         }
@@ -773,6 +807,9 @@ impl App {
 
     fn on_key(&mut self, key: KeyEvent, cmds: &mut Vec<Cmd>) {
         self.flash = None;
+        if self.ops.pending.is_some() {
+            return self.on_dialog_key(key, cmds);
+        }
         if self.prompt.is_some() {
             return self.on_prompt_key(key, cmds);
         }
@@ -815,6 +852,21 @@ impl App {
             Action::ToggleEngine => self.show_engine = !self.show_engine,
             Action::Command => self.prompt = Some(String::new()),
             Action::PromQL => self.prompt = Some("promql ".into()),
+            Action::Scale => self.operation_key(Kind::Scale),
+            Action::Resize => self.operation_key(Kind::Resize),
+            Action::Restart => self.operation_key(Kind::Restart),
+            Action::StopOp => self.operation_key(Kind::Stop),
+            Action::StartOp => self.operation_key(Kind::Start),
+            Action::Undo => self.operation_key(Kind::Undo),
+            Action::CancelOp => self.cancel_operation(cmds),
+            Action::ToggleJournal => self.ops.show_journal = !self.ops.show_journal,
+            Action::Advise => {
+                if self.ops.read_only {
+                    self.flash = Some(crate::ops::desk::READ_ONLY.into());
+                } else {
+                    self.apply_advice();
+                }
+            }
             Action::NextPane | Action::PrevPane => {
                 let i = self.pane_index();
                 let step = if action == Action::NextPane {

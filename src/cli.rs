@@ -86,6 +86,17 @@ pub struct Cli {
     #[arg(long, value_name = "SECS")]
     pub prometheus_timeout: Option<f64>,
 
+    /// No operation can be started (scale, resize, restart, …) and no
+    /// changing Docker call is made. Also `read_only` in the config, for all
+    /// daemons or per host.
+    #[arg(long)]
+    pub read_only: bool,
+
+    /// The audit journal: one JSON line per operation step and result
+    /// (default: $XDG_STATE_HOME/agile-deck/journal.jsonl).
+    #[arg(long, value_name = "PATH", env = "AGILE_DECK_JOURNAL")]
+    pub journal: Option<PathBuf>,
+
     /// Open with the program's log pane shown.
     #[arg(long)]
     pub log: bool,

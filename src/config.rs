@@ -15,6 +15,29 @@ use crate::topology::line_of;
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub prometheus: Option<PromConfig>,
+    /// The audit journal's file (default in the XDG state dir).
+    pub journal: Option<PathBuf>,
+    /// No operation on any daemon.
+    #[serde(default)]
+    pub read_only: bool,
+    /// Per daemon settings, by URL (`unix:///var/run/docker.sock`, `tcp://…`).
+    #[serde(default, rename = "host")]
+    pub hosts: Vec<HostConfig>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostConfig {
+    pub url: String,
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+impl Config {
+    /// Read-only for this daemon: everywhere, or for its URL.
+    pub fn read_only_for(&self, url: &str) -> bool {
+        self.read_only || self.hosts.iter().any(|h| h.read_only && h.url == url)
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -222,6 +245,19 @@ mod tests {
         assert_eq!(e.line, 2);
         let missing = Config::load(Some(Path::new("/nonexistent/agile.toml"))).unwrap_err();
         assert!(missing.reason.starts_with("cannot read it"), "{missing}");
+    }
+
+    #[test]
+    fn read_only_everywhere_or_per_host() {
+        let c = Config::parse(
+            "[[host]]\nurl = \"tcp://prod:2376\"\nread_only = true\n[[host]]\nurl = \"unix:///var/run/docker.sock\"\n",
+            "c.toml",
+        )
+        .unwrap();
+        assert!(c.read_only_for("tcp://prod:2376"));
+        assert!(!c.read_only_for("unix:///var/run/docker.sock"));
+        let c = Config::parse("read_only = true\n", "c.toml").unwrap();
+        assert!(c.read_only_for("anything"));
     }
 
     #[test]

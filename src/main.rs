@@ -148,6 +148,12 @@ async fn run(cli: Cli) -> Result<(), Fail> {
     .filter(|_| !cli.no_prometheus)
     .map(with_client)
     .transpose()?;
+    let journal_path = cli
+        .journal
+        .clone()
+        .or_else(|| config.journal.clone())
+        .unwrap_or_else(agile_deck::journal::default_path);
+    let journal = agile_deck::journal::Journal::open(&journal_path)?;
     let keymap = match &cli.keymap {
         Some(path) => Keymap::load(path)?,
         None => Keymap::default_keymap(),
@@ -202,6 +208,16 @@ async fn run(cli: Cli) -> Result<(), Fail> {
         format!("{} ({})", endpoint.label(), endpoint.url),
     );
     app.show_log = cli.log;
+    app.ops.read_only = cli.read_only || config.read_only_for(&endpoint.url);
+    log::info!(
+        "journal: {}{}",
+        journal.path.display(),
+        if app.ops.read_only {
+            " (read-only: no operation can start)"
+        } else {
+            ""
+        }
+    );
     if let Some((_, p)) = &prom {
         log::info!(
             "prometheus ({prom_origin}): {} every {:.1} s, timeout {:.1} s, auth {:?}",
@@ -226,6 +242,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
         refresh: std::time::Duration::from_secs_f64(cli.refresh),
         max_streams: cli.max_streams.max(1),
         prometheus: prom.map(|(client, p)| (client, p.interval)),
+        journal,
     };
 
     let mut term = terminal::enter().map_err(|e| Fail(format!("cannot open the terminal: {e}")))?;

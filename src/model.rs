@@ -132,6 +132,10 @@ pub struct Replica {
     pub cpu_limit: Option<f64>,
     /// Memory limit in bytes; None: unlimited.
     pub mem_limit: Option<u64>,
+    /// The limits `docker update` changes, as set (0 unset, -1 unlimited).
+    pub limits: crate::ops::units::Resources,
+    /// Seconds `docker stop` waits before killing (None: Docker's 10 s).
+    pub stop_timeout: Option<i64>,
     pub networks: Vec<NetworkAttachment>,
     pub ports: Vec<PortMapping>,
     pub labels: BTreeMap<String, String>,
@@ -214,6 +218,8 @@ pub(crate) fn test_replica(
         pid: None,
         cpu_limit: Some(1.0),
         mem_limit: None,
+        limits: Default::default(),
+        stop_timeout: None,
         networks: Vec::new(),
         ports: Vec::new(),
         placement: topology.place(name, &labels),

@@ -15,8 +15,12 @@ use tokio::sync::mpsc;
 use crate::app::{App, Cmd, Msg};
 use crate::cgroup::Layout;
 use crate::engine::{self, Engine};
+use std::collections::HashMap;
+
+use crate::journal::Journal;
 use crate::metrics::CellKey;
 use crate::model::DaemonInfo;
+use crate::ops::{Machine, exec};
 use crate::prometheus;
 use crate::sources;
 use crate::topology::Topology;
@@ -44,6 +48,11 @@ pub struct Runtime {
     /// the same thing again before it answered (or timed out).
     prom_in_flight: Arc<std::sync::Mutex<std::collections::HashSet<(CellKey, bool)>>>,
     prom_permits: Arc<tokio::sync::Semaphore>,
+    journal: Arc<Journal>,
+    /// Who and where, for the journal.
+    op_context: exec::Context,
+    /// Cancel flags of running operations.
+    cancels: HashMap<u64, Arc<AtomicBool>>,
 }
 
 impl Runtime {
@@ -163,6 +172,30 @@ impl Runtime {
                     let _ = tx.send(Msg::PromResults(results)).await;
                 });
             }
+            Cmd::RunOp { op, plan } => {
+                let cancel = Arc::new(AtomicBool::new(false));
+                self.cancels.retain(|_, c| Arc::strong_count(c) > 1);
+                self.cancels.insert(op, cancel.clone());
+                log::info!(
+                    "#{op} {}: confirmed, {} steps",
+                    plan.title,
+                    plan.steps.len()
+                );
+                tokio::spawn(exec::run(
+                    docker,
+                    Machine::new(plan),
+                    op,
+                    self.op_context.clone(),
+                    self.journal.clone(),
+                    cancel,
+                    tx,
+                ));
+            }
+            Cmd::CancelOp(op) => {
+                if let Some(c) = self.cancels.get(&op) {
+                    c.store(true, Ordering::Relaxed);
+                }
+            }
             Cmd::PromAdhoc(query) => {
                 let Some(client) = self.prom.clone() else {
                     return;
@@ -184,6 +217,8 @@ pub struct Settings {
     pub max_streams: usize,
     /// Prometheus and how often to ask it.
     pub prometheus: Option<(prometheus::Client, Duration)>,
+    /// Where operations are recorded.
+    pub journal: Journal,
 }
 
 /// Prometheus queries at once: enough for a screen of cells within a
@@ -224,7 +259,17 @@ pub async fn run(
             .map(|(c, _)| Arc::new(c.clone())),
         prom_in_flight: Default::default(),
         prom_permits: Arc::new(tokio::sync::Semaphore::new(PROM_CONCURRENCY)),
+        op_context: exec::Context {
+            run: Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string(),
+            user: crate::journal::os_user(),
+            host: app.host_label.clone(),
+        },
+        journal: Arc::new(settings.journal),
+        cancels: HashMap::new(),
     };
+    for e in Journal::tail(&rt.journal.path, 200) {
+        app.ops.journaled(e);
+    }
     // Without Prometheus the timer never fires (a day is as good as never).
     let prom_every = settings
         .prometheus

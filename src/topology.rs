@@ -17,6 +17,7 @@ use toml::Spanned;
 
 use crate::metrics::{Metric, RawMetric};
 use crate::model::{Placement, ServiceId, ServiceKind};
+use crate::ops::policy::{Policy, Profile, RawPolicy, RawProfile};
 
 pub const DEFAULT_TOPOLOGY: &str = include_str!("../assets/topology.toml");
 
@@ -34,6 +35,10 @@ struct RawTopology {
     rules: Vec<Spanned<RawRule>>,
     #[serde(default, rename = "metric")]
     metrics: Vec<Spanned<RawMetric>>,
+    #[serde(default, rename = "profile")]
+    profiles: Vec<Spanned<RawProfile>>,
+    #[serde(default, rename = "policy")]
+    policies: Vec<Spanned<RawPolicy>>,
 }
 
 #[derive(Deserialize)]
@@ -74,6 +79,10 @@ pub struct Topology {
     pub rules: Vec<Rule>,
     /// Named PromQL queries shown as columns (`[[metric]]`).
     pub metrics: Vec<Metric>,
+    /// Named sets of limits (`[[profile]]`).
+    pub profiles: Vec<Profile>,
+    /// Scaling policies (`[[policy]]`): the first that matches a row counts.
+    pub policies: Vec<Policy>,
     /// Where it came from, for messages.
     pub origin: String,
 }
@@ -265,9 +274,31 @@ impl Topology {
                     .map_err(|e| err(line, e))?,
             );
         }
+        let mut profiles: Vec<Profile> = Vec::new();
+        for spanned in raw.profiles {
+            let line = line_of(text, spanned.span().start);
+            let p = Profile::from_raw(spanned.into_inner()).map_err(|e| err(line, e))?;
+            if profiles.iter().any(|q| q.name == p.name) {
+                return Err(err(
+                    line,
+                    format!("a second profile is called {:?}", p.name),
+                ));
+            }
+            profiles.push(p);
+        }
+        let mut policies = Vec::new();
+        for spanned in raw.policies {
+            let line = line_of(text, spanned.span().start);
+            policies.push(
+                Policy::from_raw(spanned.into_inner(), compile_pattern)
+                    .map_err(|e| err(line, e))?,
+            );
+        }
         Ok(Topology {
             layers: raw.layers,
             metrics,
+            profiles,
+            policies,
             teams: raw.teams.iter().map(|t| normalize_team(t)).collect(),
             rules,
             origin: origin.to_string(),

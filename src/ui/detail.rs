@@ -146,19 +146,34 @@ pub fn draw_detail(f: &mut Frame, app: &App, rows: &[crate::fleet::Row], area: R
     let metric_lines = row
         .map(|row| metric_lines(app, app.prom_scope(), &row, width.saturating_sub(40)))
         .unwrap_or_default();
+    // The scaling advice of the selected row, and why.
+    let advice = match &app.frame().level {
+        Level::Groups | Level::Services { .. } => rows
+            .get(app.frame().selected)
+            .and_then(|r| app.advice(r))
+            .map(|(_, a)| {
+                Line::from(vec![
+                    Span::styled("advice ", t.table_header),
+                    Span::styled(
+                        truncate(&a.why, width.saturating_sub(7)),
+                        if a.to.is_some() { t.warning } else { t.muted },
+                    ),
+                ])
+            }),
+        _ => None,
+    };
     let [text_area, metrics_area, chart_area] = Layout::vertical([
-        Constraint::Length(2),
+        Constraint::Length(2 + u16::from(advice.is_some())),
         Constraint::Length(metric_lines.len() as u16),
         Constraint::Min(0),
     ])
     .areas(inner);
-    f.render_widget(
-        Paragraph::new(vec![
-            Line::from(Span::styled(truncate(&summary, width), t.text)),
-            Line::from(members),
-        ]),
-        text_area,
-    );
+    let mut text = vec![
+        Line::from(Span::styled(truncate(&summary, width), t.text)),
+        Line::from(members),
+    ];
+    text.extend(advice);
+    f.render_widget(Paragraph::new(text), text_area);
     f.render_widget(Paragraph::new(metric_lines), metrics_area);
     if chart_area.height > 0 {
         draw_cpu_chart(f, &app.fleet, &ids, app, chart_area);

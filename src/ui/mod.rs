@@ -1,6 +1,7 @@
 //! Drawing: a pure function of `App`. Nothing here changes state.
 
 mod detail;
+mod ops;
 mod promql;
 mod tables;
 
@@ -35,6 +36,12 @@ pub fn draw(f: &mut Frame, app: &App) {
         return;
     }
     let log_height = if app.show_log { area.height / 3 } else { 0 };
+    let journal_height = if app.ops.show_journal {
+        area.height / 3
+    } else {
+        0
+    };
+    let progress_height = ops::progress_height(app).min(area.height / 4);
     let detail_height = match app.frame().level {
         Level::Replica { .. } => 0,
         _ => (7 + detail::metric_line_count(app)).min(area.height.saturating_sub(12)),
@@ -46,7 +53,9 @@ pub fn draw(f: &mut Frame, app: &App) {
         main,
         detail_area,
         log_area,
+        journal_area,
         engine_area,
+        progress_area,
         footer,
     ] = Layout::vertical([
         Constraint::Length(1),
@@ -54,7 +63,9 @@ pub fn draw(f: &mut Frame, app: &App) {
         Constraint::Min(3),
         Constraint::Length(detail_height),
         Constraint::Length(log_height),
+        Constraint::Length(journal_height),
         Constraint::Length(engine_height),
+        Constraint::Length(progress_height),
         Constraint::Length(1),
     ])
     .areas(area);
@@ -69,12 +80,21 @@ pub fn draw(f: &mut Frame, app: &App) {
     if log_height > 0 {
         draw_log(f, app, log_area);
     }
+    if journal_height > 0 {
+        ops::draw_journal(f, app, journal_area);
+    }
     if engine_height > 0 {
         draw_engine(f, app, engine_area);
+    }
+    if progress_height > 0 {
+        ops::draw_progress(f, app, progress_area);
     }
     draw_footer(f, app, footer);
     if let Some(adhoc) = &app.adhoc {
         promql::draw(f, app, adhoc, area);
+    }
+    if let Some(pending) = &app.ops.pending {
+        ops::draw_dialog(f, app, pending, area);
     }
     if app.show_help {
         draw_help(f, app, area);
@@ -102,6 +122,7 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
         .map(|e| format!("✖ prometheus: {e} "));
     let (status, status_style) = match prom_error {
         Some(e) if status.is_empty() => (e, t.critical),
+        _ if status.is_empty() && app.ops.read_only => ("read-only ".to_string(), t.warning),
         _ => (status, status_style),
     };
     // Parts in order of importance; the less important drop on narrow screens.
@@ -350,6 +371,10 @@ fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
     }
     if app.stack().len() > 1 {
         hints.push((km.hint(Action::Back), "back"));
+    }
+    if !app.ops.read_only {
+        hints.push((km.hint(Action::Scale), "scale"));
+        hints.push((km.hint(Action::Resize), "resize"));
     }
     if app.prom.is_some() {
         hints.push((km.hint(Action::PromQL), "promql"));

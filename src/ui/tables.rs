@@ -29,6 +29,8 @@ struct Col {
 enum Shows {
     Fixed(usize),
     Metric(usize),
+    /// The scaling policy's advice (team and service rows).
+    Advice,
 }
 
 fn col(title: &str, width: u16, prio: u8, right: bool) -> Col {
@@ -247,7 +249,18 @@ pub fn draw_rows(f: &mut Frame, app: &App, rows: &[Row], area: Rect, block: Bloc
         col("CPU history", 0, 4, false),
     ];
     let scope = app.prom_scope();
-    let cols = with_metrics(app, cols, scope);
+    let mut cols = with_metrics(app, cols, scope);
+    if matches!(scope, Scope::Team | Scope::Service) && !app.fleet.topology.policies.is_empty() {
+        let history = cols.pop();
+        cols.push(Col {
+            title: "ADVICE".into(),
+            width: 8,
+            prio: 3,
+            right: true,
+            shows: Shows::Advice,
+        });
+        cols.extend(history);
+    }
     render_table(
         f,
         app,
@@ -258,6 +271,13 @@ pub fn draw_rows(f: &mut Frame, app: &App, rows: &[Row], area: Rect, block: Bloc
         |r, shows, w, right| match shows {
             Shows::Fixed(i) => row_cell(app, r, i, w, right, services_level),
             Shows::Metric(m) => metric_cell(app, scope, &r.name, m, w),
+            Shows::Advice => match app.advice(r) {
+                Some((_, a)) => match a.to {
+                    Some(to) => cell(format!("{}→{to}", r.running), right, w, app.theme.warning),
+                    None => cell("·".into(), right, w, app.theme.muted),
+                },
+                None => cell(String::new(), right, w, app.theme.muted),
+            },
         },
     );
 }
@@ -398,6 +418,7 @@ pub fn draw_replicas(f: &mut Frame, app: &App, area: Rect, block: Block) {
         |r, shows, w, right| match shows {
             Shows::Fixed(i) => replica_cell(app, r, i, w, right),
             Shows::Metric(m) => metric_cell(app, Scope::Replica, &r.name, m, w),
+            Shows::Advice => cell(String::new(), right, w, app.theme.muted),
         },
     );
 }

@@ -1,0 +1,195 @@
+//! The audit journal: one JSON line per operation step and one per result,
+//! appended and fsync'd before the step is reported done, so after a crash
+//! the file is intact up to the last step that took effect. Default
+//! `$XDG_STATE_HOME/agile-deck/journal.jsonl`; `--journal PATH`.
+//!
+//! Nothing secret goes in: steps carry names, limits and replica counts,
+//! never environment values (a cloned replica's env is not written out).
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// One line of the journal.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// RFC 3339, UTC.
+    pub time: String,
+    /// Operation number within this run, and the run's start (op ids are
+    /// unique per `run` + `op`).
+    pub run: String,
+    pub op: u64,
+    /// "step" or "result".
+    pub kind: String,
+    pub user: String,
+    pub host: String,
+    pub operation: String,
+    pub target: String,
+    pub params: Value,
+    /// Step number (1-based) and what it does; absent on results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<usize>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub what: String,
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub before: Value,
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub after: Value,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cli: String,
+    /// done, skipped, failed, cancelled.
+    pub outcome: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub error: String,
+}
+
+pub struct Journal {
+    pub path: PathBuf,
+    file: Mutex<File>,
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "journal {}", self.path.display())
+    }
+}
+
+/// Where the journal goes by default.
+pub fn default_path() -> PathBuf {
+    crate::promserver::state_dir().join("journal.jsonl")
+}
+
+impl Journal {
+    pub fn open(path: &Path) -> Result<Journal, String> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                format!("journal {}: cannot create its folder: {e}", path.display())
+            })?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| {
+                format!(
+                    "journal {}: cannot open it for writing: {e}",
+                    path.display()
+                )
+            })?;
+        Ok(Journal {
+            path: path.to_path_buf(),
+            file: Mutex::new(file),
+        })
+    }
+
+    /// Append a line and fsync it: when this returns Ok the entry is on disk.
+    pub fn append(&self, entry: &Entry) -> Result<(), String> {
+        let mut line = serde_json::to_string(entry).map_err(|e| e.to_string())?;
+        line.push('\n');
+        let mut f = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        f.write_all(line.as_bytes())
+            .and_then(|_| f.sync_data())
+            .map_err(|e| format!("journal {}: cannot write: {e}", self.path.display()))
+    }
+
+    /// The last `n` entries (lines that do not parse are passed over).
+    pub fn tail(path: &Path, n: usize) -> Vec<Entry> {
+        let Ok(f) = File::open(path) else {
+            return Vec::new();
+        };
+        let mut out: std::collections::VecDeque<Entry> = std::collections::VecDeque::new();
+        for line in BufReader::new(f).lines().map_while(Result::ok) {
+            if let Ok(e) = serde_json::from_str::<Entry>(&line) {
+                if out.len() == n {
+                    out.pop_front();
+                }
+                out.push_back(e);
+            }
+        }
+        out.into()
+    }
+}
+
+/// Who is operating: the OS user.
+pub fn os_user() -> String {
+    for var in ["USER", "LOGNAME"] {
+        if let Ok(u) = std::env::var(var)
+            && !u.is_empty()
+        {
+            return u;
+        }
+    }
+    // No variable (a service): the uid from /proc.
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(|u| format!("uid {u}")))
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(op: u64, kind: &str) -> Entry {
+        Entry {
+            time: "2026-11-27T14:02:11Z".into(),
+            run: "r".into(),
+            op,
+            kind: kind.into(),
+            user: "ops".into(),
+            host: "local".into(),
+            operation: "scale".into(),
+            target: "service web".into(),
+            params: serde_json::json!({"replicas": 3}),
+            step: Some(1),
+            what: "create web-3".into(),
+            before: Value::Null,
+            after: serde_json::json!({"replicas": 3}),
+            cli: "docker run …".into(),
+            outcome: "done".into(),
+            detail: String::new(),
+            error: String::new(),
+        }
+    }
+
+    #[test]
+    fn lines_append_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("deep/journal.jsonl");
+        let j = Journal::open(&path).unwrap();
+        for op in 1..=5 {
+            j.append(&entry(op, "step")).unwrap();
+        }
+        j.append(&entry(5, "result")).unwrap();
+        // A torn last line (a crash mid-write) does not hide the rest.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"{\"time\":\"2026")
+            .unwrap();
+        let tail = Journal::tail(&path, 3);
+        assert_eq!(tail.len(), 3);
+        assert_eq!(tail[2].kind, "result");
+        assert_eq!(tail[0].op, 4);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.lines().next().unwrap().starts_with("{\"time\":"));
+        assert!(!text.contains("\"error\""), "empty fields are left out");
+    }
+
+    #[test]
+    fn an_unwritable_place_says_so() {
+        let e = Journal::open(Path::new("/proc/agile-deck/journal.jsonl")).unwrap_err();
+        assert!(e.contains("cannot create its folder"), "{e}");
+    }
+}

@@ -1,0 +1,609 @@
+//! What the app does with operations: targets (from the selection or a
+//! typed name), the confirmation dialog, running and finished operations,
+//! undo, and the journal's recent lines. State lives in `App::ops`; these
+//! are `App` methods so they can read the fleet and the selection.
+
+use std::collections::{HashMap, VecDeque};
+
+use chrono::{DateTime, Utc};
+
+use super::exec::Progress;
+use super::plan::{self, Target};
+use super::policy::{self, Advice, Load};
+use super::units;
+use super::{Kind, Plan, Status, StepState, UndoSpec};
+use crate::app::{App, Cmd, Level, Pane};
+use crate::journal::Entry;
+use crate::model::{Replica, ServiceId};
+use crate::topology::normalize_team;
+
+/// How many journal lines the journal pane keeps.
+const JOURNAL_LINES: usize = 200;
+
+/// An operation the app started, and how it goes.
+#[derive(Clone, Debug)]
+pub struct OpView {
+    pub id: u64,
+    pub plan: Plan,
+    pub steps: Vec<StepState>,
+    pub status: Status,
+    pub summary: String,
+    pub started: DateTime<Utc>,
+}
+
+/// The plan waiting for a yes or no.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pending {
+    pub plan: Plan,
+    /// First line shown, for plans longer than the screen.
+    pub scroll: usize,
+}
+
+#[derive(Debug, Default)]
+pub struct Ops {
+    /// `--read-only`: no operation can start.
+    pub read_only: bool,
+    pub pending: Option<Pending>,
+    /// Started this session, oldest first.
+    pub list: Vec<OpView>,
+    next_id: u64,
+    /// What undoes the last scale or resize of each target.
+    pub undo: HashMap<String, UndoSpec>,
+    pub last_undo: Option<String>,
+    pub show_journal: bool,
+    pub journal: VecDeque<Entry>,
+}
+
+pub const READ_ONLY: &str =
+    "read-only: agile-deck was started with --read-only, so nothing can be changed";
+
+impl Ops {
+    pub fn running(&self) -> impl Iterator<Item = &OpView> {
+        self.list.iter().filter(|o| !o.status.finished())
+    }
+
+    /// The operation the progress panel shows: the running one, else the
+    /// last one.
+    pub fn current(&self) -> Option<&OpView> {
+        self.running().last().or(self.list.last())
+    }
+
+    pub fn journaled(&mut self, e: Entry) {
+        if self.journal.len() == JOURNAL_LINES {
+            self.journal.pop_front();
+        }
+        self.journal.push_back(e);
+    }
+}
+
+fn service_target(fleet: &crate::fleet::Fleet, s: &ServiceId) -> Target {
+    Target {
+        label: format!("service {}", s.name),
+        replicas: plan::replicas_of_service(fleet, s)
+            .iter()
+            .map(|r| r.id.clone())
+            .collect(),
+        services: vec![s.clone()],
+    }
+}
+
+fn replica_target(r: &Replica) -> Target {
+    Target {
+        label: format!("replica {}", r.name),
+        replicas: vec![r.id.clone()],
+        services: vec![r.placement.service.clone()],
+    }
+}
+
+impl App {
+    /// Every service known: from replicas and from Swarm's list.
+    fn services(&self) -> Vec<ServiceId> {
+        let mut out: Vec<ServiceId> = self
+            .fleet
+            .replicas
+            .values()
+            .map(|r| r.placement.service.clone())
+            .chain(
+                self.fleet
+                    .swarm_services()
+                    .iter()
+                    .map(|s| s.placement.service.clone()),
+            )
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Replicas and services of a layer or team.
+    fn group_target(&self, by_team: bool, name: &str) -> Option<Target> {
+        let in_group = |r: &Replica| {
+            if by_team {
+                r.placement.team.as_deref().map(normalize_team).as_deref() == Some(name)
+            } else {
+                r.placement.layer.as_deref() == Some(name)
+            }
+        };
+        let mut replicas: Vec<&Replica> = self
+            .fleet
+            .replicas
+            .values()
+            .filter(|r| in_group(r))
+            .collect();
+        replicas.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut services: Vec<ServiceId> = replicas
+            .iter()
+            .map(|r| r.placement.service.clone())
+            .collect();
+        services.extend(
+            self.fleet
+                .swarm_services()
+                .iter()
+                .filter(|s| {
+                    if by_team {
+                        s.placement.team.as_deref() == Some(name)
+                    } else {
+                        s.placement.layer.as_deref() == Some(name)
+                    }
+                })
+                .map(|s| s.placement.service.clone()),
+        );
+        services.sort();
+        services.dedup();
+        (!services.is_empty()).then(|| Target {
+            label: format!("{} {name}", if by_team { "team" } else { "layer" }),
+            replicas: replicas.iter().map(|r| r.id.clone()).collect(),
+            services,
+        })
+    }
+
+    /// What the selection is: a layer or team row, a service, a replica.
+    pub fn selection_target(&self) -> Option<Target> {
+        let by_team = self.pane == Pane::Teams;
+        match &self.frame().level {
+            Level::Groups => {
+                let row = self.rows().get(self.frame().selected)?.name.clone();
+                self.group_target(by_team, &row)
+            }
+            Level::Services { .. } => {
+                let s = self.rows().get(self.frame().selected)?.service.clone()?;
+                Some(service_target(&self.fleet, &s))
+            }
+            Level::Replicas { .. } | Level::Replica { .. } => {
+                self.selected_replica().map(replica_target)
+            }
+        }
+    }
+
+    /// A typed target: `replica:`, `service:`, `team:` or `layer:` NAME,
+    /// or a bare name tried in that order.
+    pub fn resolve_target(&self, spec: &str) -> Result<Target, String> {
+        let (kind, name) = spec.split_once(':').unwrap_or(("", spec));
+        let replica = || {
+            self.fleet
+                .replicas
+                .values()
+                .find(|r| r.name == name)
+                .map(replica_target)
+        };
+        let service = || {
+            self.services()
+                .into_iter()
+                .find(|s| s.name == name)
+                .map(|s| service_target(&self.fleet, &s))
+        };
+        let team = || self.group_target(true, &normalize_team(name));
+        let layer = || self.group_target(false, name);
+        let found = match kind {
+            "replica" => replica(),
+            "service" => service(),
+            "team" => team(),
+            "layer" => layer(),
+            "" => replica().or_else(service).or_else(team).or_else(layer),
+            other => {
+                return Err(format!(
+                    "{other}: is not a kind of target; use replica:, service:, team: or layer:"
+                ));
+            }
+        };
+        found.ok_or_else(|| format!("no replica, service, team or layer is called {name:?}"))
+    }
+
+    /// The one service a scale applies to.
+    fn scale_service(&self, target: &Target) -> Result<ServiceId, String> {
+        match target.services.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => Err(format!("{} has no service", target.label)),
+            many => Err(format!(
+                "{} has {} services ({}): scale one of them",
+                target.label,
+                many.len(),
+                many.iter()
+                    .map(|s| s.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+    }
+
+    /// Show a plan for confirmation (or say why there is none).
+    pub fn propose(&mut self, plan: Result<Plan, String>) {
+        if self.ops.read_only {
+            self.flash = Some(READ_ONLY.into());
+            return;
+        }
+        match plan {
+            Ok(plan) => self.ops.pending = Some(Pending { plan, scroll: 0 }),
+            Err(e) => self.flash = Some(e),
+        }
+    }
+
+    /// The keys that start an operation on the selection: scale and
+    /// resize open the command line with the current values to edit;
+    /// restart, stop and start go straight to the plan.
+    pub fn operation_key(&mut self, kind: Kind) {
+        if self.ops.read_only {
+            self.flash = Some(READ_ONLY.into());
+            return;
+        }
+        let Some(target) = self.selection_target() else {
+            self.flash = Some("nothing selected".into());
+            return;
+        };
+        match kind {
+            Kind::Scale => match self.scale_service(&target) {
+                Ok(s) => {
+                    let now = self
+                        .fleet
+                        .swarm_services()
+                        .iter()
+                        .find(|x| x.name == s.name)
+                        .and_then(|x| x.replicas)
+                        .unwrap_or(plan::replicas_of_service(&self.fleet, &s).len() as u64);
+                    self.prompt = Some(format!("scale service:{} {now}", s.name));
+                }
+                Err(e) => self.flash = Some(format!("{e} (Enter, then s on the service)")),
+            },
+            Kind::Resize => {
+                let first = target
+                    .replicas
+                    .first()
+                    .and_then(|id| self.fleet.replicas.get(id));
+                let current = first
+                    .map(|r| {
+                        format!(
+                            " cpus={} memory={}",
+                            units::cpus_text(r.limits.nano_cpus.unwrap_or(0)),
+                            units::bytes_text(r.limits.memory.unwrap_or(0))
+                        )
+                    })
+                    .unwrap_or_default();
+                let spec = target.label.replacen(' ', ":", 1);
+                self.prompt = Some(format!("update {spec}{current}"));
+            }
+            Kind::Undo => {
+                let key = self
+                    .ops
+                    .undo
+                    .contains_key(&target.label)
+                    .then(|| target.label.clone())
+                    .or_else(|| self.ops.last_undo.clone());
+                let plan = key
+                    .and_then(|k| self.ops.undo.get(&k))
+                    .ok_or_else(|| "nothing to undo: no scale or resize finished here".to_string())
+                    .and_then(|spec| plan::undo(&self.fleet, spec));
+                self.propose(plan);
+            }
+            other => {
+                let plan = plan::lifecycle(&self.fleet, &target, other);
+                self.propose(plan);
+            }
+        }
+    }
+
+    /// `:scale`, `:update`, `:restart`, `:stop`, `:start`, `:undo`.
+    /// Returns false if `word` is not an operation command.
+    pub fn operation_command(&mut self, word: &str, rest: &str) -> bool {
+        let args: Vec<&str> = rest.split_whitespace().collect();
+        let plan = match word {
+            "scale" => match args.as_slice() {
+                [target, n] => match n.parse::<u64>() {
+                    Ok(n) if n <= 1000 => self
+                        .resolve_target(target)
+                        .and_then(|t| self.scale_service(&t))
+                        .and_then(|s| plan::scale(&self.fleet, &s, n)),
+                    _ => Err(format!("{n:?}: give a number of replicas from 0 to 1000")),
+                },
+                _ => Err("usage: :scale SERVICE|TEAM N".into()),
+            },
+            "update" | "resize" => match args.split_first() {
+                Some((target, limits)) if !limits.is_empty() => {
+                    self.resolve_target(target).and_then(|t| {
+                        let change =
+                            units::parse_change(limits, self.daemon.ncpu, self.daemon.mem_total)?;
+                        plan::resize(&self.fleet, &t, &change, Kind::Resize)
+                    })
+                }
+                _ => Err(
+                    "usage: :update TARGET cpus=C memory=M [swap=S] [reservation=R] [pids=P]"
+                        .into(),
+                ),
+            },
+            "restart" | "stop" | "start" => {
+                let kind = match word {
+                    "restart" => Kind::Restart,
+                    "stop" => Kind::Stop,
+                    _ => Kind::Start,
+                };
+                match args.as_slice() {
+                    [target] => self
+                        .resolve_target(target)
+                        .and_then(|t| plan::lifecycle(&self.fleet, &t, kind)),
+                    _ => Err(format!("usage: :{word} TARGET")),
+                }
+            }
+            "profile" => match args.as_slice() {
+                [name] => self.profile_plan(name),
+                _ => Err(format!(
+                    "usage: :profile NAME ({})",
+                    self.fleet
+                        .topology
+                        .profiles
+                        .iter()
+                        .map(|p| p.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            },
+            "undo" => {
+                let key = match args.as_slice() {
+                    [] => self.ops.last_undo.clone(),
+                    [target] => self.resolve_target(target).ok().map(|t| t.label),
+                    _ => None,
+                };
+                key.and_then(|k| self.ops.undo.get(&k))
+                    .ok_or_else(|| "nothing to undo there".to_string())
+                    .and_then(|spec| plan::undo(&self.fleet, spec))
+            }
+            _ => return false,
+        };
+        self.propose(plan);
+        true
+    }
+
+    /// Advice for a row at the current level: team rows (when the team
+    /// has one service) and service rows, under the first matching policy.
+    pub fn advice(&self, row: &crate::fleet::Row) -> Option<(ServiceId, Advice)> {
+        let service = match (&self.frame().level, self.pane) {
+            (Level::Services { .. }, _) => row.service.clone()?,
+            (Level::Groups, Pane::Teams) => {
+                let t = self.group_target(true, &row.name)?;
+                match t.services.as_slice() {
+                    [one] => one.clone(),
+                    _ => return None,
+                }
+            }
+            _ => return None,
+        };
+        let policy = self
+            .fleet
+            .topology
+            .policies
+            .iter()
+            .find(|p| p.applies_to(&service.name))?;
+        let replicas: Vec<&Replica> = plan::replicas_of_service(&self.fleet, &service)
+            .into_iter()
+            .filter(|r| r.is_running())
+            .collect();
+        let ids: Vec<String> = replicas.iter().map(|r| r.id.clone()).collect();
+        // History only since the newest replica started: before that the
+        // service was smaller and its figures say nothing of now.
+        let newest = replicas
+            .iter()
+            .filter_map(|r| r.started_at.or(r.created))
+            .max();
+        let since = newest.map(|t| (self.now - t).num_seconds().max(0) as u64);
+        let watched = self
+            .watching_since
+            .map(|t| (self.now - t).num_seconds().max(0) as u64)
+            .unwrap_or(0);
+        let slot = crate::stats::SLOT_SECS as u64;
+        let slots = (since.unwrap_or(0).min(watched) / slot) as usize;
+        let slots = slots.min(crate::stats::HISTORY_SLOTS - 1);
+        let mut cpu = self.fleet.cpu_history(&ids, slots + 1, self.now);
+        cpu.pop(); // the slot under way is not complete
+        let cores = row
+            .cpu_limit
+            .filter(|c| *c > 0.0)
+            .unwrap_or(replicas.len().max(1) as f64);
+        let cpu: Vec<f64> = cpu.iter().map(|v| v / cores).collect();
+        let memory = if row.figures.mem_limit > 0 {
+            row.figures.mem_used as f64 * 100.0 / row.figures.mem_limit as f64
+        } else {
+            0.0
+        };
+        let load = Load {
+            replicas: replicas.len() as u64,
+            cpu,
+            memory,
+            since_scaled: since,
+        };
+        Some((service, policy::advise(policy, &load, slot)))
+    }
+
+    /// `a`: turn the selected row's advice into a scale plan.
+    pub fn apply_advice(&mut self) {
+        let row = self.rows().get(self.frame().selected).cloned();
+        let plan = match row.as_ref().and_then(|r| self.advice(r)) {
+            Some((service, Advice { to: Some(n), why })) => plan::scale(&self.fleet, &service, n)
+                .map(|mut p| {
+                    p.notes.push(format!("advice: {why}"));
+                    p
+                }),
+            Some((_, Advice { to: None, why })) => Err(format!("no scaling advised: {why}")),
+            None => {
+                Err("no scaling policy covers this row (see [[policy]] in the topology)".into())
+            }
+        };
+        self.propose(plan);
+    }
+
+    /// `:profile NAME`: every set of the profile, in one operation.
+    fn profile_plan(&self, name: &str) -> Result<Plan, String> {
+        let profile = self
+            .fleet
+            .topology
+            .profiles
+            .iter()
+            .find(|p| p.name == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = self
+                    .fleet
+                    .topology
+                    .profiles
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .collect();
+                format!("no profile {name:?}; the profiles are {}", names.join(", "))
+            })?;
+        let mut merged: Option<Plan> = None;
+        for (target, words) in &profile.sets {
+            let t = self.resolve_target(target)?;
+            let refs: Vec<&str> = words.iter().map(String::as_str).collect();
+            let change = units::parse_change(&refs, self.daemon.ncpu, self.daemon.mem_total)
+                .map_err(|e| format!("profile {name}, {target}: {e}"))?;
+            let p = match plan::resize(&self.fleet, &t, &change, Kind::Profile) {
+                Ok(p) => p,
+                // Already at those limits: nothing for this set.
+                Err(e) if e.contains("nothing to change") => continue,
+                Err(e) => return Err(e),
+            };
+            merged = Some(match merged {
+                None => p,
+                Some(mut m) => {
+                    m.steps.extend(p.steps);
+                    m.notes.extend(p.notes);
+                    m.warnings.extend(p.warnings);
+                    m.locks.extend(p.locks);
+                    if let (
+                        Some(UndoSpec::Resize { containers: a }),
+                        Some(UndoSpec::Resize { containers: b }),
+                    ) = (&mut m.undo, p.undo)
+                    {
+                        a.extend(b);
+                    }
+                    m
+                }
+            });
+        }
+        let mut plan =
+            merged.ok_or_else(|| format!("profile {name}: every target already has its limits"))?;
+        plan.locks.sort();
+        plan.locks.dedup();
+        plan.title = format!("profile {name}");
+        plan.target = format!("profile {name}");
+        plan.params = serde_json::json!({ "profile": name, "sets": profile.sets });
+        if !profile.description.is_empty() {
+            plan.notes.insert(0, profile.description.clone());
+        }
+        Ok(plan)
+    }
+
+    /// y / Enter runs the plan (Y when it carries warnings), n / Esc drops it.
+    pub fn on_dialog_key(&mut self, key: crossterm::event::KeyEvent, cmds: &mut Vec<Cmd>) {
+        use crossterm::event::KeyCode;
+        let Some(p) = &mut self.ops.pending else {
+            return;
+        };
+        let warned = !p.plan.warnings.is_empty();
+        match key.code {
+            KeyCode::Up | KeyCode::Char('k') => p.scroll = p.scroll.saturating_sub(1),
+            KeyCode::Down | KeyCode::Char('j') => p.scroll += 1,
+            KeyCode::PageUp => p.scroll = p.scroll.saturating_sub(10),
+            KeyCode::PageDown => p.scroll += 10,
+            KeyCode::Char('n') | KeyCode::Esc => {
+                self.ops.pending = None;
+                self.flash = Some("cancelled: nothing was changed".into());
+            }
+            KeyCode::Char('Y') => self.confirm(cmds),
+            KeyCode::Char('y') | KeyCode::Enter if !warned => self.confirm(cmds),
+            KeyCode::Char('y') | KeyCode::Enter => {
+                self.flash = Some("this plan has warnings: Y runs it anyway, n cancels".into())
+            }
+            _ => {}
+        }
+    }
+
+    fn confirm(&mut self, cmds: &mut Vec<Cmd>) {
+        let Some(Pending { plan, .. }) = self.ops.pending.take() else {
+            return;
+        };
+        if let Some(busy) = self
+            .ops
+            .running()
+            .find(|o| o.plan.locks.iter().any(|l| plan.locks.contains(l)))
+        {
+            self.flash = Some(format!(
+                "refused: #{} ({}) is still changing it; wait for it or cancel it (C)",
+                busy.id, busy.plan.title
+            ));
+            return;
+        }
+        self.ops.next_id += 1;
+        let id = self.ops.next_id;
+        self.ops.list.push(OpView {
+            id,
+            steps: vec![StepState::Pending; plan.steps.len()],
+            plan: plan.clone(),
+            status: Status::Running,
+            summary: String::new(),
+            started: self.now,
+        });
+        cmds.push(Cmd::RunOp { op: id, plan });
+    }
+
+    /// C: cancel the running operation (between steps).
+    pub fn cancel_operation(&mut self, cmds: &mut Vec<Cmd>) {
+        match self.ops.running().last() {
+            Some(o) => {
+                self.flash = Some(format!(
+                    "cancelling #{}: the step under way finishes first",
+                    o.id
+                ));
+                cmds.push(Cmd::CancelOp(o.id));
+            }
+            None => self.flash = Some("no operation is running".into()),
+        }
+    }
+
+    /// Progress from the executor.
+    pub fn op_progress(&mut self, op: u64, progress: Progress, cmds: &mut Vec<Cmd>) {
+        let Some(o) = self.ops.list.iter_mut().find(|o| o.id == op) else {
+            return;
+        };
+        match progress {
+            Progress::Step { index, state } => {
+                if let Some(s) = o.steps.get_mut(index) {
+                    *s = state;
+                }
+            }
+            Progress::Finished { status, summary } => {
+                log::info!("#{op} {}: {status:?}: {summary}", o.plan.title);
+                o.status = status;
+                o.summary = summary;
+                if o.steps.iter().any(StepState::took_effect)
+                    && let Some(spec) = o.plan.undo.clone()
+                {
+                    self.ops.undo.insert(o.plan.target.clone(), spec);
+                    self.ops.last_undo = Some(o.plan.target.clone());
+                }
+                // What changed shows up from events; ask at once anyway.
+                cmds.push(Cmd::Resync {
+                    known: self.known(),
+                });
+                cmds.push(Cmd::ListServices);
+            }
+        }
+        self.dirty = true;
+    }
+}
