@@ -360,10 +360,8 @@ const CONVERGE: Duration = Duration::from_secs(90);
 
 async fn wait_tasks(docker: &Docker, service: &str, replicas: u64) -> Result<String, StepError> {
     let started = Instant::now();
-    let filters = HashMap::from([
-        ("service".to_string(), vec![service.to_string()]),
-        ("desired-state".to_string(), vec!["running".to_string()]),
-    ]);
+    // All its tasks: those told to stop count until they have stopped.
+    let filters = HashMap::from([("service".to_string(), vec![service.to_string()])]);
     loop {
         let tasks = docker
             .list_tasks(Some(ListTasksOptions {
@@ -380,7 +378,11 @@ async fn wait_tasks(docker: &Docker, service: &str, replicas: u64) -> Result<Str
                     .is_some_and(|s| s.to_string() == "running")
             })
             .count() as u64;
-        if running == replicas && tasks.len() as u64 == replicas {
+        let wanted = tasks
+            .iter()
+            .filter(|t| t.desired_state.is_some_and(|s| s.to_string() == "running"))
+            .count() as u64;
+        if running == replicas && wanted == replicas {
             return Ok(format!(
                 "{running} of {replicas} tasks running after {:.1} s",
                 started.elapsed().as_secs_f64()
@@ -457,7 +459,9 @@ pub async fn run(
         if cancel.load(Ordering::Relaxed) {
             m.cancel();
         }
-        let Some((i, action)) = m.next_step() else { break };
+        let Some((i, action)) = m.next_step() else {
+            break;
+        };
         send(Progress::Step {
             index: i,
             state: StepState::Running,
