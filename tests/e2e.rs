@@ -297,6 +297,61 @@ fn demo_dashboard_in_tmux() {
         s.contains("agent teams")
     });
 
+    // Scale the product team 5 → 6 with keys: s opens the command line
+    // with the current count, the plan is confirmed with y.
+    tmux.keys(&["Home", "Enter"]);
+    tmux.wait("product's services", Duration::from_secs(5), |s| {
+        row(s, "product-team").is_some()
+    });
+    tmux.keys(&["s"]);
+    tmux.wait("scale prompt", Duration::from_secs(5), |s| {
+        s.contains(":scale service:product-team 5")
+    });
+    tmux.keys(&["BSpace"]);
+    type_text(&tmux, "6");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait("plan", Duration::from_secs(5), |s| {
+        s.contains("confirm: scale product-team 5 → 6")
+    });
+    assert!(
+        screen.contains("create agile-agent-product-pm-006"),
+        "{screen}"
+    );
+    tmux.keys(&["y"]);
+    let screen = tmux.wait("scaled", Duration::from_secs(60), |s| {
+        s.contains("✔ scale product-team 5 → 6")
+            && row(s, "product-team").is_some_and(|l| l.contains("6/6"))
+    });
+    eprintln!("{screen}");
+    let names = docker(&[
+        "ps",
+        "--filter",
+        "label=com.docker.compose.service=product-team",
+        "--format",
+        "{{.Names}}",
+    ]);
+    assert_eq!(names.lines().count(), 6, "{names}");
+    assert!(names.contains("agile-agent-product-pm-006"), "{names}");
+    // U undoes it.
+    tmux.keys(&["U"]);
+    tmux.wait("undo plan", Duration::from_secs(5), |s| {
+        s.contains("confirm: undo: scale product-team back to 5")
+    });
+    tmux.keys(&["y"]);
+    tmux.wait("undone", Duration::from_secs(60), |s| {
+        row(s, "product-team").is_some_and(|l| l.contains("5/5"))
+    });
+    let names = docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        "label=com.docker.compose.service=product-team",
+        "--format",
+        "{{.Names}}",
+    ]);
+    assert!(!names.contains("agile-agent-product-pm-006"), "{names}");
+    tmux.keys(&["Escape"]);
+
     // Help generated from the keymap, then the program's own log.
     tmux.keys(&["?"]);
     let screen = tmux.wait("help", Duration::from_secs(5), |s| {
@@ -310,7 +365,7 @@ fn demo_dashboard_in_tmux() {
     let screen = tmux.wait("log pane", Duration::from_secs(5), |s| {
         s.contains("agile-deck log")
     });
-    assert!(screen.contains("connected to unix://"), "{screen}");
+    assert!(screen.contains("inventory listed"), "{screen}");
 
     // The stats engine line: a local daemon is read from cgroups, with no
     // Docker stream, and the line reports what that costs.
@@ -443,6 +498,8 @@ struct Proxy {
     stop: Arc<AtomicBool>,
     conns: Arc<Mutex<Vec<TcpStream>>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// Request lines (`GET /v1.41/containers/json`) seen going to the daemon.
+    requests: Arc<Mutex<Vec<String>>>,
 }
 
 impl Proxy {
@@ -452,7 +509,8 @@ impl Proxy {
         let port = listener.local_addr().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
         let conns: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
-        let (s, c) = (stop.clone(), conns.clone());
+        let requests: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (s, c, r) = (stop.clone(), conns.clone(), requests.clone());
         let thread = std::thread::spawn(move || {
             while !s.load(Ordering::Relaxed) {
                 match listener.accept() {
@@ -464,7 +522,8 @@ impl Proxy {
                         c.lock().unwrap().push(client.try_clone().unwrap());
                         let (mut c_in, mut c_out) = (client.try_clone().unwrap(), client);
                         let (mut d_in, mut d_out) = (daemon.try_clone().unwrap(), daemon);
-                        std::thread::spawn(move || pump(&mut c_in, &mut d_out));
+                        let r = r.clone();
+                        std::thread::spawn(move || pump_recording(&mut c_in, &mut d_out, &r));
                         std::thread::spawn(move || pump(&mut d_in, &mut c_out));
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(20)),
@@ -476,6 +535,7 @@ impl Proxy {
             stop,
             conns,
             thread: Some(thread),
+            requests,
         }
     }
 
@@ -489,6 +549,29 @@ impl Proxy {
             let _ = c.shutdown(Shutdown::Both);
         }
         self.port
+    }
+}
+
+/// Like `pump`, noting every HTTP request line that passes.
+fn pump_recording(from: &mut impl Read, to: &mut impl Write, seen: &Mutex<Vec<String>>) {
+    const METHODS: [&str; 6] = ["GET ", "HEAD ", "POST ", "PUT ", "DELETE ", "PATCH "];
+    let mut buf = [0u8; 16384];
+    let mut pending = Vec::new();
+    while let Ok(n) = from.read(&mut buf) {
+        if n == 0 || to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+        pending.extend_from_slice(&buf[..n]);
+        while let Some(i) = pending.windows(2).position(|w| w == b"\r\n") {
+            let line = String::from_utf8_lossy(&pending[..i]).into_owned();
+            if METHODS.iter().any(|m| line.starts_with(m)) && line.contains(" HTTP/1") {
+                seen.lock().unwrap().push(line);
+            }
+            pending.drain(..i + 2);
+        }
+        if pending.len() > 65536 {
+            pending.clear();
+        }
     }
 }
 
@@ -564,4 +647,227 @@ fn agile_deck_image() -> String {
             .await
             .unwrap()
     })
+}
+
+/// Type text into the pane as is (no key names).
+fn type_text(tmux: &Tmux, text: &str) {
+    Command::new("tmux")
+        .args(["-L", &tmux.socket, "send-keys", "-t", "e2e", "-l", text])
+        .status()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(150));
+}
+
+/// A Compose-style replica of service `service` of the run.
+fn compose_replica(t: &TestRun, img: &str, service: &str, n: u32) -> String {
+    let name = format!("{service}-{n}");
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--label",
+        &t.label(),
+        "--label",
+        &format!("com.docker.compose.project=p{}", t.id),
+        "--label",
+        &format!("com.docker.compose.service={service}"),
+        "--label",
+        &format!("com.docker.compose.container-number={n}"),
+        "--label",
+        "layer=data",
+        "--memory",
+        "64m",
+        img,
+    ]);
+    name
+}
+
+#[test]
+fn read_only_makes_no_changing_call() {
+    if !docker_or_skip("read_only_makes_no_changing_call")
+        || !tool_or_skip("read_only_makes_no_changing_call", "tmux")
+    {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let t = TestRun::new();
+    let img = agile_deck_image();
+    let service = format!("ro{}", t.id);
+    compose_replica(&t, &img, &service, 1);
+    let proxy = Proxy::start(0);
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.jsonl");
+    let tmux = Tmux::start(
+        "readonly",
+        &format!(
+            "{BIN} --read-only --no-prometheus --host tcp://127.0.0.1:{} --journal {}",
+            proxy.port,
+            journal.display()
+        ),
+    );
+    let screen = tmux.wait("layers", Duration::from_secs(30), |s| {
+        row(s, "data").is_some_and(has_cpu_figure)
+    });
+    assert!(screen.contains("read-only"), "{screen}");
+    // Into the data layer's services, onto ours, and every changing key.
+    tmux.keys(&["End", "k", "Home"]);
+    for _ in 0..4 {
+        tmux.keys(&["j"]);
+    }
+    tmux.keys(&["s"]);
+    let screen = tmux.wait("read-only message", Duration::from_secs(5), |s| {
+        s.contains("read-only: agile-deck was started with --read-only")
+    });
+    eprintln!("{screen}");
+    for k in ["u", "R", "X", "T", "U", "a", "y", "Y", "Enter"] {
+        tmux.keys(&[k]);
+    }
+    for line in [
+        format!("scale service:{service} 3"),
+        format!("restart {service}"),
+        format!("update service:{service} memory=128m"),
+        format!("stop {service}"),
+    ] {
+        tmux.keys(&[":"]);
+        type_text(&tmux, &line);
+        tmux.keys(&["Enter", "y", "Y"]);
+    }
+    assert!(!tmux.screen().contains("confirm:"));
+    tmux.keys(&["X"]);
+    let screen = tmux.wait("still read-only", Duration::from_secs(5), |s| {
+        s.contains("read-only: agile-deck was started with --read-only")
+    });
+    assert!(!screen.contains("confirm:"), "{screen}");
+    tmux.keys(&["q"]);
+    tmux.wait("exit", Duration::from_secs(5), |s| s.contains("EXIT=0"));
+    drop(tmux);
+    let requests = proxy.requests.lock().unwrap().clone();
+    proxy.cut();
+    assert!(requests.len() > 3, "{requests:?}");
+    let changing: Vec<&String> = requests
+        .iter()
+        .filter(|r| !(r.starts_with("GET ") || r.starts_with("HEAD ")))
+        .collect();
+    assert!(
+        changing.is_empty(),
+        "changing calls in read-only: {changing:?}"
+    );
+    let mut kinds: Vec<String> = requests
+        .iter()
+        .map(|r| r.split(['?', ' ']).take(2).collect::<Vec<_>>().join(" "))
+        .collect();
+    kinds.sort();
+    kinds.dedup();
+    eprintln!("read-only requests: {kinds:?}");
+    assert_eq!(
+        docker(&["ps", "--filter", &format!("label={}", t.label()), "-q"])
+            .lines()
+            .count(),
+        1
+    );
+    assert!(!journal.exists() || std::fs::read_to_string(&journal).unwrap().is_empty());
+}
+
+#[test]
+fn a_crash_mid_operation_leaves_the_journal_whole() {
+    if !docker_or_skip("a_crash_mid_operation_leaves_the_journal_whole")
+        || !tool_or_skip("a_crash_mid_operation_leaves_the_journal_whole", "tmux")
+    {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let t = TestRun::new();
+    let img = agile_deck_image();
+    let service = format!("cr{}", t.id);
+    compose_replica(&t, &img, &service, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.jsonl");
+    let tmux = Tmux::start(
+        "crash",
+        &format!("{BIN} --no-prometheus --journal {}", journal.display()),
+    );
+    tmux.wait("layers", Duration::from_secs(30), |s| {
+        row(s, "data").is_some_and(has_cpu_figure)
+    });
+    tmux.keys(&[":"]);
+    type_text(&tmux, &format!("scale service:{service} 9"));
+    tmux.keys(&["Enter"]);
+    tmux.wait("plan", Duration::from_secs(5), |s| {
+        s.contains("confirm: scale")
+    });
+    tmux.keys(&["y"]);
+    // Two steps on record, then the program dies without warning.
+    let lines = |p: &std::path::Path| {
+        std::fs::read_to_string(p)
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while lines(&journal) < 2 {
+        assert!(Instant::now() < deadline, "no journal lines");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The pane's shell runs the program: kill that child, not the shell.
+    let out = Command::new("tmux")
+        .args([
+            "-L",
+            &tmux.socket,
+            "display-message",
+            "-p",
+            "-t",
+            "e2e",
+            "#{pane_pid}",
+        ])
+        .output()
+        .unwrap();
+    let shell = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let out = Command::new("pgrep").args(["-P", &shell]).output().unwrap();
+    let pid = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(!pid.is_empty(), "no program under the pane's shell {shell}");
+    assert!(
+        Command::new("kill")
+            .args(["-KILL", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(Instant::now() < deadline, "{pid} still alive");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(tmux);
+    std::thread::sleep(Duration::from_millis(500));
+    // Every line whole and valid, steps in order from 1, no result: the
+    // journal holds exactly what took effect before the crash (the step
+    // under way at the kill may have created one more container).
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let entries: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+        .collect();
+    assert!(text.ends_with('\n'), "a torn last line");
+    assert!(entries.len() >= 2 && entries.len() < 9, "{text}");
+    for (i, e) in entries.iter().enumerate() {
+        assert_eq!(e["kind"], "step", "{e}");
+        assert_eq!(e["step"], i + 1, "{e}");
+        assert_eq!(e["outcome"], "done", "{e}");
+        assert_eq!(e["operation"], "scale");
+        assert_eq!(e["after"]["container"], format!("{service}-{}", i + 2));
+    }
+    let running = docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("label={}", t.label()),
+        "--format",
+        "{{.Names}}",
+    ]);
+    let count = running.lines().count();
+    assert!(
+        count == 1 + entries.len() || count == 2 + entries.len(),
+        "{count} containers, {} journalled steps: {running}",
+        entries.len()
+    );
 }
