@@ -481,6 +481,91 @@ async fn an_unreachable_daemon_stops_the_operation_in_a_known_state() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_stops_between_steps_and_says_what_was_done() {
+    if !docker_or_skip("cancel_stops_between_steps_and_says_what_was_done") {
+        return;
+    }
+    let t = TestRun::new();
+    let img = image().await;
+    let project = format!("c{}", t.id);
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &format!("{project}-web-1"),
+        "--label",
+        &t.label(),
+        "--label",
+        &format!("com.docker.compose.project={project}"),
+        "--label",
+        &format!("com.docker.compose.service=cw{}", t.id),
+        "--label",
+        "com.docker.compose.container-number=1",
+        &img,
+    ]);
+    let mut desk = Desk::new(Topology::default_topology()).await;
+    desk.command(&format!("scale service:cw{} 4", t.id));
+    let cmds = desk.key(KeyCode::Char('y'));
+    let Some(Cmd::RunOp { op, plan }) = cmds.into_iter().find(|c| matches!(c, Cmd::RunOp { .. }))
+    else {
+        panic!("not started")
+    };
+    let cancel = Arc::new(AtomicBool::new(false));
+    tokio::spawn(exec::run(
+        desk.runner.clone(),
+        Machine::new(plan),
+        op,
+        Context {
+            run: "t".into(),
+            user: "tester".into(),
+            host: "local".into(),
+        },
+        desk.journal.clone(),
+        cancel.clone(),
+        desk.tx.clone(),
+    ));
+    // C as soon as the first step is under way.
+    loop {
+        let msg = desk.rx.recv().await.unwrap();
+        let first = matches!(
+            &msg,
+            Msg::Op {
+                progress: Progress::Step {
+                    index: 0,
+                    state: StepState::Running
+                },
+                ..
+            }
+        );
+        let done = matches!(
+            &msg,
+            Msg::Op {
+                progress: Progress::Finished { .. },
+                ..
+            }
+        );
+        desk.app.update(msg);
+        if first {
+            let cmds = desk.key(KeyCode::Char('C'));
+            assert_eq!(cmds, vec![Cmd::CancelOp(op)]);
+            cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        if done {
+            break;
+        }
+    }
+    let o = desk.app.ops.list.iter().find(|o| o.id == op).unwrap();
+    assert_eq!(o.status, Status::Cancelled);
+    assert_eq!(
+        o.summary,
+        format!(
+            "1 of 3 steps took effect; not done: create {project}-web-3, create {project}-web-4"
+        )
+    );
+    assert_eq!(names_of(&t.label()).len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn swarm_scale_3_6_2() {
     if !docker_or_skip("swarm_scale_3_6_2") {
         return;
@@ -540,6 +625,25 @@ async fn swarm_scale_3_6_2() {
     desk.command(&format!("undo service:{name}"));
     assert_eq!(desk.plan_steps()[0], format!("set {name} replicas 2 → 6"));
     desk.key(KeyCode::Char('n'));
+    // Resizing a Swarm service changes its task template (and says it rolls).
+    desk.command(&format!("update service:{name} memory=96m cpus=0.5"));
+    let plan = desk.app.ops.pending.as_ref().unwrap().plan.clone();
+    assert!(
+        plan.notes.iter().any(|n| n.contains("replaces its tasks")),
+        "{:?}",
+        plan.notes
+    );
+    assert!(
+        plan.steps[0].cli.contains("--limit-memory 96m"),
+        "{}",
+        plan.steps[0].cli
+    );
+    let op = desk.confirm('y').await;
+    assert_eq!(op.status, Status::Done, "{}", op.summary);
+    let spec: Value = serde_json::from_str(&docker(&["service", "inspect", &name])).unwrap();
+    let limits = &spec[0]["Spec"]["TaskTemplate"]["Resources"]["Limits"];
+    assert_eq!(limits["MemoryBytes"], 96 << 20, "{limits}");
+    assert_eq!(limits["NanoCPUs"], 500_000_000, "{limits}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -186,12 +186,28 @@ impl App {
                 .find(|r| r.name == name)
                 .map(replica_target)
         };
-        let service = || {
-            self.services()
-                .into_iter()
-                .find(|s| s.name == name)
-                .map(|s| service_target(&self.fleet, &s))
-        };
+        let named: Vec<ServiceId> = self
+            .services()
+            .into_iter()
+            .filter(|s| s.name == name)
+            .collect();
+        if named.len() > 1 && matches!(kind, "" | "service") {
+            let which: Vec<String> = named
+                .iter()
+                .map(|s| match &s.kind {
+                    crate::model::ServiceKind::Compose { project } => {
+                        format!("compose project {project}")
+                    }
+                    _ => s.kind_word().to_string(),
+                })
+                .collect();
+            return Err(format!(
+                "{} services are called {name:?} ({}): name a replica instead",
+                named.len(),
+                which.join(", ")
+            ));
+        }
+        let service = || named.first().map(|s| service_target(&self.fleet, s));
         let team = || self.group_target(true, &normalize_team(name));
         let layer = || self.group_target(false, name);
         let found = match kind {
