@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{FakeAnswer, TestRun, docker, docker_or_skip, fake_prometheus, tool_or_skip};
+use common::{
+    FakeAnswer, TestRun, compose_replica, docker, docker_or_skip, fake_prometheus, tool_or_skip,
+};
 
 /// The tests here share the terminal-heavy demo: run them one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -658,31 +660,6 @@ fn type_text(tmux: &Tmux, text: &str) {
     std::thread::sleep(Duration::from_millis(150));
 }
 
-/// A Compose-style replica of service `service` of the run.
-fn compose_replica(t: &TestRun, img: &str, service: &str, n: u32) -> String {
-    let name = format!("{service}-{n}");
-    docker(&[
-        "run",
-        "-d",
-        "--name",
-        &name,
-        "--label",
-        &t.label(),
-        "--label",
-        &format!("com.docker.compose.project=p{}", t.id),
-        "--label",
-        &format!("com.docker.compose.service={service}"),
-        "--label",
-        &format!("com.docker.compose.container-number={n}"),
-        "--label",
-        "layer=data",
-        "--memory",
-        "64m",
-        img,
-    ]);
-    name
-}
-
 #[test]
 fn read_only_makes_no_changing_call() {
     if !docker_or_skip("read_only_makes_no_changing_call")
@@ -694,7 +671,14 @@ fn read_only_makes_no_changing_call() {
     let t = TestRun::new();
     let img = agile_deck_image();
     let service = format!("ro{}", t.id);
-    compose_replica(&t, &img, &service, 1);
+    compose_replica(
+        &t,
+        &img,
+        &format!("p{}", t.id),
+        &service,
+        1,
+        &["--label", "layer=data", "--memory", "64m"],
+    );
     let proxy = Proxy::start(0);
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("journal.jsonl");
@@ -780,7 +764,14 @@ fn a_crash_mid_operation_leaves_the_journal_whole() {
     let t = TestRun::new();
     let img = agile_deck_image();
     let service = format!("cr{}", t.id);
-    compose_replica(&t, &img, &service, 1);
+    compose_replica(
+        &t,
+        &img,
+        &format!("p{}", t.id),
+        &service,
+        1,
+        &["--label", "layer=data", "--memory", "64m"],
+    );
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("journal.jsonl");
     let tmux = Tmux::start(
@@ -854,7 +845,10 @@ fn a_crash_mid_operation_leaves_the_journal_whole() {
         assert_eq!(e["step"], i + 1, "{e}");
         assert_eq!(e["outcome"], "done", "{e}");
         assert_eq!(e["operation"], "scale");
-        assert_eq!(e["after"]["container"], format!("{service}-{}", i + 2));
+        assert_eq!(
+            e["after"]["container"],
+            format!("p{}-{service}-{}", t.id, i + 2)
+        );
     }
     let running = docker(&[
         "ps",

@@ -224,41 +224,35 @@ async fn compose_scale_resize_profile_undo_and_journal() {
     let project = format!("p{id}");
     let team = format!("t{id}");
     for n in 1..=2 {
-        docker(&[
-            "run",
-            "-d",
-            "--name",
-            &format!("{project}-web-{n}"),
-            "--label",
-            &t.label(),
-            "--label",
-            &format!("com.docker.compose.project={project}"),
-            "--label",
-            "com.docker.compose.service=web",
-            "--label",
-            &format!("com.docker.compose.container-number={n}"),
-            "--label",
-            "layer=execution",
-            "--label",
-            &format!("team={team}"),
-            "--network",
-            &net,
-            "--network-alias",
-            "web",
-            "-p",
-            "127.0.0.1::8080",
-            "--cpus",
-            "0.25",
-            "--memory",
-            "64m",
-            "--memory-swap",
-            "128m",
-            "--stop-timeout",
-            "3",
-            "-e",
-            "SECRET_TOKEN=hunter2",
+        common::compose_replica(
+            &t,
             &img,
-        ]);
+            &project,
+            "web",
+            n,
+            &[
+                "--label",
+                "layer=execution",
+                "--label",
+                &format!("team={team}"),
+                "--network",
+                &net,
+                "--network-alias",
+                "web",
+                "-p",
+                "127.0.0.1::8080",
+                "--cpus",
+                "0.25",
+                "--memory",
+                "64m",
+                "--memory-swap",
+                "128m",
+                "--stop-timeout",
+                "3",
+                "-e",
+                "SECRET_TOKEN=hunter2",
+            ],
+        );
     }
     let mut desk = Desk::new(topology(&id)).await;
     let label = t.label();
@@ -488,21 +482,7 @@ async fn cancel_stops_between_steps_and_says_what_was_done() {
     let t = TestRun::new();
     let img = image().await;
     let project = format!("c{}", t.id);
-    docker(&[
-        "run",
-        "-d",
-        "--name",
-        &format!("{project}-web-1"),
-        "--label",
-        &t.label(),
-        "--label",
-        &format!("com.docker.compose.project={project}"),
-        "--label",
-        &format!("com.docker.compose.service=cw{}", t.id),
-        "--label",
-        "com.docker.compose.container-number=1",
-        &img,
-    ]);
+    common::compose_replica(&t, &img, &project, &format!("cw{}", t.id), 1, &[]);
     let mut desk = Desk::new(Topology::default_topology()).await;
     desk.command(&format!("scale service:cw{} 4", t.id));
     let cmds = desk.key(KeyCode::Char('y'));
@@ -559,7 +539,8 @@ async fn cancel_stops_between_steps_and_says_what_was_done() {
     assert_eq!(
         o.summary,
         format!(
-            "1 of 3 steps took effect; not done: create {project}-web-3, create {project}-web-4"
+            "1 of 3 steps took effect; not done: create {project}-cw{0}-3, create {project}-cw{0}-4",
+            t.id
         )
     );
     assert_eq!(names_of(&t.label()).len(), 2);
@@ -655,28 +636,21 @@ async fn advice_follows_a_busy_workload() {
     let id = t.id.clone();
     let img = image().await;
     let project = format!("b{id}");
-    let name = format!("{project}-busy{id}-1");
-    docker(&[
-        "run",
-        "-d",
-        "--name",
-        &name,
-        "--label",
-        &t.label(),
-        "--label",
-        &format!("com.docker.compose.project={project}"),
-        "--label",
-        &format!("com.docker.compose.service=busy{id}"),
-        "--label",
-        "com.docker.compose.container-number=1",
-        "--label",
-        "layer=execution",
-        "--cpus",
-        "0.5",
-        "-e",
-        "CPU=0.9",
+    let name = common::compose_replica(
+        &t,
         &img,
-    ]);
+        &project,
+        &format!("busy{id}"),
+        1,
+        &[
+            "--label",
+            "layer=execution",
+            "--cpus",
+            "0.5",
+            "-e",
+            "CPU=0.9",
+        ],
+    );
     let mut desk = Desk::new(topology(&id)).await;
     // Figures from the stats engine, as the dashboard gets them.
     let r = desk

@@ -286,66 +286,36 @@ pub async fn execute(docker: &Docker, action: &Action) -> Result<String, StepErr
             Err(e) => Err(step_error(e)),
         },
         Action::SwarmScale { service, replicas } => {
-            let s = docker
-                .inspect_service(service, None::<InspectServiceOptions>)
-                .await
-                .map_err(step_error)?;
-            let version = s.version.and_then(|v| v.index).unwrap_or(0);
-            let mut spec = s.spec.unwrap_or_default();
-            let mode = spec.mode.get_or_insert_with(Default::default);
-            let replicated = mode.replicated.get_or_insert_with(Default::default);
-            replicated.replicas = Some(*replicas as i64);
-            docker
-                .update_service(
-                    service,
-                    spec,
-                    UpdateServiceOptions {
-                        version: version as i32,
-                        ..Default::default()
-                    },
-                    None,
-                )
-                .await
-                .map_err(step_error)?;
+            let version = update_spec(docker, service, |spec| {
+                let mode = spec.mode.get_or_insert_with(Default::default);
+                let replicated = mode.replicated.get_or_insert_with(Default::default);
+                replicated.replicas = Some(*replicas as i64);
+            })
+            .await?;
             Ok(format!("replicas set to {replicas} (version {version})"))
         }
         Action::SwarmResources { service, change } => {
-            let s = docker
-                .inspect_service(service, None::<InspectServiceOptions>)
-                .await
-                .map_err(step_error)?;
-            let version = s.version.and_then(|v| v.index).unwrap_or(0);
-            let mut spec = s.spec.unwrap_or_default();
-            let task = spec.task_template.get_or_insert_with(Default::default);
-            let resources = task.resources.get_or_insert_with(Default::default);
-            let limits = resources.limits.get_or_insert_with(Default::default);
-            if let Some(n) = change.nano_cpus {
-                limits.nano_cpus = Some(n);
-            }
-            if let Some(m) = change.memory {
-                limits.memory_bytes = Some(m);
-            }
-            if let Some(p) = change.pids_limit {
-                limits.pids = Some(p.max(0));
-            }
-            if let Some(r) = change.memory_reservation {
-                resources
-                    .reservations
-                    .get_or_insert_with(Default::default)
-                    .memory_bytes = Some(r);
-            }
-            docker
-                .update_service(
-                    service,
-                    spec,
-                    UpdateServiceOptions {
-                        version: version as i32,
-                        ..Default::default()
-                    },
-                    None,
-                )
-                .await
-                .map_err(step_error)?;
+            update_spec(docker, service, |spec| {
+                let task = spec.task_template.get_or_insert_with(Default::default);
+                let resources = task.resources.get_or_insert_with(Default::default);
+                let limits = resources.limits.get_or_insert_with(Default::default);
+                if let Some(n) = change.nano_cpus {
+                    limits.nano_cpus = Some(n);
+                }
+                if let Some(m) = change.memory {
+                    limits.memory_bytes = Some(m);
+                }
+                if let Some(p) = change.pids_limit {
+                    limits.pids = Some(p.max(0));
+                }
+                if let Some(r) = change.memory_reservation {
+                    resources
+                        .reservations
+                        .get_or_insert_with(Default::default)
+                        .memory_bytes = Some(r);
+                }
+            })
+            .await?;
             Ok(format!(
                 "task resources set ({}); tasks roll",
                 change.cli_flags()
@@ -353,6 +323,35 @@ pub async fn execute(docker: &Docker, action: &Action) -> Result<String, StepErr
         }
         Action::WaitTasks { service, replicas } => wait_tasks(docker, service, *replicas).await,
     }
+}
+
+/// Change a Swarm service's spec at its current version (Swarm refuses
+/// an update made against an older one); returns that version.
+async fn update_spec(
+    docker: &Docker,
+    service: &str,
+    edit: impl FnOnce(&mut bollard::models::ServiceSpec),
+) -> Result<u64, StepError> {
+    let s = docker
+        .inspect_service(service, None::<InspectServiceOptions>)
+        .await
+        .map_err(step_error)?;
+    let version = s.version.and_then(|v| v.index).unwrap_or(0);
+    let mut spec = s.spec.unwrap_or_default();
+    edit(&mut spec);
+    docker
+        .update_service(
+            service,
+            spec,
+            UpdateServiceOptions {
+                version: version as i32,
+                ..Default::default()
+            },
+            None,
+        )
+        .await
+        .map_err(step_error)?;
+    Ok(version)
 }
 
 /// How long a Swarm service may take to converge before the step fails.

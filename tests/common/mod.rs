@@ -227,3 +227,31 @@ pub fn fake_prometheus(answer: FakeAnswer) -> u16 {
     });
     port
 }
+
+/// `docker run -d` a Compose-style replica: `<project>-<service>-<n>`
+/// with Compose's labels and the run's, plus `extra` arguments; returns
+/// its name.
+pub fn compose_replica(
+    run: &TestRun,
+    image: &str,
+    project: &str,
+    service: &str,
+    number: u32,
+    extra: &[&str],
+) -> String {
+    let name = format!("{project}-{service}-{number}");
+    let labels = [
+        run.label(),
+        format!("com.docker.compose.project={project}"),
+        format!("com.docker.compose.service={service}"),
+        format!("com.docker.compose.container-number={number}"),
+    ];
+    let mut args = vec!["run", "-d", "--name", &name];
+    for l in &labels {
+        args.extend(["--label", l.as_str()]);
+    }
+    args.extend_from_slice(extra);
+    args.push(image);
+    docker(&args);
+    name
+}
