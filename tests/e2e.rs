@@ -660,6 +660,21 @@ fn type_text(tmux: &Tmux, text: &str) {
     std::thread::sleep(Duration::from_millis(150));
 }
 
+/// One Compose-style replica of a service of the data layer, called
+/// `<prefix><run id>`; returns the service name.
+fn data_replica(t: &TestRun, prefix: &str) -> String {
+    let service = format!("{prefix}{}", t.id);
+    compose_replica(
+        t,
+        &agile_deck_image(),
+        &format!("p{}", t.id),
+        &service,
+        1,
+        &["--label", "layer=data", "--memory", "64m"],
+    );
+    service
+}
+
 #[test]
 fn read_only_makes_no_changing_call() {
     if !docker_or_skip("read_only_makes_no_changing_call")
@@ -669,16 +684,7 @@ fn read_only_makes_no_changing_call() {
     }
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let t = TestRun::new();
-    let img = agile_deck_image();
-    let service = format!("ro{}", t.id);
-    compose_replica(
-        &t,
-        &img,
-        &format!("p{}", t.id),
-        &service,
-        1,
-        &["--label", "layer=data", "--memory", "64m"],
-    );
+    let service = data_replica(&t, "ro");
     let proxy = Proxy::start(0);
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("journal.jsonl");
@@ -762,16 +768,7 @@ fn a_crash_mid_operation_leaves_the_journal_whole() {
     }
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let t = TestRun::new();
-    let img = agile_deck_image();
-    let service = format!("cr{}", t.id);
-    compose_replica(
-        &t,
-        &img,
-        &format!("p{}", t.id),
-        &service,
-        1,
-        &["--label", "layer=data", "--memory", "64m"],
-    );
+    let service = data_replica(&t, "cr");
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("journal.jsonl");
     let tmux = Tmux::start(

@@ -163,6 +163,20 @@ async fn limits_of(docker: &Docker, id: &str) -> Result<Resources, StepError> {
     })
 }
 
+/// A graceful stop (SIGTERM, then SIGKILL after `timeout` seconds); a
+/// container that was stopped already is fine.
+async fn stop(docker: &Docker, id: &str, timeout: i64) -> Result<&'static str, StepError> {
+    let options = StopContainerOptions {
+        t: Some(timeout as i32),
+        signal: None,
+    };
+    match docker.stop_container(id, Some(options)).await {
+        Ok(()) => Ok("stopped"),
+        Err(e) if not_modified(&e) => Ok("was stopped already"),
+        Err(e) => Err(step_error(e)),
+    }
+}
+
 /// Run one action; Ok carries what it did, for the progress line.
 pub async fn execute(docker: &Docker, action: &Action) -> Result<String, StepError> {
     match action {
@@ -208,19 +222,7 @@ pub async fn execute(docker: &Docker, action: &Action) -> Result<String, StepErr
             ))
         }
         Action::StopRemove { id, timeout, .. } => {
-            match docker
-                .stop_container(
-                    id,
-                    Some(StopContainerOptions {
-                        t: Some(*timeout as i32),
-                        signal: None,
-                    }),
-                )
-                .await
-            {
-                Err(e) if !not_modified(&e) => return Err(step_error(e)),
-                _ => {}
-            }
+            stop(docker, id, *timeout).await?;
             docker
                 .remove_container(
                     id,
@@ -264,22 +266,7 @@ pub async fn execute(docker: &Docker, action: &Action) -> Result<String, StepErr
                 .map_err(step_error)?;
             Ok("restarted".into())
         }
-        Action::Stop { id, timeout, .. } => {
-            match docker
-                .stop_container(
-                    id,
-                    Some(StopContainerOptions {
-                        t: Some(*timeout as i32),
-                        signal: None,
-                    }),
-                )
-                .await
-            {
-                Ok(()) => Ok("stopped".into()),
-                Err(e) if not_modified(&e) => Ok("was stopped already".into()),
-                Err(e) => Err(step_error(e)),
-            }
-        }
+        Action::Stop { id, timeout, .. } => stop(docker, id, *timeout).await.map(String::from),
         Action::Start { id, .. } => match docker.start_container(id, None).await {
             Ok(()) => Ok("started".into()),
             Err(e) if not_modified(&e) => Ok("was running already".into()),
