@@ -54,6 +54,8 @@ fn replica(topology: &Topology, i: usize) -> Replica {
         mem_limit: Some(64 << 20),
         limits: Default::default(),
         stop_timeout: None,
+        health_log: Vec::new(),
+        start_period: None,
         networks: Vec::new(),
         ports: Vec::new(),
         labels,

@@ -80,6 +80,8 @@ pub enum Msg {
     },
     /// A line the journal just took.
     Journaled(Box<crate::journal::Entry>),
+    /// A Docker event for the timeline.
+    Timeline(Box<crate::events::RawEvent>),
 }
 
 #[derive(Debug, PartialEq)]
@@ -215,6 +217,8 @@ pub struct App {
     pub flash: Option<String>,
     /// Operations: the dialog, running and finished ones, undo, journal.
     pub ops: Ops,
+    /// The Events and Networks views.
+    pub views: crate::views::Views,
     pub quitting: bool,
     /// Set when the screen must be redrawn.
     pub dirty: bool,
@@ -255,6 +259,7 @@ impl App {
             prompt: None,
             flash: None,
             ops: Ops::default(),
+            views: Default::default(),
             quitting: false,
             dirty: true,
             listed: false,
@@ -278,6 +283,15 @@ impl App {
 
     pub fn stack(&self) -> &[Frame] {
         &self.stacks[self.pane_index()]
+    }
+
+    /// Replace the current pane's drill-down (jumps from other views).
+    pub fn set_stack(&mut self, stack: Vec<Frame>) {
+        if !stack.is_empty() {
+            let i = self.pane_index();
+            self.stacks[i] = stack;
+            self.clamp_selection();
+        }
     }
 
     /// Rows of the current level (empty for a single replica's detail).
@@ -387,9 +401,15 @@ impl App {
                 }
                 self.listed = true;
                 self.link = Link::Up;
+                if !listing.provisional {
+                    self.seed_timeline();
+                }
                 self.ask_prometheus_about_new_rows(&mut cmds);
             }
             Msg::Inspected { id, replica } => {
+                if let Some(r) = &replica {
+                    self.views.timeline.probe_result(&id, r);
+                }
                 self.dirty |= match replica {
                     Some(r) => self.fleet.upsert(*r),
                     None => self.fleet.remove(&id),
@@ -402,6 +422,10 @@ impl App {
                         let mut r = r.clone();
                         r.health = Health::parse(status.trim());
                         self.dirty |= self.fleet.upsert(r);
+                        // The failing probe's output is only in inspect.
+                        if status.trim() == "unhealthy" {
+                            cmds.push(Cmd::Inspect(id));
+                        }
                     } else {
                         cmds.push(Cmd::Inspect(id));
                     }
@@ -489,6 +513,10 @@ impl App {
             }
             Msg::Op { op, progress } => {
                 self.op_progress(op, progress, &mut cmds);
+                return cmds;
+            }
+            Msg::Timeline(raw) => {
+                self.timeline_event(&raw);
                 return cmds;
             }
             Msg::Journaled(entry) => {
@@ -740,6 +768,7 @@ impl App {
                 cmds,
             ),
             _ if self.operation_command(word, rest) => {}
+            _ if self.view_command(word, rest) => {}
             other => {
                 self.flash = Some(format!(
                     "unknown command {other:?}; commands: promql EXPR, scale, update, restart, stop, start, undo, q"
@@ -843,6 +872,9 @@ impl App {
             }
             return;
         }
+        if self.on_view_key(action) {
+            return;
+        }
         let n = self.row_count();
         let page = self.page();
         match action {
@@ -867,15 +899,8 @@ impl App {
                     self.apply_advice();
                 }
             }
-            Action::NextPane | Action::PrevPane => {
-                let i = self.pane_index();
-                let step = if action == Action::NextPane {
-                    1
-                } else {
-                    Pane::ALL.len() - 1
-                };
-                self.pane = Pane::ALL[(i + step) % Pane::ALL.len()];
-            }
+            Action::NextPane | Action::PrevPane => self.next_tab(action == Action::NextPane),
+            Action::AckAlerts => self.acknowledge_alerts(),
             Action::Up => self.frame_mut().selected = self.frame().selected.saturating_sub(1),
             Action::Down => {
                 self.frame_mut().selected = (self.frame().selected + 1).min(n.saturating_sub(1))
@@ -1127,12 +1152,13 @@ mod tests {
             .is_empty()
         );
         assert!(!a.dirty);
-        // Health changes apply without an inspect.
+        // Health changes apply at once; turning unhealthy also asks for an
+        // inspect, for the failing probe's output.
         let cmds = a.update(Msg::ContainerEvent {
             id: "a1".into(),
             action: "health_status: unhealthy".into(),
         });
-        assert!(cmds.is_empty());
+        assert_eq!(cmds, vec![Cmd::Inspect("a1".into())]);
         assert!(a.dirty);
         assert_eq!(a.fleet.replicas["a1"].health, Health::Unhealthy);
         let exec = a

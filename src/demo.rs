@@ -276,12 +276,9 @@ pub fn deployment() -> Vec<DemoReplica> {
             "coordination",
             "coordinator",
             Some("coordinator-main"),
-            &[
-                "agile-control",
-                "agile-coordination",
-                "agile-execution",
-                "agile-data",
-            ],
+            // Not on agile-control: the reference allows no control ↔
+            // execution flow, and a container on both would bridge them.
+            &["agile-coordination", "agile-execution", "agile-data"],
             1.0,
             256,
             "0.06",

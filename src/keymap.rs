@@ -32,6 +32,7 @@ pub enum Action {
     CancelOp,
     ToggleJournal,
     Advise,
+    AckAlerts,
     Up,
     Down,
     PageUp,
@@ -43,7 +44,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 25] = [
+    pub const ALL: [Action; 26] = [
         Action::Quit,
         Action::Help,
         Action::NextPane,
@@ -61,6 +62,7 @@ impl Action {
         Action::CancelOp,
         Action::ToggleJournal,
         Action::Advise,
+        Action::AckAlerts,
         Action::Up,
         Action::Down,
         Action::PageUp,
@@ -90,6 +92,7 @@ impl Action {
             Action::CancelOp => "cancel_op",
             Action::ToggleJournal => "toggle_journal",
             Action::Advise => "apply_advice",
+            Action::AckAlerts => "ack_alerts",
             Action::Up => "up",
             Action::Down => "down",
             Action::PageUp => "page_up",
@@ -105,7 +108,7 @@ impl Action {
         match self {
             Action::Quit => "quit agile-deck",
             Action::Help => "show or hide this help",
-            Action::NextPane => "next pane (Layers, Teams)",
+            Action::NextPane => "next pane (Layers, Teams, Events, Networks)",
             Action::PrevPane => "previous pane",
             Action::ToggleLog => "show or hide the program's own log",
             Action::ToggleEngine => "show or hide the stats engine and its cost",
@@ -119,6 +122,7 @@ impl Action {
             Action::Undo => "undo the last scale or resize of the selection [changes]",
             Action::CancelOp => "cancel the running operation (between steps)",
             Action::ToggleJournal => "show or hide the audit journal",
+            Action::AckAlerts => "acknowledge the alerts in the header",
             Action::Advise => {
                 "scale as advised by the scaling policy (plan, then confirm) [changes]"
             }

@@ -110,6 +110,14 @@ pub struct NetworkAttachment {
     pub aliases: Vec<String>,
 }
 
+/// One health-check probe, from inspect.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Probe {
+    pub start: Option<DateTime<Utc>>,
+    pub exit_code: i64,
+    pub output: String,
+}
+
 /// One container, as inspected.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Replica {
@@ -125,6 +133,10 @@ pub struct Replica {
     pub restart_count: i64,
     pub exit_code: i64,
     pub oom_killed: bool,
+    /// The last health-check probes (oldest first, at most 5).
+    pub health_log: Vec<Probe>,
+    /// The health check's start period, if it has one.
+    pub start_period: Option<chrono::Duration>,
     /// Main process on the daemon's host (running replicas only): where
     /// the cgroup engine finds the container's network counters.
     pub pid: Option<u32>,
@@ -174,6 +186,7 @@ pub struct DockerNetwork {
     /// No route outside: the reference's zones but the frontend are internal.
     pub internal: bool,
     pub subnets: Vec<String>,
+    pub gateways: Vec<String>,
     pub labels: BTreeMap<String, String>,
 }
 
@@ -215,6 +228,8 @@ pub(crate) fn test_replica(
         restart_count: 0,
         exit_code: 0,
         oom_killed: false,
+        health_log: Vec::new(),
+        start_period: None,
         pid: None,
         cpu_limit: Some(1.0),
         mem_limit: None,

@@ -97,6 +97,27 @@ pub fn replica_from_inspect(topology: &Topology, c: ContainerInspectResponse) ->
         restart_count: c.restart_count.unwrap_or(0),
         exit_code: state.exit_code.unwrap_or(0),
         oom_killed: state.oom_killed.unwrap_or(false),
+        health_log: state
+            .health
+            .as_ref()
+            .and_then(|h| h.log.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .rev()
+            .take(5)
+            .rev()
+            .map(|p| crate::model::Probe {
+                start: p.start,
+                exit_code: p.exit_code.unwrap_or(-1),
+                output: p.output.unwrap_or_default(),
+            })
+            .collect(),
+        start_period: config
+            .healthcheck
+            .as_ref()
+            .and_then(|h| h.start_period)
+            .filter(|ns| *ns > 0)
+            .map(chrono::Duration::nanoseconds),
         pid: state.pid.filter(|p| *p > 0).map(|p| p as u32),
         cpu_limit,
         mem_limit: host.memory.filter(|m| *m > 0).map(|m| m as u64),
@@ -177,6 +198,8 @@ pub fn replica_from_summary(topology: &Topology, s: &ContainerSummary) -> Replic
         mem_limit: None,
         limits: Default::default(),
         stop_timeout: None,
+        health_log: Vec::new(),
+        start_period: None,
         networks,
         ports,
         labels,
@@ -312,10 +335,18 @@ pub async fn list_networks(docker: &Docker) -> Result<Vec<DockerNetwork>, bollar
             internal: n.internal.unwrap_or(false),
             subnets: n
                 .ipam
-                .and_then(|i| i.config)
+                .as_ref()
+                .and_then(|i| i.config.clone())
                 .unwrap_or_default()
                 .into_iter()
                 .filter_map(|c| c.subnet)
+                .collect(),
+            gateways: n
+                .ipam
+                .and_then(|i| i.config)
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|c| c.gateway)
                 .collect(),
             labels: n.labels.unwrap_or_default().into_iter().collect(),
         })
@@ -429,6 +460,37 @@ pub async fn follow_events(docker: Docker, tx: Sender<Msg>) {
                         .and_then(|a| a.id.clone())
                         .unwrap_or_default();
                     let action = ev.action.clone().unwrap_or_default();
+                    let kind = match ev.typ {
+                        Some(EventMessageTypeEnum::CONTAINER) => "container",
+                        Some(EventMessageTypeEnum::SERVICE) => "service",
+                        Some(EventMessageTypeEnum::NODE) => "node",
+                        _ => "",
+                    };
+                    if !kind.is_empty() && !action.starts_with("exec_") {
+                        let time = ev
+                            .time_nano
+                            .map(chrono::DateTime::from_timestamp_nanos)
+                            .or_else(|| {
+                                ev.time.and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+                            })
+                            .unwrap_or_else(chrono::Utc::now);
+                        let raw = crate::events::RawEvent {
+                            kind: kind.into(),
+                            id: id.clone(),
+                            action: action.clone(),
+                            time,
+                            attrs: ev
+                                .actor
+                                .as_ref()
+                                .and_then(|a| a.attributes.clone())
+                                .unwrap_or_default()
+                                .into_iter()
+                                .collect(),
+                        };
+                        if tx.send(Msg::Timeline(Box::new(raw))).await.is_err() {
+                            return;
+                        }
+                    }
                     let msg = match ev.typ {
                         Some(EventMessageTypeEnum::CONTAINER) => Msg::ContainerEvent { id, action },
                         Some(EventMessageTypeEnum::SERVICE) | Some(EventMessageTypeEnum::NODE) => {

@@ -39,6 +39,29 @@ struct RawTopology {
     profiles: Vec<Spanned<RawProfile>>,
     #[serde(default, rename = "policy")]
     policies: Vec<Spanned<RawPolicy>>,
+    #[serde(default, rename = "zone")]
+    zones: Vec<Spanned<Zone>>,
+    #[serde(default, rename = "flow")]
+    flows: Vec<Spanned<Flow>>,
+}
+
+/// A network that makes up a layer's zone.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Zone {
+    pub network: String,
+    pub layer: String,
+}
+
+/// An allowed flow between two layers' zones (the reference's "Network
+/// Security Rules").
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Flow {
+    pub from: String,
+    pub to: String,
+    #[serde(default)]
+    pub ports: String,
 }
 
 #[derive(Deserialize)]
@@ -83,6 +106,9 @@ pub struct Topology {
     pub profiles: Vec<Profile>,
     /// Scaling policies (`[[policy]]`): the first that matches a row counts.
     pub policies: Vec<Policy>,
+    /// Which network is which layer's zone, and the flows allowed between zones.
+    pub zones: Vec<Zone>,
+    pub flows: Vec<Flow>,
     /// Where it came from, for messages.
     pub origin: String,
 }
@@ -294,11 +320,35 @@ impl Topology {
                     .map_err(|e| err(line, e))?,
             );
         }
+        for spanned in &raw.zones {
+            let line = line_of(text, spanned.span().start);
+            let z = spanned.get_ref();
+            if !raw.layers.contains(&z.layer) {
+                return Err(err(
+                    line,
+                    format!("zone {}: unknown layer {:?}", z.network, z.layer),
+                ));
+            }
+        }
+        for spanned in &raw.flows {
+            let line = line_of(text, spanned.span().start);
+            let f = spanned.get_ref();
+            for l in [&f.from, &f.to] {
+                if !raw.layers.contains(l) {
+                    return Err(err(
+                        line,
+                        format!("flow {} → {}: unknown layer {l:?}", f.from, f.to),
+                    ));
+                }
+            }
+        }
         Ok(Topology {
             layers: raw.layers,
             metrics,
             profiles,
             policies,
+            zones: raw.zones.into_iter().map(Spanned::into_inner).collect(),
+            flows: raw.flows.into_iter().map(Spanned::into_inner).collect(),
             teams: raw.teams.iter().map(|t| normalize_team(t)).collect(),
             rules,
             origin: origin.to_string(),

@@ -83,6 +83,8 @@ fn replica(topology: &Topology, i: usize, s: &Spec) -> Replica {
             pids_limit: Some(0),
         },
         stop_timeout: None,
+        health_log: Vec::new(),
+        start_period: None,
         networks: s
             .networks
             .iter()
@@ -199,6 +201,7 @@ fn fixture() -> App {
             scope: "local".into(),
             internal: z.internal,
             subnets: vec![z.subnet.into()],
+            gateways: vec![z.subnet.replace(".0/24", ".1")],
             labels: [("zone".to_string(), z.zone.to_string())]
                 .into_iter()
                 .collect(),
@@ -824,4 +827,98 @@ fn journal_pane() {
     }
     key(&mut app, KeyCode::Char('J'));
     insta::assert_snapshot!("ops_journal_120x30", render(&mut app, 120, 30));
+}
+
+// --- Incident views: events and networks ------------------------------------
+
+use agile_deck::events::RawEvent;
+
+fn event(app: &App, name: &str, action: &str, attrs: &[(&str, &str)], secs_ago: i64) -> Msg {
+    let id = app
+        .fleet
+        .replicas
+        .values()
+        .find(|r| r.name == name)
+        .map(|r| r.id.clone())
+        .unwrap_or_default();
+    let mut a: BTreeMap<String, String> = attrs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    a.insert("name".into(), name.into());
+    Msg::Timeline(Box::new(RawEvent {
+        kind: "container".into(),
+        id,
+        action: action.into(),
+        time: now() - Duration::seconds(secs_ago),
+        attrs: a,
+    }))
+}
+
+fn with_incident(app: &mut App) {
+    let evs = [
+        ("agile-db-minio-main", "oom", vec![], 300),
+        ("agile-db-minio-main", "die", vec![("exitCode", "137")], 299),
+        (
+            "agile-agent-development-dev-006",
+            "health_status: unhealthy",
+            vec![],
+            120,
+        ),
+        ("agile-agent-product-pm-003", "restart", vec![], 60),
+        (
+            "agile-agent-product-pm-003",
+            "health_status: starting",
+            vec![],
+            59,
+        ),
+        ("agile-workflow-engine", "die", vec![("exitCode", "3")], 30),
+        ("agile-workflow-engine", "start", vec![], 29),
+    ];
+    for (name, action, attrs, ago) in evs {
+        let m = event(app, name, action, &attrs, ago);
+        app.update(m);
+    }
+}
+
+#[test]
+fn events_pane() {
+    both("events", |app| {
+        with_incident(app);
+        key(app, KeyCode::Tab);
+        key(app, KeyCode::Tab);
+    });
+    // Enter on an event opens its replica's page.
+    let mut app = fixture();
+    with_incident(&mut app);
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Char(':'));
+    typed(&mut app, "events critical");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.event_lines().len(), 3);
+    key(&mut app, KeyCode::End);
+    key(&mut app, KeyCode::Enter);
+    let screen = render(&mut app, 160, 48);
+    assert!(screen.contains("replica agile-db-minio-main"), "{screen}");
+    assert!(
+        screen.contains("diagnosis   out of memory: the 64M limit was reached"),
+        "{screen}"
+    );
+    // A acknowledges.
+    assert!(app.alert_total() >= 2);
+    key(&mut app, KeyCode::Char('A'));
+    assert_eq!(app.views.timeline.alert_total(), 0);
+}
+
+#[test]
+fn networks_pane() {
+    both("networks", |app| {
+        key(app, KeyCode::BackTab);
+    });
+    let mut app = fixture();
+    key(&mut app, KeyCode::BackTab);
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Enter);
+    insta::assert_snapshot!("networks_attached_120x30", render(&mut app, 120, 30));
 }

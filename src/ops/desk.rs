@@ -262,6 +262,11 @@ impl App {
             self.flash = Some(READ_ONLY.into());
             return;
         }
+        if self.views.view != crate::views::View::Fleet {
+            self.flash =
+                Some("pick a target in Layers or Teams (Tab), or type :scale, :update …".into());
+            return;
+        }
         let Some(target) = self.selection_target() else {
             self.flash = Some("nothing selected".into());
             return;

@@ -341,6 +341,32 @@ pub fn replica_lines(r: &Replica, app: &App) -> Vec<Line<'static>> {
         key("health"),
         Span::styled(format!("{} {}", r.health.symbol(), r.health.word()), hstyle),
     ]));
+    // What is wrong, in one line, after the reference's troubleshooting table.
+    if let Some(d) = crate::events::diagnose(r, now) {
+        lines.push(Line::from(vec![
+            key("diagnosis"),
+            Span::styled(d, theme.critical),
+        ]));
+    }
+    for (i, p) in r.health_log.iter().rev().enumerate() {
+        let when = p
+            .start
+            .map(|s| format!("{} ago", format::age((now - s).num_seconds())))
+            .unwrap_or_default();
+        lines.push(Line::from(vec![
+            key(if i == 0 { "probes" } else { "" }),
+            Span::styled(
+                format!("exit {} ", p.exit_code),
+                if p.exit_code == 0 {
+                    theme.healthy
+                } else {
+                    theme.critical
+                },
+            ),
+            Span::styled(format!("{when:>8}  "), theme.muted),
+            text(p.output.trim().replace('\n', " ⏎ ")),
+        ]));
+    }
     let started = r
         .started_at
         .map(|s| {

@@ -1,6 +1,7 @@
 //! Drawing: a pure function of `App`. Nothing here changes state.
 
 mod detail;
+mod incident;
 mod ops;
 mod promql;
 mod tables;
@@ -43,6 +44,7 @@ pub fn draw(f: &mut Frame, app: &App) {
     };
     let progress_height = ops::progress_height(app).min(area.height / 4);
     let detail_height = match app.frame().level {
+        _ if app.views.view != crate::views::View::Fleet => 0,
         Level::Replica { .. } => 0,
         _ => (7 + detail::metric_line_count(app)).min(area.height.saturating_sub(12)),
     };
@@ -114,7 +116,20 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
         Link::Up => (String::new(), t.header),
         Link::Down { error } => (format!("✖ daemon unreachable: {error} "), t.critical),
     };
-    // Prometheus trouble shows there too, after the daemon's.
+    // Alerts until acknowledged, then Prometheus trouble, after the daemon's.
+    let alerts = app.alert_total();
+    let (status, status_style) = if status.is_empty() && alerts > 0 {
+        (
+            format!(
+                "⚠ {alerts} alert{} ({} ack) ",
+                if alerts == 1 { "" } else { "s" },
+                app.keymap.hint(Action::AckAlerts)
+            ),
+            t.critical,
+        )
+    } else {
+        (status, status_style)
+    };
     let prom_error = app
         .prom
         .as_ref()
@@ -200,28 +215,38 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
 fn draw_tabs(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
     let mut spans = vec![Span::raw(" ")];
-    for (i, p) in Pane::ALL.iter().enumerate() {
+    let active = app.tab_index();
+    let alerts = app.alert_total();
+    for (i, (_, _, title)) in crate::views::TABS.iter().enumerate() {
         if i > 0 {
             spans.push(Span::styled(" │ ", t.muted));
         }
-        let style = if *p == app.pane { t.tab_active } else { t.tab };
-        spans.push(Span::styled(format!(" {} ", p.title()), style));
+        let style = if i == active { t.tab_active } else { t.tab };
+        let title = if *title == "Events" && alerts > 0 {
+            format!(" {title} {alerts}! ")
+        } else {
+            format!(" {title} ")
+        };
+        spans.push(Span::styled(title, style));
     }
     if app.show_log {
         spans.push(Span::styled(" │ ", t.muted));
         spans.push(Span::styled(" Log ", t.tab_active));
     }
     // Breadcrumb of the drill-down.
-    let crumbs: Vec<String> = app
-        .stack()
-        .iter()
-        .filter_map(|fr| match &fr.level {
-            Level::Groups => None,
-            Level::Services { group } => Some(group.clone()),
-            Level::Replicas { service, .. } => Some(service.name.clone()),
-            Level::Replica { id, .. } => app.fleet.replicas.get(id).map(|r| r.name.clone()),
-        })
-        .collect();
+    let crumbs: Vec<String> = if app.views.view != crate::views::View::Fleet {
+        Vec::new()
+    } else {
+        app.stack()
+            .iter()
+            .filter_map(|fr| match &fr.level {
+                Level::Groups => None,
+                Level::Services { group } => Some(group.clone()),
+                Level::Replicas { service, .. } => Some(service.name.clone()),
+                Level::Replica { id, .. } => app.fleet.replicas.get(id).map(|r| r.name.clone()),
+            })
+            .collect()
+    };
     if !crumbs.is_empty() {
         spans.push(Span::styled(
             format!("   › {}", crumbs.join(" › ")),
@@ -255,6 +280,11 @@ fn draw_main(f: &mut Frame, app: &App, rows: &[crate::fleet::Row], area: Rect) {
         ];
         f.render_widget(Paragraph::new(msg).style(t.text).block(block), area);
         return;
+    }
+    match app.views.view {
+        crate::views::View::Events => return incident::draw_events(f, app, area),
+        crate::views::View::Networks => return incident::draw_networks(f, app, area),
+        crate::views::View::Fleet => {}
     }
     match &app.frame().level {
         Level::Groups | Level::Services { .. } => tables::draw_rows(f, app, rows, area, block),

@@ -1,0 +1,426 @@
+//! The incident views beside the fleet: the Events timeline and the
+//! Networks pane (zones and the containers that join them). Their state
+//! lives in `App`; these are `App` methods so they read the fleet.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use crate::app::{App, Frame, Level, Pane};
+use crate::events::{self, Line, RawEvent, Timeline};
+use crate::keymap::Action;
+use crate::model::{DockerNetwork, Replica};
+
+/// What the main area shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum View {
+    #[default]
+    Fleet,
+    Events,
+    Networks,
+}
+
+/// The tabs, in Tab order: the fleet's two panes, then the views.
+pub const TABS: [(View, Option<Pane>, &str); 4] = [
+    (View::Fleet, Some(Pane::Layers), "Layers"),
+    (View::Fleet, Some(Pane::Teams), "Teams"),
+    (View::Events, None, "Events"),
+    (View::Networks, None, "Networks"),
+];
+
+/// State of the incident views.
+#[derive(Debug, Default)]
+pub struct Views {
+    pub view: View,
+    pub timeline: Timeline,
+    pub events_selected: usize,
+    pub events_filter: String,
+    pub networks_selected: usize,
+    /// The network whose containers are listed (Enter on a row).
+    pub network_open: Option<String>,
+    /// Zone breaches already acknowledged (container names).
+    acked_breaches: HashSet<String>,
+    /// The first listing's unhealthy replicas are on the timeline.
+    seeded: bool,
+}
+
+/// A container joining two zones no flow allows.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Breach {
+    pub container: String,
+    pub service: String,
+    pub zones: (String, String),
+}
+
+/// A row of the Networks pane.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NetworkRow {
+    pub network: DockerNetwork,
+    pub zone: Option<String>,
+    pub containers: usize,
+}
+
+impl App {
+    fn line_for(&self, replica: Option<&Replica>, raw: &RawEvent) -> Line {
+        let (event, detail, severity) = events::classify(&raw.action, &raw.attrs);
+        let name = raw.attrs.get("name").cloned().unwrap_or_default();
+        // Known replicas are placed already; a gone one from its labels.
+        let placement = replica
+            .map(|r| r.placement.clone())
+            .unwrap_or_else(|| self.fleet.topology.place(&name, &raw.attrs));
+        // The failing probe's output follows with the inspect the event asks
+        // for (`Timeline::probe_result`); until then the line says "health check".
+        Line {
+            time: raw.time,
+            host: self
+                .host_label
+                .split(" (")
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+            layer: placement.layer.unwrap_or_default(),
+            team: placement.team.unwrap_or_default(),
+            service: if raw.kind == "container" {
+                placement.service.name
+            } else {
+                name.clone()
+            },
+            container: if raw.kind == "container" {
+                name
+            } else {
+                format!("({})", raw.kind)
+            },
+            id: (raw.kind == "container").then(|| raw.id.clone()),
+            event,
+            detail,
+            severity,
+        }
+    }
+
+    /// A Docker event onto the timeline.
+    pub fn timeline_event(&mut self, raw: &RawEvent) {
+        let replica = self.fleet.replicas.get(&raw.id);
+        let line = self.line_for(replica, raw);
+        self.views.timeline.push(line);
+        if self.views.view == View::Events {
+            self.dirty = true;
+        }
+        // Alerts show in the header from any view.
+        self.dirty |= self.views.timeline.alert_total() > 0;
+    }
+
+    /// Events only tell changes: the replicas already unhealthy at start
+    /// go on the timeline (and count) from the first full listing.
+    pub fn seed_timeline(&mut self) {
+        if self.views.seeded {
+            return;
+        }
+        self.views.seeded = true;
+        let mut unhealthy: Vec<&Replica> = self
+            .fleet
+            .replicas
+            .values()
+            .filter(|r| r.is_running() && r.health == crate::model::Health::Unhealthy)
+            .collect();
+        unhealthy.sort_by(|a, b| a.name.cmp(&b.name));
+        let found: Vec<(Line, Replica)> = unhealthy
+            .into_iter()
+            .map(|r| {
+                let raw = RawEvent {
+                    kind: "container".into(),
+                    id: r.id.clone(),
+                    action: "health_status: unhealthy".into(),
+                    time: self.now,
+                    attrs: [("name".to_string(), r.name.clone())].into_iter().collect(),
+                };
+                (self.line_for(Some(r), &raw), r.clone())
+            })
+            .collect();
+        for (l, r) in found {
+            self.views.timeline.push(l);
+            self.views.timeline.probe_result(&r.id, &r);
+        }
+    }
+
+    /// Which layer's zone a network is, per the topology.
+    pub fn zone_of(&self, network: &str) -> Option<&str> {
+        self.fleet
+            .topology
+            .zones
+            .iter()
+            .find(|z| z.network == network)
+            .map(|z| z.layer.as_str())
+    }
+
+    fn flow_allowed(&self, a: &str, b: &str) -> bool {
+        self.fleet
+            .topology
+            .flows
+            .iter()
+            .any(|f| (f.from == a && f.to == b) || (f.from == b && f.to == a))
+    }
+
+    /// Containers attached to two zones no flow allows.
+    pub fn breaches(&self) -> Vec<Breach> {
+        let mut out = Vec::new();
+        for r in self.fleet.replicas.values() {
+            let zones: BTreeSet<&str> = r
+                .networks
+                .iter()
+                .filter_map(|n| self.zone_of(&n.network))
+                .collect();
+            let zones: Vec<&str> = zones.into_iter().collect();
+            for (i, a) in zones.iter().enumerate() {
+                for b in &zones[i + 1..] {
+                    if !self.flow_allowed(a, b) {
+                        out.push(Breach {
+                            container: r.name.clone(),
+                            service: r.placement.service.name.clone(),
+                            zones: (a.to_string(), b.to_string()),
+                        });
+                    }
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// Zone pairs and the containers attached to both: (a, b) → names.
+    pub fn zone_matrix(&self) -> BTreeMap<(String, String), Vec<String>> {
+        let mut m: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+        for r in self.fleet.replicas.values() {
+            let zones: BTreeSet<&str> = r
+                .networks
+                .iter()
+                .filter_map(|n| self.zone_of(&n.network))
+                .collect();
+            let zones: Vec<&str> = zones.into_iter().collect();
+            for (i, a) in zones.iter().enumerate() {
+                for b in &zones[i + 1..] {
+                    m.entry((a.to_string(), b.to_string()))
+                        .or_default()
+                        .push(r.name.clone());
+                }
+            }
+        }
+        for names in m.values_mut() {
+            names.sort();
+        }
+        m
+    }
+
+    /// The alerts in the header: the timeline's plus zone breaches not
+    /// yet acknowledged.
+    pub fn alert_total(&self) -> u32 {
+        let breaches = self
+            .breaches()
+            .iter()
+            .filter(|b| !self.views.acked_breaches.contains(&b.container))
+            .count() as u32;
+        self.views.timeline.alert_total() + breaches
+    }
+
+    pub fn acknowledge_alerts(&mut self) {
+        self.views.timeline.acknowledge();
+        let names: Vec<String> = self.breaches().into_iter().map(|b| b.container).collect();
+        self.views.acked_breaches.extend(names);
+        self.flash = Some("alerts acknowledged".into());
+    }
+
+    pub fn network_rows(&self) -> Vec<NetworkRow> {
+        self.fleet
+            .networks
+            .iter()
+            .map(|n| NetworkRow {
+                zone: self.zone_of(&n.name).map(str::to_string),
+                containers: self
+                    .fleet
+                    .replicas
+                    .values()
+                    .filter(|r| r.networks.iter().any(|a| a.network == n.name))
+                    .count(),
+                network: n.clone(),
+            })
+            .collect()
+    }
+
+    /// Replicas on a network, by name.
+    pub fn attached(&self, network: &str) -> Vec<&Replica> {
+        let mut v: Vec<&Replica> = self
+            .fleet
+            .replicas
+            .values()
+            .filter(|r| r.networks.iter().any(|a| a.network == network))
+            .collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    /// The events shown, after the filter, newest first.
+    pub fn event_lines(&self) -> Vec<&Line> {
+        self.views
+            .timeline
+            .filtered(&self.views.events_filter)
+            .collect()
+    }
+
+    /// Keys in the Events and Networks views; false if not theirs.
+    pub fn on_view_key(&mut self, action: Action) -> bool {
+        let (n, sel) = match self.views.view {
+            View::Fleet => return false,
+            View::Events => (self.event_lines().len(), &mut self.views.events_selected),
+            View::Networks => match &self.views.network_open {
+                Some(net) => {
+                    let net = net.clone();
+                    (self.attached(&net).len(), &mut self.views.networks_selected)
+                }
+                None => (self.fleet.networks.len(), &mut self.views.networks_selected),
+            },
+        };
+        let page = 10;
+        match action {
+            Action::Up => *sel = sel.saturating_sub(1),
+            Action::Down => *sel = (*sel + 1).min(n.saturating_sub(1)),
+            Action::PageUp => *sel = sel.saturating_sub(page),
+            Action::PageDown => *sel = (*sel + page).min(n.saturating_sub(1)),
+            Action::Top => *sel = 0,
+            Action::Bottom => *sel = n.saturating_sub(1),
+            Action::Enter => self.view_enter(),
+            Action::Back => {
+                if self.views.network_open.take().is_none() {
+                    self.views.events_filter.clear();
+                }
+                self.views.networks_selected = 0;
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    fn view_enter(&mut self) {
+        match self.views.view {
+            View::Events => {
+                let id = self
+                    .event_lines()
+                    .get(self.views.events_selected)
+                    .and_then(|l| l.id.clone());
+                match id {
+                    Some(id) if self.fleet.replicas.contains_key(&id) => self.open_replica(&id),
+                    Some(_) => self.flash = Some("that replica is gone".into()),
+                    None => {}
+                }
+            }
+            View::Networks if self.views.network_open.is_none() => {
+                let name = self
+                    .fleet
+                    .networks
+                    .get(self.views.networks_selected)
+                    .map(|n| n.name.clone());
+                self.views.network_open = name;
+                self.views.networks_selected = 0;
+            }
+            View::Networks => {
+                let net = self.views.network_open.clone().unwrap_or_default();
+                let id = self
+                    .attached(&net)
+                    .get(self.views.networks_selected)
+                    .map(|r| r.id.clone());
+                if let Some(id) = id {
+                    self.open_replica(&id);
+                }
+            }
+            View::Fleet => {}
+        }
+    }
+
+    /// Jump to a replica's page in the Layers pane.
+    pub fn open_replica(&mut self, id: &str) {
+        let Some(r) = self.fleet.replicas.get(id) else {
+            return;
+        };
+        let group = r
+            .placement
+            .layer
+            .clone()
+            .unwrap_or_else(|| crate::fleet::UNGROUPED.to_string());
+        let service = r.placement.service.clone();
+        let stack = vec![
+            Frame {
+                level: Level::Groups,
+                selected: 0,
+            },
+            Frame {
+                level: Level::Services {
+                    group: group.clone(),
+                },
+                selected: 0,
+            },
+            Frame {
+                level: Level::Replicas {
+                    group: group.clone(),
+                    service: service.clone(),
+                },
+                selected: 0,
+            },
+            Frame {
+                level: Level::Replica {
+                    group,
+                    service,
+                    id: id.to_string(),
+                },
+                selected: 0,
+            },
+        ];
+        self.views.view = View::Fleet;
+        self.pane = Pane::Layers;
+        self.set_stack(stack);
+    }
+
+    /// `:events [FILTER]`, `:networks`.
+    pub fn view_command(&mut self, word: &str, rest: &str) -> bool {
+        match word {
+            "events" => {
+                self.views.view = View::Events;
+                self.views.events_filter = rest.trim().to_string();
+                self.views.events_selected = 0;
+            }
+            "networks" => {
+                self.views.view = View::Networks;
+                self.views.network_open = None;
+            }
+            "layers" | "teams" => {
+                self.views.view = View::Fleet;
+                self.pane = if word == "layers" {
+                    Pane::Layers
+                } else {
+                    Pane::Teams
+                };
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// Tab and Shift-Tab: Layers, Teams, Events, Networks.
+    pub fn next_tab(&mut self, forward: bool) {
+        let now = TABS
+            .iter()
+            .position(|(v, p, _)| *v == self.views.view && (p.is_none() || *p == Some(self.pane)))
+            .unwrap_or(0);
+        let n = TABS.len();
+        let (view, pane, _) = TABS[if forward {
+            (now + 1) % n
+        } else {
+            (now + n - 1) % n
+        }];
+        self.views.view = view;
+        if let Some(p) = pane {
+            self.pane = p;
+        }
+    }
+
+    pub fn tab_index(&self) -> usize {
+        TABS.iter()
+            .position(|(v, p, _)| *v == self.views.view && (p.is_none() || *p == Some(self.pane)))
+            .unwrap_or(0)
+    }
+}

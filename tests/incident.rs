@@ -1,0 +1,312 @@
+//! The incident views against the real daemon: Docker's events reach the
+//! timeline (health, OOM, crash loops) with their alerts, and the
+//! Networks pane flags a container joining zones the rules do not allow.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use agile_deck::app::{App, Cmd, Msg};
+use agile_deck::connect;
+use agile_deck::demo;
+use agile_deck::events::Severity;
+use agile_deck::fleet::Fleet;
+use agile_deck::keymap::Keymap;
+use agile_deck::sources;
+use agile_deck::theme::Theme;
+use agile_deck::topology::{DEFAULT_TOPOLOGY, Topology};
+use bollard::Docker;
+use common::{TestRun, docker, docker_or_skip};
+use tokio::sync::mpsc;
+
+/// The app fed by the real events stream and inspects, as the runtime does.
+struct Live {
+    app: App,
+    docker: Docker,
+    rx: mpsc::Receiver<Msg>,
+}
+
+impl Live {
+    async fn new(topology: Topology) -> Live {
+        let endpoint = connect::endpoint_from_environment(None).unwrap();
+        let (docker, info) = connect::connect(&endpoint).await.unwrap();
+        let mut app = App::new(
+            Fleet::new(topology),
+            Keymap::default_keymap(),
+            Theme::default_theme(),
+            "local (test)".into(),
+        );
+        app.update(Msg::Daemon(info));
+        let (tx, rx) = mpsc::channel(4096);
+        tokio::spawn(sources::follow_events(docker.clone(), tx));
+        let mut live = Live { app, docker, rx };
+        let topo = live.app.fleet.topology.clone();
+        let listing = sources::list(&live.docker, &topo, &HashMap::new(), false)
+            .await
+            .unwrap();
+        live.app.update(Msg::Listing(listing));
+        live
+    }
+
+    /// Handle messages until `done` holds (or panic after `timeout`).
+    async fn until(&mut self, what: &str, timeout: Duration, done: impl Fn(&App) -> bool) {
+        let deadline = Instant::now() + timeout;
+        while !done(&self.app) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "timed out waiting for {what}");
+            let Ok(Some(msg)) = tokio::time::timeout(left, self.rx.recv()).await else {
+                continue;
+            };
+            for cmd in self.app.update(msg) {
+                if let Cmd::Inspect(id) = cmd {
+                    let topo = self.app.fleet.topology.clone();
+                    if let Ok(r) = sources::inspect(&self.docker, &topo, &id).await {
+                        self.app.update(Msg::Inspected {
+                            id,
+                            replica: r.map(Box::new),
+                        });
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn image() -> String {
+    let endpoint = connect::endpoint_from_environment(None).unwrap();
+    let d = connect::connect(&endpoint).await.unwrap().0;
+    demo::ensure_image(&d, &mut |_| {}).await.unwrap()
+}
+
+fn lines_of<'a>(app: &'a App, container: &str) -> Vec<&'a agile_deck::events::Line> {
+    app.views
+        .timeline
+        .lines
+        .iter()
+        .filter(|l| l.container == container)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_oom_and_crash_loops_reach_the_timeline() {
+    if !docker_or_skip("health_oom_and_crash_loops_reach_the_timeline") {
+        return;
+    }
+    let t = TestRun::new();
+    let id = t.id.clone();
+    let img = image().await;
+    let mut live = Live::new(Topology::default_topology()).await;
+    let label = t.label();
+
+    // Unhealthy: on the timeline within 3 s of Docker's event, with the
+    // failing probe's output, and counted as an alert.
+    let sick = format!("h{id}-1");
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &sick,
+        "--label",
+        &label,
+        "-p",
+        "127.0.0.1::8080",
+        "--health-interval",
+        "1s",
+        "--health-retries",
+        "1",
+        &img,
+    ]);
+    live.until("healthy", Duration::from_secs(30), |a| {
+        lines_of(a, &sick).iter().any(|l| l.event == "healthy")
+    })
+    .await;
+    let port = docker(&["port", &sick, "8080"]);
+    let port = port.trim().rsplit(':').next().unwrap().to_string();
+    {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+        s.write_all(b"GET /knobs?unhealthy=1 HTTP/1.0\r\n\r\n")
+            .unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).unwrap();
+        assert!(answer.contains("unhealthy=1"), "{answer}");
+    }
+    live.until("unhealthy with its probe", Duration::from_secs(30), |a| {
+        lines_of(a, &sick)
+            .iter()
+            .any(|l| l.event == "unhealthy" && l.detail.starts_with("probe exit 1"))
+    })
+    .await;
+    let line = lines_of(&live.app, &sick)
+        .into_iter()
+        .rev()
+        .find(|l| l.event == "unhealthy")
+        .unwrap()
+        .clone();
+    let lag = chrono::Utc::now() - line.time;
+    assert!(
+        lag < chrono::Duration::seconds(3) + chrono::Duration::seconds(2),
+        "{lag:?}"
+    );
+    assert_eq!(line.severity, Severity::Critical);
+    assert!(line.detail.contains("503"), "{}", line.detail);
+    assert!(live.app.views.timeline.alerts[&line.service].unhealthy >= 1);
+
+    // OOM: a workload holding more than its limit is killed: oom, exit 137,
+    // and the replica's page says why.
+    let oom = format!("o{id}-1");
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &oom,
+        "--label",
+        &label,
+        "--memory",
+        "24m",
+        "--memory-swap",
+        "24m",
+        "-e",
+        "MEM_MIB=64",
+        &img,
+    ]);
+    live.until("oom and exit 137", Duration::from_secs(30), |a| {
+        let l = lines_of(a, &oom);
+        l.iter().any(|l| l.event == "oom") && l.iter().any(|l| l.detail.starts_with("exit 137"))
+    })
+    .await;
+    let service = lines_of(&live.app, &oom)[0].service.clone();
+    let alerts = &live.app.views.timeline.alerts[&service];
+    assert!(alerts.oom >= 1 && alerts.exit_137 >= 1, "{alerts:?}");
+    live.until("inspected", Duration::from_secs(10), |a| {
+        a.fleet
+            .replicas
+            .values()
+            .any(|r| r.name == oom && r.oom_killed)
+    })
+    .await;
+    let r = live
+        .app
+        .fleet
+        .replicas
+        .values()
+        .find(|r| r.name == oom)
+        .unwrap();
+    let diagnosis = agile_deck::events::diagnose(r, chrono::Utc::now()).unwrap();
+    assert!(
+        diagnosis.starts_with("out of memory: the 24M limit was reached"),
+        "{diagnosis}"
+    );
+
+    // A crash loop: exit 3 every second, restarted each time.
+    let looping = format!("l{id}-1");
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &looping,
+        "--label",
+        &label,
+        "--restart",
+        "always",
+        "-e",
+        "EXIT_AFTER=0.3",
+        "-e",
+        "EXIT_CODE=3",
+        &img,
+    ]);
+    live.until("restart loop", Duration::from_secs(60), |a| {
+        lines_of(a, &looping)
+            .iter()
+            .any(|l| l.event == "restart loop")
+    })
+    .await;
+    let l = lines_of(&live.app, &looping);
+    assert!(
+        l.iter()
+            .filter(|l| l.event == "die" && l.detail == "exit 3")
+            .count()
+            >= 3
+    );
+    let service = l[0].service.clone();
+    assert_eq!(live.app.views.timeline.alerts[&service].restart_loops, 1);
+    // Filters: by severity and by text.
+    let critical: Vec<_> = live.app.views.timeline.filtered("critical").collect();
+    assert!(critical.iter().all(|l| l.severity == Severity::Critical));
+    assert!(critical.iter().any(|l| l.container == looping));
+    // Acknowledged, the alerts go.
+    assert!(live.app.alert_total() >= 4);
+    live.app.acknowledge_alerts();
+    assert_eq!(live.app.views.timeline.alert_total(), 0);
+    docker(&["update", "--restart", "no", &looping]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn networks_flag_a_container_joining_zones_the_rules_forbid() {
+    if !docker_or_skip("networks_flag_a_container_joining_zones_the_rules_forbid") {
+        return;
+    }
+    let t = TestRun::new();
+    let id = t.id.clone();
+    let img = image().await;
+    let (front, data) = (format!("f{id}"), format!("d{id}"));
+    for n in [&front, &data] {
+        docker(&["network", "create", "--label", &t.label(), n]);
+    }
+    // The rules: these two networks are the frontend and data zones, which
+    // no flow joins directly.
+    let topology = Topology::parse(
+        &format!(
+            "{}\n[[zone]]\nnetwork = \"{front}\"\nlayer = \"frontend\"\n[[zone]]\nnetwork = \"{data}\"\nlayer = \"data\"\n",
+            DEFAULT_TOPOLOGY
+        ),
+        "test",
+    )
+    .unwrap();
+    let name = format!("bridge{id}");
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--label",
+        &t.label(),
+        "--network",
+        &front,
+        &img,
+    ]);
+    docker(&["network", "connect", &data, &name]);
+    let ok = format!("ok{id}");
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &ok,
+        "--label",
+        &t.label(),
+        "--network",
+        &data,
+        &img,
+    ]);
+    let mut live = Live::new(topology).await;
+    let breaches = live.app.breaches();
+    let mine: Vec<_> = breaches.iter().filter(|b| b.container == name).collect();
+    assert_eq!(mine.len(), 1, "{breaches:?}");
+    assert_eq!(mine[0].zones, ("data".to_string(), "frontend".to_string()));
+    assert!(!breaches.iter().any(|b| b.container == ok));
+    assert!(live.app.alert_total() >= 1);
+    let rows = live.app.network_rows();
+    let row = rows.iter().find(|r| r.network.name == front).unwrap();
+    assert_eq!((row.zone.as_deref(), row.containers), (Some("frontend"), 1));
+    let attached: Vec<&str> = live
+        .app
+        .attached(&data)
+        .iter()
+        .map(|r| r.name.as_str())
+        .collect();
+    assert!(attached.contains(&name.as_str()) && attached.contains(&ok.as_str()));
+    // Acknowledged, it stops counting; the pane still shows it.
+    live.app.acknowledge_alerts();
+    assert!(!live.app.breaches().is_empty());
+}
