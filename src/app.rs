@@ -82,6 +82,17 @@ pub enum Msg {
     Journaled(Box<crate::journal::Entry>),
     /// A Docker event for the timeline.
     Timeline(Box<crate::events::RawEvent>),
+    /// Lines for logs pane `pane`.
+    LogLines {
+        pane: u64,
+        lines: Vec<crate::logs::LogLine>,
+    },
+    /// A followed replica's stream ended.
+    LogEnded {
+        pane: u64,
+        source: usize,
+        why: String,
+    },
 }
 
 #[derive(Debug, PartialEq)]
@@ -106,6 +117,13 @@ pub enum Cmd {
     },
     /// Stop operation `op` between steps.
     CancelOp(u64),
+    /// Open log streams for logs pane `pane`.
+    FollowLogs {
+        pane: u64,
+        follows: Vec<crate::logview::Follow>,
+    },
+    /// Cancel every stream of logs pane `pane`.
+    StopLogs(u64),
 }
 
 /// Prometheus in the dashboard; None without `--prometheus`, and then no
@@ -219,6 +237,11 @@ pub struct App {
     pub ops: Ops,
     /// The Events and Networks views.
     pub views: crate::views::Views,
+    /// The logs pane (its number, so late lines of a closed one are dropped).
+    pub logs: Option<(u64, crate::logs::Logs)>,
+    pub log_panes: u64,
+    /// Most lines the logs pane keeps.
+    pub log_cap: usize,
     pub quitting: bool,
     /// Set when the screen must be redrawn.
     pub dirty: bool,
@@ -260,6 +283,9 @@ impl App {
             flash: None,
             ops: Ops::default(),
             views: Default::default(),
+            logs: None,
+            log_panes: 0,
+            log_cap: crate::logs::DEFAULT_CAP,
             quitting: false,
             dirty: true,
             listed: false,
@@ -407,6 +433,7 @@ impl App {
                 self.ask_prometheus_about_new_rows(&mut cmds);
             }
             Msg::Inspected { id, replica } => {
+                let running = replica.as_ref().is_some_and(|r| r.is_running());
                 if let Some(r) = &replica {
                     self.views.timeline.probe_result(&id, r);
                 }
@@ -414,6 +441,9 @@ impl App {
                     Some(r) => self.fleet.upsert(*r),
                     None => self.fleet.remove(&id),
                 };
+                if running {
+                    self.logs_pickup(&mut cmds);
+                }
             }
             Msg::ContainerEvent { id, action } => {
                 if let Some(status) = action.strip_prefix("health_status: ") {
@@ -513,6 +543,31 @@ impl App {
             }
             Msg::Op { op, progress } => {
                 self.op_progress(op, progress, &mut cmds);
+                return cmds;
+            }
+            Msg::LogLines { pane, lines } => {
+                if let Some((p, l)) = self.logs.as_mut()
+                    && *p == pane
+                {
+                    for line in lines {
+                        l.push(line);
+                    }
+                    self.dirty |= self.views.view == crate::views::View::Logs;
+                }
+                return cmds;
+            }
+            Msg::LogEnded { pane, source, why } => {
+                if let Some((p, l)) = self.logs.as_mut()
+                    && *p == pane
+                {
+                    let name = l
+                        .sources
+                        .get(source)
+                        .map(|s| s.short.clone())
+                        .unwrap_or_default();
+                    l.ended(source, self.now, &format!("{name}: {why}"));
+                    self.dirty = true;
+                }
                 return cmds;
             }
             Msg::Timeline(raw) => {
@@ -769,6 +824,9 @@ impl App {
             ),
             _ if self.operation_command(word, rest) => {}
             _ if self.view_command(word, rest) => {}
+            _ if self.logs_command(word, rest) => {}
+            "logs" if rest.trim().is_empty() => self.logs_key(cmds),
+            "logs" => self.open_logs(rest.trim(), cmds),
             other => {
                 self.flash = Some(format!(
                     "unknown command {other:?}; commands: promql EXPR, scale, update, restart, stop, start, undo, q"
@@ -843,6 +901,9 @@ impl App {
             return self.on_prompt_key(key, cmds);
         }
         let action = self.keymap.action(Context::Table, &key);
+        if self.on_logs_key(&key, action, cmds) {
+            return;
+        }
         if self.adhoc.is_some() {
             let ctrl_c = key.code == crossterm::event::KeyCode::Char('c')
                 && key
@@ -901,6 +962,7 @@ impl App {
             }
             Action::NextPane | Action::PrevPane => self.next_tab(action == Action::NextPane),
             Action::AckAlerts => self.acknowledge_alerts(),
+            Action::FollowLogs => self.logs_key(cmds),
             Action::Up => self.frame_mut().selected = self.frame().selected.saturating_sub(1),
             Action::Down => {
                 self.frame_mut().selected = (self.frame().selected + 1).min(n.saturating_sub(1))

@@ -33,6 +33,7 @@ pub enum Action {
     ToggleJournal,
     Advise,
     AckAlerts,
+    FollowLogs,
     Up,
     Down,
     PageUp,
@@ -44,7 +45,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 26] = [
+    pub const ALL: [Action; 27] = [
         Action::Quit,
         Action::Help,
         Action::NextPane,
@@ -63,6 +64,7 @@ impl Action {
         Action::ToggleJournal,
         Action::Advise,
         Action::AckAlerts,
+        Action::FollowLogs,
         Action::Up,
         Action::Down,
         Action::PageUp,
@@ -93,6 +95,7 @@ impl Action {
             Action::ToggleJournal => "toggle_journal",
             Action::Advise => "apply_advice",
             Action::AckAlerts => "ack_alerts",
+            Action::FollowLogs => "follow_logs",
             Action::Up => "up",
             Action::Down => "down",
             Action::PageUp => "page_up",
@@ -123,6 +126,9 @@ impl Action {
             Action::CancelOp => "cancel the running operation (between steps)",
             Action::ToggleJournal => "show or hide the audit journal",
             Action::AckAlerts => "acknowledge the alerts in the header",
+            Action::FollowLogs => {
+                "follow the logs of the selection (t time, w wrap, p pause, f filter, / search, n/N, s save)"
+            }
             Action::Advise => {
                 "scale as advised by the scaling policy (plan, then confirm) [changes]"
             }

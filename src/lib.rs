@@ -16,6 +16,8 @@ pub mod fleet;
 pub mod format;
 pub mod journal;
 pub mod keymap;
+pub mod logs;
+pub mod logview;
 pub mod metrics;
 pub mod model;
 pub mod ops;

@@ -53,6 +53,8 @@ pub struct Runtime {
     op_context: exec::Context,
     /// Cancel flags of running operations.
     cancels: HashMap<u64, Arc<AtomicBool>>,
+    /// Log streams by logs pane, cancelled when the pane closes.
+    log_streams: HashMap<u64, Vec<tokio::task::AbortHandle>>,
 }
 
 impl Runtime {
@@ -191,6 +193,26 @@ impl Runtime {
                     tx,
                 ));
             }
+            Cmd::FollowLogs { pane, follows } => {
+                let streams = self.log_streams.entry(pane).or_default();
+                for f in follows {
+                    let task = tokio::spawn(sources::follow_logs(
+                        (*docker).clone(),
+                        pane,
+                        f.source,
+                        f.id,
+                        f.tail,
+                        f.since,
+                        tx.clone(),
+                    ));
+                    streams.push(task.abort_handle());
+                }
+            }
+            Cmd::StopLogs(pane) => {
+                for s in self.log_streams.remove(&pane).unwrap_or_default() {
+                    s.abort();
+                }
+            }
             Cmd::CancelOp(op) => {
                 if let Some(c) = self.cancels.get(&op) {
                     c.store(true, Ordering::Relaxed);
@@ -266,6 +288,7 @@ pub async fn run(
         },
         journal: Arc::new(settings.journal),
         cancels: HashMap::new(),
+        log_streams: HashMap::new(),
     };
     for e in Journal::tail(&rt.journal.path, 200) {
         app.ops.journaled(e);

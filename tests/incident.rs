@@ -310,3 +310,178 @@ async fn networks_flag_a_container_joining_zones_the_rules_forbid() {
     live.app.acknowledge_alerts();
     assert!(!live.app.breaches().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_of_a_service_merge_filter_search_and_follow_new_replicas() {
+    if !docker_or_skip("logs_of_a_service_merge_filter_search_and_follow_new_replicas") {
+        return;
+    }
+    let t = TestRun::new();
+    let id = t.id.clone();
+    let img = image().await;
+    let project = format!("lg{id}");
+    let service = format!("chatty{id}");
+    for n in 1..=3 {
+        let mut extra = vec!["-e", "LOG_RATE=20"];
+        if n == 2 {
+            // Not UTF-8: "bad " ff fe " bytes".
+            extra.extend(["-e", "LOG_RAW_HEX=62616420fffe206279746573"]);
+        }
+        common::compose_replica(&t, &img, &project, &service, n, &extra);
+    }
+    let mut live = Live::new(Topology::default_topology()).await;
+    let (tx, mut logs_rx) = mpsc::channel(4096);
+    // Open the pane as the command line does; run its streams.
+    let cmds = {
+        let mut cmds = Vec::new();
+        for c in ":".chars().chain(format!("logs service:{service}").chars()) {
+            cmds.extend(live.app.update(Msg::Key(crossterm::event::KeyEvent::new(
+                crossterm::event::KeyCode::Char(c),
+                crossterm::event::KeyModifiers::NONE,
+            ))));
+        }
+        cmds.extend(live.app.update(Msg::Key(crossterm::event::KeyEvent::new(
+            crossterm::event::KeyCode::Enter,
+            crossterm::event::KeyModifiers::NONE,
+        ))));
+        cmds
+    };
+    let run = |cmds: Vec<Cmd>, docker: &Docker, tx: &mpsc::Sender<Msg>| {
+        for c in cmds {
+            if let Cmd::FollowLogs { pane, follows } = c {
+                for f in follows {
+                    tokio::spawn(sources::follow_logs(
+                        docker.clone(),
+                        pane,
+                        f.source,
+                        f.id,
+                        f.tail,
+                        f.since,
+                        tx.clone(),
+                    ));
+                }
+            }
+        }
+    };
+    run(cmds, &live.docker, &tx);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(200), logs_rx.recv()).await
+        {
+            live.app.update(m);
+        }
+        let l = &live.app.logs.as_ref().unwrap().1;
+        let per: Vec<usize> = (0..3)
+            .map(|s| {
+                l.lines
+                    .iter()
+                    .filter(|x| x.source == s && !x.marker)
+                    .count()
+            })
+            .collect();
+        if per.iter().all(|n| *n >= 20) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "lines per replica: {per:?}");
+    }
+    let l = &live.app.logs.as_ref().unwrap().1;
+    assert_eq!(l.sources.len(), 3);
+    assert_eq!(l.sources[0].short, format!("{service}-1"));
+    // Merged in time order.
+    assert!(
+        l.lines
+            .iter()
+            .zip(l.lines.iter().skip(1))
+            .all(|(a, b)| a.at <= b.at)
+    );
+    // stderr is told apart (the workload writes 1 line in 10 there).
+    assert!(l.lines.iter().any(|x| x.stderr) && l.lines.iter().any(|x| !x.stderr));
+    // The non-UTF-8 line reads, with replacement characters.
+    assert!(
+        l.lines
+            .iter()
+            .any(|x| x.source == 1 && x.text == "bad \u{fffd}\u{fffd} bytes"),
+        "no raw line"
+    );
+    // Filter and search.
+    let (_, logs) = live.app.logs.as_mut().unwrap();
+    logs.set_filter("warn").unwrap();
+    let shown = logs.shown();
+    assert!(!shown.is_empty() && shown.iter().all(|i| logs.lines[*i].text.contains("warn")));
+    logs.set_filter("").unwrap();
+    logs.set_search("line=1[0-9] ").unwrap();
+    let found = logs.found.expect("a match");
+    assert!(
+        logs.lines[found].text.contains("line=1"),
+        "{}",
+        logs.lines[found].text
+    );
+    assert!(logs.paused);
+    // A replica that dies: its last lines stay and a marker says so.
+    docker(&["rm", "-f", &format!("{project}-{service}-3")]);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !live
+        .app
+        .logs
+        .as_ref()
+        .unwrap()
+        .1
+        .lines
+        .iter()
+        .any(|x| x.marker && x.source == 2)
+    {
+        if let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(200), logs_rx.recv()).await
+        {
+            live.app.update(m);
+        }
+        assert!(Instant::now() < deadline, "no end marker");
+    }
+    // A replica started later for the service is picked up.
+    common::compose_replica(&t, &img, &project, &service, 4, &["-e", "LOG_RATE=20"]);
+    let new_id = docker(&[
+        "inspect",
+        "-f",
+        "{{.Id}}",
+        &format!("{project}-{service}-4"),
+    ]);
+    let topo = live.app.fleet.topology.clone();
+    let r = sources::inspect(&live.docker, &topo, new_id.trim())
+        .await
+        .unwrap();
+    let cmds = live.app.update(Msg::Inspected {
+        id: new_id.trim().to_string(),
+        replica: r.map(Box::new),
+    });
+    assert!(
+        cmds.iter().any(|c| matches!(c, Cmd::FollowLogs { .. })),
+        "{cmds:?}"
+    );
+    run(cmds, &live.docker, &tx);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(200), logs_rx.recv()).await
+        {
+            live.app.update(m);
+        }
+        let l = &live.app.logs.as_ref().unwrap().1;
+        if l.lines.iter().any(|x| x.source == 3 && !x.marker) {
+            assert!(
+                l.lines
+                    .iter()
+                    .any(|x| x.marker && x.text.contains("joined"))
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the new replica's lines never came"
+        );
+    }
+    // Esc closes the pane and stops its streams.
+    let cmds = live.app.update(Msg::Key(crossterm::event::KeyEvent::new(
+        crossterm::event::KeyCode::Esc,
+        crossterm::event::KeyModifiers::NONE,
+    )));
+    assert!(cmds.iter().any(|c| matches!(c, Cmd::StopLogs(_))));
+    assert!(live.app.logs.is_none());
+}

@@ -922,3 +922,44 @@ fn networks_pane() {
     key(&mut app, KeyCode::Enter);
     insta::assert_snapshot!("networks_attached_120x30", render(&mut app, 120, 30));
 }
+
+#[test]
+fn logs_pane() {
+    use agile_deck::logs::LogLine;
+    let setup = |app: &mut App| {
+        development_team(app);
+        key(app, KeyCode::Char('l'));
+        assert_eq!(app.views.view, agile_deck::views::View::Logs);
+        let pane = app.logs.as_ref().unwrap().0;
+        let mut lines = Vec::new();
+        for i in 0..40 {
+            let source = (i % 3) as usize;
+            lines.push(LogLine {
+                at: now() - Duration::seconds(40 - i),
+                source,
+                stderr: i % 10 == 9,
+                text: if i % 10 == 9 {
+                    format!("agile-sim 0.1.0 warn line={i} something looks slow")
+                } else {
+                    format!("agile-sim 0.1.0 info line={i} handled task")
+                },
+                marker: false,
+            });
+        }
+        app.update(Msg::LogLines { pane, lines });
+        app.update(Msg::LogEnded {
+            pane,
+            source: 2,
+            why: "stream ended: the replica stopped".into(),
+        });
+        key(app, KeyCode::Char('t'));
+    };
+    both("logs", setup);
+    // Search highlights and jumps; the view pauses there.
+    let mut app = fixture();
+    setup(&mut app);
+    key(&mut app, KeyCode::Char('/'));
+    typed(&mut app, "line=2[0-9] ");
+    key(&mut app, KeyCode::Enter);
+    insta::assert_snapshot!("logs_search_120x30", render(&mut app, 120, 30));
+}

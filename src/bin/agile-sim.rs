@@ -23,6 +23,7 @@
 //!   BUSY_AGENTS=3          value of the busy-agents gauge
 //!   EXIT_AFTER=5 EXIT_CODE=3  exit with that code after that many seconds
 //!   CALL=url,url CALL_RPS=2    call other services (GET) that often
+//!   LOG_RAW_HEX=6869ff     write those bytes as one line at start
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -377,6 +378,17 @@ fn serve() {
         signal(2, on_term);
     }
     let port = std::env::var("PORT").unwrap_or_else(|_| "8080".into());
+    // LOG_RAW_HEX=ff00…: one line of raw bytes at start (not UTF-8, for
+    // the tests of whoever reads these logs).
+    if let Ok(hex) = std::env::var("LOG_RAW_HEX") {
+        let bytes: Vec<u8> = (0..hex.len() / 2)
+            .filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
+            .collect();
+        let mut out = std::io::stdout();
+        let _ = out.write_all(&bytes);
+        let _ = out.write_all(b"\n");
+        let _ = out.flush();
+    }
     let sim = Arc::new(Sim::from_env());
     let listener = match TcpListener::bind(format!("0.0.0.0:{port}")) {
         Ok(l) => l,

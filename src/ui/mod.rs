@@ -2,6 +2,7 @@
 
 mod detail;
 mod incident;
+mod logs;
 mod ops;
 mod promql;
 mod tables;
@@ -284,6 +285,7 @@ fn draw_main(f: &mut Frame, app: &App, rows: &[crate::fleet::Row], area: Rect) {
     match app.views.view {
         crate::views::View::Events => return incident::draw_events(f, app, area),
         crate::views::View::Networks => return incident::draw_networks(f, app, area),
+        crate::views::View::Logs => return logs::draw(f, app, area),
         crate::views::View::Fleet => {}
     }
     match &app.frame().level {
