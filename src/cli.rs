@@ -97,6 +97,14 @@ pub struct Cli {
     #[arg(long, value_name = "PATH", env = "AGILE_DECK_JOURNAL")]
     pub journal: Option<PathBuf>,
 
+    /// Most lines the Events timeline keeps (the oldest go first).
+    #[arg(long, value_name = "N", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(10..=1_000_000))]
+    pub events_max: u64,
+
+    /// Most lines a logs pane keeps (the oldest go first).
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..=1_000_000))]
+    pub log_lines: u64,
+
     /// Open with the program's log pane shown.
     #[arg(long)]
     pub log: bool,

@@ -208,6 +208,8 @@ async fn run(cli: Cli) -> Result<(), Fail> {
         format!("{} ({})", endpoint.label(), endpoint.url),
     );
     app.show_log = cli.log;
+    app.views.timeline = agile_deck::events::Timeline::new(cli.events_max as usize);
+    app.log_cap = cli.log_lines as usize;
     app.ops.read_only = cli.read_only || config.read_only_for(&endpoint.url);
     log::info!(
         "journal: {}{}",

@@ -293,6 +293,18 @@ fn demo_dashboard_in_tmux() {
     assert!(screen.contains("cpus 0.25  memory 64M"), "limits: {screen}");
     assert!(screen.contains("team development"), "{screen}");
 
+    // The development team's logs, merged: every agent's name shows.
+    tmux.keys(&["Escape", "Escape", "Escape", "Home", "j", "l"]);
+    let screen = tmux.wait("team logs", Duration::from_secs(20), |s| {
+        s.contains("logs: team development") && (1..=8).all(|i| s.contains(&format!("dev-00{i} ")))
+    });
+    eprintln!("{screen}");
+    assert!(screen.contains("8 of 8 replicas streaming"), "{screen}");
+    tmux.keys(&["Escape"]);
+    tmux.wait("logs closed", Duration::from_secs(5), |s| {
+        s.contains("agent teams")
+    });
+
     // Back up three levels, to the teams table.
     tmux.keys(&["Escape", "Escape", "Escape"]);
     tmux.wait("back at teams", Duration::from_secs(5), |s| {
@@ -442,7 +454,9 @@ fn demo_dashboard_in_tmux() {
     tmux.wait("layers", Duration::from_secs(30), |s| {
         row(s, "data").is_some_and(has_cpu_figure)
     });
-    for (key, title) in [("Tab", "agent teams"), ("Tab", "layers")] {
+    // Acknowledged alerts leave the header to Prometheus's trouble.
+    tmux.keys(&["A"]);
+    for (key, title) in [("Tab", "agent teams"), ("BTab", "layers")] {
         let asked = Instant::now();
         tmux.keys(&[key]);
         tmux.wait(title, Duration::from_secs(2), |s| {

@@ -117,29 +117,28 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
         Link::Up => (String::new(), t.header),
         Link::Down { error } => (format!("✖ daemon unreachable: {error} "), t.critical),
     };
-    // Alerts until acknowledged, then Prometheus trouble, after the daemon's.
+    // After the daemon's state: alerts until acknowledged, Prometheus
+    // trouble, read-only; each one that applies.
     let alerts = app.alert_total();
-    let (status, status_style) = if status.is_empty() && alerts > 0 {
-        (
-            format!(
-                "⚠ {alerts} alert{} ({} ack) ",
-                if alerts == 1 { "" } else { "s" },
-                app.keymap.hint(Action::AckAlerts)
-            ),
-            t.critical,
-        )
+    let mut extra = Vec::new();
+    if alerts > 0 {
+        extra.push(format!(
+            "⚠ {alerts} alert{} ({} ack)",
+            if alerts == 1 { "" } else { "s" },
+            app.keymap.hint(Action::AckAlerts)
+        ));
+    }
+    if let Some(e) = app.prom.as_ref().and_then(|p| p.store.trouble.as_ref()) {
+        extra.push(format!("✖ prometheus: {e}"));
+    }
+    let (status, status_style) = if !status.is_empty() {
+        (status, status_style)
+    } else if !extra.is_empty() {
+        (format!("{} ", extra.join("  ")), t.critical)
+    } else if app.ops.read_only {
+        ("read-only ".to_string(), t.warning)
     } else {
         (status, status_style)
-    };
-    let prom_error = app
-        .prom
-        .as_ref()
-        .and_then(|p| p.store.trouble.as_ref())
-        .map(|e| format!("✖ prometheus: {e} "));
-    let (status, status_style) = match prom_error {
-        Some(e) if status.is_empty() => (e, t.critical),
-        _ if status.is_empty() && app.ops.read_only => ("read-only ".to_string(), t.warning),
-        _ => (status, status_style),
     };
     // Parts in order of importance; the less important drop on narrow screens.
     let host_short = app
