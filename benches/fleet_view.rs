@@ -25,12 +25,11 @@ use std::collections::HashMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_agile-deck");
+mod common;
 
-fn sh(cmd: &str, args: &[&str]) -> String {
-    let out = Command::new(cmd).args(args).output().expect(cmd);
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use common::{sh, vm_hwm_kib};
+
+const BIN: &str = env!("CARGO_BIN_EXE_agile-deck");
 
 /// CPU ticks (utime + stime) of a process.
 fn ticks(pid: u32) -> u64 {
@@ -55,16 +54,6 @@ fn daemon_ticks() -> u64 {
         }
     }
     total
-}
-
-fn vm_hwm_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
 }
 
 fn hz() -> f64 {

@@ -485,3 +485,102 @@ async fn logs_of_a_service_merge_filter_search_and_follow_new_replicas() {
     assert!(cmds.iter().any(|c| matches!(c, Cmd::StopLogs(_))));
     assert!(live.app.logs.is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_storm_never_holds_up_the_app() {
+    if !docker_or_skip("an_event_storm_never_holds_up_the_app") {
+        return;
+    }
+    let t = TestRun::new();
+    let img = image().await;
+    let mut live = Live::new(Topology::default_topology()).await;
+    // A small timeline, to see it stay bounded under the storm.
+    live.app.views.timeline = agile_deck::events::Timeline::new(300);
+    // 200 containers created, started and stopped in a burst: about 800
+    // events in a few seconds.
+    let names: Vec<String> = (0..200).map(|i| format!("s{}-{i}", t.id)).collect();
+    let docker_batch = |verb: &[&str], names: &[String]| {
+        std::thread::scope(|s| {
+            for chunk in names.chunks(25) {
+                s.spawn(move || {
+                    let mut args: Vec<&str> = verb.to_vec();
+                    args.extend(chunk.iter().map(String::as_str));
+                    docker(&args);
+                });
+            }
+        });
+    };
+    let label = t.label();
+    std::thread::scope(|s| {
+        for chunk in names.chunks(25) {
+            let (label, img) = (&label, &img);
+            s.spawn(move || {
+                for n in chunk {
+                    docker(&[
+                        "create",
+                        "--name",
+                        n,
+                        "--label",
+                        label,
+                        "--no-healthcheck",
+                        img,
+                    ]);
+                }
+            });
+        }
+    });
+    let storm = Instant::now();
+    tokio::task::spawn_blocking({
+        let names = names.clone();
+        move || {
+            docker_batch(&["start"], &names);
+            docker_batch(&["stop", "-t", "0"], &names);
+        }
+    })
+    .await
+    .unwrap();
+    let burst = storm.elapsed();
+    // Every message handled as the runtime would, the slowest one timed.
+    let mut slowest = Duration::ZERO;
+    let mut handled = 0usize;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let dies = live
+            .app
+            .views
+            .timeline
+            .lines
+            .iter()
+            .filter(|l| l.event == "die" && l.container.starts_with(&format!("s{}-", t.id)))
+            .count();
+        if dies >= 100 && live.rx.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "storm not absorbed: {dies} deaths seen"
+        );
+        let Ok(Some(msg)) = tokio::time::timeout(Duration::from_millis(500), live.rx.recv()).await
+        else {
+            continue;
+        };
+        let began = Instant::now();
+        let cmds = live.app.update(msg);
+        slowest = slowest.max(began.elapsed());
+        handled += 1;
+        drop(cmds);
+    }
+    eprintln!(
+        "storm: {handled} messages in the {:.1} s burst; slowest update {:?}; timeline {} lines",
+        burst.as_secs_f64(),
+        slowest,
+        live.app.views.timeline.lines.len()
+    );
+    assert!(handled >= 400, "{handled} messages");
+    assert!(live.app.views.timeline.lines.len() <= 300);
+    // A frame is 33 ms: no single message may take a sizeable part of it.
+    assert!(
+        slowest < Duration::from_millis(10),
+        "slowest update {slowest:?}"
+    );
+}
