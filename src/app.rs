@@ -93,6 +93,8 @@ pub enum Msg {
         source: usize,
         why: String,
     },
+    /// A command run in a replica (`:exec`) ended: how.
+    ExecDone(String),
 }
 
 #[derive(Debug, PartialEq)]
@@ -124,6 +126,12 @@ pub enum Cmd {
     },
     /// Cancel every stream of logs pane `pane`.
     StopLogs(u64),
+    /// Run a command in a replica with this terminal (the dashboard steps aside).
+    Exec {
+        id: String,
+        name: String,
+        command: Vec<String>,
+    },
 }
 
 /// Prometheus in the dashboard; None without `--prometheus`, and then no
@@ -570,6 +578,12 @@ impl App {
                 }
                 return cmds;
             }
+            Msg::ExecDone(line) => {
+                log::info!("{line}");
+                self.flash = Some(line);
+                self.dirty = true;
+                return cmds;
+            }
             Msg::Timeline(raw) => {
                 self.timeline_event(&raw);
                 return cmds;
@@ -792,6 +806,37 @@ impl App {
         }
     }
 
+    /// `:exec REPLICA [COMMAND…]` (default `sh`): refused in read-only mode.
+    fn exec(&mut self, rest: &str, cmds: &mut Vec<Cmd>) {
+        if self.ops.read_only {
+            self.flash = Some(crate::ops::desk::READ_ONLY.into());
+            return;
+        }
+        let mut words = rest.split_whitespace();
+        let Some(name) = words.next() else {
+            self.flash = Some("usage: :exec REPLICA [COMMAND]".into());
+            return;
+        };
+        let mut command: Vec<String> = words.map(String::from).collect();
+        if command.is_empty() {
+            command.push("sh".into());
+        }
+        match self.fleet.replicas.values().find(|r| r.name == name) {
+            Some(r) if r.is_running() => cmds.push(Cmd::Exec {
+                id: r.id.clone(),
+                name: r.name.clone(),
+                command,
+            }),
+            Some(r) => {
+                self.flash = Some(format!(
+                    "{} is {}: nothing to run a command in",
+                    r.name, r.state
+                ))
+            }
+            None => self.flash = Some(format!("no replica is called {name:?}")),
+        }
+    }
+
     fn start_adhoc(&mut self, query: Query, cmds: &mut Vec<Cmd>) {
         if self.prom.is_none() {
             self.flash =
@@ -826,6 +871,7 @@ impl App {
             _ if self.view_command(word, rest) => {}
             _ if self.logs_command(word, rest) => {}
             "logs" if rest.trim().is_empty() => self.logs_key(cmds),
+            "exec" => self.exec(rest, cmds),
             "logs" => self.open_logs(rest.trim(), cmds),
             other => {
                 self.flash = Some(format!(
@@ -963,6 +1009,10 @@ impl App {
             Action::NextPane | Action::PrevPane => self.next_tab(action == Action::NextPane),
             Action::AckAlerts => self.acknowledge_alerts(),
             Action::FollowLogs => self.logs_key(cmds),
+            Action::Exec => match self.selected_replica().map(|r| r.name.clone()) {
+                Some(name) => self.exec(&name, cmds),
+                None => self.flash = Some("select a replica first (Enter down to one)".into()),
+            },
             Action::Up => self.frame_mut().selected = self.frame().selected.saturating_sub(1),
             Action::Down => {
                 self.frame_mut().selected = (self.frame().selected + 1).min(n.saturating_sub(1))

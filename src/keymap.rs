@@ -34,6 +34,7 @@ pub enum Action {
     Advise,
     AckAlerts,
     FollowLogs,
+    Exec,
     Up,
     Down,
     PageUp,
@@ -45,7 +46,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 27] = [
+    pub const ALL: [Action; 28] = [
         Action::Quit,
         Action::Help,
         Action::NextPane,
@@ -65,6 +66,7 @@ impl Action {
         Action::Advise,
         Action::AckAlerts,
         Action::FollowLogs,
+        Action::Exec,
         Action::Up,
         Action::Down,
         Action::PageUp,
@@ -96,6 +98,7 @@ impl Action {
             Action::Advise => "apply_advice",
             Action::AckAlerts => "ack_alerts",
             Action::FollowLogs => "follow_logs",
+            Action::Exec => "exec",
             Action::Up => "up",
             Action::Down => "down",
             Action::PageUp => "page_up",
@@ -126,6 +129,7 @@ impl Action {
             Action::CancelOp => "cancel the running operation (between steps)",
             Action::ToggleJournal => "show or hide the audit journal",
             Action::AckAlerts => "acknowledge the alerts in the header",
+            Action::Exec => "a shell in the selected replica (:exec REPLICA [COMMAND]) [changes]",
             Action::FollowLogs => {
                 "follow the logs of the selection (t time, w wrap, p pause, f filter, / search, n/N, s save)"
             }

@@ -24,6 +24,7 @@ pub mod ops;
 pub mod prometheus;
 pub mod promserver;
 pub mod runtime;
+pub mod shell;
 pub mod sources;
 pub mod stats;
 pub mod terminal;

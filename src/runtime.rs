@@ -213,6 +213,7 @@ impl Runtime {
                     s.abort();
                 }
             }
+            Cmd::Exec { .. } => {} // run by the loop: it needs the terminal
             Cmd::CancelOp(op) => {
                 if let Some(c) = self.cancels.get(&op) {
                     c.store(true, Ordering::Relaxed);
@@ -397,6 +398,16 @@ pub async fn run(
                 return Ok(());
             }
             if matches!(cmd, Cmd::WatchStats(_)) && Some(i) != last_watch {
+                continue;
+            }
+            // A command in a replica takes the terminal until it ends.
+            if let Cmd::Exec { id, name, command } = &cmd {
+                let line = match crate::shell::session(&docker, &mut input, id, name, command).await
+                {
+                    Ok(s) | Err(s) => s,
+                };
+                terminal.clear()?;
+                app.update(Msg::ExecDone(line));
                 continue;
             }
             rt.run_cmd(cmd);

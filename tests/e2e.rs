@@ -293,6 +293,37 @@ fn demo_dashboard_in_tmux() {
     assert!(screen.contains("cpus 0.25  memory 64M"), "limits: {screen}");
     assert!(screen.contains("team development"), "{screen}");
 
+    // A command in a replica, in this terminal: the dashboard steps aside
+    // and comes back after a key.
+    tmux.keys(&[":"]);
+    type_text(
+        &tmux,
+        "exec agile-frontend-webui /agile-sim resolve api-gateway",
+    );
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait("exec output", Duration::from_secs(10), |s| {
+        s.contains("ended (exit 0) — press any key")
+    });
+    assert!(screen.contains("172.20.0."), "{screen}");
+    assert!(!tmux.alternate_on(), "the dashboard should step aside");
+    tmux.keys(&["x"]);
+    tmux.wait("dashboard back", Duration::from_secs(5), |s| {
+        s.contains("resolve api-gateway in agile-frontend-webui ended (exit 0)")
+            && s.contains("placement")
+    });
+    assert!(tmux.alternate_on());
+    // No shell in a FROM scratch image: said plainly.
+    tmux.keys(&[":"]);
+    type_text(&tmux, "exec agile-frontend-webui");
+    tmux.keys(&["Enter"]);
+    tmux.wait("no shell", Duration::from_secs(10), |s| {
+        s.contains("sh is not in agile-frontend-webui's image")
+    });
+    tmux.keys(&["x"]);
+    tmux.wait("dashboard back", Duration::from_secs(5), |s| {
+        s.contains("placement")
+    });
+
     // The development team's logs, merged: every agent's name shows.
     tmux.keys(&["Escape", "Escape", "Escape", "Home", "j", "l"]);
     let screen = tmux.wait("team logs", Duration::from_secs(20), |s| {
