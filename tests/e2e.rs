@@ -298,17 +298,17 @@ fn demo_dashboard_in_tmux() {
     tmux.keys(&[":"]);
     type_text(
         &tmux,
-        "exec agile-frontend-webui /agile-sim resolve api-gateway",
+        "exec agile-frontend-webui /agile-sim resolve localhost",
     );
     tmux.keys(&["Enter"]);
     let screen = tmux.wait("exec output", Duration::from_secs(10), |s| {
         s.contains("ended (exit 0) — press any key")
     });
-    assert!(screen.contains("172.20.0."), "{screen}");
+    assert!(screen.contains("127.0.0.1"), "{screen}");
     assert!(!tmux.alternate_on(), "the dashboard should step aside");
     tmux.keys(&["x"]);
     tmux.wait("dashboard back", Duration::from_secs(5), |s| {
-        s.contains("resolve api-gateway in agile-frontend-webui ended (exit 0)")
+        s.contains("resolve localhost in agile-frontend-webui ended (exit 0)")
             && s.contains("placement")
     });
     assert!(tmux.alternate_on());
