@@ -160,8 +160,9 @@ impl App {
             .any(|f| (f.from == a && f.to == b) || (f.from == b && f.to == a))
     }
 
-    /// Containers attached to two zones no flow allows.
-    pub fn breaches(&self) -> Vec<Breach> {
+    /// Every (replica, zone a, zone b) where the replica is attached to
+    /// both zones, a < b.
+    fn joined_zones(&self) -> Vec<(&Replica, String, String)> {
         let mut out = Vec::new();
         for r in self.fleet.replicas.values() {
             let zones: BTreeSet<&str> = r
@@ -172,16 +173,25 @@ impl App {
             let zones: Vec<&str> = zones.into_iter().collect();
             for (i, a) in zones.iter().enumerate() {
                 for b in &zones[i + 1..] {
-                    if !self.flow_allowed(a, b) {
-                        out.push(Breach {
-                            container: r.name.clone(),
-                            service: r.placement.service.name.clone(),
-                            zones: (a.to_string(), b.to_string()),
-                        });
-                    }
+                    out.push((r, a.to_string(), b.to_string()));
                 }
             }
         }
+        out
+    }
+
+    /// Containers attached to two zones no flow allows.
+    pub fn breaches(&self) -> Vec<Breach> {
+        let mut out: Vec<Breach> = self
+            .joined_zones()
+            .into_iter()
+            .filter(|(_, a, b)| !self.flow_allowed(a, b))
+            .map(|(r, a, b)| Breach {
+                container: r.name.clone(),
+                service: r.placement.service.name.clone(),
+                zones: (a, b),
+            })
+            .collect();
         out.sort();
         out
     }
@@ -189,20 +199,8 @@ impl App {
     /// Zone pairs and the containers attached to both: (a, b) → names.
     pub fn zone_matrix(&self) -> BTreeMap<(String, String), Vec<String>> {
         let mut m: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
-        for r in self.fleet.replicas.values() {
-            let zones: BTreeSet<&str> = r
-                .networks
-                .iter()
-                .filter_map(|n| self.zone_of(&n.network))
-                .collect();
-            let zones: Vec<&str> = zones.into_iter().collect();
-            for (i, a) in zones.iter().enumerate() {
-                for b in &zones[i + 1..] {
-                    m.entry((a.to_string(), b.to_string()))
-                        .or_default()
-                        .push(r.name.clone());
-                }
-            }
+        for (r, a, b) in self.joined_zones() {
+            m.entry((a, b)).or_default().push(r.name.clone());
         }
         for names in m.values_mut() {
             names.sort();

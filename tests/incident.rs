@@ -11,10 +11,7 @@ use agile_deck::app::{App, Cmd, Msg};
 use agile_deck::connect;
 use agile_deck::demo;
 use agile_deck::events::Severity;
-use agile_deck::fleet::Fleet;
-use agile_deck::keymap::Keymap;
 use agile_deck::sources;
-use agile_deck::theme::Theme;
 use agile_deck::topology::{DEFAULT_TOPOLOGY, Topology};
 use bollard::Docker;
 use common::{TestRun, docker, docker_or_skip};
@@ -29,15 +26,7 @@ struct Live {
 
 impl Live {
     async fn new(topology: Topology) -> Live {
-        let endpoint = connect::endpoint_from_environment(None).unwrap();
-        let (docker, info) = connect::connect(&endpoint).await.unwrap();
-        let mut app = App::new(
-            Fleet::new(topology),
-            Keymap::default_keymap(),
-            Theme::default_theme(),
-            "local (test)".into(),
-        );
-        app.update(Msg::Daemon(info));
+        let (app, docker) = common::app_on_daemon(topology).await;
         let (tx, rx) = mpsc::channel(4096);
         tokio::spawn(sources::follow_events(docker.clone(), tx));
         let mut live = Live { app, docker, rx };

@@ -13,14 +13,11 @@ use agile_deck::app::{App, Cmd, Msg};
 use agile_deck::connect;
 use agile_deck::demo;
 use agile_deck::engine::{Engine, Target};
-use agile_deck::fleet::Fleet;
 use agile_deck::journal::{Entry, Journal};
-use agile_deck::keymap::Keymap;
 use agile_deck::ops::desk::OpView;
 use agile_deck::ops::exec::{self, Context, Progress};
 use agile_deck::ops::{Machine, Status, StepState};
 use agile_deck::sources;
-use agile_deck::theme::Theme;
 use agile_deck::topology::{DEFAULT_TOPOLOGY, Topology};
 use bollard::Docker;
 use common::{TestRun, docker, docker_or_skip};
@@ -42,15 +39,7 @@ struct Desk {
 
 impl Desk {
     async fn new(topology: Topology) -> Desk {
-        let endpoint = connect::endpoint_from_environment(None).unwrap();
-        let (d, info) = connect::connect(&endpoint).await.unwrap();
-        let mut app = App::new(
-            Fleet::new(topology),
-            Keymap::default_keymap(),
-            Theme::default_theme(),
-            "test".into(),
-        );
-        app.update(Msg::Daemon(info));
+        let (app, d) = common::app_on_daemon(topology).await;
         let dir = tempfile::tempdir().unwrap();
         let journal = Arc::new(Journal::open(&dir.path().join("journal.jsonl")).unwrap());
         let (tx, rx) = mpsc::channel(4096);

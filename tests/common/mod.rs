@@ -255,3 +255,20 @@ pub fn compose_replica(
     docker(&args);
     name
 }
+
+/// An app on the daemon the environment names (topology given, default
+/// keys and theme), told about the daemon; and the client.
+pub async fn app_on_daemon(
+    topology: agile_deck::topology::Topology,
+) -> (agile_deck::app::App, bollard::Docker) {
+    let endpoint = agile_deck::connect::endpoint_from_environment(None).unwrap();
+    let (docker, info) = agile_deck::connect::connect(&endpoint).await.unwrap();
+    let mut app = agile_deck::app::App::new(
+        agile_deck::fleet::Fleet::new(topology),
+        agile_deck::keymap::Keymap::default_keymap(),
+        agile_deck::theme::Theme::default_theme(),
+        "local (test)".into(),
+    );
+    app.update(agile_deck::app::Msg::Daemon(info));
+    (app, docker)
+}
