@@ -120,6 +120,31 @@ pub enum Command {
         #[command(subcommand)]
         action: DemoAction,
     },
+    /// Print the fleet view once (layers, teams, replicas needing
+    /// attention, figures) and exit: for incident channels and scripts.
+    Snapshot {
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The config file: check it (with the topology, keymap and theme it
+    /// names) or print a commented default.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Shell completions, to source or install: bash, zsh, fish, elvish, powershell.
+    Completions { shell: clap_complete::Shell },
+    /// The manual page (roff), e.g. `agile-deck man > agile-deck.1`.
+    Man,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigAction {
+    /// Validate the config, topology, keymap and theme files; print what is in effect.
+    Check,
+    /// Print a commented default config file.
+    Default,
 }
 
 #[derive(Subcommand, Debug)]
@@ -147,6 +172,10 @@ fn parse_refresh(s: &str) -> Result<f64, String> {
 }
 
 /// Parse `KEY=VALUE` labels.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
 pub fn parse_labels(labels: &[String]) -> Result<Vec<(String, String)>, String> {
     labels
         .iter()

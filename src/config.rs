@@ -120,6 +120,33 @@ impl Config {
     }
 }
 
+/// A commented config file with every setting at its default.
+pub const DEFAULT_TEXT: &str = r#"# agile-deck config: $XDG_CONFIG_HOME/agile-deck/config.toml, or
+# ~/.config/agile-deck/config.toml, or --config FILE. Flags override it.
+# Check a file with: agile-deck config check [--config FILE]
+
+# No operation (scale, resize, restart, …) on any daemon.
+read_only = false
+
+# The audit journal (default: $XDG_STATE_HOME/agile-deck/journal.jsonl).
+# journal = "/var/log/agile-deck/journal.jsonl"
+
+# Per daemon, by the URL agile-deck connects to.
+# [[host]]
+# url = "tcp://prod-1:2376"
+# read_only = true
+
+# Service metrics beside the Docker figures (queries: the topology's [[metric]]).
+# Secrets: AGILE_DECK_PROMETHEUS_TOKEN, or _USER and _PASSWORD, or the files below.
+# [prometheus]
+# url = "http://127.0.0.1:9090"
+# interval = 5        # seconds between rounds of queries
+# timeout = 3         # seconds before a query counts as failed
+# token_file = "/run/secrets/prometheus-token"
+# username = "ops"
+# password_file = "/run/secrets/prometheus-password"
+"#;
+
 /// Prometheus as it will be used.
 #[derive(Debug, PartialEq)]
 pub struct PromSettings {
@@ -245,6 +272,25 @@ mod tests {
         assert_eq!(e.line, 2);
         let missing = Config::load(Some(Path::new("/nonexistent/agile.toml"))).unwrap_err();
         assert!(missing.reason.starts_with("cannot read it"), "{missing}");
+    }
+
+    #[test]
+    fn the_default_text_is_a_valid_config() {
+        let c = Config::parse(DEFAULT_TEXT, "default").unwrap();
+        assert!(!c.read_only && c.prometheus.is_none() && c.hosts.is_empty());
+        // Every commented setting parses too.
+        let uncommented: String = DEFAULT_TEXT
+            .lines()
+            .map(|l| {
+                l.strip_prefix("# ")
+                    .filter(|r| r.contains('=') || r.starts_with('['))
+                    .unwrap_or(l)
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let c = Config::parse(&uncommented, "uncommented").unwrap();
+        assert!(c.read_only_for("tcp://prod-1:2376"));
+        assert_eq!(c.prometheus.unwrap().interval, Some(5.0));
     }
 
     #[test]

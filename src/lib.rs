@@ -25,6 +25,7 @@ pub mod prometheus;
 pub mod promserver;
 pub mod runtime;
 pub mod shell;
+pub mod snapshot;
 pub mod sources;
 pub mod stats;
 pub mod terminal;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use agile_deck::app::{App, Prom};
-use agile_deck::cli::{Cli, Command, DemoAction, parse_labels};
+use agile_deck::cli::{self as cli_def, Cli, Command, ConfigAction, DemoAction, parse_labels};
 use agile_deck::config::{self, Config, PromFlags};
 use agile_deck::connect::{self, Endpoint};
 use agile_deck::fleet::Fleet;
@@ -64,6 +64,109 @@ fn progress(line: String) {
     eprintln!("  {line}");
 }
 
+/// Write to stdout; a reader that went away (`| head`) is no error.
+fn emit(bytes: &[u8]) -> Result<(), Fail> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|_| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
+/// `config check`: every file agile-deck would read, validated, and what
+/// is in effect. Any problem is an error with file, line and reason.
+fn config_check(cli: &Cli, topology: &Topology) -> Result<(), Fail> {
+    let path = cli.config.clone().or_else(config::default_path);
+    let config = Config::load(cli.config.as_deref())?;
+    let shown = |p: &Option<std::path::PathBuf>| {
+        p.as_ref()
+            .filter(|p| p.exists())
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "none (defaults)".into())
+    };
+    println!("config:      {}", shown(&path));
+    let flags = PromFlags {
+        url: cli.prometheus.clone(),
+        interval: cli.prometheus_interval,
+        timeout: cli.prometheus_timeout,
+    };
+    match config::prometheus_settings(&flags, config.prometheus.as_ref(), |k| {
+        std::env::var(k).ok()
+    })? {
+        Some(p) => {
+            prometheus::Client::new(&p.url, p.auth.clone(), p.timeout)?;
+            println!(
+                "prometheus:  {} every {:.1} s, timeout {:.1} s, auth {:?}",
+                p.url,
+                p.interval.as_secs_f64(),
+                p.timeout.as_secs_f64(),
+                p.auth
+            );
+        }
+        None => println!("prometheus:  none"),
+    }
+    let journal = cli
+        .journal
+        .clone()
+        .or_else(|| config.journal.clone())
+        .unwrap_or_else(agile_deck::journal::default_path);
+    println!("journal:     {}", journal.display());
+    println!(
+        "read-only:   {}{}",
+        cli.read_only || config.read_only,
+        if config.hosts.iter().any(|h| h.read_only) {
+            format!(
+                " (and for {})",
+                config
+                    .hosts
+                    .iter()
+                    .filter(|h| h.read_only)
+                    .map(|h| h.url.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        } else {
+            String::new()
+        }
+    );
+    println!(
+        "topology:    {}: {} layers, {} rules, {} metrics, {} profiles, {} policies, {} zones, {} flows",
+        topology.origin,
+        topology.layers.len(),
+        topology.rules.len(),
+        topology.metrics.len(),
+        topology.profiles.len(),
+        topology.policies.len(),
+        topology.zones.len(),
+        topology.flows.len()
+    );
+    let keymap = match &cli.keymap {
+        Some(p) => Keymap::load(p)?,
+        None => Keymap::default_keymap(),
+    };
+    println!(
+        "keymap:      {}: {} bindings",
+        keymap.origin,
+        keymap.help().len()
+    );
+    let theme = match &cli.theme {
+        Some(p) => Theme::load(p)?,
+        None => Theme::default_theme(),
+    };
+    println!(
+        "theme:       {}{}",
+        theme.name,
+        if theme::no_color_requested() {
+            " (NO_COLOR: without colour)"
+        } else {
+            ""
+        }
+    );
+    println!("ok");
+    Ok(())
+}
+
 /// The Prometheus client for settings (the URL is checked here).
 fn with_client(
     p: config::PromSettings,
@@ -109,7 +212,49 @@ async fn run(cli: Cli) -> Result<(), Fail> {
         Some(path) => Topology::load(path)?,
         None => Topology::default_topology(),
     };
+    match &cli.command {
+        Some(Command::Completions { shell }) => {
+            let mut out = Vec::new();
+            clap_complete::generate(*shell, &mut cli_def::command(), "agile-deck", &mut out);
+            return emit(&out);
+        }
+        Some(Command::Man) => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(cli_def::command()).render(&mut out)?;
+            return emit(&out);
+        }
+        Some(Command::Config {
+            action: ConfigAction::Default,
+        }) => return emit(config::DEFAULT_TEXT.as_bytes()),
+        Some(Command::Config {
+            action: ConfigAction::Check,
+        }) => return config_check(&cli, &topology),
+        _ => {}
+    }
     let endpoint = connect::endpoint_from_environment(cli.host.as_deref())?;
+
+    if let Some(Command::Snapshot { json }) = &cli.command {
+        let (docker, info) = connect(&endpoint).await?;
+        let layout = engine::choose_path(
+            cli.stats,
+            endpoint.url.starts_with("unix://"),
+            &info.cgroup_version,
+        )?;
+        let mut app = App::new(
+            Fleet::new(topology),
+            Keymap::default_keymap(),
+            Theme::default_theme(),
+            format!("{} ({})", endpoint.label(), endpoint.url),
+        );
+        agile_deck::snapshot::take(&mut app, docker, info, layout).await?;
+        app.now = chrono::Utc::now();
+        let text = if *json {
+            format!("{:#}\n", agile_deck::snapshot::to_json(&app))
+        } else {
+            agile_deck::snapshot::to_text(&app)
+        };
+        return emit(text.as_bytes());
+    }
 
     if let Some(Command::Demo { action }) = &cli.command {
         let (docker, _) = connect(&endpoint).await?;

@@ -161,3 +161,78 @@ fn help_lists_the_commands() {
         assert!(text.contains(word), "{word} missing from --help:\n{text}");
     }
 }
+
+/// stdout and the exit code of the real binary.
+fn stdout_of(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_agile-deck"))
+        .args(args)
+        .env("XDG_CONFIG_HOME", "/nonexistent-config-home")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn completions_and_man_page_come_from_the_same_definitions() {
+    for shell in ["bash", "zsh", "fish"] {
+        let (code, text) = stdout_of(&["completions", shell]);
+        assert_eq!(code, 0);
+        assert!(
+            text.contains("agile-deck") && text.contains("prometheus"),
+            "{shell}"
+        );
+        assert!(
+            text.contains("snapshot"),
+            "{shell}: subcommands complete too"
+        );
+    }
+    let (code, man) = stdout_of(&["man"]);
+    assert_eq!(code, 0);
+    assert!(man.contains(".TH agile-deck 1"), "{man}");
+    assert!(man.contains("read\\-only"), "flags are documented");
+    let (code, _) = stdout_of(&["completions", "tcsh"]);
+    assert_eq!(code, 2, "an unknown shell is a usage error");
+}
+
+#[test]
+fn config_default_and_check() {
+    let (code, text) = stdout_of(&["config", "default"]);
+    assert_eq!(code, 0);
+    assert!(text.contains("read_only = false") && text.contains("[prometheus]"));
+    let dir = tempfile::tempdir().unwrap();
+    let good = write(&dir, "config.toml", &text);
+    let (code, out) = stdout_of(&["--config", &good, "config", "check"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(&format!("config:      {good}")), "{out}");
+    assert!(
+        out.contains("topology:    (built-in default): 5 layers"),
+        "{out}"
+    );
+    assert!(out.trim_end().ends_with("ok"), "{out}");
+    let prod = write(
+        &dir,
+        "prod.toml",
+        "[[host]]\nurl = \"tcp://prod:2376\"\nread_only = true\n[prometheus]\nurl = \"http://127.0.0.1:9090\"\n",
+    );
+    let (_, out) = stdout_of(&["--config", &prod, "config", "check"]);
+    assert!(
+        out.contains("read-only:   false (and for tcp://prod:2376)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("prometheus:  http://127.0.0.1:9090 every 5.0 s"),
+        "{out}"
+    );
+    // Broken files: named with their line, exit 1.
+    let bad = write(&dir, "bad.toml", "read_only = true\njournal = 3\n");
+    let (code, err) = agile_deck(&["--config", &bad, "config", "check"]);
+    assert_eq!(code, 1);
+    assert!(err.contains(&format!("config {bad}, line 2")), "{err}");
+    let keys = write(&dir, "keys.toml", "[table]\nup = [\"nokey\"]\n");
+    let (code, err) = agile_deck(&["--keymap", &keys, "config", "check"]);
+    assert_eq!(code, 1);
+    assert!(err.contains(&format!("keymap {keys}, line 2")), "{err}");
+}

@@ -650,3 +650,83 @@ async fn stats_agree_with_docker_stats_on_both_paths() {
     assert!(seen.contains(&busy) && !seen.contains(&calm), "{seen:?}");
     drop(t);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_json_matches_docker_ps() {
+    if !docker_or_skip("snapshot_json_matches_docker_ps") {
+        return;
+    }
+    let t = TestRun::new();
+    let d = client().await;
+    let img = image(&d).await;
+    let running = run(
+        &t,
+        &format!("snap{}-1", t.id),
+        &["--label", "layer=data"],
+        &img,
+    );
+    let stopped = run(
+        &t,
+        &format!("snap{}-2", t.id),
+        &["-e", "EXIT_AFTER=0.1"],
+        &img,
+    );
+    wait_for("the second to stop", Duration::from_secs(20), || {
+        (docker(&["inspect", "-f", "{{.State.Running}}", &stopped]).trim() == "false").then_some(())
+    });
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_agile-deck"))
+        .args(["snapshot", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let snap: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let replicas = snap["replicas"].as_array().unwrap();
+    // Every container docker ps knows, with its state.
+    let ps = docker(&["ps", "-a", "--format", "{{.Names}} {{.State}}"]);
+    for line in ps.lines() {
+        let (name, state) = line.split_once(' ').unwrap();
+        let r = replicas
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("{name} missing from the snapshot"));
+        assert_eq!(r["state"], state, "{name}");
+    }
+    assert_eq!(replicas.len(), ps.lines().count());
+    // Ours: placed, with figures when running.
+    let mine = replicas
+        .iter()
+        .find(|r| r["id"] == running.as_str())
+        .unwrap();
+    assert_eq!(mine["layer"], "data");
+    assert!(mine["cpu_percent"].is_number() && mine["memory_used"].as_u64().unwrap() > 0);
+    let data = snap["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == "data")
+        .unwrap();
+    assert!(data["running"].as_u64().unwrap() >= 1);
+    let gone = replicas
+        .iter()
+        .find(|r| r["id"] == stopped.as_str())
+        .unwrap();
+    assert!(gone["cpu_percent"].is_null());
+    // And as text, the one needing attention is listed.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_agile-deck"))
+        .arg("snapshot")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("LAYER") && text.contains("NEEDS ATTENTION"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("snap{}-2 (exited exit 0)", t.id)),
+        "{text}"
+    );
+}

@@ -1,0 +1,209 @@
+//! `agile-deck snapshot [--json]`: the fleet view once, to stdout, for
+//! incident channels and scripts. The same listing and stats engine as the
+//! dashboard, for as long as the first figures take, then out.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::app::{App, Msg};
+use crate::cgroup::Layout;
+use crate::engine::{Engine, Target};
+use crate::fleet::{GroupBy, Row};
+use crate::format;
+use crate::model::DaemonInfo;
+use crate::sources;
+
+/// Fill `app` with the inventory and a first set of figures.
+pub async fn take(
+    app: &mut App,
+    docker: Docker,
+    info: DaemonInfo,
+    layout: Option<Layout>,
+) -> Result<(), String> {
+    app.update(Msg::Daemon(info.clone()));
+    let topology = app.fleet.topology.clone();
+    let listing = sources::list(
+        &docker,
+        &topology,
+        &Default::default(),
+        info.swarm == "manager",
+    )
+    .await
+    .map_err(|e| format!("cannot list containers: {e}"))?;
+    app.update(Msg::Listing(listing));
+    let targets: Vec<Target> = app
+        .fleet
+        .replicas
+        .values()
+        .filter(|r| r.is_running())
+        .map(|r| Target {
+            id: r.id.clone(),
+            pid: r.pid,
+        })
+        .collect();
+    if targets.is_empty() {
+        return Ok(());
+    }
+    let (tx, mut rx) = mpsc::channel(4096);
+    let api = layout.is_none();
+    let mut engine = Engine::new(
+        layout,
+        Duration::from_millis(500),
+        info.mem_total,
+        Arc::new(docker),
+        tx,
+        targets.len(),
+    );
+    engine.watch(&targets);
+    // Docker's stats need two readings a second apart; the cgroup files 100 ms.
+    let limit = Duration::from_secs(if api { 6 } else { 3 });
+    let started = Instant::now();
+    while !app.fleet.all_running_sampled() && started.elapsed() < limit {
+        if let Ok(Some(msg)) = tokio::time::timeout(Duration::from_millis(100), rx.recv()).await {
+            app.update(msg);
+        }
+    }
+    Ok(())
+}
+
+fn row_json(r: &Row) -> Value {
+    let f = &r.figures;
+    json!({
+        "name": r.name,
+        "services": r.services,
+        "running": r.running,
+        "wanted": r.wanted,
+        "health": {
+            "healthy": r.health.healthy,
+            "starting": r.health.starting,
+            "unhealthy": r.health.unhealthy,
+            "no_check": r.health.no_check,
+        },
+        "cpu_percent": (f.sampled > 0).then_some(f.cpu_pct),
+        "memory_used": (f.sampled > 0).then_some(f.mem_used),
+        "memory_limit": (f.sampled > 0).then_some(f.mem_limit),
+        "partial": f.sampled < r.running,
+    })
+}
+
+/// The snapshot as JSON: daemon, layers, teams, replicas.
+pub fn to_json(app: &App) -> Value {
+    let mut replicas: Vec<_> = app.fleet.replicas.values().collect();
+    replicas.sort_by(|a, b| a.name.cmp(&b.name));
+    json!({
+        "host": app.host_label,
+        "time": app.now.to_rfc3339(),
+        "docker": app.daemon.server_version,
+        "swarm": app.daemon.swarm,
+        "layers": app.fleet.group_rows(GroupBy::Layer).iter().map(row_json).collect::<Vec<_>>(),
+        "teams": app.fleet.group_rows(GroupBy::Team).iter().map(row_json).collect::<Vec<_>>(),
+        "replicas": replicas.iter().map(|r| {
+            let live = app.fleet.live.get(&r.id).filter(|l| r.is_running() && l.sample.counters.at.is_some());
+            json!({
+                "name": r.name,
+                "id": r.id,
+                "service": r.placement.service.name,
+                "kind": r.placement.service.kind_word(),
+                "layer": r.placement.layer,
+                "team": r.placement.team,
+                "state": r.state,
+                "health": r.health.word(),
+                "restarts": r.restart_count,
+                "exit_code": r.exit_code,
+                "cpu_percent": live.map(|l| l.sample.cpu_pct),
+                "memory_used": live.map(|l| l.sample.mem_used),
+                "memory_limit": live.map(|l| l.sample.mem_limit),
+            })
+        }).collect::<Vec<_>>(),
+    })
+}
+
+fn table(title: &str, rows: &[Row]) -> String {
+    let mut out = format!(
+        "{title:<14} {:>8} {:<14} {:>7} {:>15}\n",
+        "RUN/WANT", "HEALTH", "CPU%", "MEM use/lim"
+    );
+    for r in rows {
+        let f = &r.figures;
+        let health = format!(
+            "●{} ◐{} ✖{}",
+            r.health.healthy, r.health.starting, r.health.unhealthy
+        );
+        let (cpu, mem) = if f.sampled == 0 {
+            ("-".to_string(), "-".to_string())
+        } else {
+            (
+                format!(
+                    "{}{}",
+                    format::percent(f.cpu_pct),
+                    if f.sampled < r.running { "~" } else { "" }
+                ),
+                format!(
+                    "{}/{}",
+                    format::bytes(f.mem_used as f64),
+                    format::bytes(f.mem_limit as f64)
+                ),
+            )
+        };
+        out += &format!(
+            "{:<14} {:>8} {:<14} {:>7} {:>15}\n",
+            r.name,
+            format!(
+                "{}/{}{}",
+                r.running,
+                r.wanted,
+                if r.running < r.wanted { "!" } else { "" }
+            ),
+            health,
+            cpu,
+            mem
+        );
+    }
+    out
+}
+
+/// The snapshot as text: the layers and teams tables, and replicas that
+/// are not running or not healthy.
+pub fn to_text(app: &App) -> String {
+    let mut out = format!(
+        "agile-deck snapshot — {} — docker {} — {} — {}/{} running\n\n",
+        app.host_label,
+        app.daemon.server_version,
+        app.now.format("%Y-%m-%d %H:%M:%S UTC"),
+        app.fleet.running(),
+        app.fleet.replicas.len()
+    );
+    out += &table("LAYER", &app.fleet.group_rows(GroupBy::Layer));
+    out += "\n";
+    out += &table("TEAM", &app.fleet.group_rows(GroupBy::Team));
+    let mut trouble: Vec<_> = app
+        .fleet
+        .replicas
+        .values()
+        .filter(|r| !r.is_running() || r.health == crate::model::Health::Unhealthy)
+        .collect();
+    trouble.sort_by(|a, b| a.name.cmp(&b.name));
+    if !trouble.is_empty() {
+        out += "\nNEEDS ATTENTION\n";
+        for r in trouble {
+            out += &format!(
+                "{} {} ({}){}\n",
+                r.health.symbol(),
+                r.name,
+                if r.is_running() {
+                    r.health.word().to_string()
+                } else {
+                    format!("{} exit {}", r.state, r.exit_code)
+                },
+                crate::events::diagnose(r, app.now)
+                    .map(|d| format!(": {d}"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    out
+}
