@@ -241,6 +241,9 @@ pub struct App {
     pub prompt: Option<String>,
     /// A one-line message in the footer until the next key.
     pub flash: Option<String>,
+    /// Lines run on the command line, oldest first, and where ↑↓ are.
+    pub history: Vec<String>,
+    pub history_pos: Option<usize>,
     /// Operations: the dialog, running and finished ones, undo, journal.
     pub ops: Ops,
     /// The Events and Networks views.
@@ -289,6 +292,8 @@ impl App {
             adhoc: None,
             prompt: None,
             flash: None,
+            history: Vec::new(),
+            history_pos: None,
             ops: Ops::default(),
             views: Default::default(),
             logs: None,
@@ -867,6 +872,23 @@ impl App {
                 },
                 cmds,
             ),
+            "theme" => match crate::theme::Theme::named(rest.trim()) {
+                Some(t) => {
+                    self.theme = if crate::theme::no_color_requested() {
+                        t.without_colour()
+                    } else {
+                        t
+                    };
+                    self.flash = Some(format!("theme {}", rest.trim()));
+                }
+                None => {
+                    self.flash = Some(format!(
+                        "no theme {:?}; the themes are {}",
+                        rest.trim(),
+                        crate::theme::Theme::names().join(", ")
+                    ))
+                }
+            },
             _ if self.operation_command(word, rest) => {}
             _ if self.view_command(word, rest) => {}
             _ if self.logs_command(word, rest) => {}
@@ -892,8 +914,12 @@ impl App {
             KeyCode::Esc => self.prompt = None,
             KeyCode::Enter => {
                 let line = self.prompt.take().unwrap_or_default();
+                self.remember(&line);
                 self.run_command(&line, cmds);
             }
+            KeyCode::Tab => self.complete_prompt(),
+            KeyCode::Up => self.prompt_history(true),
+            KeyCode::Down => self.prompt_history(false),
             KeyCode::Backspace => {
                 text.pop();
             }

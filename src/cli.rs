@@ -31,8 +31,9 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub keymap: Option<PathBuf>,
 
-    /// Theme file (default: themes/default.toml, built in).
-    #[arg(long, value_name = "FILE")]
+    /// Theme: a built-in name (default, light, high-contrast, basic16) or a
+    /// TOML file (which may `inherits` a built-in one).
+    #[arg(long, value_name = "NAME|FILE")]
     pub theme: Option<PathBuf>,
 
     /// Where live figures come from: cgroup files (local daemon, nearly free),

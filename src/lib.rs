@@ -21,6 +21,7 @@ pub mod logview;
 pub mod metrics;
 pub mod model;
 pub mod ops;
+pub mod palette;
 pub mod prometheus;
 pub mod promserver;
 pub mod runtime;

@@ -151,7 +151,7 @@ fn config_check(cli: &Cli, topology: &Topology) -> Result<(), Fail> {
         keymap.help().len()
     );
     let theme = match &cli.theme {
-        Some(p) => Theme::load(p)?,
+        Some(spec) => Theme::resolve(spec)?,
         None => Theme::default_theme(),
     };
     println!(
@@ -304,7 +304,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
         None => Keymap::default_keymap(),
     };
     let mut theme = match &cli.theme {
-        Some(path) => Theme::load(path)?,
+        Some(spec) => Theme::resolve(spec)?,
         None => Theme::default_theme(),
     };
     if theme::no_color_requested() {

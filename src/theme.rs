@@ -15,6 +15,17 @@ use crate::topology::line_of;
 
 pub const DEFAULT_THEME: &str = include_str!("../themes/default.toml");
 
+/// The themes that ship, by name (`--theme NAME`, `:theme NAME`, `inherits`).
+pub const BUILTIN: [(&str, &str); 4] = [
+    ("default", DEFAULT_THEME),
+    ("light", include_str!("../themes/light.toml")),
+    (
+        "high-contrast",
+        include_str!("../themes/high-contrast.toml"),
+    ),
+    ("basic16", include_str!("../themes/basic16.toml")),
+];
+
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawStyle {
@@ -36,6 +47,8 @@ struct RawStyle {
 #[serde(deny_unknown_fields)]
 struct RawTheme {
     name: String,
+    /// A built-in theme whose styles fill in what this one leaves out.
+    inherits: Option<Spanned<String>>,
     styles: BTreeMap<String, Spanned<RawStyle>>,
 }
 
@@ -124,6 +137,26 @@ impl Theme {
             err(line, e.message().to_string())
         })?;
         let mut styles = BTreeMap::new();
+        if let Some(base) = &raw.inherits {
+            let text_of = BUILTIN
+                .iter()
+                .find(|(n, _)| n == base.get_ref())
+                .map(|(_, t)| *t)
+                .ok_or_else(|| {
+                    err(
+                        line_of(text, base.span().start),
+                        format!(
+                            "inherits {:?}: no such theme; the themes are {}",
+                            base.get_ref(),
+                            Theme::names().join(", ")
+                        ),
+                    )
+                })?;
+            let parent = Theme::parse(text_of, base.get_ref())?;
+            for (n, s) in parent.styles() {
+                styles.insert(n.to_string(), s);
+            }
+        }
         for (name, spanned) in &raw.styles {
             let line = line_of(text, spanned.span().start);
             if !ELEMENTS.contains(&name.as_str()) {
@@ -191,6 +224,47 @@ impl Theme {
         })
     }
 
+    /// Every element's style, by element name.
+    fn styles(&self) -> Vec<(&'static str, Style)> {
+        vec![
+            ("header", self.header),
+            ("tab", self.tab),
+            ("tab_active", self.tab_active),
+            ("table_header", self.table_header),
+            ("text", self.text),
+            ("muted", self.muted),
+            ("selection", self.selection),
+            ("healthy", self.healthy),
+            ("warning", self.warning),
+            ("critical", self.critical),
+            ("sparkline", self.sparkline),
+            ("border", self.border),
+            ("title", self.title),
+            ("key", self.key),
+            ("dialog", self.dialog),
+        ]
+    }
+
+    pub fn names() -> Vec<&'static str> {
+        BUILTIN.iter().map(|(n, _)| *n).collect()
+    }
+
+    /// A built-in theme by name.
+    pub fn named(name: &str) -> Option<Theme> {
+        BUILTIN
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(n, t)| Theme::parse(t, n).expect("the built-in themes are valid (tested)"))
+    }
+
+    /// `--theme NAME|FILE`: a built-in name, else a file.
+    pub fn resolve(spec: &Path) -> Result<Theme, ThemeError> {
+        match spec.to_str().and_then(Theme::named) {
+            Some(t) => Ok(t),
+            None => Theme::load(spec),
+        }
+    }
+
     /// The same theme without any colour (NO_COLOR). Selection and the
     /// active tab fall back to reversed video so they stay visible.
     pub fn without_colour(&self) -> Theme {
@@ -235,6 +309,54 @@ pub fn no_color_requested() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_builtin_theme_parses_and_basic16_uses_basic_colours() {
+        for (name, _) in BUILTIN {
+            let t = Theme::named(name).unwrap();
+            assert_eq!(t.name, name);
+        }
+        let basic = Theme::named("basic16").unwrap();
+        for (_, s) in basic.styles() {
+            for c in [s.fg, s.bg].into_iter().flatten() {
+                assert!(
+                    matches!(
+                        c,
+                        Color::Black
+                            | Color::Red
+                            | Color::Green
+                            | Color::Yellow
+                            | Color::Blue
+                            | Color::Magenta
+                            | Color::Cyan
+                            | Color::White
+                    ),
+                    "{c:?} is not one of the eight basic colours"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn inherits_fills_in_and_names_a_bad_parent() {
+        let t = Theme::parse(
+            "name = \"mine\"\ninherits = \"light\"\n[styles]\ncritical = { fg = \"magenta\" }\n",
+            "mine.toml",
+        )
+        .unwrap();
+        assert_eq!(t.critical.fg, Some(Color::Magenta));
+        assert_eq!(t.text, Theme::named("light").unwrap().text);
+        let e =
+            Theme::parse("name = \"x\"\ninherits = \"neon\"\n[styles]\n", "x.toml").unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(
+            e.reason
+                .contains("no such theme; the themes are default, light"),
+            "{e}"
+        );
+        assert!(Theme::resolve(Path::new("high-contrast")).is_ok());
+        assert!(Theme::resolve(Path::new("/nonexistent/theme.toml")).is_err());
+    }
 
     #[test]
     fn default_theme_parses() {

@@ -963,3 +963,85 @@ fn logs_pane() {
     key(&mut app, KeyCode::Enter);
     insta::assert_snapshot!("logs_search_120x30", render(&mut app, 120, 30));
 }
+
+#[test]
+fn command_line_completes_and_remembers() {
+    let mut app = fixture();
+    key(&mut app, KeyCode::Char(':'));
+    typed(&mut app, "sc");
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.prompt.as_deref(), Some("scale "));
+    typed(&mut app, "team:pro");
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.prompt.as_deref(), Some("scale team:product "));
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Char(':'));
+    typed(&mut app, "restart agile-agent-product-pm-00");
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(
+        app.prompt.as_deref(),
+        Some("restart agile-agent-product-pm-00")
+    );
+    let screen = render(&mut app, 160, 48);
+    assert!(
+        screen.contains("5 choices: agile-agent-product-pm-001"),
+        "{screen}"
+    );
+    key(&mut app, KeyCode::Esc);
+    // Themes by name, and the line is remembered.
+    key(&mut app, KeyCode::Char(':'));
+    typed(&mut app, "theme hi");
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.prompt.as_deref(), Some("theme high-contrast "));
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.theme.name, "high-contrast");
+    key(&mut app, KeyCode::Char(':'));
+    typed(&mut app, "theme neon");
+    key(&mut app, KeyCode::Enter);
+    assert!(
+        app.flash
+            .as_deref()
+            .unwrap()
+            .starts_with("no theme \"neon\"")
+    );
+    key(&mut app, KeyCode::Char(':'));
+    key(&mut app, KeyCode::Up);
+    assert_eq!(app.prompt.as_deref(), Some("theme neon"));
+    key(&mut app, KeyCode::Up);
+    assert_eq!(app.prompt.as_deref(), Some("theme high-contrast"));
+    key(&mut app, KeyCode::Down);
+    assert_eq!(app.prompt.as_deref(), Some("theme neon"));
+    key(&mut app, KeyCode::Down);
+    assert_eq!(app.prompt.as_deref(), Some(""));
+}
+
+#[test]
+fn themes_that_ship_style_the_screen() {
+    for name in agile_deck::theme::Theme::names() {
+        let mut app = fixture();
+        let theme = Theme::named(name).unwrap();
+        app.theme = theme.clone();
+        let backend = draw(&mut app, 80, 24);
+        let buf = backend.buffer();
+        // The header row is in the theme's header style, the selected row
+        // in its selection style.
+        assert_eq!(
+            buf[(1, 0)].bg,
+            theme.header.bg.unwrap_or(ratatui::style::Color::Reset),
+            "{name}"
+        );
+        let y = (0..24u16)
+            .find(|y| {
+                (0..80u16)
+                    .map(|x| buf[(x, *y)].symbol())
+                    .collect::<String>()
+                    .starts_with("│frontend")
+            })
+            .unwrap();
+        assert_eq!(
+            buf[(3, y)].bg,
+            theme.selection.bg.unwrap_or(ratatui::style::Color::Reset),
+            "{name}"
+        );
+    }
+}

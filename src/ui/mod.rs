@@ -377,11 +377,16 @@ fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
             let n = text.chars().count();
             text.chars().skip((n + 3).saturating_sub(width)).collect()
         };
-        let line = Line::from(vec![
+        let mut spans = vec![
             Span::styled(":", t.key),
             Span::styled(shown, t.text),
             Span::styled("█", t.key),
-        ]);
+        ];
+        // Completion choices and the like, after the cursor.
+        if let Some(msg) = &app.flash {
+            spans.push(Span::styled(format!("   {msg}"), t.muted));
+        }
+        let line = truncate_line(Line::from(spans), width);
         f.render_widget(Paragraph::new(line), area);
         return;
     }

@@ -1,0 +1,162 @@
+//! The command line's help: completion of commands and of names, and the
+//! history of what was run (↑ ↓).
+
+use crate::app::App;
+
+/// Every command the line knows.
+pub const COMMANDS: [&str; 19] = [
+    "events", "exec", "filter", "layers", "logs", "networks", "profile", "promql", "q", "quit",
+    "restart", "scale", "search", "start", "stop", "teams", "theme", "undo", "update",
+];
+
+/// The longest prefix every candidate shares.
+fn common_prefix(words: &[String]) -> String {
+    let Some(first) = words.first() else {
+        return String::new();
+    };
+    let mut end = first.len();
+    for w in &words[1..] {
+        end = end.min(
+            first
+                .char_indices()
+                .zip(w.chars())
+                .take_while(|((_, a), b)| a == b)
+                .map(|((i, a), _)| i + a.len_utf8())
+                .last()
+                .unwrap_or(0),
+        );
+    }
+    first[..end].to_string()
+}
+
+impl App {
+    /// Names a word in this position could be.
+    fn candidates(&self, command: &str, word: &str) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        match command {
+            "theme" => names.extend(crate::theme::Theme::names().into_iter().map(String::from)),
+            "profile" => names.extend(self.fleet.topology.profiles.iter().map(|p| p.name.clone())),
+            "promql" | "filter" | "search" | "q" | "quit" => {}
+            _ => {
+                let (kind, _) = word.split_once(':').unwrap_or(("", word));
+                let with = |k: &str, n: &str| {
+                    if kind.is_empty() {
+                        n.to_string()
+                    } else {
+                        format!("{k}:{n}")
+                    }
+                };
+                let mut add = |k: &str, list: Vec<String>| {
+                    if kind.is_empty() || kind == k {
+                        names.extend(list.iter().map(|n| with(k, n)));
+                    }
+                };
+                add(
+                    "replica",
+                    self.fleet
+                        .replicas
+                        .values()
+                        .map(|r| r.name.clone())
+                        .collect(),
+                );
+                let mut services: Vec<String> = self
+                    .fleet
+                    .replicas
+                    .values()
+                    .map(|r| r.placement.service.name.clone())
+                    .collect();
+                services.sort();
+                services.dedup();
+                add("service", services);
+                add("team", self.fleet.topology.teams.clone());
+                add("layer", self.fleet.topology.layers.clone());
+                if command == "networks" {
+                    names = self.fleet.networks.iter().map(|n| n.name.clone()).collect();
+                }
+            }
+        }
+        names.retain(|n| n.starts_with(word));
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// Tab on the command line: complete the last word, or list the choices.
+    pub fn complete_prompt(&mut self) {
+        let Some(text) = self.prompt.clone() else {
+            return;
+        };
+        let words: Vec<&str> = text.split(' ').collect();
+        let word = words.last().copied().unwrap_or("");
+        let found: Vec<String> = if words.len() <= 1 {
+            COMMANDS
+                .iter()
+                .filter(|c| c.starts_with(word))
+                .map(|c| c.to_string())
+                .collect()
+        } else {
+            self.candidates(words[0], word)
+        };
+        match found.len() {
+            0 => self.flash = Some(format!("nothing starts with {word:?}")),
+            1 => {
+                let head = &text[..text.len() - word.len()];
+                self.prompt = Some(format!("{head}{} ", found[0]));
+            }
+            n => {
+                let prefix = common_prefix(&found);
+                let head = &text[..text.len() - word.len()];
+                self.prompt = Some(format!("{head}{prefix}"));
+                let shown: Vec<&str> = found.iter().take(8).map(String::as_str).collect();
+                self.flash = Some(format!(
+                    "{n} choices: {}{}",
+                    shown.join("  "),
+                    if n > 8 { "  …" } else { "" }
+                ));
+            }
+        }
+    }
+
+    /// ↑ / ↓ on the command line: earlier / later lines run.
+    pub fn prompt_history(&mut self, older: bool) {
+        let n = self.history.len();
+        if n == 0 {
+            return;
+        }
+        let pos = match (self.history_pos, older) {
+            (None, true) => Some(n - 1),
+            (None, false) => None,
+            (Some(p), true) => Some(p.saturating_sub(1)),
+            (Some(p), false) if p + 1 < n => Some(p + 1),
+            (Some(_), false) => None,
+        };
+        self.history_pos = pos;
+        self.prompt = Some(pos.map(|p| self.history[p].clone()).unwrap_or_default());
+    }
+
+    /// Remember a line run (not twice in a row).
+    pub fn remember(&mut self, line: &str) {
+        let line = line.trim();
+        if !line.is_empty() && self.history.last().map(String::as_str) != Some(line) {
+            self.history.push(line.to_string());
+            if self.history.len() > 100 {
+                self.history.remove(0);
+            }
+        }
+        self.history_pos = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_prefixes() {
+        let w = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(common_prefix(&w(&["scale", "search", "start"])), "s");
+        assert_eq!(common_prefix(&w(&["restart", "resize"])), "res");
+        assert_eq!(common_prefix(&w(&["team:product"])), "team:product");
+        assert_eq!(common_prefix(&[]), "");
+    }
+}
