@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use crossterm::event::KeyEvent;
 
 use crate::engine::{Cost, Target};
+use crate::filter::{Filter, SortBy};
 use crate::fleet::{Fleet, GroupBy, Row};
 use crate::keymap::{Action, Context, Keymap};
 use crate::metrics::{CellKey, Request, Scope, Store, Vars};
@@ -241,6 +242,9 @@ pub struct App {
     pub prompt: Option<String>,
     /// A one-line message in the footer until the next key.
     pub flash: Option<String>,
+    /// The table filter (`/`), and the order (`o`, `O`).
+    pub filter: Option<Filter>,
+    pub sort: (SortBy, bool),
     /// Lines run on the command line, oldest first, and where ↑↓ are.
     pub history: Vec<String>,
     pub history_pos: Option<usize>,
@@ -293,6 +297,8 @@ impl App {
             prompt: None,
             flash: None,
             history: Vec::new(),
+            filter: None,
+            sort: (SortBy::Name, false),
             history_pos: None,
             ops: Ops::default(),
             views: Default::default(),
@@ -336,21 +342,63 @@ impl App {
     /// Rows of the current level (empty for a single replica's detail).
     pub fn rows(&self) -> Vec<Row> {
         let by = self.pane.group_by();
-        match &self.frame().level {
+        let mut rows = match &self.frame().level {
             Level::Groups => self.fleet.group_rows(by),
             Level::Services { group } => self.fleet.service_rows(by, group),
             Level::Replicas { .. } | Level::Replica { .. } => Vec::new(),
+        };
+        if let Some(f) = &self.filter {
+            rows.retain(|r| {
+                f.row(
+                    &r.name,
+                    r.replicas
+                        .iter()
+                        .filter_map(|id| self.fleet.replicas.get(id)),
+                )
+            });
         }
+        let (by, desc) = self.sort;
+        let key = |r: &Row| match by {
+            SortBy::Name => 0.0,
+            SortBy::Cpu => r.figures.cpu_pct,
+            SortBy::Memory => r.figures.mem_used as f64,
+            SortBy::Running => r.running as f64,
+        };
+        if by != SortBy::Name {
+            rows.sort_by(|a, b| key(a).total_cmp(&key(b)));
+        }
+        if desc {
+            rows.reverse();
+        }
+        rows
     }
 
     /// Replicas listed at the current level (replica levels only).
     pub fn replicas(&self) -> Vec<&Replica> {
         let by = self.pane.group_by();
-        match &self.frame().level {
+        let mut reps = match &self.frame().level {
             Level::Replicas { group, service } => self.fleet.replicas_of(by, group, service),
-            Level::Replica { id, .. } => self.fleet.replicas.get(id).into_iter().collect(),
+            Level::Replica { id, .. } => return self.fleet.replicas.get(id).into_iter().collect(),
             _ => Vec::new(),
+        };
+        if let Some(f) = &self.filter {
+            reps.retain(|r| f.replica(r));
         }
+        let (by, desc) = self.sort;
+        let live = |r: &Replica| self.fleet.live.get(&r.id).map(|l| l.sample);
+        let key = |r: &Replica| match by {
+            SortBy::Name => 0.0,
+            SortBy::Cpu => live(r).map(|s| s.cpu_pct).unwrap_or(0.0),
+            SortBy::Memory => live(r).map(|s| s.mem_used as f64).unwrap_or(0.0),
+            SortBy::Running => f64::from(u8::from(r.is_running())),
+        };
+        if by != SortBy::Name {
+            reps.sort_by(|a, b| key(a).total_cmp(&key(b)));
+        }
+        if desc {
+            reps.reverse();
+        }
+        reps
     }
 
     fn row_count(&self) -> usize {
@@ -891,7 +939,15 @@ impl App {
             },
             _ if self.operation_command(word, rest) => {}
             _ if self.view_command(word, rest) => {}
-            _ if self.logs_command(word, rest) => {}
+            _ if self.views.view == crate::views::View::Logs && self.logs_command(word, rest) => {}
+            "filter" => match Filter::parse(rest) {
+                Ok(f) if f.text.is_empty() => self.filter = None,
+                Ok(f) => {
+                    self.filter = Some(f);
+                    self.frame_mut().selected = 0;
+                }
+                Err(e) => self.flash = Some(e),
+            },
             "logs" if rest.trim().is_empty() => self.logs_key(cmds),
             "exec" => self.exec(rest, cmds),
             "logs" => self.open_logs(rest.trim(), cmds),
@@ -1052,12 +1108,27 @@ impl App {
             Action::Top => self.frame_mut().selected = 0,
             Action::Bottom => self.frame_mut().selected = n.saturating_sub(1),
             Action::Enter => self.drill_down(),
+            // Esc clears a filter before it goes back up.
+            Action::Back if self.filter.is_some() => self.filter = None,
             Action::Back => {
                 let i = self.pane_index();
                 if self.stacks[i].len() > 1 {
                     self.stacks[i].pop();
                 }
             }
+            Action::Filter => {
+                let now = self
+                    .filter
+                    .as_ref()
+                    .map(|f| f.text.clone())
+                    .unwrap_or_default();
+                self.prompt = Some(format!("filter {now}"));
+            }
+            Action::SortNext => {
+                self.sort.0 = self.sort.0.next();
+                self.flash = Some(format!("order by {}", self.sort.0.word()));
+            }
+            Action::SortReverse => self.sort.1 = !self.sort.1,
         }
     }
 

@@ -35,6 +35,9 @@ pub enum Action {
     AckAlerts,
     FollowLogs,
     Exec,
+    Filter,
+    SortNext,
+    SortReverse,
     Up,
     Down,
     PageUp,
@@ -46,7 +49,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 28] = [
+    pub const ALL: [Action; 31] = [
         Action::Quit,
         Action::Help,
         Action::NextPane,
@@ -67,6 +70,9 @@ impl Action {
         Action::AckAlerts,
         Action::FollowLogs,
         Action::Exec,
+        Action::Filter,
+        Action::SortNext,
+        Action::SortReverse,
         Action::Up,
         Action::Down,
         Action::PageUp,
@@ -99,6 +105,9 @@ impl Action {
             Action::AckAlerts => "ack_alerts",
             Action::FollowLogs => "follow_logs",
             Action::Exec => "exec",
+            Action::Filter => "filter",
+            Action::SortNext => "sort",
+            Action::SortReverse => "sort_reverse",
             Action::Up => "up",
             Action::Down => "down",
             Action::PageUp => "page_up",
@@ -129,6 +138,11 @@ impl Action {
             Action::CancelOp => "cancel the running operation (between steps)",
             Action::ToggleJournal => "show or hide the audit journal",
             Action::AckAlerts => "acknowledge the alerts in the header",
+            Action::Filter => {
+                "filter rows: regex on names, layer=data, team!=qa, unhealthy, !running"
+            }
+            Action::SortNext => "order by: as listed, cpu, memory, running",
+            Action::SortReverse => "reverse the order",
             Action::Exec => "a shell in the selected replica (:exec REPLICA [COMMAND]) [changes]",
             Action::FollowLogs => {
                 "follow the logs of the selection (t time, w wrap, p pause, f filter, / search, n/N, s save)"

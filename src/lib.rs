@@ -12,6 +12,7 @@ pub mod connect;
 pub mod demo;
 pub mod engine;
 pub mod events;
+pub mod filter;
 pub mod fleet;
 pub mod format;
 pub mod journal;

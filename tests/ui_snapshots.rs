@@ -1045,3 +1045,57 @@ fn themes_that_ship_style_the_screen() {
         );
     }
 }
+
+#[test]
+fn filter_and_order() {
+    let mut app = fixture();
+    key(&mut app, KeyCode::Char('/'));
+    typed(&mut app, "unhealthy");
+    key(&mut app, KeyCode::Enter);
+    let names: Vec<String> = app.rows().iter().map(|r| r.name.clone()).collect();
+    assert_eq!(names, ["execution"]);
+    insta::assert_snapshot!("filter_unhealthy_80x24", render(&mut app, 80, 24));
+    // Down to the replicas: the filter holds there too.
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Enter);
+    let reps: Vec<String> = app.replicas().iter().map(|r| r.name.clone()).collect();
+    assert_eq!(reps, ["agile-agent-development-dev-006"]);
+    // Esc clears the filter first, then goes back up.
+    key(&mut app, KeyCode::Esc);
+    assert!(app.filter.is_none());
+    assert_eq!(app.replicas().len(), 8);
+    // o orders by CPU, O reverses.
+    key(&mut app, KeyCode::Char('o'));
+    key(&mut app, KeyCode::Char('O'));
+    let cpus: Vec<String> = app.replicas().iter().map(|r| r.name.clone()).collect();
+    assert_eq!(
+        cpus[0], "agile-agent-development-dev-008",
+        "the busiest first"
+    );
+    let screen = render(&mut app, 120, 30);
+    assert!(screen.contains("▼cpu"), "{screen}");
+    // A broken regex says why.
+    key(&mut app, KeyCode::Char('/'));
+    typed(&mut app, "dev-(");
+    key(&mut app, KeyCode::Enter);
+    assert!(
+        app.flash
+            .as_deref()
+            .unwrap()
+            .starts_with("filter \"dev-(\"")
+    );
+    // Labels, negation.
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Char('/'));
+    typed(&mut app, "layer!=execution !running");
+    key(&mut app, KeyCode::Enter);
+    let names: Vec<String> = app.rows().iter().map(|r| r.name.clone()).collect();
+    assert_eq!(
+        names,
+        Vec::<String>::new(),
+        "every layer row has a running replica"
+    );
+}

@@ -295,6 +295,18 @@ fn draw_main(f: &mut Frame, app: &App, rows: &[crate::fleet::Row], area: Rect) {
 }
 
 fn main_title(app: &App) -> String {
+    let mut title = level_title(app);
+    if let Some(f) = &app.filter {
+        title += &format!(" [filter: {}] (Esc clears)", f.text);
+    }
+    let (by, desc) = app.sort;
+    if by != crate::filter::SortBy::Name || desc {
+        title += &format!(" {}{}", if desc { "▼" } else { "▲" }, by.word());
+    }
+    title
+}
+
+fn level_title(app: &App) -> String {
     match &app.frame().level {
         Level::Groups => match app.pane {
             Pane::Layers => "layers".to_string(),

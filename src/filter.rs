@@ -1,0 +1,243 @@
+//! The table filter (`/`): words that must all hold. `key=value` and
+//! `key!=value` on labels (and `layer`, `team`, `service`, `state`,
+//! `health`), state words (`running`, `stopped`, `healthy`, `starting`,
+//! `unhealthy`, `restarting`; `!` negates), anything else a regex on the
+//! name (case-insensitive).
+
+use regex::{Regex, RegexBuilder};
+
+use crate::model::{Health, Replica};
+
+#[derive(Clone, Debug)]
+enum Term {
+    Label {
+        key: String,
+        value: String,
+        negate: bool,
+    },
+    State {
+        word: String,
+        negate: bool,
+    },
+    Name {
+        re: Regex,
+        negate: bool,
+    },
+}
+
+/// A parsed filter.
+#[derive(Clone, Debug)]
+pub struct Filter {
+    pub text: String,
+    terms: Vec<Term>,
+}
+
+const STATES: [&str; 8] = [
+    "running",
+    "stopped",
+    "exited",
+    "healthy",
+    "starting",
+    "unhealthy",
+    "restarting",
+    "paused",
+];
+
+impl Filter {
+    pub fn parse(text: &str) -> Result<Filter, String> {
+        let mut terms = Vec::new();
+        for word in text.split_whitespace() {
+            if let Some((k, v)) = word.split_once("!=") {
+                terms.push(Term::Label {
+                    key: k.into(),
+                    value: v.into(),
+                    negate: true,
+                });
+            } else if let Some((k, v)) = word.split_once('=') {
+                terms.push(Term::Label {
+                    key: k.into(),
+                    value: v.into(),
+                    negate: false,
+                });
+            } else {
+                let (negate, w) = match word.strip_prefix('!') {
+                    Some(w) => (true, w),
+                    None => (false, word),
+                };
+                if STATES.contains(&w) {
+                    terms.push(Term::State {
+                        word: w.into(),
+                        negate,
+                    });
+                } else {
+                    let re = RegexBuilder::new(w)
+                        .case_insensitive(true)
+                        .build()
+                        .map_err(|e| format!("filter {w:?}: {e}"))?;
+                    terms.push(Term::Name { re, negate });
+                }
+            }
+        }
+        Ok(Filter {
+            text: text.trim().to_string(),
+            terms,
+        })
+    }
+
+    /// Whether a replica matches every word.
+    pub fn replica(&self, r: &Replica) -> bool {
+        self.terms.iter().all(|t| match t {
+            Term::Label { key, value, negate } => {
+                let have = match key.as_str() {
+                    "layer" => r.placement.layer.clone(),
+                    "team" => r.placement.team.clone(),
+                    "service" => Some(r.placement.service.name.clone()),
+                    "state" => Some(r.state.clone()),
+                    "health" => Some(r.health.word().to_string()),
+                    k => r.labels.get(k).cloned(),
+                };
+                (have.as_deref() == Some(value.as_str())) != *negate
+            }
+            Term::State { word, negate } => {
+                let yes = match word.as_str() {
+                    "running" => r.is_running(),
+                    "stopped" => !r.is_running(),
+                    "healthy" => r.is_running() && r.health == Health::Healthy,
+                    "starting" => r.is_running() && r.health == Health::Starting,
+                    "unhealthy" => r.is_running() && r.health == Health::Unhealthy,
+                    other => r.state == other,
+                };
+                yes != *negate
+            }
+            Term::Name { re, negate } => re.is_match(&r.name) != *negate,
+        })
+    }
+
+    /// Whether a group or service row matches: its name for name words,
+    /// any of its replicas for the rest.
+    pub fn row<'a>(&self, name: &str, replicas: impl Iterator<Item = &'a Replica> + Clone) -> bool {
+        self.terms.iter().all(|t| match t {
+            Term::Name { re, negate } => re.is_match(name) != *negate,
+            other => {
+                let one = Filter {
+                    text: String::new(),
+                    terms: vec![other.clone()],
+                };
+                let negated = matches!(
+                    other,
+                    Term::Label { negate: true, .. } | Term::State { negate: true, .. }
+                );
+                // "!running" on a row: none of its replicas runs.
+                if negated {
+                    replicas.clone().all(|r| one.replica(r))
+                } else {
+                    replicas.clone().any(|r| one.replica(r))
+                }
+            }
+        })
+    }
+}
+
+/// What a table is ordered by (`o` cycles, `O` reverses).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SortBy {
+    #[default]
+    Name,
+    Cpu,
+    Memory,
+    Running,
+}
+
+impl SortBy {
+    pub fn next(self) -> SortBy {
+        match self {
+            SortBy::Name => SortBy::Cpu,
+            SortBy::Cpu => SortBy::Memory,
+            SortBy::Memory => SortBy::Running,
+            SortBy::Running => SortBy::Name,
+        }
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            SortBy::Name => "name",
+            SortBy::Cpu => "cpu",
+            SortBy::Memory => "memory",
+            SortBy::Running => "running",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::test_replica;
+    use crate::topology::Topology;
+
+    fn reps() -> Vec<Replica> {
+        let t = Topology::default_topology();
+        let mut a = test_replica(
+            &t,
+            "a",
+            "agile-db-postgres-primary",
+            &[("layer", "data")],
+            "running",
+        );
+        a.health = Health::Unhealthy;
+        let b = test_replica(
+            &t,
+            "b",
+            "agile-agent-qa-tester-001",
+            &[("team", "qa"), ("layer", "execution")],
+            "exited",
+        );
+        let c = test_replica(
+            &t,
+            "c",
+            "agile-agent-product-pm-001",
+            &[("team", "product"), ("layer", "execution")],
+            "running",
+        );
+        vec![a, b, c]
+    }
+
+    fn matching(f: &str) -> Vec<String> {
+        let f = Filter::parse(f).unwrap();
+        reps()
+            .into_iter()
+            .filter(|r| f.replica(r))
+            .map(|r| r.id)
+            .collect()
+    }
+
+    #[test]
+    fn the_grammar() {
+        assert_eq!(matching(""), ["a", "b", "c"]);
+        assert_eq!(matching("layer=data"), ["a"]);
+        assert_eq!(matching("team!=qa"), ["a", "c"]);
+        assert_eq!(matching("unhealthy"), ["a"]);
+        assert_eq!(matching("!running"), ["b"]);
+        assert_eq!(matching("stopped"), ["b"]);
+        assert_eq!(matching("running layer=execution"), ["c"]);
+        assert_eq!(matching("AGENT"), ["b", "c"], "names are case-insensitive");
+        assert_eq!(matching("^agile-agent-.*-001$ !qa"), ["c"]);
+        assert_eq!(matching("state=exited"), ["b"]);
+        assert_eq!(matching("health=unhealthy"), ["a"]);
+        assert_eq!(matching("team=product"), ["c"]);
+        assert!(Filter::parse("(").is_err());
+    }
+
+    #[test]
+    fn rows_match_through_their_replicas() {
+        let r = reps();
+        let f = Filter::parse("unhealthy").unwrap();
+        assert!(f.row("data", r.iter().take(1)));
+        assert!(!f.row("execution", r.iter().skip(1)));
+        let f = Filter::parse("!running").unwrap();
+        assert!(!f.row("execution", r.iter().skip(1)), "one of them runs");
+        assert!(f.row("qa", r.iter().skip(1).take(1)));
+        let f = Filter::parse("exec").unwrap();
+        assert!(f.row("execution", r.iter()));
+        assert!(!f.row("data", r.iter()));
+    }
+}
