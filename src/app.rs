@@ -96,6 +96,14 @@ pub enum Msg {
     },
     /// A command run in a replica (`:exec`) ended: how.
     ExecDone(String),
+    /// A click (column, row) or the wheel (`up`).
+    Click {
+        column: u16,
+        row: u16,
+    },
+    Wheel {
+        up: bool,
+    },
 }
 
 #[derive(Debug, PartialEq)]
@@ -631,6 +639,20 @@ impl App {
                 }
                 return cmds;
             }
+            Msg::Click { column, row } => {
+                self.click(column, row, &mut cmds);
+                self.dirty = true;
+            }
+            Msg::Wheel { up } => {
+                let code = if up {
+                    crossterm::event::KeyCode::Up
+                } else {
+                    crossterm::event::KeyCode::Down
+                };
+                let key = KeyEvent::new(code, crossterm::event::KeyModifiers::NONE);
+                self.on_key(key, &mut cmds);
+                self.dirty = true;
+            }
             Msg::ExecDone(line) => {
                 log::info!("{line}");
                 self.flash = Some(line);
@@ -856,6 +878,52 @@ impl App {
                 .first()
                 .map(|r| vec![(scope, r.name.clone(), replica_vars(r), true)])
                 .unwrap_or_default(),
+        }
+    }
+
+    /// A click: on the tabs, switch; on a table row, select it (a second
+    /// click on the selected row drills down).
+    fn click(&mut self, column: u16, row: u16, cmds: &mut Vec<Cmd>) {
+        if self.prompt.is_some() || self.ops.pending.is_some() || self.adhoc.is_some() {
+            return;
+        }
+        if row == 1 {
+            // " Layers │ Teams │ …": each tab is its title and 3 separators.
+            let mut x = 1u16;
+            let alerts = self.alert_total();
+            for (i, (_, _, title)) in crate::views::TABS.iter().enumerate() {
+                let mut w = title.chars().count() as u16 + 2;
+                if *title == "Events" && alerts > 0 {
+                    w += alerts.to_string().len() as u16 + 2; // " 3!"
+                }
+                if (x..x + w).contains(&column) {
+                    while self.tab_index() != i {
+                        self.next_tab(true);
+                    }
+                    return;
+                }
+                x += w + 3;
+            }
+            return;
+        }
+        // Table rows start under the border and the header (row 4). The
+        // table scrolls only past a page, so within the first page the row
+        // on screen is the index.
+        if self.views.view != crate::views::View::Fleet || row < 4 {
+            return;
+        }
+        let i = (row - 4) as usize;
+        if i >= self.page() || i >= self.row_count() {
+            return;
+        }
+        if matches!(self.frame().level, Level::Replica { .. }) {
+            return;
+        }
+        if self.frame().selected == i {
+            self.drill_down();
+            self.ask_prometheus_about_new_rows(cmds);
+        } else {
+            self.frame_mut().selected = i;
         }
     }
 

@@ -106,6 +106,11 @@ pub struct Cli {
     #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..=1_000_000))]
     pub log_lines: u64,
 
+    /// Leave the mouse to the terminal (its own text selection): no click
+    /// to select, no wheel to scroll.
+    #[arg(long)]
+    pub no_mouse: bool,
+
     /// Open with the program's log pane shown.
     #[arg(long)]
     pub log: bool,

@@ -392,6 +392,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
         journal,
     };
 
+    terminal::want_mouse(!cli.no_mouse);
     let mut term = terminal::enter().map_err(|e| Fail(format!("cannot open the terminal: {e}")))?;
     let _restore = terminal::Guard;
     runtime::run(&mut term, app, docker, info, settings)

@@ -363,6 +363,18 @@ pub async fn run(
             ev = input.next() => match ev {
                 Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => cmds = app.update(Msg::Key(k)),
                 Some(Ok(Event::Resize(w, h))) => cmds = app.update(Msg::Resize { width: w, height: h }),
+                Some(Ok(Event::Mouse(m))) => {
+                    use crossterm::event::{MouseButton, MouseEventKind};
+                    let msg = match m.kind {
+                        MouseEventKind::Down(MouseButton::Left) => Some(Msg::Click { column: m.column, row: m.row }),
+                        MouseEventKind::ScrollUp => Some(Msg::Wheel { up: true }),
+                        MouseEventKind::ScrollDown => Some(Msg::Wheel { up: false }),
+                        _ => None,
+                    };
+                    if let Some(msg) = msg {
+                        cmds = app.update(msg);
+                    }
+                }
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Err(e),
                 None => break,

@@ -16,6 +16,13 @@ use ratatui::backend::CrosstermBackend;
 use ratatui::{DefaultTerminal, Terminal};
 
 static ACTIVE: AtomicBool = AtomicBool::new(false);
+static MOUSE: AtomicBool = AtomicBool::new(false);
+
+/// Report mouse clicks and the wheel (call before `enter`; `--no-mouse`
+/// leaves the terminal's own selection alone).
+pub fn want_mouse(on: bool) {
+    MOUSE.store(on, Ordering::SeqCst);
+}
 
 /// Enter the TUI, with a panic hook that restores the terminal before the
 /// previous hook (color-eyre's report) prints.
@@ -28,12 +35,18 @@ pub fn enter() -> std::io::Result<DefaultTerminal> {
     enable_raw_mode()?;
     ACTIVE.store(true, Ordering::SeqCst);
     execute!(stdout(), EnterAlternateScreen)?;
+    if MOUSE.load(Ordering::SeqCst) {
+        execute!(stdout(), crossterm::event::EnableMouseCapture)?;
+    }
     Terminal::new(CrosstermBackend::new(stdout()))
 }
 
 /// Restore the terminal if the TUI is active; a no-op otherwise.
 pub fn leave() {
     if ACTIVE.swap(false, Ordering::SeqCst) {
+        if MOUSE.load(Ordering::SeqCst) {
+            let _ = execute!(stdout(), crossterm::event::DisableMouseCapture);
+        }
         let _ = execute!(stdout(), LeaveAlternateScreen, Show);
         let _ = disable_raw_mode();
     }

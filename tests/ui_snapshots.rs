@@ -1099,3 +1099,34 @@ fn filter_and_order() {
         "every layer row has a running replica"
     );
 }
+
+#[test]
+fn mouse_selects_drills_and_scrolls() {
+    let mut app = fixture();
+    render(&mut app, 120, 40);
+    // The third layer row is screen row 6.
+    app.update(Msg::Click { column: 5, row: 6 });
+    assert_eq!(app.frame().selected, 2);
+    app.update(Msg::Click { column: 5, row: 6 });
+    assert!(
+        matches!(&app.frame().level, agile_deck::app::Level::Services { group } if group == "coordination")
+    );
+    app.update(Msg::Wheel { up: false });
+    assert_eq!(app.frame().selected, 1);
+    app.update(Msg::Wheel { up: true });
+    assert_eq!(app.frame().selected, 0);
+    // The tabs: " Layers │ Teams │ Events 1! │ Networks │ Logs".
+    let screen = render(&mut app, 120, 40);
+    let tabs = screen.lines().nth(1).unwrap();
+    // Columns, not bytes (│ is three bytes); minus the quote opening the line.
+    let column = |word: &str| tabs[..tabs.find(word).unwrap()].chars().count() as u16 - 1;
+    let x = column("Networks");
+    app.update(Msg::Click { column: x, row: 1 });
+    assert_eq!(app.views.view, agile_deck::views::View::Networks);
+    let x = column("Teams");
+    app.update(Msg::Click { column: x, row: 1 });
+    assert_eq!(
+        (app.views.view, app.pane),
+        (agile_deck::views::View::Fleet, agile_deck::app::Pane::Teams)
+    );
+}
