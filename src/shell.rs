@@ -71,6 +71,7 @@ pub async fn session(
         crossterm::terminal::LeaveAlternateScreen,
         crossterm::cursor::Show
     );
+    crate::terminal::pause_mouse(true);
     let result = run(docker, input, id, name, cmd).await;
     let _ = write!(
         out,
@@ -86,6 +87,7 @@ pub async fn session(
             break;
         }
     }
+    crate::terminal::pause_mouse(false);
     let _ = crossterm::execute!(
         out,
         crossterm::terminal::EnterAlternateScreen,

@@ -41,6 +41,18 @@ pub fn enter() -> std::io::Result<DefaultTerminal> {
     Terminal::new(CrosstermBackend::new(stdout()))
 }
 
+/// Stop or resume reporting the mouse (a command in a replica wants the
+/// terminal's own selection); nothing if it was not asked for.
+pub fn pause_mouse(paused: bool) {
+    if MOUSE.load(Ordering::SeqCst) {
+        let _ = if paused {
+            execute!(stdout(), crossterm::event::DisableMouseCapture)
+        } else {
+            execute!(stdout(), crossterm::event::EnableMouseCapture)
+        };
+    }
+}
+
 /// Restore the terminal if the TUI is active; a no-op otherwise.
 pub fn leave() {
     if ACTIVE.swap(false, Ordering::SeqCst) {
