@@ -27,7 +27,8 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", global = true)]
     pub topology: Option<PathBuf>,
 
-    /// Keymap file (default: keymaps/default.toml, built in).
+    /// A keymap file over the default one (keymaps/default.toml): the actions
+    /// it names get its keys, `[]` unbinds.
     #[arg(long, value_name = "FILE")]
     pub keymap: Option<PathBuf>,
 
@@ -49,8 +50,8 @@ pub struct Cli {
 
     /// Seconds between two reads of the cgroup files (Docker stats streams
     /// always report once a second).
-    #[arg(long, value_name = "SECS", default_value_t = 1.0, value_parser = parse_refresh)]
-    pub refresh: f64,
+    #[arg(long, value_name = "SECS", value_parser = parse_refresh)]
+    pub refresh: Option<f64>,
 
     /// Most Docker stats streams open at once (API path); replicas past it show
     /// no figures and aggregates are marked partial (~).
@@ -170,7 +171,7 @@ pub enum DemoAction {
     },
 }
 
-fn parse_refresh(s: &str) -> Result<f64, String> {
+pub fn parse_refresh(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if (0.1..=60.0).contains(&v) => Ok(v),
         _ => Err(format!("{s:?}: give seconds between 0.1 and 60")),

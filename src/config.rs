@@ -23,6 +23,14 @@ pub struct Config {
     /// Per daemon settings, by URL (`unix:///var/run/docker.sock`, `tcp://…`).
     #[serde(default, rename = "host")]
     pub hosts: Vec<HostConfig>,
+    /// The topology file (default: built in).
+    pub topology: Option<PathBuf>,
+    /// A keymap file over the default keymap.
+    pub keymap: Option<PathBuf>,
+    /// A built-in theme's name or a theme file.
+    pub theme: Option<String>,
+    /// Seconds between two reads of the figures.
+    pub refresh: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -127,6 +135,18 @@ pub const DEFAULT_TEXT: &str = r#"# agile-deck config: $XDG_CONFIG_HOME/agile-de
 
 # No operation (scale, resize, restart, …) on any daemon.
 read_only = false
+
+# The topology (layers, teams, metrics, profiles, policies, zones; default: built in).
+# topology = "/etc/agile-deck/topology.toml"
+
+# Keys: a file over the default keymap (what it names is rebound, [] unbinds).
+# keymap = "~/.config/agile-deck/keys.toml"
+
+# Theme: default, light, high-contrast, basic16, or a file.
+# theme = "default"
+
+# Seconds between two reads of the figures (0.1 to 60).
+# refresh = 1.0
 
 # The audit journal (default: $XDG_STATE_HOME/agile-deck/journal.jsonl).
 # journal = "/var/log/agile-deck/journal.jsonl"

@@ -360,10 +360,38 @@ impl Keymap {
             line: 0,
             reason: format!("cannot read it: {e}"),
         })?;
-        Keymap::parse(&text, &origin)
+        Keymap::over_default(&text, &origin)
+    }
+
+    /// A user's keymap over the default one: each action it names gets
+    /// exactly the keys it lists in that context (`[]` unbinds it), and a
+    /// key it takes is taken from whatever default action had it there.
+    pub fn over_default(text: &str, origin: &str) -> Result<Keymap, KeymapError> {
+        let (user, named) = Keymap::read(text, origin)?;
+        let base = Keymap::default_keymap();
+        let mut order: Vec<(Context, Key, Action)> = base
+            .order
+            .into_iter()
+            .filter(|(c, k, a)| {
+                !named.contains(&(*c, *a)) && !user.iter().any(|(uc, uk, _)| uc == c && uk == k)
+            })
+            .collect();
+        order.extend(user);
+        Keymap::finish(order, origin)
     }
 
     pub fn parse(text: &str, origin: &str) -> Result<Keymap, KeymapError> {
+        let (order, _) = Keymap::read(text, origin)?;
+        Keymap::finish(order, origin)
+    }
+
+    /// The bindings of a file in file order, and every (context, action) it
+    /// names (also with no key: an unbinding).
+    #[allow(clippy::type_complexity)]
+    fn read(
+        text: &str,
+        origin: &str,
+    ) -> Result<(Vec<(Context, Key, Action)>, Vec<(Context, Action)>), KeymapError> {
         let err = |line: usize, reason: String| KeymapError {
             origin: origin.to_string(),
             line,
@@ -396,8 +424,8 @@ impl Keymap {
             }
         }
         entries.sort_by_key(|e| e.0);
-        let mut bindings = BTreeMap::new();
         let mut order = Vec::new();
+        let mut named = Vec::new();
         let mut seen: BTreeMap<(Context, Key), (Action, usize)> = BTreeMap::new();
         for (line, context, name, keys) in entries {
             let action = Action::from_name(&name).ok_or_else(|| {
@@ -409,6 +437,7 @@ impl Keymap {
                     ),
                 )
             })?;
+            named.push((context, action));
             for key in keys.into_inner() {
                 let kline = line_of(text, key.span().start);
                 let k = Key::parse(key.get_ref()).map_err(|e| err(kline, e))?;
@@ -424,12 +453,20 @@ impl Keymap {
                     ));
                 }
                 seen.insert((context, k), (action, kline));
-                bindings.insert((context, k), action);
                 order.push((context, k, action));
             }
         }
+        Ok((order, named))
+    }
+
+    fn finish(order: Vec<(Context, Key, Action)>, origin: &str) -> Result<Keymap, KeymapError> {
+        let err = |line: usize, reason: String| KeymapError {
+            origin: origin.to_string(),
+            line,
+            reason,
+        };
         let km = Keymap {
-            bindings,
+            bindings: order.iter().map(|(c, k, a)| ((*c, *k), *a)).collect(),
             order,
             origin: origin.to_string(),
         };
@@ -554,6 +591,29 @@ mod tests {
             assert_eq!(e.line, *line, "{e}");
             assert!(e.reason.contains(reason), "{e}");
         }
+    }
+
+    #[test]
+    fn a_user_file_overrides_and_unbinds_over_the_default() {
+        let km = Keymap::over_default(
+            "[table]\n# colemak-ish\nup = [\"e\"]\ndown = [\"n\"]\nrestart = []\n",
+            "mine.toml",
+        )
+        .unwrap();
+        let key = |c| km.action(Context::Table, &ev(KeyCode::Char(c), KeyModifiers::NONE));
+        assert_eq!(key('e'), Some(Action::Up));
+        assert_eq!(key('n'), Some(Action::Down));
+        // The old keys are free, the rest of the default stays.
+        assert_eq!(key('k'), None);
+        assert_eq!(key('j'), None);
+        assert_eq!(key('s'), Some(Action::Scale));
+        // Unbound.
+        assert!(km.keys_for(Action::Restart).is_empty());
+        // `e` was exec's: the user's binding took it.
+        assert!(km.keys_for(Action::Exec).is_empty());
+        // What cannot be unbound is refused.
+        let e = Keymap::over_default("[global]\nquit = []\n", "bad.toml").unwrap_err();
+        assert!(e.reason.contains("no key is bound to quit"), "{e}");
     }
 
     #[test]

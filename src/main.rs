@@ -76,9 +76,8 @@ fn emit(bytes: &[u8]) -> Result<(), Fail> {
 
 /// `config check`: every file agile-deck would read, validated, and what
 /// is in effect. Any problem is an error with file, line and reason.
-fn config_check(cli: &Cli, topology: &Topology) -> Result<(), Fail> {
+fn config_check(cli: &Cli, config: &Config, topology: &Topology) -> Result<(), Fail> {
     let path = cli.config.clone().or_else(config::default_path);
-    let config = Config::load(cli.config.as_deref())?;
     let shown = |p: &Option<std::path::PathBuf>| {
         p.as_ref()
             .filter(|p| p.exists())
@@ -163,6 +162,7 @@ fn config_check(cli: &Cli, topology: &Topology) -> Result<(), Fail> {
             ""
         }
     );
+    println!("refresh:     {:.1} s", cli.refresh.unwrap_or(1.0));
     println!("ok");
     Ok(())
 }
@@ -207,7 +207,23 @@ async fn demo_up(
     Ok(())
 }
 
-async fn run(cli: Cli) -> Result<(), Fail> {
+async fn run(mut cli: Cli) -> Result<(), Fail> {
+    // The config file fills in what the command line left out.
+    let config = Config::load(cli.config.as_deref())?;
+    cli.topology = cli.topology.take().or_else(|| config.topology.clone());
+    cli.keymap = cli.keymap.take().or_else(|| config.keymap.clone());
+    cli.theme = cli
+        .theme
+        .take()
+        .or_else(|| config.theme.clone().map(Into::into));
+    if cli.refresh.is_none()
+        && let Some(r) = config.refresh
+    {
+        cli.refresh = Some(
+            cli_def::parse_refresh(&r.to_string())
+                .map_err(|e| Fail(format!("config refresh: {e}")))?,
+        );
+    }
     let topology = match &cli.topology {
         Some(path) => Topology::load(path)?,
         None => Topology::default_topology(),
@@ -228,7 +244,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
         }) => return emit(config::DEFAULT_TEXT.as_bytes()),
         Some(Command::Config {
             action: ConfigAction::Check,
-        }) => return config_check(&cli, &topology),
+        }) => return config_check(&cli, &config, &topology),
         _ => {}
     }
     let endpoint = connect::endpoint_from_environment(cli.host.as_deref())?;
@@ -280,7 +296,6 @@ async fn run(cli: Cli) -> Result<(), Fail> {
         };
     }
 
-    let config = Config::load(cli.config.as_deref())?;
     let flags = PromFlags {
         url: cli.prometheus.clone(),
         interval: cli.prometheus_interval,
@@ -386,7 +401,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
     )?;
     let settings = runtime::Settings {
         layout,
-        refresh: std::time::Duration::from_secs_f64(cli.refresh),
+        refresh: std::time::Duration::from_secs_f64(cli.refresh.unwrap_or(1.0)),
         max_streams: cli.max_streams.max(1),
         prometheus: prom.map(|(client, p)| (client, p.interval)),
         journal,

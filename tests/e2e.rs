@@ -907,3 +907,55 @@ fn a_crash_mid_operation_leaves_the_journal_whole() {
         entries.len()
     );
 }
+
+#[test]
+fn a_user_keymap_and_theme_drive_the_program() {
+    if !docker_or_skip("a_user_keymap_and_theme_drive_the_program")
+        || !tool_or_skip("a_user_keymap_and_theme_drive_the_program", "tmux")
+    {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let t = TestRun::new();
+    data_replica(&t, "km");
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys.toml");
+    std::fs::write(
+        &keys,
+        "[table]\n# colemak-ish moves\ndown = [\"n\"]\nup = [\"e\"]\n",
+    )
+    .unwrap();
+    let theme = dir.path().join("theme.toml");
+    std::fs::write(
+        &theme,
+        "name = \"mine\"\ninherits = \"basic16\"\n[styles]\ncritical = { fg = \"magenta\" }\n",
+    )
+    .unwrap();
+    let tmux = Tmux::start(
+        "keymap",
+        &format!(
+            "{BIN} --no-prometheus --keymap {} --theme {}",
+            keys.display(),
+            theme.display()
+        ),
+    );
+    tmux.wait("layers", Duration::from_secs(30), |s| {
+        row(s, "data").is_some()
+    });
+    // j no longer moves; n does, twice, then Enter opens the third layer.
+    tmux.keys(&["j", "n", "n", "e", "n", "Enter"]);
+    tmux.wait("coordination's services", Duration::from_secs(5), |s| {
+        s.contains("coordination: services")
+    });
+    // The help shows the user's keys.
+    tmux.keys(&["?"]);
+    let screen = tmux.wait("help", Duration::from_secs(5), |s| {
+        s.contains("keys (Esc closes)")
+    });
+    let down = screen.lines().find(|l| l.contains("move down")).unwrap();
+    assert!(down.contains(" n ") || down.contains("│  n"), "{down}");
+    assert!(!down.contains(" j "), "{down}");
+    tmux.keys(&["Escape", "q"]);
+    let screen = tmux.wait("exit", Duration::from_secs(5), |s| s.contains("EXIT="));
+    assert!(screen.contains("EXIT=0"), "{screen}");
+}
