@@ -686,14 +686,9 @@ fn daemon_lost_mid_session_keeps_the_view_and_recovers() {
 
 /// The workload image (built through the library if this daemon lacks it).
 fn agile_deck_image() -> String {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let endpoint = agile_deck::connect::endpoint_from_environment(None).unwrap();
-        let (d, _) = agile_deck::connect::connect(&endpoint).await.unwrap();
-        agile_deck::demo::ensure_image(&d, &mut |l| eprintln!("{l}"))
-            .await
-            .unwrap()
-    })
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(common::workload_image())
 }
 
 /// Type text into the pane as is (no key names).

@@ -8,8 +8,6 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use agile_deck::app::{App, Cmd, Msg};
-use agile_deck::connect;
-use agile_deck::demo;
 use agile_deck::events::Severity;
 use agile_deck::sources;
 use agile_deck::topology::{DEFAULT_TOPOLOGY, Topology};
@@ -62,12 +60,6 @@ impl Live {
     }
 }
 
-async fn image() -> String {
-    let endpoint = connect::endpoint_from_environment(None).unwrap();
-    let d = connect::connect(&endpoint).await.unwrap().0;
-    demo::ensure_image(&d, &mut |_| {}).await.unwrap()
-}
-
 fn lines_of<'a>(app: &'a App, container: &str) -> Vec<&'a agile_deck::events::Line> {
     app.views
         .timeline
@@ -84,7 +76,7 @@ async fn health_oom_and_crash_loops_reach_the_timeline() {
     }
     let t = TestRun::new();
     let id = t.id.clone();
-    let img = image().await;
+    let img = common::workload_image().await;
     let mut live = Live::new(Topology::default_topology()).await;
     let label = t.label();
 
@@ -248,7 +240,7 @@ async fn networks_flag_a_container_joining_zones_the_rules_forbid() {
     }
     let t = TestRun::new();
     let id = t.id.clone();
-    let img = image().await;
+    let img = common::workload_image().await;
     let (front, data) = (format!("f{id}"), format!("d{id}"));
     for n in [&front, &data] {
         docker(&["network", "create", "--label", &t.label(), n]);
@@ -317,7 +309,7 @@ async fn logs_of_a_service_merge_filter_search_and_follow_new_replicas() {
     }
     let t = TestRun::new();
     let id = t.id.clone();
-    let img = image().await;
+    let img = common::workload_image().await;
     let project = format!("lg{id}");
     let service = format!("chatty{id}");
     for n in 1..=3 {
@@ -491,7 +483,7 @@ async fn an_event_storm_never_holds_up_the_app() {
         return;
     }
     let t = TestRun::new();
-    let img = image().await;
+    let img = common::workload_image().await;
     let mut live = Live::new(Topology::default_topology()).await;
     // A small timeline, to see it stay bounded under the storm.
     live.app.views.timeline = agile_deck::events::Timeline::new(300);

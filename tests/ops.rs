@@ -10,8 +10,6 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use agile_deck::app::{App, Cmd, Msg};
-use agile_deck::connect;
-use agile_deck::demo;
 use agile_deck::engine::{Engine, Target};
 use agile_deck::journal::{Entry, Journal};
 use agile_deck::ops::desk::OpView;
@@ -170,12 +168,6 @@ fn names_of(label: &str) -> Vec<String> {
     v
 }
 
-async fn image() -> String {
-    let endpoint = connect::endpoint_from_environment(None).unwrap();
-    let d = connect::connect(&endpoint).await.unwrap().0;
-    demo::ensure_image(&d, &mut |_| {}).await.unwrap()
-}
-
 /// A topology with a profile and a quick policy for the test's services.
 fn topology(id: &str) -> Topology {
     let text = format!(
@@ -207,7 +199,7 @@ async fn compose_scale_resize_profile_undo_and_journal() {
     }
     let t = TestRun::new();
     let id = t.id.clone();
-    let img = image().await;
+    let img = common::workload_image().await;
     let net = format!("net{id}");
     docker(&["network", "create", "--label", &t.label(), &net]);
     let project = format!("p{id}");
@@ -420,7 +412,7 @@ async fn an_unreachable_daemon_stops_the_operation_in_a_known_state() {
         return;
     }
     let t = TestRun::new();
-    let img = image().await;
+    let img = common::workload_image().await;
     let name = format!("u{}-web-1", t.id);
     docker(&[
         "run",
@@ -469,7 +461,7 @@ async fn cancel_stops_between_steps_and_says_what_was_done() {
         return;
     }
     let t = TestRun::new();
-    let img = image().await;
+    let img = common::workload_image().await;
     let project = format!("c{}", t.id);
     common::compose_replica(&t, &img, &project, &format!("cw{}", t.id), 1, &[]);
     let mut desk = Desk::new(Topology::default_topology()).await;
@@ -542,7 +534,7 @@ async fn swarm_scale_3_6_2() {
     }
     let mut t = TestRun::new();
     t.ensure_swarm_manager();
-    let img = image().await;
+    let img = common::workload_image().await;
     let name = format!("s{}", t.id);
     docker(&[
         "service",
@@ -623,7 +615,7 @@ async fn advice_follows_a_busy_workload() {
     }
     let t = TestRun::new();
     let id = t.id.clone();
-    let img = image().await;
+    let img = common::workload_image().await;
     let project = format!("b{id}");
     let name = common::compose_replica(
         &t,

@@ -182,10 +182,10 @@ pub fn draw_detail(f: &mut Frame, app: &App, rows: &[crate::fleet::Row], area: R
 
 /// How many metric lines the detail of the selected row needs (the layout
 /// makes room for them).
-pub fn metric_line_count(app: &App) -> u16 {
+pub fn metric_line_count(app: &App, rows: &[crate::fleet::Row]) -> u16 {
     let row = match &app.frame().level {
         Level::Groups | Level::Services { .. } => {
-            app.rows().get(app.frame().selected).map(|r| r.name.clone())
+            rows.get(app.frame().selected).map(|r| r.name.clone())
         }
         Level::Replicas { .. } => app.selected_replica().map(|r| r.name.clone()),
         Level::Replica { .. } => None,

@@ -44,10 +44,15 @@ pub fn draw(f: &mut Frame, app: &App) {
         0
     };
     let progress_height = ops::progress_height(app).min(area.height / 4);
+    // The rows of the current level, aggregated once per frame (none when
+    // another view fills the main area), and the alerts, counted once.
+    let fleet_view = app.views.view == crate::views::View::Fleet;
+    let rows = if fleet_view { app.rows() } else { Vec::new() };
+    let alerts = app.alert_total();
     let detail_height = match app.frame().level {
-        _ if app.views.view != crate::views::View::Fleet => 0,
+        _ if !fleet_view => 0,
         Level::Replica { .. } => 0,
-        _ => (7 + detail::metric_line_count(app)).min(area.height.saturating_sub(12)),
+        _ => (7 + detail::metric_line_count(app, &rows)).min(area.height.saturating_sub(12)),
     };
     let engine_height = u16::from(app.show_engine);
     let [
@@ -72,10 +77,8 @@ pub fn draw(f: &mut Frame, app: &App) {
         Constraint::Length(1),
     ])
     .areas(area);
-    draw_header(f, app, header);
-    draw_tabs(f, app, tabs);
-    // The rows of the current level, aggregated once per frame.
-    let rows = app.rows();
+    draw_header(f, app, header, alerts);
+    draw_tabs(f, app, tabs, alerts);
     draw_main(f, app, &rows, main);
     if detail_height > 0 {
         detail::draw_detail(f, app, &rows, detail_area);
@@ -104,7 +107,7 @@ pub fn draw(f: &mut Frame, app: &App) {
     }
 }
 
-fn draw_header(f: &mut Frame, app: &App, area: Rect) {
+fn draw_header(f: &mut Frame, app: &App, area: Rect, alerts: u32) {
     let t = &app.theme;
     let d = &app.daemon;
     let width = area.width as usize;
@@ -119,7 +122,6 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
     };
     // After the daemon's state: alerts until acknowledged, Prometheus
     // trouble, read-only; each one that applies.
-    let alerts = app.alert_total();
     let mut extra = Vec::new();
     if alerts > 0 {
         extra.push(format!(
@@ -212,11 +214,10 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
     );
 }
 
-fn draw_tabs(f: &mut Frame, app: &App, area: Rect) {
+fn draw_tabs(f: &mut Frame, app: &App, area: Rect, alerts: u32) {
     let t = &app.theme;
     let mut spans = vec![Span::raw(" ")];
     let active = app.tab_index();
-    let alerts = app.alert_total();
     for (i, (_, _, title)) in crate::views::TABS.iter().enumerate() {
         if i > 0 {
             spans.push(Span::styled(" │ ", t.muted));

@@ -272,3 +272,12 @@ pub async fn app_on_daemon(
     app.update(agile_deck::app::Msg::Daemon(info));
     (app, docker)
 }
+
+/// The workload image (`FROM scratch`, agile-sim), built if missing or stale.
+pub async fn workload_image() -> String {
+    let endpoint = agile_deck::connect::endpoint_from_environment(None).unwrap();
+    let d = agile_deck::connect::connect(&endpoint).await.unwrap().0;
+    agile_deck::demo::ensure_image(&d, &mut |l| eprintln!("{l}"))
+        .await
+        .unwrap()
+}
