@@ -81,6 +81,8 @@ pub enum Msg {
     },
     /// A line the journal just took.
     Journaled(Box<crate::journal::Entry>),
+    /// How a rollout goes (its driver's latest view).
+    Rollout(Box<crate::rollout::View>),
     /// A Docker event for the timeline.
     Timeline(Box<crate::events::RawEvent>),
     /// Lines for logs pane `pane`.
@@ -128,6 +130,16 @@ pub enum Cmd {
     },
     /// Stop operation `op` between steps.
     CancelOp(u64),
+    /// Hand a confirmed rollout to its driver.
+    StartRollout {
+        request: Box<crate::rollout::Request>,
+        view: Box<crate::rollout::View>,
+    },
+    /// Tell rollout `id` to pause, resume, roll back or abort.
+    RolloutControl {
+        id: u64,
+        control: crate::rollout::Control,
+    },
     /// Open log streams for logs pane `pane`.
     FollowLogs {
         pane: u64,
@@ -663,6 +675,10 @@ impl App {
                 self.timeline_event(&raw);
                 return cmds;
             }
+            Msg::Rollout(view) => {
+                self.rollout_report(*view, &mut cmds);
+                return cmds;
+            }
             Msg::Journaled(entry) => {
                 self.ops.journaled(*entry);
                 self.dirty |= self.ops.show_journal;
@@ -1006,6 +1022,7 @@ impl App {
                 }
             },
             _ if self.operation_command(word, rest) => {}
+            _ if self.rollout_command(word, rest, cmds) => {}
             _ if self.view_command(word, rest) => {}
             _ if self.views.view == crate::views::View::Logs && self.logs_command(word, rest) => {}
             "filter" => match Filter::parse(rest) {
@@ -1021,7 +1038,7 @@ impl App {
             "logs" => self.open_logs(rest.trim(), cmds),
             other => {
                 self.flash = Some(format!(
-                    "unknown command {other:?}; commands: promql EXPR, scale, update, restart, stop, start, undo, q"
+                    "unknown command {other:?}; commands: promql EXPR, scale, update, restart, stop, start, undo, rollout, canary, rollback, pause, resume, abort, switch, retire, q"
                 ))
             }
         }
@@ -1096,7 +1113,12 @@ impl App {
         if self.prompt.is_some() {
             return self.on_prompt_key(key, cmds);
         }
-        let action = self.keymap.action(Context::Table, &key);
+        let context = if self.views.view == crate::views::View::Rollouts {
+            Context::Rollouts
+        } else {
+            Context::Table
+        };
+        let action = self.keymap.action(context, &key);
         if self.on_logs_key(&key, action, cmds) {
             return;
         }
@@ -1130,6 +1152,9 @@ impl App {
             return;
         }
         if self.on_view_key(action) {
+            return;
+        }
+        if self.views.view == crate::views::View::Rollouts && self.on_rollouts_key(action, cmds) {
             return;
         }
         let n = self.row_count();
@@ -1197,6 +1222,22 @@ impl App {
                 self.flash = Some(format!("order by {}", self.sort.0.word()));
             }
             Action::SortReverse => self.sort.1 = !self.sort.1,
+            Action::Rollout => {
+                if self.ops.read_only {
+                    self.flash = Some(crate::ops::desk::READ_ONLY.into());
+                } else {
+                    self.rollout_key();
+                }
+            }
+            // Their own view's keys (handled above).
+            Action::RolloutPause
+            | Action::RolloutResume
+            | Action::RolloutBack
+            | Action::RolloutAbort
+            | Action::Switch
+            | Action::Retire => {
+                self.flash = Some("those keys work in the Rollouts tab (Tab to it)".into())
+            }
         }
     }
 

@@ -46,10 +46,17 @@ pub enum Action {
     Bottom,
     Enter,
     Back,
+    Rollout,
+    RolloutPause,
+    RolloutResume,
+    RolloutBack,
+    RolloutAbort,
+    Switch,
+    Retire,
 }
 
 impl Action {
-    pub const ALL: [Action; 31] = [
+    pub const ALL: [Action; 38] = [
         Action::Quit,
         Action::Help,
         Action::NextPane,
@@ -81,6 +88,13 @@ impl Action {
         Action::Bottom,
         Action::Enter,
         Action::Back,
+        Action::Rollout,
+        Action::RolloutPause,
+        Action::RolloutResume,
+        Action::RolloutBack,
+        Action::RolloutAbort,
+        Action::Switch,
+        Action::Retire,
     ];
 
     pub fn name(self) -> &'static str {
@@ -116,6 +130,13 @@ impl Action {
             Action::Bottom => "bottom",
             Action::Enter => "enter",
             Action::Back => "back",
+            Action::Rollout => "rollout",
+            Action::RolloutPause => "pause_rollout",
+            Action::RolloutResume => "resume_rollout",
+            Action::RolloutBack => "rollback",
+            Action::RolloutAbort => "abort_rollout",
+            Action::Switch => "switch_colour",
+            Action::Retire => "retire_colour",
         }
     }
 
@@ -158,6 +179,19 @@ impl Action {
             Action::Bottom => "last row",
             Action::Enter => "drill down: layer → services → replicas",
             Action::Back => "go back up / close overlay",
+            Action::Rollout => {
+                "roll a new image over the selected service (:rollout, plan, then confirm) [changes]"
+            }
+            Action::RolloutPause => "pause the selected rollout after its batch [changes]",
+            Action::RolloutResume => "resume the selected paused rollout [changes]",
+            Action::RolloutBack => "roll the selected rollout back to the old image [changes]",
+            Action::RolloutAbort => {
+                "abort the selected rollout: failed replicas go back, the rest stay [changes]"
+            }
+            Action::Switch => {
+                "blue-green: make the other colour live (plan, then confirm) [changes]"
+            }
+            Action::Retire => "blue-green: stop the colour that is not live [changes]",
         }
     }
 
@@ -171,6 +205,8 @@ impl Action {
 pub enum Context {
     Global,
     Table,
+    /// The Rollouts view: its own keys first, then the table's.
+    Rollouts,
 }
 
 impl Context {
@@ -178,6 +214,7 @@ impl Context {
         match self {
             Context::Global => "global",
             Context::Table => "table",
+            Context::Rollouts => "rollouts",
         }
     }
 }
@@ -407,6 +444,7 @@ impl Keymap {
             let context = match section.as_str() {
                 "global" => Context::Global,
                 "table" => Context::Table,
+                "rollouts" => Context::Rollouts,
                 other => {
                     let line = actions
                         .values()
@@ -415,7 +453,7 @@ impl Keymap {
                         .unwrap_or(1);
                     return Err(err(
                         line,
-                        format!("unknown context [{other}]; use [global] or [table]"),
+                        format!("unknown context [{other}]; use [global], [table] or [rollouts]"),
                     ));
                 }
             };
@@ -490,7 +528,13 @@ impl Keymap {
         let lookup = |c: Context, k: Key| self.bindings.get(&(c, k)).copied();
         // Shifted letters arrive as uppercase chars with SHIFT set; the
         // char already says it, so ignore SHIFT.
-        lookup(context, key).or_else(|| lookup(Context::Global, key))
+        let table = || match context {
+            Context::Rollouts => lookup(Context::Table, key),
+            _ => None,
+        };
+        lookup(context, key)
+            .or_else(table)
+            .or_else(|| lookup(Context::Global, key))
     }
 
     pub fn keys_for(&self, action: Action) -> Vec<Key> {

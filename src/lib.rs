@@ -25,6 +25,7 @@ pub mod ops;
 pub mod palette;
 pub mod prometheus;
 pub mod promserver;
+pub mod rollout;
 pub mod runtime;
 pub mod shell;
 pub mod snapshot;

@@ -77,6 +77,15 @@ impl App {
                     .map(|r| format!("replica:{}", r.name))
             }),
             View::Logs => return,
+            View::Rollouts => match self.rollout_rows().get(self.ops.rollouts_selected) {
+                Some(crate::rollout::desk::Row::Pair(p)) => Some(format!("service:{}", p.name)),
+                Some(crate::rollout::desk::Row::Rollout(i)) => self
+                    .ops
+                    .rollouts
+                    .get(*i)
+                    .map(|r| format!("service:{}", r.service.name)),
+                None => None,
+            },
             View::Fleet => self
                 .selection_target()
                 .map(|t| t.label.replacen(' ', ":", 1)),

@@ -55,6 +55,8 @@ pub struct Runtime {
     cancels: HashMap<u64, Arc<AtomicBool>>,
     /// Log streams by logs pane, cancelled when the pane closes.
     log_streams: HashMap<u64, Vec<tokio::task::AbortHandle>>,
+    /// The way to each running rollout's driver.
+    rollouts: HashMap<u64, mpsc::Sender<crate::rollout::Control>>,
 }
 
 impl Runtime {
@@ -214,6 +216,31 @@ impl Runtime {
                 }
             }
             Cmd::Exec { .. } => {} // run by the loop: it needs the terminal
+            Cmd::StartRollout { request, view } => {
+                let (ctl, controls) = mpsc::channel(8);
+                self.rollouts.retain(|_, c| !c.is_closed());
+                self.rollouts.insert(view.id, ctl);
+                let swarm = request.swarm_id.is_some();
+                let driver = crate::rollout::driver::Driver::new(
+                    *request,
+                    *view,
+                    tx,
+                    controls,
+                    self.journal.clone(),
+                    self.op_context.clone(),
+                );
+                if swarm {
+                    tokio::spawn(driver.run_swarm(docker));
+                } else {
+                    let prom = self.prom.clone().map(|c| (c, topology.metrics.clone()));
+                    tokio::spawn(driver.run_compose(docker, prom));
+                }
+            }
+            Cmd::RolloutControl { id, control } => {
+                if let Some(c) = self.rollouts.get(&id) {
+                    let _ = c.try_send(control);
+                }
+            }
             Cmd::CancelOp(op) => {
                 if let Some(c) = self.cancels.get(&op) {
                     c.store(true, Ordering::Relaxed);
@@ -290,6 +317,7 @@ pub async fn run(
         journal: Arc::new(settings.journal),
         cancels: HashMap::new(),
         log_streams: HashMap::new(),
+        rollouts: HashMap::new(),
     };
     for e in Journal::tail(&rt.journal.path, 200) {
         app.ops.journaled(e);

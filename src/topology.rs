@@ -18,6 +18,7 @@ use toml::Spanned;
 use crate::metrics::{Metric, RawMetric};
 use crate::model::{Placement, ServiceId, ServiceKind};
 use crate::ops::policy::{Policy, Profile, RawPolicy, RawProfile};
+use crate::rollout;
 
 pub const DEFAULT_TOPOLOGY: &str = include_str!("../assets/topology.toml");
 
@@ -43,6 +44,12 @@ struct RawTopology {
     zones: Vec<Spanned<Zone>>,
     #[serde(default, rename = "flow")]
     flows: Vec<Spanned<Flow>>,
+    #[serde(default, rename = "rollout")]
+    rollouts: Vec<Spanned<rollout::config::RawDefaults>>,
+    #[serde(default, rename = "pair")]
+    pairs: Vec<Spanned<rollout::config::PairDef>>,
+    #[serde(default, rename = "canary")]
+    canaries: Vec<Spanned<rollout::config::RawCanary>>,
 }
 
 /// A network that makes up a layer's zone.
@@ -109,6 +116,11 @@ pub struct Topology {
     /// Which network is which layer's zone, and the flows allowed between zones.
     pub zones: Vec<Zone>,
     pub flows: Vec<Flow>,
+    /// Rolling-update defaults per service (`[[rollout]]`), blue-green
+    /// pairs (`[[pair]]`) and canary stages (`[[canary]]`).
+    pub rollouts: Vec<rollout::config::Defaults>,
+    pub pairs: Vec<rollout::config::PairDef>,
+    pub canaries: Vec<rollout::config::Canary>,
     /// Where it came from, for messages.
     pub origin: String,
 }
@@ -342,7 +354,35 @@ impl Topology {
                 }
             }
         }
+        let mut rollouts = Vec::new();
+        for spanned in raw.rollouts {
+            let line = line_of(text, spanned.span().start);
+            rollouts.push(
+                rollout::config::Defaults::from_raw(spanned.into_inner(), compile_pattern)
+                    .map_err(|e| err(line, e))?,
+            );
+        }
+        let replica_metrics: Vec<&str> = metrics
+            .iter()
+            .filter(|m: &&Metric| m.scope == crate::metrics::Scope::Replica)
+            .map(|m| m.name.as_str())
+            .collect();
+        let mut canaries = Vec::new();
+        for spanned in raw.canaries {
+            let line = line_of(text, spanned.span().start);
+            canaries.push(
+                rollout::config::Canary::from_raw(
+                    spanned.into_inner(),
+                    compile_pattern,
+                    &replica_metrics,
+                )
+                .map_err(|e| err(line, e))?,
+            );
+        }
         Ok(Topology {
+            rollouts,
+            canaries,
+            pairs: raw.pairs.into_iter().map(Spanned::into_inner).collect(),
             layers: raw.layers,
             metrics,
             profiles,

@@ -17,15 +17,17 @@ pub enum View {
     Events,
     Networks,
     Logs,
+    Rollouts,
 }
 
 /// The tabs, in Tab order: the fleet's two panes, then the views.
-pub const TABS: [(View, Option<Pane>, &str); 5] = [
+pub const TABS: [(View, Option<Pane>, &str); 6] = [
     (View::Fleet, Some(Pane::Layers), "Layers"),
     (View::Fleet, Some(Pane::Teams), "Teams"),
     (View::Events, None, "Events"),
     (View::Networks, None, "Networks"),
     (View::Logs, None, "Logs"),
+    (View::Rollouts, None, "Rollouts"),
 ];
 
 /// State of the incident views.
@@ -266,7 +268,7 @@ impl App {
     /// Keys in the Events and Networks views; false if not theirs.
     pub fn on_view_key(&mut self, action: Action) -> bool {
         let (n, sel) = match self.views.view {
-            View::Fleet | View::Logs => return false,
+            View::Fleet | View::Logs | View::Rollouts => return false,
             View::Events => (self.event_lines().len(), &mut self.views.events_selected),
             View::Networks => match &self.views.network_open {
                 Some(net) => {
@@ -328,7 +330,7 @@ impl App {
                     self.open_replica(&id);
                 }
             }
-            View::Fleet | View::Logs => {}
+            View::Fleet | View::Logs | View::Rollouts => {}
         }
     }
 
@@ -387,6 +389,7 @@ impl App {
                 self.views.view = View::Networks;
                 self.views.network_open = None;
             }
+            "rollouts" | "pairs" => self.views.view = View::Rollouts,
             "layers" | "teams" => {
                 self.views.view = View::Fleet;
                 self.pane = if word == "layers" {

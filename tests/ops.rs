@@ -4,148 +4,22 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use agile_deck::app::{App, Cmd, Msg};
+use agile_deck::app::{Cmd, Msg};
 use agile_deck::engine::{Engine, Target};
-use agile_deck::journal::{Entry, Journal};
-use agile_deck::ops::desk::OpView;
+use agile_deck::journal::Entry;
 use agile_deck::ops::exec::{self, Context, Progress};
 use agile_deck::ops::{Machine, Status, StepState};
-use agile_deck::sources;
 use agile_deck::topology::{DEFAULT_TOPOLOGY, Topology};
 use bollard::Docker;
+use common::desk::Desk;
 use common::{TestRun, docker, docker_or_skip};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyCode;
 use serde_json::Value;
 use tokio::sync::mpsc;
-
-/// The app, a real executor and a journal in a temporary folder.
-struct Desk {
-    app: App,
-    docker: Arc<Docker>,
-    /// The daemon the executor talks to (a test swaps it for a dead one).
-    runner: Arc<Docker>,
-    journal: Arc<Journal>,
-    _dir: tempfile::TempDir,
-    tx: mpsc::Sender<Msg>,
-    rx: mpsc::Receiver<Msg>,
-}
-
-impl Desk {
-    async fn new(topology: Topology) -> Desk {
-        let (app, d) = common::app_on_daemon(topology).await;
-        let dir = tempfile::tempdir().unwrap();
-        let journal = Arc::new(Journal::open(&dir.path().join("journal.jsonl")).unwrap());
-        let (tx, rx) = mpsc::channel(4096);
-        let mut desk = Desk {
-            app,
-            runner: Arc::new(d.clone()),
-            docker: Arc::new(d),
-            journal,
-            _dir: dir,
-            tx,
-            rx,
-        };
-        desk.relist().await;
-        desk
-    }
-
-    async fn relist(&mut self) {
-        let topology = self.app.fleet.topology.clone();
-        let manager = self.app.daemon.swarm == "manager";
-        let listing = sources::list(&self.docker, &topology, &HashMap::new(), manager)
-            .await
-            .unwrap();
-        self.app.update(Msg::Listing(listing));
-        if manager {
-            let services = sources::list_services(&self.docker, &topology)
-                .await
-                .unwrap();
-            self.app.update(Msg::Services(services));
-        }
-    }
-
-    fn key(&mut self, code: KeyCode) -> Vec<Cmd> {
-        self.app
-            .update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
-    }
-
-    /// Type `:line` and Enter; the plan is then pending (or `flash` says why not).
-    fn command(&mut self, line: &str) {
-        self.key(KeyCode::Char(':'));
-        for c in line.chars() {
-            self.key(KeyCode::Char(c));
-        }
-        self.key(KeyCode::Enter);
-    }
-
-    fn plan_steps(&self) -> Vec<String> {
-        let p = &self
-            .app
-            .ops
-            .pending
-            .as_ref()
-            .unwrap_or_else(|| panic!("no plan; flash: {:?}", self.app.flash));
-        p.plan.steps.iter().map(|s| s.what.clone()).collect()
-    }
-
-    /// Confirm with `key` and run the operation to its end with the real
-    /// executor, feeding its messages to the app; then list again.
-    async fn confirm(&mut self, key: char) -> OpView {
-        let cmds = self.key(KeyCode::Char(key));
-        let (op, plan) = cmds
-            .into_iter()
-            .find_map(|c| match c {
-                Cmd::RunOp { op, plan } => Some((op, plan)),
-                _ => None,
-            })
-            .unwrap_or_else(|| panic!("not started; flash: {:?}", self.app.flash));
-        tokio::spawn(exec::run(
-            self.runner.clone(),
-            Machine::new(plan),
-            op,
-            Context {
-                run: "test".into(),
-                user: "tester".into(),
-                host: "local".into(),
-            },
-            self.journal.clone(),
-            Arc::new(AtomicBool::new(false)),
-            self.tx.clone(),
-        ));
-        loop {
-            let msg = tokio::time::timeout(Duration::from_secs(120), self.rx.recv())
-                .await
-                .expect("the operation went quiet")
-                .unwrap();
-            let done =
-                matches!(&msg, Msg::Op { op: o, progress: Progress::Finished { .. } } if *o == op);
-            self.app.update(msg);
-            if done {
-                break;
-            }
-        }
-        self.relist().await;
-        self.app
-            .ops
-            .list
-            .iter()
-            .find(|o| o.id == op)
-            .unwrap()
-            .clone()
-    }
-
-    fn journal_lines(&self) -> Vec<Entry> {
-        let text = std::fs::read_to_string(&self.journal.path).unwrap();
-        text.lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-            .collect()
-    }
-}
 
 fn inspect(name: &str) -> Value {
     let out = docker(&["inspect", name]);

@@ -35,6 +35,8 @@ pub struct OpView {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Pending {
     pub plan: Plan,
+    /// A rollout's plan is carried out by its driver, not step by step.
+    pub rollout: Option<Box<crate::rollout::Request>>,
     /// First line shown, for plans longer than the screen.
     pub scroll: usize,
 }
@@ -52,6 +54,10 @@ pub struct Ops {
     pub last_undo: Option<String>,
     pub show_journal: bool,
     pub journal: VecDeque<Entry>,
+    /// Rollouts started this session, oldest first, as their drivers report.
+    pub rollouts: Vec<crate::rollout::View>,
+    /// The selected row of the Rollouts view (pairs first, then rollouts).
+    pub rollouts_selected: usize,
 }
 
 pub const READ_ONLY: &str =
@@ -225,13 +231,13 @@ impl App {
         found.ok_or_else(|| format!("no replica, service, team or layer is called {name:?}"))
     }
 
-    /// The one service a scale applies to.
-    fn scale_service(&self, target: &Target) -> Result<ServiceId, String> {
+    /// The one service a scale or rollout applies to.
+    pub(crate) fn one_service(&self, target: &Target, verb: &str) -> Result<ServiceId, String> {
         match target.services.as_slice() {
             [one] => Ok(one.clone()),
             [] => Err(format!("{} has no service", target.label)),
             many => Err(format!(
-                "{} has {} services ({}): scale one of them",
+                "{} has {} services ({}): {verb} one of them",
                 target.label,
                 many.len(),
                 many.iter()
@@ -249,7 +255,13 @@ impl App {
             return;
         }
         match plan {
-            Ok(plan) => self.ops.pending = Some(Pending { plan, scroll: 0 }),
+            Ok(plan) => {
+                self.ops.pending = Some(Pending {
+                    plan,
+                    rollout: None,
+                    scroll: 0,
+                })
+            }
             Err(e) => self.flash = Some(e),
         }
     }
@@ -272,7 +284,7 @@ impl App {
             return;
         };
         match kind {
-            Kind::Scale => match self.scale_service(&target) {
+            Kind::Scale => match self.one_service(&target, "scale") {
                 Ok(s) => {
                     let now = self
                         .fleet
@@ -331,7 +343,7 @@ impl App {
                 [target, n] => match n.parse::<u64>() {
                     Ok(n) if n <= 1000 => self
                         .resolve_target(target)
-                        .and_then(|t| self.scale_service(&t))
+                        .and_then(|t| self.one_service(&t, "scale"))
                         .and_then(|s| plan::scale(&self.fleet, &s, n)),
                     _ => Err(format!("{n:?}: give a number of replicas from 0 to 1000")),
                 },
@@ -556,7 +568,7 @@ impl App {
     }
 
     fn confirm(&mut self, cmds: &mut Vec<Cmd>) {
-        let Some(Pending { plan, .. }) = self.ops.pending.take() else {
+        let Some(Pending { plan, rollout, .. }) = self.ops.pending.take() else {
             return;
         };
         if let Some(busy) = self
@@ -570,8 +582,24 @@ impl App {
             ));
             return;
         }
+        if let Some(busy) = self
+            .ops
+            .rollouts
+            .iter()
+            .find(|r| !r.phase.finished() && plan.locks.contains(&plan::lock_of(&r.service)))
+        {
+            self.flash = Some(format!(
+                "refused: rollout #{} of {} is under way; let it finish, roll it back or abort it",
+                busy.id, busy.service.name
+            ));
+            return;
+        }
         self.ops.next_id += 1;
         let id = self.ops.next_id;
+        if let Some(request) = rollout {
+            self.start_rollout(id, &plan, *request, cmds);
+            return;
+        }
         self.ops.list.push(OpView {
             id,
             steps: vec![StepState::Pending; plan.steps.len()],

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use bollard::Docker;
 use bollard::models::{
     ContainerCreateBody, ContainerInspectResponse, ContainerUpdateBody, EndpointSettings,
-    NetworkConnectRequest, NetworkingConfig,
+    NetworkConnectRequest, NetworkDisconnectRequest, NetworkingConfig,
 };
 use bollard::query_parameters::{
     CreateContainerOptions, InspectServiceOptions, ListTasksOptions, RemoveContainerOptions,
@@ -114,6 +114,43 @@ pub fn clone_body(
     (body, rest)
 }
 
+/// Create `name` from a body (see `clone_body`), connect its other
+/// networks, start it; its id.
+pub async fn create_and_start(
+    docker: &Docker,
+    name: &str,
+    body: ContainerCreateBody,
+    more: Vec<(String, EndpointSettings)>,
+) -> Result<String, StepError> {
+    let created = docker
+        .create_container(
+            Some(CreateContainerOptions {
+                name: Some(name.to_string()),
+                ..Default::default()
+            }),
+            body,
+        )
+        .await
+        .map_err(step_error)?;
+    for (net, endpoint) in more {
+        docker
+            .connect_network(
+                &net,
+                NetworkConnectRequest {
+                    container: created.id.clone(),
+                    endpoint_config: Some(endpoint),
+                },
+            )
+            .await
+            .map_err(step_error)?;
+    }
+    docker
+        .start_container(&created.id, None)
+        .await
+        .map_err(step_error)?;
+    Ok(created.id)
+}
+
 /// Docker's error in plain words, and what kind it is.
 pub fn step_error(e: bollard::errors::Error) -> StepError {
     use bollard::errors::Error as E;
@@ -190,36 +227,8 @@ pub async fn execute(docker: &Docker, action: &Action) -> Result<String, StepErr
                 .await
                 .map_err(step_error)?;
             let (body, more) = clone_body(&src, *number);
-            let created = docker
-                .create_container(
-                    Some(CreateContainerOptions {
-                        name: Some(name.clone()),
-                        ..Default::default()
-                    }),
-                    body,
-                )
-                .await
-                .map_err(step_error)?;
-            for (net, endpoint) in more {
-                docker
-                    .connect_network(
-                        &net,
-                        NetworkConnectRequest {
-                            container: created.id.clone(),
-                            endpoint_config: Some(endpoint),
-                        },
-                    )
-                    .await
-                    .map_err(step_error)?;
-            }
-            docker
-                .start_container(&created.id, None)
-                .await
-                .map_err(step_error)?;
-            Ok(format!(
-                "created and started ({})",
-                &created.id[..12.min(created.id.len())]
-            ))
+            let id = create_and_start(docker, name, body, more).await?;
+            Ok(format!("created and started ({})", &id[..12.min(id.len())]))
         }
         Action::StopRemove { id, timeout, .. } => {
             stop(docker, id, *timeout).await?;
@@ -309,12 +318,59 @@ pub async fn execute(docker: &Docker, action: &Action) -> Result<String, StepErr
             ))
         }
         Action::WaitTasks { service, replicas } => wait_tasks(docker, service, *replicas).await,
+        Action::Batch => Err(StepError {
+            failure: Failure::Invalid,
+            message: "a rollout batch runs in its rollout, not as a step".into(),
+        }),
+        Action::Alias {
+            id,
+            network,
+            aliases,
+            ..
+        } => {
+            // An endpoint's aliases are fixed when it connects: reconnect.
+            match docker
+                .disconnect_network(
+                    network,
+                    NetworkDisconnectRequest {
+                        container: id.clone(),
+                        force: Some(false),
+                    },
+                )
+                .await
+            {
+                Ok(()) => {}
+                // Not connected: connecting is all there is to do.
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 403, ..
+                }) => {}
+                Err(e) => return Err(step_error(e)),
+            }
+            docker
+                .connect_network(
+                    network,
+                    NetworkConnectRequest {
+                        container: id.clone(),
+                        endpoint_config: Some(EndpointSettings {
+                            aliases: (!aliases.is_empty()).then(|| aliases.clone()),
+                            ..Default::default()
+                        }),
+                    },
+                )
+                .await
+                .map_err(step_error)?;
+            Ok(if aliases.is_empty() {
+                format!("on {network} with no alias")
+            } else {
+                format!("on {network} as {}", aliases.join(", "))
+            })
+        }
     }
 }
 
 /// Change a Swarm service's spec at its current version (Swarm refuses
 /// an update made against an older one); returns that version.
-async fn update_spec(
+pub async fn update_spec(
     docker: &Docker,
     service: &str,
     edit: impl FnOnce(&mut bollard::models::ServiceSpec),
@@ -403,6 +459,18 @@ pub enum Progress {
 }
 
 fn entry(ctx: &Context, op: u64, m: &Machine, kind: &str) -> Entry {
+    entry_for(ctx, op, m.plan.kind, &m.plan.target, &m.plan.params, kind)
+}
+
+/// A journal line of operation `op` ("step" or "result"), to fill in.
+pub fn entry_for(
+    ctx: &Context,
+    op: u64,
+    operation: super::Kind,
+    target: &str,
+    params: &serde_json::Value,
+    kind: &str,
+) -> Entry {
     Entry {
         time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         run: ctx.run.clone(),
@@ -410,9 +478,9 @@ fn entry(ctx: &Context, op: u64, m: &Machine, kind: &str) -> Entry {
         kind: kind.into(),
         user: ctx.user.clone(),
         host: ctx.host.clone(),
-        operation: m.plan.kind.word().into(),
-        target: m.plan.target.clone(),
-        params: m.plan.params.clone(),
+        operation: operation.word().into(),
+        target: target.to_string(),
+        params: params.clone(),
         step: None,
         what: String::new(),
         before: serde_json::Value::Null,

@@ -25,6 +25,12 @@ pub enum Kind {
     Stop,
     Start,
     Undo,
+    /// Blue-green: move the alias to the other colour.
+    Switch,
+    /// Blue-green: stop the colour that is not live.
+    Retire,
+    /// A rolling update or canary (run by `rollout`, journalled the same way).
+    Rollout,
 }
 
 impl Kind {
@@ -37,6 +43,9 @@ impl Kind {
             Kind::Stop => "stop",
             Kind::Start => "start",
             Kind::Undo => "undo",
+            Kind::Switch => "switch",
+            Kind::Retire => "retire",
+            Kind::Rollout => "rollout",
         }
     }
 }
@@ -91,6 +100,16 @@ pub enum Action {
     WaitTasks {
         service: String,
         replicas: u64,
+    },
+    /// A batch of a rollout, shown in its plan; carried out by the
+    /// rollout's driver (`rollout::compose`, `rollout::swarm`), never here.
+    Batch,
+    /// Reconnect a container to `network` with exactly these aliases.
+    Alias {
+        id: String,
+        name: String,
+        network: String,
+        aliases: Vec<String>,
     },
 }
 

@@ -5,6 +5,7 @@ mod incident;
 mod logs;
 mod ops;
 mod promql;
+mod rollouts;
 mod tables;
 
 use ratatui::Frame;
@@ -286,6 +287,7 @@ fn draw_main(f: &mut Frame, app: &App, rows: &[crate::fleet::Row], area: Rect) {
         crate::views::View::Events => return incident::draw_events(f, app, area),
         crate::views::View::Networks => return incident::draw_networks(f, app, area),
         crate::views::View::Logs => return logs::draw(f, app, area),
+        crate::views::View::Rollouts => return rollouts::draw(f, app, area),
         crate::views::View::Fleet => {}
     }
     match &app.frame().level {
@@ -449,11 +451,12 @@ fn draw_help(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
     let help = app.keymap.help();
     let mut lines: Vec<Line> = Vec::new();
-    for ctx in [Context::Global, Context::Table] {
+    for ctx in [Context::Global, Context::Table, Context::Rollouts] {
         lines.push(Line::from(Span::styled(
             match ctx {
                 Context::Global => "everywhere",
                 Context::Table => "in tables",
+                Context::Rollouts => "in the Rollouts tab",
             },
             t.title,
         )));

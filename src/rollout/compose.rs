@@ -1,0 +1,830 @@
+//! The rolling update of a Compose-style service, done by agile-deck
+//! itself: each replica is replaced by one made from its own configuration
+//! with the new image, in batches of `parallelism`, stop-first or
+//! start-first, and only counts once healthy. A failed replica is put back
+//! on the old image before the next batch, so capacity never drops below
+//! `replicas − parallelism` (stop-first) or `replicas` (start-first).
+//! Canaries use the same replacement, stage by stage, gated by Prometheus.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
+use bollard::models::{
+    ContainerCreateBody, ContainerInspectResponse, EndpointSettings, ImageConfig,
+};
+use bollard::query_parameters::RenameContainerOptions;
+use futures_util::future::join_all;
+
+use super::driver::{Driver, Got};
+use super::health_deadline;
+use super::{Change, Decision, Mode, Phase, SlotState, Stage, batches, canary_count, decide};
+use crate::metrics::{Metric, Vars};
+use crate::ops::exec::{self, COMPOSE_NUMBER, clone_body, create_and_start};
+use crate::ops::{Action, StepError};
+use crate::prometheus::{Client, Data, Query};
+
+type Body = (ContainerCreateBody, Vec<(String, EndpointSettings)>);
+
+/// One replica through the rollout.
+struct Slot {
+    name: String,
+    /// The replica as it was: restored from this on rollback.
+    old: Body,
+    /// The same with the new image.
+    new: Body,
+    /// The container that holds the name now.
+    current: String,
+    /// Start-first, after a failure: the old one, renamed and still running.
+    kept_old: Option<String>,
+}
+
+/// Drop what a container only has because its old image said so (env,
+/// command, health check, labels…), so the new image's own values apply;
+/// keep what the operator set. Then point it at `image`.
+pub fn rebase(
+    mut body: ContainerCreateBody,
+    old_image: &ImageConfig,
+    image: &str,
+) -> ContainerCreateBody {
+    fn inherited<T: PartialEq>(v: &mut Option<T>, image: &Option<T>) {
+        if v.is_some() && v == image {
+            *v = None;
+        }
+    }
+    body.image = Some(image.to_string());
+    if let Some(env) = body.env.as_mut() {
+        let from_image = old_image.env.clone().unwrap_or_default();
+        env.retain(|e| !from_image.contains(e));
+    }
+    if let Some(labels) = body.labels.as_mut() {
+        let from_image = old_image.labels.clone().unwrap_or_default();
+        labels.retain(|k, v| from_image.get(k) != Some(v));
+    }
+    inherited(&mut body.cmd, &old_image.cmd);
+    inherited(&mut body.entrypoint, &old_image.entrypoint);
+    inherited(&mut body.healthcheck, &old_image.healthcheck);
+    inherited(&mut body.working_dir, &old_image.working_dir);
+    inherited(&mut body.user, &old_image.user);
+    inherited(&mut body.stop_signal, &old_image.stop_signal);
+    body
+}
+
+fn short(id: &str) -> &str {
+    &id[..12.min(id.len())]
+}
+
+fn image_of(body: &Body) -> String {
+    body.0.image.clone().unwrap_or_default()
+}
+
+/// The health check's interval and timeout (Docker's 30 s defaults).
+fn check_of(c: &ContainerInspectResponse) -> Option<(Duration, Duration)> {
+    let h = c.config.as_ref()?.healthcheck.as_ref()?;
+    let test = h.test.as_deref().unwrap_or_default();
+    if test.is_empty() || test[0] == "NONE" {
+        return None;
+    }
+    let ns = |v: Option<i64>| match v {
+        Some(n) if n > 0 => Duration::from_nanos(n as u64),
+        _ => Duration::from_secs(30),
+    };
+    Some((ns(h.interval), ns(h.timeout)))
+}
+
+/// Wait until `id` is healthy (or, without a health check, has kept
+/// running for `monitor`). Err says what it was instead.
+async fn wait_healthy(docker: &Docker, id: &str, monitor: Duration) -> Result<String, String> {
+    let started = Instant::now();
+    let mut deadline = monitor;
+    let mut first = true;
+    loop {
+        let c = docker
+            .inspect_container(id, None)
+            .await
+            .map_err(|e| exec::step_error(e).message)?;
+        if first {
+            deadline = health_deadline(monitor, check_of(&c));
+            first = false;
+        }
+        let state = c.state.clone().unwrap_or_default();
+        let status = state.status.map(|s| s.to_string()).unwrap_or_default();
+        let took = started.elapsed().as_secs_f64();
+        if status == "exited" || status == "dead" {
+            return Err(format!(
+                "{status} with code {} after {took:.1} s",
+                state.exit_code.unwrap_or(0)
+            ));
+        }
+        let health = state.health.as_ref();
+        let last_probe = health
+            .and_then(|h| h.log.as_ref())
+            .and_then(|l| l.last())
+            .and_then(|p| p.output.clone())
+            .map(|o| o.trim().chars().take(80).collect::<String>())
+            .filter(|o| !o.is_empty());
+        match health.and_then(|h| h.status).map(|s| s.to_string()) {
+            Some(h) if h == "healthy" => return Ok(format!("healthy after {took:.1} s")),
+            Some(h) if h == "unhealthy" => {
+                return Err(format!(
+                    "unhealthy after {took:.1} s{}",
+                    last_probe.map(|p| format!(" ({p})")).unwrap_or_default()
+                ));
+            }
+            Some(h) if h == "starting" => {}
+            // No health check: running for the whole monitor period.
+            _ if status == "running" && started.elapsed() >= monitor => {
+                return Ok(format!("running for {took:.1} s (no health check)"));
+            }
+            _ => {}
+        }
+        if started.elapsed() >= deadline {
+            return Err(format!(
+                "not healthy within {:.0} s (still {}{})",
+                deadline.as_secs_f64(),
+                health
+                    .and_then(|h| h.status)
+                    .map(|s| s.to_string())
+                    .unwrap_or(status),
+                last_probe
+                    .map(|p| format!(", last probe: {p}"))
+                    .unwrap_or_default()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+impl Driver {
+    /// Inspect every replica and build its old and new bodies. Nothing is
+    /// changed yet: a missing image or replica stops here.
+    async fn prepare(&mut self, docker: &Docker) -> Result<Vec<Slot>, String> {
+        if let Change::Image(image) = &self.request.change {
+            docker.inspect_image(image).await.map_err(|e| {
+                format!(
+                    "image {image} is not on this host ({}); build or tag it here first",
+                    exec::step_error(e).message
+                )
+            })?;
+        }
+        let mut slots = Vec::new();
+        for (i, id) in self.request.replicas.iter().enumerate() {
+            let c = docker
+                .inspect_container(id, None)
+                .await
+                .map_err(|e| format!("replica {}: {}", short(id), exec::step_error(e).message))?;
+            let name = c
+                .name
+                .clone()
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string();
+            let number = c
+                .config
+                .as_ref()
+                .and_then(|c| c.labels.as_ref())
+                .and_then(|l| l.get(COMPOSE_NUMBER))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(i as u64 + 1);
+            let old = clone_body(&c, number);
+            let new = match &self.request.change {
+                Change::Restart => old.clone(),
+                Change::Image(image) => {
+                    let image_config = docker
+                        .inspect_image(c.image.as_deref().unwrap_or_default())
+                        .await
+                        .ok()
+                        .and_then(|i| i.config)
+                        .unwrap_or_default();
+                    (rebase(old.0.clone(), &image_config, image), old.1.clone())
+                }
+            };
+            slots.push(Slot {
+                name,
+                old,
+                new,
+                current: id.clone(),
+                kept_old: None,
+            });
+        }
+        Ok(slots)
+    }
+
+    /// Put `slot` on `body` in the rollout's order, waiting for health.
+    async fn replace(
+        &self,
+        docker: &Docker,
+        slot: &mut Slot,
+        forward: bool,
+    ) -> Result<String, String> {
+        let body = if forward { &slot.new } else { &slot.old };
+        let image = image_of(body);
+        let timeout = body.0.stop_timeout.unwrap_or(10);
+        let step_err = |e: StepError| e.message;
+        match self.request.spec.order {
+            super::Order::StopFirst => {
+                let stop = Action::StopRemove {
+                    id: slot.current.clone(),
+                    name: slot.name.clone(),
+                    timeout,
+                };
+                self.step(
+                    format!("stop and remove {} ({})", slot.name, short(&slot.current)),
+                    format!(
+                        "docker stop -t {timeout} {n} && docker rm {n}",
+                        n = slot.name
+                    ),
+                    exec::execute(docker, &stop).await,
+                )
+                .await
+                .map_err(step_err)?;
+                let id = self
+                    .step(
+                        format!("create {} on {image}", slot.name),
+                        format!("docker run -d --name {} … {image}", slot.name),
+                        create_and_start(docker, &slot.name, body.0.clone(), body.1.clone()).await,
+                    )
+                    .await
+                    .map_err(step_err)?;
+                slot.current = id.clone();
+                self.wait(docker, &slot.name, &id).await
+            }
+            super::Order::StartFirst => {
+                let old_id = slot.current.clone();
+                let aside = format!("{}-old-{}", slot.name, &old_id[..6.min(old_id.len())]);
+                self.step(
+                    format!("rename {} to {aside}", slot.name),
+                    format!("docker rename {} {aside}", slot.name),
+                    rename(docker, &old_id, &aside).await,
+                )
+                .await
+                .map_err(step_err)?;
+                let created = self
+                    .step(
+                        format!("create {} on {image} next to the old one", slot.name),
+                        format!("docker run -d --name {} … {image}", slot.name),
+                        create_and_start(docker, &slot.name, body.0.clone(), body.1.clone()).await,
+                    )
+                    .await;
+                let id = match created {
+                    Ok(id) => id,
+                    Err(e) => {
+                        // Nothing new runs: the old one takes its name back.
+                        let _ = rename(docker, &old_id, &slot.name).await;
+                        return Err(e.message);
+                    }
+                };
+                slot.current = id.clone();
+                match self.wait(docker, &slot.name, &id).await {
+                    Ok(h) => {
+                        let stop = Action::StopRemove {
+                            id: old_id.clone(),
+                            name: aside.clone(),
+                            timeout,
+                        };
+                        self.step(
+                            format!("stop and remove {aside}"),
+                            format!("docker stop -t {timeout} {aside} && docker rm {aside}"),
+                            exec::execute(docker, &stop).await,
+                        )
+                        .await
+                        .map_err(step_err)?;
+                        Ok(h)
+                    }
+                    Err(e) => {
+                        slot.kept_old = Some(old_id);
+                        Err(e)
+                    }
+                }
+            }
+        }
+    }
+
+    /// `wait_healthy`, journalled.
+    async fn wait(&self, docker: &Docker, name: &str, id: &str) -> Result<String, String> {
+        let result = wait_healthy(docker, id, self.request.spec.monitor)
+            .await
+            .map_err(|message| StepError {
+                failure: crate::ops::Failure::Other,
+                message,
+            });
+        self.step(
+            format!("wait until {name} is healthy"),
+            format!("docker inspect --format '{{{{.State.Health.Status}}}}' {name}"),
+            result,
+        )
+        .await
+        .map_err(|e| e.message)
+    }
+
+    /// Put a slot back on the old image: the kept old replica takes its
+    /// name back (start-first), or it is replaced again from the old body.
+    async fn restore(&self, docker: &Docker, slot: &mut Slot) -> Result<String, String> {
+        if let Some(old) = slot.kept_old.take() {
+            let failed = Action::StopRemove {
+                id: slot.current.clone(),
+                name: slot.name.clone(),
+                timeout: 10,
+            };
+            self.step(
+                format!("stop and remove the failed {}", slot.name),
+                format!("docker rm -f {}", slot.name),
+                exec::execute(docker, &failed).await,
+            )
+            .await
+            .map_err(|e| e.message)?;
+            self.step(
+                format!("rename the old replica back to {}", slot.name),
+                format!("docker rename {} {}", short(&old), slot.name),
+                rename(docker, &old, &slot.name).await,
+            )
+            .await
+            .map_err(|e| e.message)?;
+            slot.current = old;
+            return Ok("the old replica kept running".into());
+        }
+        self.replace(docker, slot, false).await
+    }
+
+    /// Run `indexes` through `replace` (forward) or `restore` at once;
+    /// the failed ones.
+    async fn run_batch(
+        &mut self,
+        docker: &Docker,
+        slots: &mut [Slot],
+        indexes: &[usize],
+        forward: bool,
+    ) -> Vec<usize> {
+        let moving = if forward {
+            SlotState::Replacing
+        } else {
+            SlotState::Restoring
+        };
+        let mut before = std::collections::HashMap::new();
+        for &i in indexes {
+            let v = &mut self.view.slots[i];
+            if v.state == SlotState::Failed {
+                before.insert(i, std::mem::take(&mut v.note));
+            }
+            v.state = moving.clone();
+            v.note.clear();
+        }
+        self.view.message = format!(
+            "{} {}",
+            if forward { "replacing" } else { "restoring" },
+            indexes
+                .iter()
+                .map(|&i| slots[i].name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        self.send().await;
+        let started = Instant::now();
+        let this = &*self;
+        let mut picked: Vec<&mut Slot> = slots
+            .iter_mut()
+            .enumerate()
+            .filter(|(i, _)| indexes.contains(i))
+            .map(|(_, s)| s)
+            .collect();
+        let results = join_all(picked.iter_mut().map(|s| async move {
+            if forward {
+                this.replace(docker, s, true).await
+            } else {
+                this.restore(docker, s).await
+            }
+        }))
+        .await;
+        let mut failed = Vec::new();
+        for (&i, result) in indexes.iter().zip(results) {
+            let v = &mut self.view.slots[i];
+            v.took = Some(started.elapsed().as_secs_f64());
+            match result {
+                Ok(h) => {
+                    v.state = if forward {
+                        SlotState::Replaced
+                    } else {
+                        SlotState::Restored
+                    };
+                    v.health = "healthy".into();
+                    // A restored replica keeps why it needed restoring.
+                    v.note = match before.get(&i) {
+                        Some(why) if !forward => {
+                            format!("new version failed ({why}); restored: {h}")
+                        }
+                        _ => h,
+                    };
+                }
+                Err(e) => {
+                    v.state = SlotState::Failed;
+                    v.health = "unhealthy".into();
+                    v.note = e;
+                    failed.push(i);
+                }
+            }
+        }
+        self.send().await;
+        failed
+    }
+
+    /// Every slot on the new image back on the old one: failed ones first
+    /// (they are down already), then the replaced ones in batches.
+    async fn roll_back(&mut self, docker: &Docker, slots: &mut [Slot], why: String) {
+        self.view.phase = Phase::RollingBack;
+        self.view.message = why.clone();
+        self.send().await;
+        let failed: Vec<usize> = (0..slots.len())
+            .filter(|&i| self.view.slots[i].state == SlotState::Failed)
+            .collect();
+        let mut lost = self.run_batch(docker, slots, &failed, false).await;
+        let replaced: Vec<usize> = (0..slots.len())
+            .filter(|&i| self.view.slots[i].state == SlotState::Replaced)
+            .collect();
+        for batch in batches(replaced.len(), self.request.spec.parallelism) {
+            let ids: Vec<usize> = replaced[batch].to_vec();
+            lost.extend(self.run_batch(docker, slots, &ids, false).await);
+        }
+        let phase = if lost.is_empty() {
+            self.view.message = format!("rolled back: {why}");
+            Phase::RolledBack
+        } else {
+            Phase::Failed(format!(
+                "rolled back, but {} could not be restored: see the journal",
+                lost.iter()
+                    .map(|&i| slots[i].name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        };
+        self.finish(phase).await;
+    }
+
+    /// After failures: put the failed slots back (the rollout goes on
+    /// without them).
+    async fn restore_failed(&mut self, docker: &Docker, slots: &mut [Slot]) -> bool {
+        let failed: Vec<usize> = (0..slots.len())
+            .filter(|&i| self.view.slots[i].state == SlotState::Failed)
+            .collect();
+        if failed.is_empty() {
+            return true;
+        }
+        let lost = self.run_batch(docker, slots, &failed, false).await;
+        if lost.is_empty() {
+            return true;
+        }
+        self.finish(Phase::Failed(format!(
+            "{} could not be restored",
+            lost.iter()
+                .map(|&i| slots[i].name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )))
+        .await;
+        false
+    }
+
+    /// Between batches: the user's word, then the delay. Returns false when
+    /// the rollout ended here.
+    async fn between(&mut self, docker: &Docker, slots: &mut [Slot], wait: Duration) -> bool {
+        match self.control(wait).await {
+            Got::Nothing | Got::Resume => true,
+            Got::Abort => {
+                let ok = self.restore_failed(docker, slots).await;
+                if ok {
+                    self.finish(Phase::Aborted).await;
+                }
+                false
+            }
+            Got::Rollback => {
+                self.roll_back(docker, slots, "rolled back on request".into())
+                    .await;
+                false
+            }
+            Got::Pause => self.paused(docker, slots, "paused on request".into()).await,
+        }
+    }
+
+    /// Wait for resume, rollback or abort. Returns false when it ended.
+    async fn paused(&mut self, docker: &Docker, slots: &mut [Slot], why: String) -> bool {
+        self.view.phase = Phase::Paused(why);
+        self.view.message = "resume, roll back or abort".into();
+        self.send().await;
+        loop {
+            match self.wait_control().await {
+                Got::Resume => {
+                    self.view.phase = Phase::Rolling;
+                    self.view.message = "resumed".into();
+                    return self.restore_failed(docker, slots).await;
+                }
+                Got::Pause | Got::Nothing => continue,
+                Got::Abort => {
+                    if self.restore_failed(docker, slots).await {
+                        self.finish(Phase::Aborted).await;
+                    }
+                    return false;
+                }
+                Got::Rollback => {
+                    self.roll_back(docker, slots, "rolled back on request".into())
+                        .await;
+                    return false;
+                }
+            }
+        }
+    }
+
+    /// Replace `indexes` in batches, applying the failure rule after each.
+    /// Returns false when the rollout ended.
+    async fn roll_forward(
+        &mut self,
+        docker: &Docker,
+        slots: &mut [Slot],
+        indexes: Vec<usize>,
+        canary: bool,
+    ) -> bool {
+        let n = slots.len();
+        for (k, batch) in batches(indexes.len(), self.request.spec.parallelism)
+            .into_iter()
+            .enumerate()
+        {
+            if k > 0 && !self.between(docker, slots, self.request.spec.delay).await {
+                return false;
+            }
+            let ids = indexes[batch].to_vec();
+            let failed = self.run_batch(docker, slots, &ids, true).await;
+            self.view.failures += failed.len();
+            if failed.is_empty() {
+                continue;
+            }
+            let first = &self.view.slots[failed[0]];
+            let why = format!("{} failed: {}", first.name, first.note);
+            // A canary has no failure budget: a bad version goes back.
+            let decision = if canary {
+                Decision::Rollback
+            } else {
+                decide(self.view.failures, n, &self.request.spec)
+            };
+            match decision {
+                Decision::Go | Decision::Continue => {
+                    if !self.restore_failed(docker, slots).await {
+                        return false;
+                    }
+                }
+                Decision::Pause => {
+                    if !self.paused(docker, slots, why).await {
+                        return false;
+                    }
+                }
+                Decision::Rollback => {
+                    self.roll_back(docker, slots, why).await;
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    pub async fn run_compose(
+        mut self,
+        docker: Arc<Docker>,
+        prom: Option<(Arc<Client>, Vec<Metric>)>,
+    ) {
+        let mut slots = match self.prepare(&docker).await {
+            Ok(s) => s,
+            Err(e) => {
+                self.finish(Phase::Failed(e)).await;
+                return;
+            }
+        };
+        self.view.slots = slots
+            .iter()
+            .map(|s| super::SlotView {
+                name: s.name.clone(),
+                from: image_of(&s.old),
+                to: image_of(&s.new),
+                state: SlotState::Waiting,
+                health: String::new(),
+                took: None,
+                note: String::new(),
+            })
+            .collect();
+        self.send().await;
+        match self.request.mode.clone() {
+            Mode::Canary(stages) => self.canary(&docker, &mut slots, &stages, prom).await,
+            _ => {
+                let all = (0..slots.len()).collect();
+                if self.roll_forward(&docker, &mut slots, all, false).await {
+                    let done = self.view.failures;
+                    self.view.message = if done == 0 {
+                        format!("every replica on {}", self.view.to)
+                    } else {
+                        format!("done; {done} replica(s) failed and were put back on the old image")
+                    };
+                    self.finish(Phase::Done).await;
+                }
+            }
+        }
+    }
+
+    async fn canary(
+        &mut self,
+        docker: &Docker,
+        slots: &mut [Slot],
+        stages: &[Stage],
+        prom: Option<(Arc<Client>, Vec<Metric>)>,
+    ) {
+        let Some((client, metrics)) = prom else {
+            self.finish(Phase::Failed(
+                "a canary needs Prometheus (--prometheus URL)".into(),
+            ))
+            .await;
+            return;
+        };
+        let n = slots.len();
+        for (k, stage) in stages.iter().enumerate() {
+            self.view.stage = Some((k + 1, stages.len()));
+            let want = canary_count(n, stage.weight);
+            let have = self
+                .view
+                .slots
+                .iter()
+                .filter(|s| s.state == SlotState::Replaced)
+                .count();
+            let next: Vec<usize> = (have..want).collect();
+            self.view.message = format!(
+                "stage {} of {}: {want} of {n} on the new version",
+                k + 1,
+                stages.len()
+            );
+            self.send().await;
+            if !self.roll_forward(docker, slots, next, true).await {
+                return;
+            }
+            if stage.duration > Duration::ZERO {
+                self.view.message = format!(
+                    "stage {} of {}: {want} of {n} on the new version, watching for {}",
+                    k + 1,
+                    stages.len(),
+                    super::duration_text(stage.duration)
+                );
+                self.send().await;
+                if !self.between(docker, slots, stage.duration).await {
+                    return;
+                }
+            }
+            let canaries: Vec<String> = (0..want).map(|i| slots[i].name.clone()).collect();
+            let verdict = gates(&client, &metrics, &stage.gates, &canaries).await;
+            let passed = verdict.is_ok();
+            let what = match &verdict {
+                Ok(v) | Err(v) => v.clone(),
+            };
+            let _ = self
+                .step(
+                    format!("stage {} gates: {what}", k + 1),
+                    "curl $PROMETHEUS/api/v1/query …".into(),
+                    if passed {
+                        Ok(what.clone())
+                    } else {
+                        Err(StepError {
+                            failure: crate::ops::Failure::Other,
+                            message: what.clone(),
+                        })
+                    },
+                )
+                .await;
+            if !passed {
+                self.roll_back(
+                    docker,
+                    slots,
+                    format!("stage {} gate failed: {what}", k + 1),
+                )
+                .await;
+                return;
+            }
+            self.view.message = format!("stage {} passed: {what}", k + 1);
+            self.send().await;
+        }
+        self.view.message = format!("every replica on {}; every gate passed", self.view.to);
+        self.finish(Phase::Done).await;
+    }
+}
+
+async fn rename(docker: &Docker, id: &str, name: &str) -> Result<String, StepError> {
+    docker
+        .rename_container(
+            id,
+            RenameContainerOptions {
+                name: name.to_string(),
+            },
+        )
+        .await
+        .map_err(exec::step_error)?;
+    Ok(format!("now called {name}"))
+}
+
+/// Every gate on every canary replica: Ok with the figures, Err with the
+/// first that is not below its bound (no data counts as failing).
+async fn gates(
+    client: &Client,
+    metrics: &[Metric],
+    gates: &[super::Gate],
+    canaries: &[String],
+) -> Result<String, String> {
+    let mut seen = Vec::new();
+    for g in gates {
+        let Some(m) = metrics
+            .iter()
+            .find(|m| m.name == g.metric && m.scope == crate::metrics::Scope::Replica)
+        else {
+            return Err(format!("no replica metric {}", g.metric));
+        };
+        let mut worst = f64::NEG_INFINITY;
+        for c in canaries {
+            let vars = Vars {
+                container: Some(c.clone()),
+                ..Default::default()
+            };
+            let Some(expr) = m.expand(&vars) else {
+                return Err(format!("{} cannot be asked about {c}", g.metric));
+            };
+            let value = match client.run(&Query::Instant { expr }).await {
+                Ok(Data::Vector(v)) if !v.is_empty() => v[0].value,
+                Ok(Data::Scalar { value, .. }) => value,
+                Ok(_) => return Err(format!("{} {c}: no data yet", g.metric)),
+                Err(e) => return Err(format!("{} {c}: {}", g.metric, e.short())),
+            };
+            if value.is_nan() || value >= g.below {
+                return Err(format!(
+                    "{} of {c} is {} (must stay below {})",
+                    g.metric,
+                    m.format(value),
+                    m.format(g.below)
+                ));
+            }
+            worst = worst.max(value);
+        }
+        seen.push(format!(
+            "{} ≤ {} < {}",
+            g.metric,
+            m.format(worst),
+            m.format(g.below)
+        ));
+    }
+    Ok(if seen.is_empty() {
+        "no gates".into()
+    } else {
+        seen.join(", ")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bollard::models::HealthConfig;
+    use std::collections::HashMap;
+
+    #[test]
+    fn a_new_image_brings_its_own_defaults_and_keeps_the_operators() {
+        let image = ImageConfig {
+            env: Some(vec!["PATH=/bin".into(), "VERSION=1".into()]),
+            cmd: Some(vec!["serve".into()]),
+            healthcheck: Some(HealthConfig {
+                test: Some(vec!["CMD".into(), "probe".into()]),
+                ..Default::default()
+            }),
+            labels: Some(HashMap::from([(
+                "org.version".to_string(),
+                "1".to_string(),
+            )])),
+            ..Default::default()
+        };
+        let body = ContainerCreateBody {
+            image: Some("agile-sim:1".into()),
+            env: Some(vec![
+                "PATH=/bin".into(),
+                "VERSION=1".into(),
+                "TEAM=qa".into(),
+            ]),
+            cmd: Some(vec!["serve".into()]),
+            healthcheck: Some(HealthConfig {
+                test: Some(vec!["CMD".into(), "probe".into()]),
+                interval: Some(1_000_000_000),
+                ..Default::default()
+            }),
+            labels: Some(HashMap::from([
+                ("org.version".to_string(), "1".to_string()),
+                ("team".to_string(), "qa".to_string()),
+            ])),
+            ..Default::default()
+        };
+        let out = rebase(body, &image, "agile-sim:2");
+        assert_eq!(out.image.as_deref(), Some("agile-sim:2"));
+        assert_eq!(out.env, Some(vec!["TEAM=qa".to_string()]));
+        assert_eq!(out.cmd, None, "the new image's command");
+        assert_eq!(
+            out.healthcheck.unwrap().interval,
+            Some(1_000_000_000),
+            "set by the operator"
+        );
+        assert_eq!(out.labels.unwrap().keys().collect::<Vec<_>>(), vec!["team"]);
+    }
+}

@@ -1,0 +1,175 @@
+//! What every rollout driver shares: the view it reports after each
+//! change, the journal line per Docker action, and the user's controls.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use super::{Control, Phase, Request, View};
+use crate::app::Msg;
+use crate::journal::Journal;
+use crate::ops::exec::{Context, entry_for};
+use crate::ops::{Kind, StepError};
+
+/// What the user said, if anything.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Got {
+    Nothing,
+    Pause,
+    Resume,
+    Rollback,
+    Abort,
+}
+
+pub struct Driver {
+    pub request: Request,
+    pub view: View,
+    tx: mpsc::Sender<Msg>,
+    controls: mpsc::Receiver<Control>,
+    journal: Arc<Journal>,
+    ctx: Context,
+    steps: std::sync::atomic::AtomicUsize,
+}
+
+impl Driver {
+    pub fn new(
+        request: Request,
+        view: View,
+        tx: mpsc::Sender<Msg>,
+        controls: mpsc::Receiver<Control>,
+        journal: Arc<Journal>,
+        ctx: Context,
+    ) -> Driver {
+        Driver {
+            request,
+            view,
+            tx,
+            controls,
+            journal,
+            ctx,
+            steps: Default::default(),
+        }
+    }
+
+    fn params(&self) -> serde_json::Value {
+        let s = &self.request.spec;
+        json!({
+            "from": self.view.from,
+            "to": self.view.to,
+            "what": self.view.what,
+            "parallelism": s.parallelism,
+            "delay": super::duration_text(s.delay),
+            "monitor": super::duration_text(s.monitor),
+            "failure": s.on_failure.word(),
+            "ratio": s.max_ratio,
+            "order": s.order.word(),
+        })
+    }
+
+    fn target(&self) -> String {
+        format!("service {}", self.request.service.name)
+    }
+
+    /// Report the view to the app.
+    pub async fn send(&self) {
+        let _ = self
+            .tx
+            .send(Msg::Rollout(Box::new(self.view.clone())))
+            .await;
+    }
+
+    /// Journal one action (fsync'd) and pass its result on.
+    pub async fn step(
+        &self,
+        what: String,
+        cli: String,
+        result: Result<String, StepError>,
+    ) -> Result<String, StepError> {
+        let n = self
+            .steps
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        let mut e = entry_for(
+            &self.ctx,
+            self.view.id,
+            Kind::Rollout,
+            &self.target(),
+            &self.params(),
+            "step",
+        );
+        e.step = Some(n);
+        e.what = what;
+        e.cli = cli;
+        match &result {
+            Ok(d) => (e.outcome, e.detail) = ("done".into(), d.clone()),
+            Err(err) => (e.outcome, e.error) = ("failed".into(), err.message.clone()),
+        }
+        self.journaled(e).await;
+        result
+    }
+
+    async fn journaled(&self, e: crate::journal::Entry) {
+        match self.journal.append(&e) {
+            Ok(()) => {
+                let _ = self.tx.send(Msg::Journaled(Box::new(e))).await;
+            }
+            Err(err) => log::error!("{err}"),
+        }
+    }
+
+    /// End in `phase`: the result line and the last view.
+    pub async fn finish(&mut self, phase: Phase) {
+        let mut e = entry_for(
+            &self.ctx,
+            self.view.id,
+            Kind::Rollout,
+            &self.target(),
+            &self.params(),
+            "result",
+        );
+        (e.outcome, e.error) = match &phase {
+            Phase::Done => ("done".into(), String::new()),
+            Phase::RolledBack => ("rolled back".into(), String::new()),
+            Phase::Aborted => ("aborted".into(), String::new()),
+            Phase::Failed(why) => ("failed".into(), why.clone()),
+            other => (other.word(), String::new()),
+        };
+        e.detail = self.view.message.clone();
+        e.after = json!({
+            "replicas": self.view.slots.iter().map(|s| json!({
+                "name": s.name, "state": format!("{:?}", s.state), "image": if s.state == super::SlotState::Replaced { &s.to } else { &s.from },
+            })).collect::<Vec<_>>(),
+            "failures": self.view.failures,
+        });
+        self.journaled(e).await;
+        self.view.phase = phase;
+        self.view.finished = Some(chrono::Utc::now());
+        self.send().await;
+    }
+
+    fn got(c: Option<Control>) -> Got {
+        match c {
+            Some(Control::Pause) => Got::Pause,
+            Some(Control::Resume) => Got::Resume,
+            Some(Control::Rollback) => Got::Rollback,
+            Some(Control::Abort) => Got::Abort,
+            // The app is gone: finish what is safe, i.e. stop here.
+            None => Got::Abort,
+        }
+    }
+
+    /// The user's word within `wait` (Nothing if none came).
+    pub async fn control(&mut self, wait: Duration) -> Got {
+        match tokio::time::timeout(wait, self.controls.recv()).await {
+            Ok(c) => Self::got(c),
+            Err(_) => Got::Nothing,
+        }
+    }
+
+    /// Wait as long as it takes for the user's word.
+    pub async fn wait_control(&mut self) -> Got {
+        Self::got(self.controls.recv().await)
+    }
+}
