@@ -206,6 +206,8 @@ pub struct DemoReplica {
     pub mem_mib: u64,
     /// Workload knobs.
     pub env: Vec<(&'static str, String)>,
+    /// The `environment` label: `demo`, or a blue-green pair's colour.
+    pub environment: &'static str,
 }
 
 /// The deployment: the reference's containers, named and labelled as it
@@ -235,6 +237,7 @@ pub fn deployment() -> Vec<DemoReplica> {
             ("LOAD_RPS", "5".into()),
             ("LATENCY_MS", "20".into()),
         ],
+        environment: "demo",
     };
     let mut out = vec![
         one(
@@ -380,8 +383,31 @@ pub fn deployment() -> Vec<DemoReplica> {
                     ("CALL", call_urls("coordinator-main")),
                     ("CALL_RPS", "0.5".into()),
                 ],
+                environment: "demo",
             });
         }
+    }
+    // The blue-green pair `agents`: two replicas of each colour on
+    // agile-execution; blue holds the alias `agents` (live), green waits.
+    for (i, colour) in ["blue", "blue", "green", "green"].into_iter().enumerate() {
+        out.push(DemoReplica {
+            name: format!("agile-agents-{colour}-{}", 1 + i % 2),
+            service: "agents",
+            number: i + 1,
+            layer: "execution",
+            component: "agent",
+            team: None,
+            hostname: None,
+            networks: &["agile-execution"],
+            cpus: 0.25,
+            mem_mib: 64,
+            env: vec![
+                ("CPU", "0.01".into()),
+                ("LOAD_RPS", "2".into()),
+                ("COLOUR", colour.into()),
+            ],
+            environment: colour,
+        });
     }
     out
 }
@@ -400,7 +426,7 @@ fn labels_for(r: &DemoReplica, extra: &[(String, String)]) -> HashMap<String, St
         ("version", env!("CARGO_PKG_VERSION").to_string()),
         ("layer", r.layer.to_string()),
         ("component", r.component.to_string()),
-        ("environment", "demo".to_string()),
+        ("environment", r.environment.to_string()),
         ("managed-by", "agile-deck".to_string()),
         (DEMO_LABEL, "reference".to_string()),
         ("com.docker.compose.project", COMPOSE_PROJECT.to_string()),
@@ -483,9 +509,15 @@ pub fn container_body(
     }
 }
 
-/// Aliases: the hostname the reference resolves and the Compose service name.
+/// Aliases: the hostname the reference resolves and the Compose service
+/// name — except on a blue-green pair's green side, which starts without
+/// the pair's alias (blue is live).
 fn endpoint(r: &DemoReplica) -> EndpointSettings {
-    let mut aliases = vec![r.service.to_string()];
+    let mut aliases = if r.environment == "green" {
+        Vec::new()
+    } else {
+        vec![r.service.to_string()]
+    };
     if let Some(h) = r.hostname
         && h != r.service
     {

@@ -213,7 +213,7 @@ fn demo_dashboard_in_tmux() {
         "--format",
         "{{.Names}}",
     ]);
-    assert_eq!(running.lines().count(), 21, "{running}");
+    assert_eq!(running.lines().count(), 25, "{running}");
     assert!(
         running.contains("agile-agent-product-pm-001")
             && running.contains("agile-agent-development-dev-008")
@@ -240,13 +240,13 @@ fn demo_dashboard_in_tmux() {
     eprintln!("{screen}");
     assert!(screen.contains("agile-deck ─ local"), "{screen}");
     assert!(
-        row(&screen, "execution").unwrap().contains("13/13"),
+        row(&screen, "execution").unwrap().contains("17/17"),
         "{screen}"
     );
     assert!(row(&screen, "data").unwrap().contains("3/3"), "{screen}");
     // Health settles to healthy within the health check's first interval.
-    let screen = tmux.wait("all 21 healthy", Duration::from_secs(30), |s| {
-        row(s, "execution").is_some_and(|l| l.contains("●13"))
+    let screen = tmux.wait("all 25 healthy", Duration::from_secs(30), |s| {
+        row(s, "execution").is_some_and(|l| l.contains("●17"))
             && row(s, "frontend").is_some_and(|l| l.contains("●2"))
     });
     assert!(!screen.contains("ungrouped"), "{screen}");
@@ -423,7 +423,7 @@ fn demo_dashboard_in_tmux() {
         .find(|l| l.contains("stats engine:"))
         .unwrap();
     assert!(
-        line.contains("21 read from cgroups · 0 Docker streams"),
+        line.contains("25 read from cgroups · 0 Docker streams"),
         "{line}"
     );
 

@@ -303,3 +303,375 @@ async fn a_bad_version_is_rolled_back() {
     let result = journal.last().unwrap();
     assert_eq!(result.outcome, "rolled back", "{result:?}");
 }
+
+/// How many of the replicas with `label` run `image` and are healthy.
+fn healthy_on(label: &str, image: &str) -> usize {
+    names(label)
+        .iter()
+        .filter(|n| {
+            let h = docker(&["inspect", "--format", "{{.State.Health.Status}}", n]);
+            image_of(n) == image && h.trim() == "healthy"
+        })
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_resume_and_abort_end_in_known_states() {
+    if !docker_or_skip("pause_resume_and_abort_end_in_known_states") {
+        return;
+    }
+    let t = TestRun::new();
+    let base = common::workload_image().await;
+    let v2 = derived_image(&base, "agile-sim:rollout-v2", "VERSION=v2");
+    let bad = derived_image(&base, "agile-sim:rollout-bad", "VERSION=bad");
+    let project = format!("pr{}", t.id);
+    let label = web_replicas(&t, &base, &project, 4);
+    let mut desk = desk().await;
+
+    // Paused on request after the first replica: 1 new, 3 old, all healthy.
+    desk.command(&format!(
+        "rollout {project} image={v2} parallelism=1 delay=2s"
+    ));
+    let id = desk.start_rollout('y');
+    desk.until(id, Duration::from_secs(60), |r| {
+        r.slots
+            .first()
+            .is_some_and(|s| s.state == SlotState::Replaced)
+    })
+    .await;
+    desk.command(&format!("pause {project}"));
+    let r = desk
+        .until(id, Duration::from_secs(60), |r| {
+            matches!(r.phase, Phase::Paused(_))
+        })
+        .await;
+    assert_eq!(r.phase, Phase::Paused("paused on request".into()));
+    assert_eq!(healthy_on(&label, &v2), 1);
+    assert_eq!(healthy_on(&label, &base), 3);
+    // Resumed: it goes on to the end.
+    desk.command(&format!("resume {project}"));
+    let r = desk
+        .until(id, Duration::from_secs(90), |r| r.phase.finished())
+        .await;
+    assert_eq!(r.phase, Phase::Done, "{r:#?}");
+    assert_eq!(healthy_on(&label, &v2), 4);
+
+    // A bad version with failure=pause: paused at the first failure, the
+    // failed replica left as it is for a look (its logs, its health).
+    desk.relist().await;
+    desk.command(&format!(
+        "rollout {project} image={bad} parallelism=1 failure=pause monitor=3s"
+    ));
+    let id = desk.start_rollout('y');
+    let r = desk
+        .until(id, Duration::from_secs(60), |r| {
+            matches!(r.phase, Phase::Paused(_))
+        })
+        .await;
+    assert!(
+        matches!(&r.phase, Phase::Paused(why) if why.contains("failed")),
+        "{r:#?}"
+    );
+    assert_eq!(r.slots[0].state, SlotState::Failed);
+    assert_eq!(image_of(&r.slots[0].name), bad);
+    assert_eq!(healthy_on(&label, &v2), 3);
+    // Resume: the failed one goes back, the next one fails too: paused again.
+    desk.command(&format!("resume {project}"));
+    let r = desk
+        .until(id, Duration::from_secs(60), |r| {
+            r.failures == 2 && matches!(r.phase, Phase::Paused(_))
+        })
+        .await;
+    assert_eq!(r.slots[0].state, SlotState::Restored, "{r:#?}");
+    assert_eq!(r.slots[1].state, SlotState::Failed, "{r:#?}");
+    // Abort: the failed one goes back and the rollout ends; nothing is down.
+    desk.command(&format!("abort {project}"));
+    let r = desk
+        .until(id, Duration::from_secs(60), |r| r.phase.finished())
+        .await;
+    assert_eq!(r.phase, Phase::Aborted, "{r:#?}");
+    assert_eq!(healthy_on(&label, &v2), 4);
+    let result = desk
+        .journal_lines()
+        .into_iter()
+        .rfind(|e| e.op == id)
+        .unwrap();
+    assert_eq!(
+        (result.kind.as_str(), result.outcome.as_str()),
+        ("result", "aborted")
+    );
+}
+
+/// The image of each running task of a Swarm service.
+fn task_images(service: &str) -> Vec<String> {
+    let out = docker(&[
+        "service",
+        "ps",
+        service,
+        "--filter",
+        "desired-state=running",
+        "--format",
+        "{{.Image}} {{.CurrentState}}",
+    ]);
+    let mut v: Vec<String> = out
+        .lines()
+        .filter(|l| l.contains("Running"))
+        .map(|l| l.split_whitespace().next().unwrap_or("").to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swarm_update_and_rollback_follow_update_status() {
+    if !docker_or_skip("swarm_update_and_rollback_follow_update_status") {
+        return;
+    }
+    let mut t = TestRun::new();
+    let base = common::workload_image().await;
+    let v2 = derived_image(&base, "agile-sim:rollout-v2", "VERSION=v2");
+    t.ensure_swarm_manager();
+    let name = format!("sw{}", t.id);
+    docker(&[
+        "service",
+        "create",
+        "--detach",
+        "--name",
+        &name,
+        "--label",
+        &t.label(),
+        "--container-label",
+        &t.label(),
+        "--replicas",
+        "2",
+        "--health-interval",
+        "1s",
+        "--health-timeout",
+        "1s",
+        "--health-retries",
+        "1",
+        &base,
+    ]);
+    wait_for("2 tasks running", Duration::from_secs(60), || {
+        (task_images(&name).len() == 2).then_some(())
+    });
+    let mut desk = desk().await;
+    desk.command(&format!(
+        "rollout {name} image={v2} parallelism=1 monitor=1s"
+    ));
+    let steps = desk.plan_steps();
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    let id = desk.start_rollout('y');
+    // Progress comes from Swarm: the update is seen under way, then done.
+    let r = desk
+        .until(id, Duration::from_secs(120), |r| r.phase.finished())
+        .await;
+    assert_eq!(r.phase, Phase::Done, "{r:#?}");
+    assert_eq!(r.to, v2);
+    assert_eq!(r.slots.len(), 2, "{r:#?}");
+    assert!(
+        r.slots
+            .iter()
+            .all(|s| s.state == SlotState::Replaced && s.to == v2),
+        "{r:#?}"
+    );
+    assert!(
+        r.message.contains("completed"),
+        "UpdateStatus's message: {r:#?}"
+    );
+    assert_eq!(task_images(&name), vec![v2.clone(), v2.clone()]);
+    let update = docker(&[
+        "service",
+        "inspect",
+        "--format",
+        "{{.UpdateStatus.State}} {{json .Spec.UpdateConfig}}",
+        &name,
+    ]);
+    assert!(update.starts_with("completed"), "{update}");
+    assert!(
+        update.contains("\"Parallelism\":1") && update.contains("\"Monitor\":1000000000"),
+        "{update}"
+    );
+
+    // Swarm rolls it back to the previous spec.
+    desk.relist().await;
+    desk.command(&format!("rollback {name}"));
+    assert_eq!(
+        desk.app
+            .ops
+            .pending
+            .as_ref()
+            .map(|p| p.plan.steps[0].cli.clone()),
+        Some(format!("docker service rollback {name}"))
+    );
+    let id = desk.start_rollout('y');
+    let r = desk
+        .until(id, Duration::from_secs(120), |r| r.phase.finished())
+        .await;
+    assert_eq!(r.phase, Phase::RolledBack, "{r:#?}");
+    assert_eq!(task_images(&name), vec![base.clone(), base.clone()]);
+    let journal = desk.journal_lines();
+    assert!(journal.iter().any(|e| e.op == id
+        && e.cli == format!("docker service rollback {name}")
+        && e.outcome == "done"));
+}
+
+/// What the pair's alias answers from inside a client container on its
+/// network: `/version` of whichever replica the name resolves to, asked
+/// `times` times (Docker's DNS rotates between the addresses).
+fn versions_behind(client: &str, alias: &str, times: usize) -> Vec<String> {
+    let mut v: Vec<String> = (0..times)
+        .map(|_| {
+            docker(&[
+                "exec",
+                client,
+                "/agile-sim",
+                "probe",
+                &format!("http://{alias}:8080/version"),
+            ])
+            .trim()
+            .to_string()
+        })
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+fn health_of(name: &str) -> String {
+    docker(&["inspect", "--format", "{{.State.Health.Status}}", name])
+        .trim()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blue_green_switches_the_alias_both_ways() {
+    if !docker_or_skip("blue_green_switches_the_alias_both_ways") {
+        return;
+    }
+    let t = TestRun::new();
+    let base = common::workload_image().await;
+    let pair = format!("bg{}", t.id);
+    docker(&["network", "create", "--label", &t.label(), &pair]);
+    let mut names = Vec::new();
+    for (n, colour) in [(1, "blue"), (2, "blue"), (3, "green"), (4, "green")] {
+        let label = format!("environment={colour}");
+        let version = format!("VERSION={colour}");
+        let mut extra = vec!["--network", &pair, "--label", &label, "--env", &version];
+        if colour == "blue" {
+            extra.extend(["--network-alias", &pair]);
+        }
+        extra.extend(FAST_HEALTH);
+        names.push(compose_replica(&t, &base, &pair, &pair, n, &extra));
+    }
+    let client = format!("{pair}-client");
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &client,
+        "--label",
+        &t.label(),
+        "--network",
+        &pair,
+        &base,
+    ]);
+    wait_for("all healthy", Duration::from_secs(30), || {
+        names
+            .iter()
+            .all(|n| health_of(n) == "healthy")
+            .then_some(())
+    });
+    assert_eq!(versions_behind(&client, &pair, 6), ["200 blue"]);
+    let mut desk = desk().await;
+    let p = agile_deck::rollout::pair::find(&desk.app.fleet, &pair).unwrap();
+    assert_eq!(p.live, [agile_deck::rollout::pair::Colour::Blue]);
+    assert_eq!((p.blue.len(), p.green.len()), (2, 2));
+    assert_eq!(p.network.as_deref(), Some(pair.as_str()));
+
+    // A green replica is unhealthy: the switch is refused, naming it.
+    let sick = &names[3];
+    docker(&[
+        "exec",
+        sick,
+        "/agile-sim",
+        "probe",
+        "http://127.0.0.1:8080/knobs?unhealthy=1",
+    ]);
+    wait_for("green 2 unhealthy", Duration::from_secs(20), || {
+        (health_of(sick) == "unhealthy").then_some(())
+    });
+    desk.relist().await;
+    desk.command(&format!("switch {pair} green"));
+    assert!(desk.app.ops.pending.is_none());
+    let flash = desk.app.flash.clone().unwrap_or_default();
+    assert!(
+        flash.starts_with("refused: green replica") && flash.contains(sick.as_str()),
+        "{flash}"
+    );
+    assert_eq!(versions_behind(&client, &pair, 4), ["200 blue"]);
+
+    // Healed: green goes live, blue keeps running.
+    docker(&[
+        "exec",
+        sick,
+        "/agile-sim",
+        "probe",
+        "http://127.0.0.1:8080/knobs?unhealthy=0",
+    ]);
+    wait_for("green 2 healthy", Duration::from_secs(20), || {
+        (health_of(sick) == "healthy").then_some(())
+    });
+    desk.relist().await;
+    desk.command(&format!("switch {pair} green"));
+    let steps = desk.plan_steps();
+    assert_eq!(steps.len(), 4, "{steps:?}");
+    assert!(
+        steps[0].starts_with(&format!("give {pair} to")),
+        "{steps:?}"
+    );
+    assert!(
+        steps[3].starts_with(&format!("take {pair} from")),
+        "{steps:?}"
+    );
+    let op = desk.confirm('y').await;
+    assert_eq!(op.status, agile_deck::ops::Status::Done, "{op:#?}");
+    assert_eq!(versions_behind(&client, &pair, 6), ["200 green"]);
+    let p = agile_deck::rollout::pair::find(&desk.app.fleet, &pair).unwrap();
+    assert_eq!(p.live, [agile_deck::rollout::pair::Colour::Green]);
+    assert!(
+        names[..2].iter().all(|n| health_of(n) == "healthy"),
+        "blue still runs"
+    );
+
+    // And back to blue.
+    desk.command(&format!("switch {pair} blue"));
+    let op = desk.confirm('y').await;
+    assert_eq!(op.status, agile_deck::ops::Status::Done, "{op:#?}");
+    assert_eq!(versions_behind(&client, &pair, 6), ["200 blue"]);
+
+    // The live colour cannot be retired; the idle one can.
+    desk.command(&format!("retire {pair} blue"));
+    assert!(desk.app.ops.pending.is_none());
+    assert!(
+        desk.app
+            .flash
+            .clone()
+            .unwrap_or_default()
+            .contains("blue is live")
+    );
+    desk.command(&format!("retire {pair} green"));
+    let op = desk.confirm('y').await;
+    assert_eq!(op.status, agile_deck::ops::Status::Done, "{op:#?}");
+    for n in &names[2..] {
+        let state = docker(&["inspect", "--format", "{{.State.Status}}", n]);
+        assert_eq!(state.trim(), "exited", "{n}");
+    }
+    assert_eq!(versions_behind(&client, &pair, 4), ["200 blue"]);
+    let journal = desk.journal_lines();
+    assert!(
+        journal
+            .iter()
+            .any(|e| e.operation == "switch" && e.kind == "result" && e.outcome == "done")
+    );
+}

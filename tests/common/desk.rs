@@ -76,12 +76,14 @@ impl Desk {
     }
 
     /// Type `:line` and Enter; the plan is then pending (or `flash` says why not).
+    /// Controls for rollouts go straight to their drivers.
     pub fn command(&mut self, line: &str) {
         self.key(KeyCode::Char(':'));
         for c in line.chars() {
             self.key(KeyCode::Char(c));
         }
-        self.key(KeyCode::Enter);
+        let cmds = self.key(KeyCode::Enter);
+        self.forward(cmds);
     }
 
     pub fn plan_steps(&self) -> Vec<String> {
