@@ -130,7 +130,7 @@ fn config_check(cli: &Cli, config: &Config, topology: &Topology) -> Result<(), F
         }
     );
     println!(
-        "topology:    {}: {} layers, {} rules, {} metrics, {} profiles, {} policies, {} zones, {} flows",
+        "topology:    {}: {} layers, {} rules, {} metrics, {} profiles, {} policies, {} zones, {} flows, {} rollout defaults, {} canaries, {} pairs",
         topology.origin,
         topology.layers.len(),
         topology.rules.len(),
@@ -138,7 +138,10 @@ fn config_check(cli: &Cli, config: &Config, topology: &Topology) -> Result<(), F
         topology.profiles.len(),
         topology.policies.len(),
         topology.zones.len(),
-        topology.flows.len()
+        topology.flows.len(),
+        topology.rollouts.len(),
+        topology.canaries.len(),
+        topology.pairs.len()
     );
     let keymap = match &cli.keymap {
         Some(p) => Keymap::load(p)?,

@@ -629,6 +629,31 @@ mod tests {
                 2,
                 "above critical",
             ),
+            (
+                "layers = [\"a\"]\n\n[[rollout]]\nservice = \"*\"\nfailure = \"explode\"\n",
+                3,
+                "pause, continue or rollback",
+            ),
+            (
+                "layers = [\"a\"]\n[[rollout]]\nservice = \"*\"\ndelay = \"soon\"\n",
+                2,
+                "a duration is like",
+            ),
+            (
+                "layers = [\"a\"]\n[[canary]]\nservice = \"*\"\n[[canary.stage]]\nweight = 0.5\nduration = \"5s\"\ngates = [{ metric = \"ERR\", below = 0.1 }]\n",
+                2,
+                "not a replica-scope [[metric]]",
+            ),
+            (
+                "layers = [\"a\"]\n[[canary]]\nservice = \"*\"\n[[canary.stage]]\nweight = 0.5\nduration = \"5s\"\n[[canary.stage]]\nweight = 0.2\nduration = \"5s\"\n",
+                2,
+                "weights grow",
+            ),
+            (
+                "layers = [\"a\"]\n[[pair]]\nservice = \"agents\"\ncolour = \"teal\"\n",
+                4,
+                "unknown field",
+            ),
         ];
         for (text, line, reason) in cases {
             let e = Topology::parse(text, "t.toml").expect_err(text);
@@ -636,6 +661,33 @@ mod tests {
             assert!(e.reason.contains(reason), "{text}: {e}");
             assert!(e.to_string().starts_with("topology t.toml, line "));
         }
+    }
+
+    #[test]
+    fn the_default_topology_sets_rollouts_canaries_and_the_demo_pair() {
+        let t = Topology::default_topology();
+        let team = crate::rollout::config::spec_for(&t.rollouts, "development-team");
+        assert_eq!(team.parallelism, 2);
+        assert_eq!(team.on_failure, crate::rollout::OnFailure::Rollback);
+        assert_eq!(team.max_ratio, 0.25);
+        // Other services get Swarm's defaults.
+        assert_eq!(
+            crate::rollout::config::spec_for(&t.rollouts, "postgres-primary"),
+            crate::rollout::Spec::default()
+        );
+        let canary = t
+            .canaries
+            .iter()
+            .find(|c| c.applies_to("api-gateway"))
+            .unwrap();
+        let weights: Vec<f64> = canary.stages.iter().map(|s| s.weight).collect();
+        assert_eq!(
+            weights,
+            [0.25, 0.5, 1.0],
+            "the last stage finishes the rollout"
+        );
+        assert_eq!(canary.stages[0].gates.len(), 2);
+        assert_eq!(t.pairs[0].alias.as_deref(), Some("agents"));
     }
 
     #[test]

@@ -675,3 +675,101 @@ async fn blue_green_switches_the_alias_both_ways() {
             .any(|e| e.operation == "switch" && e.kind == "result" && e.outcome == "done")
     );
 }
+
+/// A topology with the workload's error ratio per replica and a canary of
+/// one short stage gated on it.
+const CANARY_TOPOLOGY: &str = r#"
+layers = ["app"]
+[[metric]]
+name = "ERR"
+scope = "replica"
+unit = "%"
+expr = '(sum(rate(agile_sim_requests_total{container="$container",code=~"5.."}[1m])) or vector(0)) / sum(rate(agile_sim_requests_total{container="$container"}[1m]))'
+[[canary]]
+service = "*"
+[[canary.stage]]
+weight = 0.3
+duration = "8s"
+gates = [{ metric = "ERR", below = 0.05 }]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn canary_gates_on_the_error_rate() {
+    if !docker_or_skip("canary_gates_on_the_error_rate")
+        || !common::tool_or_skip("canary_gates_on_the_error_rate", "prometheus")
+    {
+        return;
+    }
+    let t = TestRun::new();
+    let base = common::workload_image().await;
+    let v2 = derived_image(&base, "agile-sim:rollout-v2", "VERSION=v2");
+    let errors = derived_image(&base, "agile-sim:rollout-errors", "ERROR_RATE=0.5");
+    let project = format!("cn{}", t.id);
+    for i in 1..=3 {
+        let mut extra = vec!["-p", "127.0.0.1::8080", "--env", "LOAD_RPS=20"];
+        extra.extend(FAST_HEALTH);
+        compose_replica(&t, &base, &project, &project, i, &extra);
+    }
+    let mut desk = Desk::new(Topology::parse(CANARY_TOPOLOGY, "canary test").unwrap()).await;
+
+    // No Prometheus: refused, and said why.
+    desk.command(&format!("canary {project} image={v2}"));
+    assert!(desk.app.ops.pending.is_none());
+    let flash = desk.app.flash.clone().unwrap_or_default();
+    assert!(flash.contains("gated by Prometheus"), "{flash}");
+
+    // A real Prometheus scraping the replicas (and the new ones as they come).
+    let endpoint = agile_deck::connect::endpoint_from_environment(None).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let port = agile_deck::promserver::free_port(0).unwrap();
+    let config =
+        agile_deck::promserver::scrape_config(&endpoint.url, &t.label(), Duration::from_secs(1));
+    let server = agile_deck::promserver::Server::start(dir.path(), port, &config).unwrap();
+    let client = Arc::new(
+        agile_deck::prometheus::Client::new(
+            &server.url(),
+            agile_deck::prometheus::Auth::None,
+            Duration::from_secs(3),
+        )
+        .unwrap(),
+    );
+    desk.prom = Some(client.clone());
+    desk.app.prom = Some(agile_deck::app::Prom {
+        url: server.url(),
+        ..Default::default()
+    });
+
+    // A good version passes the gate and goes everywhere.
+    desk.command(&format!("canary {project} image={v2}"));
+    let steps = desk.plan_steps();
+    assert_eq!(steps.len(), 2, "{steps:?}");
+    assert!(steps[0].starts_with("stage 1: 1 of 3 on"), "{steps:?}");
+    assert!(steps[0].contains("gates ERR < 0.05"), "{steps:?}");
+    let id = desk.start_rollout('y');
+    let r = desk
+        .until(id, Duration::from_secs(120), |r| r.phase.finished())
+        .await;
+    assert_eq!(r.phase, Phase::Done, "{r:#?}");
+    let label = format!("com.docker.compose.project={project}");
+    assert_eq!(healthy_on(&label, &v2), 3);
+    let gate = desk
+        .journal_lines()
+        .into_iter()
+        .find(|e| e.op == id && e.what.starts_with("stage 1 gates"))
+        .unwrap();
+    assert_eq!(gate.outcome, "done", "{gate:?}");
+    assert!(gate.what.contains("ERR ≤ 0.0% < 5.0%"), "{gate:?}");
+
+    // A version that answers half its requests with 500: the gate fails
+    // and the canary goes back.
+    desk.relist().await;
+    desk.command(&format!("canary {project} image={errors}"));
+    let id = desk.start_rollout('y');
+    let r = desk
+        .until(id, Duration::from_secs(120), |r| r.phase.finished())
+        .await;
+    assert_eq!(r.phase, Phase::RolledBack, "{r:#?}");
+    assert!(r.message.contains("gate failed: ERR of"), "{r:#?}");
+    assert_eq!(healthy_on(&label, &v2), 3);
+    drop(server);
+}
