@@ -278,6 +278,9 @@ pub struct App {
     /// Most lines the logs pane keeps.
     pub log_cap: usize,
     pub quitting: bool,
+    /// Quit was asked while something was changing the deployment: the
+    /// next quit goes through.
+    quit_armed: bool,
     /// Set when the screen must be redrawn.
     pub dirty: bool,
     /// The first full listing arrived.
@@ -326,6 +329,7 @@ impl App {
             log_panes: 0,
             log_cap: crate::logs::DEFAULT_CAP,
             quitting: false,
+            quit_armed: false,
             dirty: true,
             listed: false,
         }
@@ -1242,6 +1246,22 @@ impl App {
     }
 
     fn quit(&mut self, cmds: &mut Vec<Cmd>) {
+        // A rollout agile-deck drives stops with the program, maybe between
+        // a replica's removal and its replacement: say so once.
+        let busy = self.ops.running().count()
+            + self
+                .ops
+                .rollouts
+                .iter()
+                .filter(|r| !r.phase.finished() && !r.what.starts_with("swarm"))
+                .count();
+        if busy > 0 && !self.quit_armed {
+            self.quit_armed = true;
+            self.flash = Some(format!(
+                "{busy} operation(s) or rollout(s) under way stop if agile-deck quits (maybe mid-batch): pause or abort first, or quit again to quit anyway"
+            ));
+            return;
+        }
         self.quitting = true;
         cmds.push(Cmd::Quit);
     }

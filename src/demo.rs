@@ -38,7 +38,7 @@ pub fn image_tag() -> String {
 }
 
 /// Bump when the Dockerfile or the build labels change, to force a rebuild.
-const RECIPE: &[u8] = b"recipe 2";
+const RECIPE: &[u8] = b"recipe 3";
 
 /// FNV-1a of the workload and the recipe: enough to tell two builds apart.
 fn digest(bytes: &[u8]) -> String {
@@ -55,10 +55,12 @@ fn dockerfile() -> String {
         "FROM scratch\n\
          COPY agile-sim /agile-sim\n\
          EXPOSE 8080\n\
+         ENV VERSION={}\n\
          LABEL {IMAGE_DIGEST_LABEL}={}\n\
          HEALTHCHECK --interval=5s --timeout=2s --start-period=5s --retries=3 CMD [\"/agile-sim\", \"probe\", \"http://127.0.0.1:8080/health\"]\n\
          ENTRYPOINT [\"/agile-sim\"]\n\
          CMD [\"serve\"]\n",
+        env!("CARGO_PKG_VERSION"),
         digest(AGILE_SIM)
     )
 }
@@ -134,6 +136,58 @@ pub async fn ensure_image(
     }
     progress(format!("image {tag}: built"));
     Ok(tag)
+}
+
+/// The versions to try rollouts with: `agile-sim:next` (a good one) and
+/// `agile-sim:bad` (on which the demo's replicas report unhealthy), each
+/// the workload image with another `ENV VERSION`. Built from the local
+/// image: no registry involved.
+pub const VARIANTS: [(&str, &str); 2] = [("next", "next"), ("bad", "bad")];
+
+pub async fn ensure_variants(
+    docker: &Docker,
+    base: &str,
+    progress: &mut dyn FnMut(String),
+) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for (tag, version) in VARIANTS {
+        let tag = format!("{IMAGE_REPO}:{tag}");
+        let dockerfile = format!("FROM {base}\nENV VERSION={version}\n");
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(dockerfile.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder
+            .append_data(&mut header, "Dockerfile", dockerfile.as_bytes())
+            .and_then(|()| builder.finish())
+            .map_err(|e| format!("cannot pack the build context: {e}"))?;
+        let tar = builder
+            .into_inner()
+            .map_err(|e| format!("cannot pack the build context: {e}"))?;
+        let options = BuildImageOptions {
+            dockerfile: "Dockerfile".into(),
+            t: Some(tag.clone()),
+            rm: true,
+            forcerm: true,
+            ..Default::default()
+        };
+        let mut build = docker.build_image(options, None, Some(bollard::body_full(tar.into())));
+        while let Some(item) = build.next().await {
+            let info = item.map_err(|e| format!("image build failed: {e}"))?;
+            if let Some(detail) = info.error_detail {
+                return Err(format!(
+                    "image {tag} build failed: {}",
+                    detail.message.unwrap_or_default()
+                ));
+            }
+        }
+        progress(format!(
+            "image {tag}: ready (VERSION={version}, for :rollout)"
+        ));
+        out.push(tag);
+    }
+    Ok(out)
 }
 
 /// One network zone of the reference.
@@ -389,6 +443,7 @@ pub fn deployment() -> Vec<DemoReplica> {
     }
     // The blue-green pair `agents`: two replicas of each colour on
     // agile-execution; blue holds the alias `agents` (live), green waits.
+    // 16 MiB each keeps the demo within 2 GiB (the workload needs ~2).
     for (i, colour) in ["blue", "blue", "green", "green"].into_iter().enumerate() {
         out.push(DemoReplica {
             name: format!("agile-agents-{colour}-{}", 1 + i % 2),
@@ -400,7 +455,7 @@ pub fn deployment() -> Vec<DemoReplica> {
             hostname: None,
             networks: &["agile-execution"],
             cpus: 0.25,
-            mem_mib: 64,
+            mem_mib: 16,
             env: vec![
                 ("CPU", "0.01".into()),
                 ("LOAD_RPS", "2".into()),
@@ -454,7 +509,9 @@ pub fn container_body(
     let secs = |s: i64| s * 1_000_000_000;
     let mut env: Vec<String> = r.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
     env.push(format!("SERVICE_NAME={}", r.service));
-    env.push(format!("VERSION={}", env!("CARGO_PKG_VERSION")));
+    // The version comes from the image (ENV VERSION), so a rollout to
+    // another image changes it; a replica is unhealthy on version `bad`.
+    env.push("UNHEALTHY_IF_VERSION=bad".into());
     let mem = (r.mem_mib as i64) << 20;
     let mut host = HostConfig {
         nano_cpus: Some((r.cpus * 1e9) as i64),
@@ -612,6 +669,7 @@ pub async fn up(
     progress: &mut dyn FnMut(String),
 ) -> Result<(), String> {
     let image = ensure_image(docker, progress).await?;
+    ensure_variants(docker, &image, progress).await?;
     ensure_networks(docker, extra_labels, progress).await?;
     let existing = docker
         .list_containers(Some(ListContainersOptions {

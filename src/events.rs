@@ -139,6 +139,9 @@ pub struct Timeline {
     deaths: HashMap<String, VecDeque<DateTime<Utc>>>,
     /// Services already counted as looping (until they calm down).
     looping: HashMap<String, DateTime<Utc>>,
+    /// Containers someone sent a signal (`docker stop`, a rollout): their
+    /// next death is deliberate, not a crash.
+    killed: HashMap<String, DateTime<Utc>>,
 }
 
 impl Default for Timeline {
@@ -155,6 +158,7 @@ impl Timeline {
             alerts: BTreeMap::new(),
             deaths: HashMap::new(),
             looping: HashMap::new(),
+            killed: HashMap::new(),
         }
     }
 
@@ -168,14 +172,27 @@ impl Timeline {
 
     /// Add a line and raise what it means.
     pub fn push(&mut self, line: Line) {
+        let id = line.id.clone().unwrap_or_default();
+        if line.event == "kill" {
+            self.killed
+                .retain(|_, t| line.time - *t < Duration::minutes(1));
+            self.killed.insert(id.clone(), line.time);
+        }
+        // A death within a minute of a signal sent to it was asked for
+        // (a stop, a restart, a rollout replacing it): no alert, no loop.
+        let deliberate = line.event == "die"
+            && self
+                .killed
+                .remove(&id)
+                .is_some_and(|t| line.time - t < Duration::minutes(1));
         let a = self.alerts.entry(line.service.clone()).or_default();
         match (line.event.as_str(), line.detail.as_str()) {
             ("oom", _) => a.oom += 1,
-            ("die", d) if d.starts_with("exit 137") => a.exit_137 += 1,
+            ("die", d) if d.starts_with("exit 137") && !deliberate => a.exit_137 += 1,
             ("unhealthy", _) => a.unhealthy += 1,
             _ => {}
         }
-        if line.event == "die" {
+        if line.event == "die" && !deliberate {
             let deaths = self.deaths.entry(line.service.clone()).or_default();
             deaths.push_back(line.time);
             while deaths
@@ -388,6 +405,17 @@ mod tests {
         assert!(t.lines.iter().any(|l| l.event == "restart loop"));
         t.acknowledge();
         assert_eq!(t.alert_total(), 0);
+        // Stopped on purpose (a signal first), even killed after the grace
+        // period, replica after replica: no alert, no loop.
+        for i in 0..8 {
+            let mut kill = line("team", "kill", "signal 15", 100 + i * 5);
+            let mut die = line("team", "die", "exit 137", 101 + i * 5);
+            kill.id = Some(format!("r{i}"));
+            die.id = kill.id.clone();
+            t.push(kill);
+            t.push(die);
+        }
+        assert_eq!(t.alert_total(), 0, "{:?}", t.alerts);
         // Bounded.
         let mut t = Timeline::new(10);
         for i in 0..50 {

@@ -4,9 +4,25 @@
 use crate::app::App;
 
 /// Every command the line knows.
-pub const COMMANDS: [&str; 19] = [
-    "events", "exec", "filter", "layers", "logs", "networks", "profile", "promql", "q", "quit",
-    "restart", "scale", "search", "start", "stop", "teams", "theme", "undo", "update",
+pub const COMMANDS: [&str; 29] = [
+    "abort", "canary", "events", "exec", "filter", "layers", "logs", "networks", "pairs", "pause",
+    "profile", "promql", "q", "quit", "restart", "resume", "retire", "rollback", "rollout",
+    "rollouts", "scale", "search", "start", "stop", "switch", "teams", "theme", "undo", "update",
+];
+
+/// What `:rollout` and `:canary` take after the service.
+const ROLLOUT_OPTIONS: [&str; 11] = [
+    "image=",
+    "restart",
+    "parallelism=",
+    "delay=",
+    "monitor=",
+    "failure=pause",
+    "failure=continue",
+    "failure=rollback",
+    "ratio=",
+    "order=stop-first",
+    "order=start-first",
 ];
 
 /// The longest prefix every candidate shares.
@@ -30,9 +46,26 @@ fn common_prefix(words: &[String]) -> String {
 }
 
 impl App {
-    /// Names a word in this position could be.
-    fn candidates(&self, command: &str, word: &str) -> Vec<String> {
+    /// Names a word in this position (1: the first after the command)
+    /// could be.
+    fn candidates(&self, command: &str, position: usize, word: &str) -> Vec<String> {
         let mut names: Vec<String> = Vec::new();
+        match (command, position) {
+            ("switch" | "retire", 1) => names.extend(
+                crate::rollout::pair::pairs(&self.fleet)
+                    .into_iter()
+                    .map(|p| p.name),
+            ),
+            ("switch" | "retire", _) => names.extend(["blue".into(), "green".into()]),
+            ("rollout" | "canary", 2..) => {
+                names.extend(ROLLOUT_OPTIONS.iter().map(|o| o.to_string()))
+            }
+            _ => {}
+        }
+        if !names.is_empty() {
+            names.retain(|n| n.starts_with(word));
+            return names;
+        }
         match command {
             "theme" => names.extend(crate::theme::Theme::names().into_iter().map(String::from)),
             "profile" => names.extend(self.fleet.topology.profiles.iter().map(|p| p.name.clone())),
@@ -95,13 +128,15 @@ impl App {
                 .map(|c| c.to_string())
                 .collect()
         } else {
-            self.candidates(words[0], word)
+            self.candidates(words[0], words.len() - 1, word)
         };
         match found.len() {
             0 => self.flash = Some(format!("nothing starts with {word:?}")),
             1 => {
                 let head = &text[..text.len() - word.len()];
-                self.prompt = Some(format!("{head}{} ", found[0]));
+                // `image=` waits for its value.
+                let space = if found[0].ends_with('=') { "" } else { " " };
+                self.prompt = Some(format!("{head}{}{space}", found[0]));
             }
             n => {
                 let prefix = common_prefix(&found);

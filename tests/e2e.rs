@@ -954,3 +954,77 @@ fn a_user_keymap_and_theme_drive_the_program() {
     let screen = tmux.wait("exit", Duration::from_secs(5), |s| s.contains("EXIT="));
     assert!(screen.contains("EXIT=0"), "{screen}");
 }
+
+#[test]
+fn a_rollout_from_the_command_line_to_done() {
+    if !docker_or_skip("a_rollout_from_the_command_line_to_done")
+        || !tool_or_skip("a_rollout_from_the_command_line_to_done", "tmux")
+    {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let t = TestRun::new();
+    let base = agile_deck_image();
+    let v2 = common::derived_image(&base, "agile-sim:rollout-v2", "VERSION=v2");
+    let service = format!("ro{}", t.id);
+    for n in 1..=2 {
+        compose_replica(
+            &t,
+            &base,
+            &service,
+            &service,
+            n,
+            &[
+                "--label",
+                "layer=data",
+                "--health-interval",
+                "1s",
+                "--health-retries",
+                "1",
+            ],
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.jsonl");
+    let tmux = Tmux::start(
+        "rollout",
+        &format!("{BIN} --no-prometheus --journal {}", journal.display()),
+    );
+    tmux.wait("layers", Duration::from_secs(30), |s| {
+        row(s, "data").is_some()
+    });
+    tmux.keys(&[":"]);
+    type_text(&tmux, &format!("rollout {service} image={v2}"));
+    tmux.keys(&["Enter"]);
+    let plan = tmux.wait("the plan", Duration::from_secs(5), |s| {
+        s.contains("confirm: rollout")
+    });
+    assert!(plan.contains("batch 2: "), "{plan}");
+    assert!(
+        plan.contains("capacity never below 1 healthy of 2"),
+        "{plan}"
+    );
+    tmux.keys(&["y", ":"]);
+    type_text(&tmux, "rollouts");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait("the rollout done", Duration::from_secs(60), |s| {
+        s.lines()
+            .any(|l| l.contains(&format!("#1   {service}")) && l.contains("done"))
+    });
+    assert!(screen.contains("2/2 new"), "{screen}");
+    assert_eq!(
+        screen
+            .lines()
+            .filter(|l| l.contains(" ✔ ") && l.contains(&v2))
+            .count(),
+        2,
+        "{screen}"
+    );
+    tmux.keys(&["q"]);
+    let screen = tmux.wait("exit", Duration::from_secs(5), |s| s.contains("EXIT="));
+    assert!(screen.contains("EXIT=0"), "{screen}");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["operation"], "rollout");
+    assert_eq!(last["outcome"], "done");
+}

@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,7 +14,7 @@ use std::time::Duration;
 use agile_deck::rollout::{Phase, SlotState};
 use agile_deck::topology::{DEFAULT_TOPOLOGY, Topology};
 use common::desk::Desk;
-use common::{TestRun, compose_replica, docker, docker_or_skip, wait_for};
+use common::{TestRun, compose_replica, derived_image, docker, docker_or_skip, wait_for};
 
 /// Health checks every second, one failure is enough: fast tests.
 const FAST_HEALTH: [&str; 8] = [
@@ -27,31 +27,6 @@ const FAST_HEALTH: [&str; 8] = [
     "--env",
     "UNHEALTHY_IF_VERSION=bad",
 ];
-
-/// `FROM <workload image>` plus `ENV <env>`, tagged `tag`.
-fn derived_image(base: &str, tag: &str, env: &str) -> String {
-    let mut child = Command::new("docker")
-        .args(["build", "-q", "-t", tag, "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("FROM {base}\nENV {env}\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "docker build {tag}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    tag.to_string()
-}
 
 fn image_of(name: &str) -> String {
     docker(&["inspect", "--format", "{{.Config.Image}}", name])

@@ -1130,3 +1130,171 @@ fn mouse_selects_drills_and_scrolls() {
         (agile_deck::views::View::Fleet, agile_deck::app::Pane::Teams)
     );
 }
+
+use agile_deck::rollout::{Phase, SlotState, SlotView};
+
+/// The demo's pair `agents`: two blue replicas holding the alias, two green.
+fn with_pair(app: &mut App) {
+    let topology = app.fleet.topology.clone();
+    for (i, colour) in ["blue", "blue", "green", "green"].into_iter().enumerate() {
+        let mut r = replica(
+            &topology,
+            90 + i,
+            &Spec {
+                networks: &["agile-execution"],
+                ..spec(
+                    &format!("agile-agents-{colour}-{}", 1 + i % 2),
+                    "agents",
+                    "execution",
+                    0.4,
+                    3,
+                )
+            },
+        );
+        r.labels.insert("environment".into(), colour.into());
+        r.labels
+            .insert("traefik.enable".into(), (colour == "blue").to_string());
+        if colour == "green" {
+            r.networks[0].aliases.clear();
+        }
+        if i == 3 {
+            r.health = Health::Starting;
+        }
+        app.fleet.upsert(r);
+    }
+}
+
+/// A rollout of development-team, confirmed, half-way with one failure.
+fn with_rollout(app: &mut App) {
+    with_pair(app);
+    key(app, KeyCode::Char(':'));
+    typed(
+        app,
+        "rollout development-team image=agile-sim:next parallelism=2",
+    );
+    key(app, KeyCode::Enter);
+    let cmds = app.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('Y'),
+        KeyModifiers::NONE,
+    )));
+    let Some(agile_deck::app::Cmd::StartRollout { view, .. }) = cmds.into_iter().next() else {
+        panic!("not started: {:?}", app.flash);
+    };
+    let mut view = *view;
+    view.slots = (1..=8)
+        .map(|n| SlotView {
+            name: format!("agile-agent-development-dev-{n:03}"),
+            from: "agile-sim:0.1.0".into(),
+            to: "agile-sim:next".into(),
+            state: match n {
+                1 | 2 => SlotState::Replaced,
+                3 => SlotState::Restored,
+                4 => SlotState::Replacing,
+                _ => SlotState::Waiting,
+            },
+            health: match n {
+                1..=3 => "healthy".into(),
+                4 => "starting".into(),
+                _ => String::new(),
+            },
+            took: (n <= 3).then_some(6.4),
+            note: match n {
+                1 | 2 => "healthy after 5.3 s".into(),
+                3 => "new version failed (unhealthy after 15.5 s (503 unhealthy)); restored: healthy after 5.2 s".into(),
+                _ => String::new(),
+            },
+        })
+        .collect();
+    view.failures = 1;
+    view.phase = Phase::Rolling;
+    view.message = "replacing agile-agent-development-dev-004".into();
+    app.update(Msg::Rollout(Box::new(view)));
+    key(app, KeyCode::Char(':'));
+    typed(app, "rollouts");
+    key(app, KeyCode::Enter);
+}
+
+#[test]
+fn rollout_plan_dialog() {
+    let mut app = fixture();
+    key(&mut app, KeyCode::Char(':'));
+    typed(&mut app, "rollout development-team image=agile-sim:next");
+    key(&mut app, KeyCode::Enter);
+    insta::assert_snapshot!("rollout_plan_120x36", render(&mut app, 120, 36));
+}
+
+#[test]
+fn rollouts_pane() {
+    for (w, h) in [(80, 24), (120, 36), (20, 5)] {
+        let mut app = fixture();
+        with_rollout(&mut app);
+        insta::assert_snapshot!(format!("rollouts_{w}x{h}"), render(&mut app, w, h));
+    }
+    // The pair's own detail: which replica holds the alias.
+    let mut app = fixture();
+    with_rollout(&mut app);
+    key(&mut app, KeyCode::Char('k'));
+    insta::assert_snapshot!("rollouts_pair_120x36", render(&mut app, 120, 36));
+    // Switching refuses while a green replica is still starting.
+    key(&mut app, KeyCode::Char('w'));
+    assert!(app.ops.pending.is_none());
+    let flash = app.flash.clone().unwrap_or_default();
+    assert!(
+        flash.contains("green replica agile-agents-green-2 is running (starting)"),
+        "{flash}"
+    );
+    // Healthy now: the plan moves the alias, and says what Traefik would need.
+    let id = app
+        .fleet
+        .replicas
+        .values()
+        .find(|r| r.name == "agile-agents-green-2")
+        .unwrap()
+        .id
+        .clone();
+    let mut r = app.fleet.replicas[&id].clone();
+    r.health = Health::Healthy;
+    app.fleet.upsert(r);
+    key(&mut app, KeyCode::Char('w'));
+    let plan = &app.ops.pending.as_ref().expect("a plan").plan;
+    assert_eq!(plan.title, "switch agents to green");
+    assert_eq!(plan.steps.len(), 4);
+    assert!(
+        plan.notes.iter().any(|n| n.contains(
+            "Traefik labels (blue now: traefik.enable=true; green: traefik.enable=false)"
+        )),
+        "{:?}",
+        plan.notes
+    );
+}
+
+#[test]
+fn rollout_commands_complete() {
+    let mut app = fixture();
+    with_pair(&mut app);
+    key(&mut app, KeyCode::Char(':'));
+    typed(&mut app, "sw");
+    key(&mut app, KeyCode::Tab);
+    typed(&mut app, "ag");
+    key(&mut app, KeyCode::Tab);
+    typed(&mut app, "g");
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.prompt.as_deref(), Some("switch agents green "));
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Char(':'));
+    typed(&mut app, "rollout development-t");
+    key(&mut app, KeyCode::Tab);
+    typed(&mut app, "im");
+    key(&mut app, KeyCode::Tab);
+    // An option with a value waits for it.
+    assert_eq!(
+        app.prompt.as_deref(),
+        Some("rollout development-team image=")
+    );
+    typed(&mut app, "agile-sim:next order=st");
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(
+        app.flash.as_deref(),
+        Some("2 choices: order=stop-first  order=start-first")
+    );
+}

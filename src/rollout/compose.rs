@@ -445,7 +445,7 @@ impl Driver {
             lost.extend(self.run_batch(docker, slots, &ids, false).await);
         }
         let phase = if lost.is_empty() {
-            self.view.message = format!("rolled back: {why}");
+            self.view.message = why;
             Phase::RolledBack
         } else {
             Phase::Failed(format!(

@@ -66,9 +66,9 @@ impl App {
             Mode::SwarmRollback => "rollback",
             Mode::Rolling => "rollout",
         };
-        let to_text = |from: &str| match &change {
+        let new_image = match &change {
             Change::Image(i) => i.clone(),
-            Change::Restart => format!("{from} (restart)"),
+            Change::Restart => "restart (same image)".to_string(),
         };
         let mut notes = vec![spec.summary()];
         let mut warnings = Vec::new();
@@ -135,7 +135,7 @@ impl App {
                 }
             }
             let n = rs.len();
-            let to = to_text(&from);
+            let to = new_image.clone();
             let groups: Vec<Vec<&str>> = match &mode {
                 Mode::Canary(stages) => {
                     let mut done = 0;
@@ -219,7 +219,7 @@ impl App {
         );
         let to = match &mode {
             Mode::SwarmRollback => "previous spec".to_string(),
-            _ => to_text(&from),
+            _ => new_image,
         };
         let plan = Plan {
             kind: Kind::Rollout,
@@ -291,6 +291,8 @@ impl App {
         };
         log::info!("#{id} {}: confirmed", plan.title);
         self.ops.rollouts.push(view.clone());
+        // The Rollouts view lists pairs first, then rollouts newest first.
+        self.ops.rollouts_selected = pair::pairs(&self.fleet).len();
         self.flash = Some(format!(
             "#{id} {} started: Rollouts tab to follow it",
             plan.title

@@ -249,6 +249,19 @@ impl Phase {
         )
     }
 
+    /// One word for tables: rolling, paused, rolling back, done…
+    pub fn short(&self) -> &'static str {
+        match self {
+            Phase::Rolling => "rolling",
+            Phase::Paused(_) => "paused",
+            Phase::RollingBack => "rolling back",
+            Phase::Done => "done",
+            Phase::RolledBack => "rolled back",
+            Phase::Aborted => "aborted",
+            Phase::Failed(_) => "failed",
+        }
+    }
+
     pub fn word(&self) -> String {
         match self {
             Phase::Rolling => "rolling".into(),

@@ -246,6 +246,22 @@ pub fn switch(fleet: &Fleet, name: &str, to: Colour) -> Result<Plan, String> {
             .filter(|r| holds(r, &network, &p.alias))
             .map(|r| alias_step(r, &network, &p.alias, false)),
     );
+    let mut notes = vec![
+        format!(
+            "{} gets the alias {:?} on {network} first, then {} loses it: the name always resolves",
+            to.word(),
+            p.alias,
+            to.other().word()
+        ),
+        format!(
+            "{} keeps running for an instant switch back (:switch {name} {}); :retire {name} {} stops it",
+            to.other().word(),
+            to.other().word(),
+            to.other().word()
+        ),
+        "clients that cache DNS answers keep their old address until they resolve again".into(),
+    ];
+    notes.extend(traefik_note(fleet, &p, to));
     Ok(Plan {
         kind: Kind::Switch,
         title: format!("switch {name} to {}", to.word()),
@@ -253,24 +269,49 @@ pub fn switch(fleet: &Fleet, name: &str, to: Colour) -> Result<Plan, String> {
         locks: vec![lock_of(&p.service)],
         params: json!({ "pair": name, "to": to.word(), "alias": p.alias, "network": network }),
         steps,
-        notes: vec![
-            format!(
-                "{} gets the alias {:?} on {network} first, then {} loses it: the name always resolves",
-                to.word(),
-                p.alias,
-                to.other().word()
-            ),
-            format!(
-                "{} keeps running for an instant switch back (:switch {name} {}); :retire {name} {} stops it",
-                to.other().word(),
-                to.other().word(),
-                to.other().word()
-            ),
-            "clients that cache DNS answers keep their old address until they resolve again".into(),
-        ],
+        notes,
         warnings: vec![],
         undo: None,
     })
+}
+
+/// Replicas routed by Traefik labels (the reference's optional router):
+/// Docker cannot change a running container's labels, so moving
+/// Traefik's routing means recreating the containers. Say so, and what
+/// would change; the switch itself moves the alias only.
+fn traefik_note(fleet: &Fleet, p: &Pair, to: Colour) -> Option<String> {
+    let labels = |c: Colour| -> Vec<String> {
+        let mut v: Vec<String> = p
+            .side(c)
+            .iter()
+            .filter_map(|id| fleet.replicas.get(id))
+            .flat_map(|r| r.labels.iter())
+            .filter(|(k, _)| k.starts_with("traefik."))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let (live, next) = (labels(to.other()), labels(to));
+    if live.is_empty() && next.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "these replicas carry Traefik labels ({} now: {}; {}: {}): Traefik routes by labels, which a running container cannot change, so moving Traefik's routers needs the containers recreated with the labels swapped (in the Compose file, then `docker compose up -d`); this switch moves the network alias only",
+        to.other().word(),
+        if live.is_empty() {
+            "none".into()
+        } else {
+            live.join(", ")
+        },
+        to.word(),
+        if next.is_empty() {
+            "none".into()
+        } else {
+            next.join(", ")
+        },
+    ))
 }
 
 /// Stop the colour that is not live.

@@ -416,16 +416,30 @@ fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
         return;
     }
     let mut hints = vec![];
-    match app.frame().level {
-        Level::Replica { .. } => {}
-        _ => hints.push((km.hint(Action::Enter), "drill")),
-    }
-    if app.stack().len() > 1 {
-        hints.push((km.hint(Action::Back), "back"));
-    }
-    if !app.ops.read_only {
-        hints.push((km.hint(Action::Scale), "scale"));
-        hints.push((km.hint(Action::Resize), "resize"));
+    if app.views.view == crate::views::View::Rollouts {
+        if !app.ops.read_only {
+            hints.extend([
+                (km.hint(Action::RolloutPause), "pause"),
+                (km.hint(Action::RolloutResume), "resume"),
+                (km.hint(Action::RolloutBack), "roll back"),
+                (km.hint(Action::RolloutAbort), "abort"),
+                (km.hint(Action::Switch), "switch"),
+                (km.hint(Action::Retire), "retire"),
+            ]);
+        }
+    } else {
+        match app.frame().level {
+            Level::Replica { .. } => {}
+            _ => hints.push((km.hint(Action::Enter), "drill")),
+        }
+        if app.stack().len() > 1 {
+            hints.push((km.hint(Action::Back), "back"));
+        }
+        if !app.ops.read_only {
+            hints.push((km.hint(Action::Scale), "scale"));
+            hints.push((km.hint(Action::Resize), "resize"));
+            hints.push((km.hint(Action::Rollout), "rollout"));
+        }
     }
     if app.prom.is_some() {
         hints.push((km.hint(Action::PromQL), "promql"));

@@ -72,9 +72,13 @@ fn rollout_row<'a>(app: &App, r: &View) -> Row<'a> {
         .count();
     let end = r.finished.unwrap_or(app.now);
     let secs = (end - r.started).num_seconds().max(0);
+    let kind = match r.what.as_str() {
+        "rolling update" => "update",
+        other => other,
+    };
     let progress = match r.stage {
-        Some((k, n)) => format!("stage {k}/{n} · {replaced}/{} new", r.slots.len()),
-        None => format!("{replaced}/{} new", r.slots.len()),
+        Some((k, n)) => format!("{kind} stage {k}/{n} · {replaced}/{} new", r.slots.len()),
+        None => format!("{kind} · {replaced}/{} new", r.slots.len()),
     };
     let failures = if r.failures > 0 {
         format!(" · {} failed", r.failures)
@@ -83,17 +87,14 @@ fn rollout_row<'a>(app: &App, r: &View) -> Row<'a> {
     };
     Row::new(vec![
         Cell::from(Span::styled(format!("#{}", r.id), t.muted)),
-        Cell::from(Span::styled(
-            format!("{} {}", r.what, r.service.name),
-            t.title,
-        )),
+        Cell::from(Span::styled(r.service.name.clone(), t.title)),
         Cell::from(Span::styled(format!("{} → {}", r.from, r.to), t.text)),
         Cell::from(Span::styled(format!("{}{failures}", progress), t.text)),
         Cell::from(Span::styled(
             format!("{:>2}:{:02}", secs / 60, secs % 60),
             t.muted,
         )),
-        Cell::from(Span::styled(r.phase.word(), phase_style(app, &r.phase))),
+        Cell::from(Span::styled(r.phase.short(), phase_style(app, &r.phase))),
     ])
 }
 
@@ -102,23 +103,9 @@ fn pair_row<'a>(app: &App, p: &Pair) -> Row<'a> {
     let live = p.live_word();
     Row::new(vec![
         Cell::from(Span::styled("pair", t.muted)),
-        Cell::from(Span::styled(format!("blue-green {}", p.name), t.title)),
-        Cell::from(Span::styled(
-            format!(
-                "{} · {}",
-                side(app, p, Colour::Blue),
-                side(app, p, Colour::Green)
-            ),
-            t.text,
-        )),
-        Cell::from(Span::styled(
-            format!(
-                "alias {} on {}",
-                p.alias,
-                p.network.as_deref().unwrap_or("-")
-            ),
-            t.muted,
-        )),
+        Cell::from(Span::styled(p.name.clone(), t.title)),
+        Cell::from(Span::styled(side(app, p, Colour::Blue), t.text)),
+        Cell::from(Span::styled(side(app, p, Colour::Green), t.text)),
         Cell::from(""),
         Cell::from(Span::styled(
             format!("live: {live}"),
@@ -168,12 +155,8 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         return;
     }
     let selected = app.ops.rollouts_selected.min(rows.len() - 1);
-    let detail = match rows.get(selected) {
-        Some(RolloutRow::Rollout(i)) => app.ops.rollouts.get(*i),
-        _ => None,
-    };
     let table_h = (rows.len() as u16 + 3).min(area.height / 2).max(4);
-    let [top, bottom] = if detail.is_some() && area.height > 10 {
+    let [top, bottom] = if area.height > 10 {
         Layout::vertical([Constraint::Length(table_h), Constraint::Min(3)]).areas(area)
     } else {
         [area, Rect::default()]
@@ -185,14 +168,15 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             RolloutRow::Rollout(i) => rollout_row(app, &app.ops.rollouts[*i]),
         })
         .collect();
+    // Narrow terminals drop the progress and time columns first.
     let wide = area.width >= 110;
     let widths = [
-        Constraint::Length(5),
-        Constraint::Length(if wide { 30 } else { 22 }),
-        Constraint::Min(16),
-        Constraint::Length(if wide { 26 } else { 0 }),
+        Constraint::Length(4),
+        Constraint::Length(24),
+        Constraint::Min(20),
+        Constraint::Length(if wide { 30 } else { 0 }),
         Constraint::Length(if wide { 5 } else { 0 }),
-        Constraint::Length(16),
+        Constraint::Length(12),
     ];
     let table = Table::new(table_rows, widths)
         .block(block)
@@ -203,11 +187,69 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         top,
         &mut TableState::default().with_selected(Some(selected)),
     );
-    if let Some(r) = detail
-        && bottom.height > 0
-    {
-        draw_detail(f, app, r, bottom);
+    if bottom.height > 0 {
+        match rows.get(selected) {
+            Some(RolloutRow::Rollout(i)) => draw_detail(f, app, &app.ops.rollouts[*i], bottom),
+            Some(RolloutRow::Pair(p)) => draw_pair(f, app, p, bottom),
+            None => {}
+        }
     }
+}
+
+/// Each replica of a pair: colour, state, health, image, and whether it
+/// holds the alias.
+fn draw_pair(f: &mut Frame, app: &App, p: &Pair, area: Rect) {
+    let t = &app.theme;
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(t.border)
+        .title(Span::styled(
+            format!(
+                " pair {} · alias {} on {} · live: {} ",
+                p.name,
+                p.alias,
+                p.network.as_deref().unwrap_or("no network"),
+                p.live_word()
+            ),
+            t.title,
+        ));
+    let mut lines = Vec::new();
+    for c in [Colour::Blue, Colour::Green] {
+        for r in p.side(c).iter().filter_map(|id| app.fleet.replicas.get(id)) {
+            let holds = p.network.as_deref().is_some_and(|net| {
+                r.networks
+                    .iter()
+                    .any(|n| n.network == net && n.aliases.contains(&p.alias))
+            });
+            let style = match r.health {
+                Health::Unhealthy => t.critical,
+                Health::Starting => t.warning,
+                _ if !r.is_running() => t.critical,
+                _ => t.healthy,
+            };
+            lines.push(Line::from(vec![
+                Span::styled(format!(" {:<6}", c.word()), t.text),
+                Span::styled(format!("{} ", r.health.symbol()), style),
+                Span::styled(format!("{:<28}", r.name), t.text),
+                Span::styled(format!("{:<9}", r.state), style),
+                Span::styled(format!("{:<24}", r.image), t.muted),
+                Span::styled(
+                    if holds {
+                        format!("◀ {}", p.alias)
+                    } else {
+                        String::new()
+                    },
+                    t.healthy,
+                ),
+            ]));
+        }
+    }
+    let width = area.width.saturating_sub(2) as usize;
+    let lines: Vec<Line> = lines
+        .into_iter()
+        .map(|l| super::truncate_line(l, width))
+        .collect();
+    f.render_widget(Paragraph::new(lines).block(block), area);
 }
 
 fn draw_detail(f: &mut Frame, app: &App, r: &View, area: Rect) {
@@ -226,7 +268,7 @@ fn draw_detail(f: &mut Frame, app: &App, r: &View, area: Rect) {
             t.title,
         ));
     let mut lines = vec![Line::from(vec![
-        Span::styled(format!("{} ", r.phase.word()), phase_style(app, &r.phase)),
+        Span::styled(format!("{} · ", r.phase.word()), phase_style(app, &r.phase)),
         Span::styled(r.message.clone(), t.text),
     ])];
     for s in &r.slots {

@@ -283,3 +283,28 @@ pub async fn workload_image() -> String {
         .await
         .unwrap()
 }
+
+/// `FROM <workload image>` plus `ENV <env>`, tagged `tag`.
+pub fn derived_image(base: &str, tag: &str, env: &str) -> String {
+    let mut child = Command::new("docker")
+        .args(["build", "-q", "-t", tag, "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("FROM {base}\nENV {env}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "docker build {tag}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    tag.to_string()
+}
