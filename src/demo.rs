@@ -65,18 +65,46 @@ fn dockerfile() -> String {
     )
 }
 
-fn context_tar() -> std::io::Result<Vec<u8>> {
+/// Build `tag` from an in-memory context of (name, bytes, mode) files
+/// with a `Dockerfile` among them.
+async fn build(
+    docker: &Docker,
+    tag: &str,
+    files: &[(&str, &[u8], u32)],
+    labels: HashMap<String, String>,
+) -> Result<(), String> {
     let mut builder = tar::Builder::new(Vec::new());
-    let mut add = |name: &str, data: &[u8], mode: u32| {
+    for (name, data, mode) in files {
         let mut header = tar::Header::new_gnu();
         header.set_size(data.len() as u64);
-        header.set_mode(mode);
+        header.set_mode(*mode);
         header.set_cksum();
-        builder.append_data(&mut header, name, data)
+        builder
+            .append_data(&mut header, name, *data)
+            .map_err(|e| format!("cannot pack the build context: {e}"))?;
+    }
+    let tar = builder
+        .into_inner()
+        .map_err(|e| format!("cannot pack the build context: {e}"))?;
+    let options = BuildImageOptions {
+        dockerfile: "Dockerfile".into(),
+        t: Some(tag.to_string()),
+        rm: true,
+        forcerm: true,
+        labels: Some(labels),
+        ..Default::default()
     };
-    add("Dockerfile", dockerfile().as_bytes(), 0o644)?;
-    add("agile-sim", AGILE_SIM, 0o755)?;
-    builder.into_inner()
+    let mut stream = docker.build_image(options, None, Some(bollard::body_full(tar.into())));
+    while let Some(item) = stream.next().await {
+        let info = item.map_err(|e| format!("image {tag}: build failed: {e}"))?;
+        if let Some(detail) = info.error_detail {
+            return Err(format!(
+                "image {tag}: build failed: {}",
+                detail.message.unwrap_or_default()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Build the workload image unless an identical one exists; returns its tag.
@@ -111,29 +139,16 @@ pub async fn ensure_image(
         "image {tag}: building FROM scratch ({} KiB workload)…",
         AGILE_SIM.len() / 1024
     ));
-    let tar = context_tar().map_err(|e| format!("cannot pack the build context: {e}"))?;
     let mut labels = HashMap::new();
     // Not DEMO_LABEL: containers inherit image labels, and `down` must not
     // remove every container of this image.
     labels.insert("agile-deck.image".to_string(), IMAGE_REPO.to_string());
-    let options = BuildImageOptions {
-        dockerfile: "Dockerfile".into(),
-        t: Some(tag.clone()),
-        rm: true,
-        forcerm: true,
-        labels: Some(labels),
-        ..Default::default()
-    };
-    let mut build = docker.build_image(options, None, Some(bollard::body_full(tar.into())));
-    while let Some(item) = build.next().await {
-        let info = item.map_err(|e| format!("image build failed: {e}"))?;
-        if let Some(detail) = info.error_detail {
-            return Err(format!(
-                "image build failed: {}",
-                detail.message.unwrap_or_default()
-            ));
-        }
-    }
+    let dockerfile = dockerfile();
+    let files: [(&str, &[u8], u32); 2] = [
+        ("Dockerfile", dockerfile.as_bytes(), 0o644),
+        ("agile-sim", AGILE_SIM, 0o755),
+    ];
+    build(docker, &tag, &files, labels).await?;
     progress(format!("image {tag}: built"));
     Ok(tag)
 }
@@ -153,35 +168,13 @@ pub async fn ensure_variants(
     for (tag, version) in VARIANTS {
         let tag = format!("{IMAGE_REPO}:{tag}");
         let dockerfile = format!("FROM {base}\nENV VERSION={version}\n");
-        let mut builder = tar::Builder::new(Vec::new());
-        let mut header = tar::Header::new_gnu();
-        header.set_size(dockerfile.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        builder
-            .append_data(&mut header, "Dockerfile", dockerfile.as_bytes())
-            .and_then(|()| builder.finish())
-            .map_err(|e| format!("cannot pack the build context: {e}"))?;
-        let tar = builder
-            .into_inner()
-            .map_err(|e| format!("cannot pack the build context: {e}"))?;
-        let options = BuildImageOptions {
-            dockerfile: "Dockerfile".into(),
-            t: Some(tag.clone()),
-            rm: true,
-            forcerm: true,
-            ..Default::default()
-        };
-        let mut build = docker.build_image(options, None, Some(bollard::body_full(tar.into())));
-        while let Some(item) = build.next().await {
-            let info = item.map_err(|e| format!("image build failed: {e}"))?;
-            if let Some(detail) = info.error_detail {
-                return Err(format!(
-                    "image {tag} build failed: {}",
-                    detail.message.unwrap_or_default()
-                ));
-            }
-        }
+        build(
+            docker,
+            &tag,
+            &[("Dockerfile", dockerfile.as_bytes(), 0o644)],
+            HashMap::new(),
+        )
+        .await?;
         progress(format!(
             "image {tag}: ready (VERSION={version}, for :rollout)"
         ));

@@ -16,7 +16,7 @@ use agile_deck::ops::{Machine, Status, StepState};
 use agile_deck::topology::{DEFAULT_TOPOLOGY, Topology};
 use bollard::Docker;
 use common::desk::Desk;
-use common::{TestRun, docker, docker_or_skip};
+use common::{TestRun, docker, docker_or_skip, names_of};
 use crossterm::event::KeyCode;
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -24,22 +24,6 @@ use tokio::sync::mpsc;
 fn inspect(name: &str) -> Value {
     let out = docker(&["inspect", name]);
     serde_json::from_str::<Value>(&out).unwrap()[0].clone()
-}
-
-fn names_of(label: &str) -> Vec<String> {
-    let mut v: Vec<String> = docker(&[
-        "ps",
-        "-a",
-        "--filter",
-        &format!("label={label}"),
-        "--format",
-        "{{.Names}}",
-    ])
-    .lines()
-    .map(String::from)
-    .collect();
-    v.sort();
-    v
 }
 
 /// A topology with a profile and a quick policy for the test's services.

@@ -14,7 +14,7 @@ use std::time::Duration;
 use agile_deck::rollout::{Phase, SlotState};
 use agile_deck::topology::{DEFAULT_TOPOLOGY, Topology};
 use common::desk::Desk;
-use common::{TestRun, compose_replica, derived_image, docker, docker_or_skip, wait_for};
+use common::{TestRun, compose_replica, derived_image, docker, docker_or_skip, names_of, wait_for};
 
 /// Health checks every second, one failure is enough: fast tests.
 const FAST_HEALTH: [&str; 8] = [
@@ -32,22 +32,6 @@ fn image_of(name: &str) -> String {
     docker(&["inspect", "--format", "{{.Config.Image}}", name])
         .trim()
         .to_string()
-}
-
-fn names(label: &str) -> Vec<String> {
-    let mut v: Vec<String> = docker(&[
-        "ps",
-        "-a",
-        "--filter",
-        &format!("label={label}"),
-        "--format",
-        "{{.Names}}",
-    ])
-    .lines()
-    .map(String::from)
-    .collect();
-    v.sort();
-    v
 }
 
 /// Counts, every 100 ms until dropped, the running and healthy
@@ -160,7 +144,7 @@ async fn rolling_update_stop_first_then_start_first() {
         low >= 4,
         "stop-first, parallelism 2: {low} healthy at the lowest"
     );
-    let all = names(&label);
+    let all = names_of(&label);
     assert_eq!(all.len(), 6, "{all:?}");
     for n in &all {
         assert_eq!(image_of(n), v2, "{n}");
@@ -194,7 +178,7 @@ async fn rolling_update_stop_first_then_start_first() {
     let (low, _) = sampler.finish();
     assert_eq!(r.phase, Phase::Done, "{r:#?}");
     assert!(low >= 6, "start-first: {low} healthy at the lowest");
-    let all = names(&label);
+    let all = names_of(&label);
     assert_eq!(all.len(), 6, "the old ones are gone: {all:?}");
     for n in &all {
         assert_eq!(image_of(n), base, "{n}");
@@ -229,7 +213,7 @@ async fn a_bad_version_is_rolled_back() {
     );
     assert!(r.failures >= 1, "{r:#?}");
     // Every replica is back on the old image, healthy, with its name.
-    let all = names(&label);
+    let all = names_of(&label);
     assert_eq!(all.len(), 4, "{all:?}");
     for n in &all {
         assert_eq!(image_of(n), base, "{n}");
@@ -281,11 +265,10 @@ async fn a_bad_version_is_rolled_back() {
 
 /// How many of the replicas with `label` run `image` and are healthy.
 fn healthy_on(label: &str, image: &str) -> usize {
-    names(label)
+    names_of(label)
         .iter()
         .filter(|n| {
-            let h = docker(&["inspect", "--format", "{{.State.Health.Status}}", n]);
-            image_of(n) == image && h.trim() == "healthy"
+            image_of(n) == image && health_of(n) == "healthy"
         })
         .count()
 }

@@ -68,8 +68,17 @@ impl Driver {
         })
     }
 
-    fn target(&self) -> String {
-        format!("service {}", self.request.service.name)
+    /// A journal line of this rollout ("step" or "result"), to fill in.
+    fn entry(&self, kind: &str) -> crate::journal::Entry {
+        let target = format!("service {}", self.request.service.name);
+        entry_for(
+            &self.ctx,
+            self.view.id,
+            Kind::Rollout,
+            &target,
+            &self.params(),
+            kind,
+        )
     }
 
     /// Report the view to the app.
@@ -91,14 +100,7 @@ impl Driver {
             .steps
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             + 1;
-        let mut e = entry_for(
-            &self.ctx,
-            self.view.id,
-            Kind::Rollout,
-            &self.target(),
-            &self.params(),
-            "step",
-        );
+        let mut e = self.entry("step");
         e.step = Some(n);
         e.what = what;
         e.cli = cli;
@@ -121,14 +123,7 @@ impl Driver {
 
     /// End in `phase`: the result line and the last view.
     pub async fn finish(&mut self, phase: Phase) {
-        let mut e = entry_for(
-            &self.ctx,
-            self.view.id,
-            Kind::Rollout,
-            &self.target(),
-            &self.params(),
-            "result",
-        );
+        let mut e = self.entry("result");
         (e.outcome, e.error) = match &phase {
             Phase::Done => ("done".into(), String::new()),
             Phase::RolledBack => ("rolled back".into(), String::new()),

@@ -200,19 +200,13 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
 /// holds the alias.
 fn draw_pair(f: &mut Frame, app: &App, p: &Pair, area: Rect) {
     let t = &app.theme;
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(t.border)
-        .title(Span::styled(
-            format!(
-                " pair {} · alias {} on {} · live: {} ",
-                p.name,
-                p.alias,
-                p.network.as_deref().unwrap_or("no network"),
-                p.live_word()
-            ),
-            t.title,
-        ));
+    let title = format!(
+        " pair {} · alias {} on {} · live: {} ",
+        p.name,
+        p.alias,
+        p.network.as_deref().unwrap_or("no network"),
+        p.live_word()
+    );
     let mut lines = Vec::new();
     for c in [Colour::Blue, Colour::Green] {
         for r in p.side(c).iter().filter_map(|id| app.fleet.replicas.get(id)) {
@@ -244,6 +238,15 @@ fn draw_pair(f: &mut Frame, app: &App, p: &Pair, area: Rect) {
             ]));
         }
     }
+    boxed(f, app, title, lines, area);
+}
+
+/// Lines in a bordered box, each cut to its width.
+fn boxed(f: &mut Frame, app: &App, title: String, lines: Vec<Line>, area: Rect) {
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(app.theme.border)
+        .title(Span::styled(title, app.theme.title));
     let width = area.width.saturating_sub(2) as usize;
     let lines: Vec<Line> = lines
         .into_iter()
@@ -254,19 +257,13 @@ fn draw_pair(f: &mut Frame, app: &App, p: &Pair, area: Rect) {
 
 fn draw_detail(f: &mut Frame, app: &App, r: &View, area: Rect) {
     let t = &app.theme;
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(t.border)
-        .title(Span::styled(
-            format!(
-                " #{} {} of {} · {} ",
-                r.id,
-                r.what,
-                r.service.name,
-                r.spec.summary()
-            ),
-            t.title,
-        ));
+    let title = format!(
+        " #{} {} of {} · {} ",
+        r.id,
+        r.what,
+        r.service.name,
+        r.spec.summary()
+    );
     let mut lines = vec![Line::from(vec![
         Span::styled(format!("{} · ", r.phase.word()), phase_style(app, &r.phase)),
         Span::styled(r.message.clone(), t.text),
@@ -284,10 +281,5 @@ fn draw_detail(f: &mut Frame, app: &App, r: &View, area: Rect) {
             Span::styled(s.note.clone(), t.muted),
         ]));
     }
-    let width = area.width.saturating_sub(2) as usize;
-    let lines: Vec<Line> = lines
-        .into_iter()
-        .map(|l| super::truncate_line(l, width))
-        .collect();
-    f.render_widget(Paragraph::new(lines).block(block), area);
+    boxed(f, app, title, lines, area);
 }

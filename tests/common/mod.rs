@@ -308,3 +308,20 @@ pub fn derived_image(base: &str, tag: &str, env: &str) -> String {
     );
     tag.to_string()
 }
+
+/// Names of the containers with a label, sorted.
+pub fn names_of(label: &str) -> Vec<String> {
+    let mut v: Vec<String> = docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("label={label}"),
+        "--format",
+        "{{.Names}}",
+    ])
+    .lines()
+    .map(String::from)
+    .collect();
+    v.sort();
+    v
+}
