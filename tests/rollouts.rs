@@ -132,12 +132,17 @@ async fn rolling_update_stop_first_then_start_first() {
             .any(|n| n.contains("never below 4 healthy of 6")),
         "{notes:?}"
     );
+    let t0 = std::time::Instant::now();
     let sampler = HealthSampler::start(label.clone());
     let id = desk.start_rollout('y');
     let r = desk
         .until(id, Duration::from_secs(120), |r| r.phase.finished())
         .await;
     let (low, samples) = sampler.finish();
+    eprintln!(
+        "stop-first 6 replicas, parallelism 2: {:.1} s, lowest healthy {low}/6 over {samples} samples",
+        t0.elapsed().as_secs_f64()
+    );
     assert_eq!(r.phase, Phase::Done, "{r:#?}");
     assert!(samples > 20, "{samples} samples");
     assert!(
@@ -170,12 +175,17 @@ async fn rolling_update_stop_first_then_start_first() {
     desk.command(&format!(
         "rollout {project} image={base} parallelism=2 order=start-first"
     ));
+    let t0 = std::time::Instant::now();
     let sampler = HealthSampler::start(label.clone());
     let id = desk.start_rollout('y');
     let r = desk
         .until(id, Duration::from_secs(120), |r| r.phase.finished())
         .await;
     let (low, _) = sampler.finish();
+    eprintln!(
+        "start-first 6 replicas, parallelism 2: {:.1} s, lowest healthy {low}/6",
+        t0.elapsed().as_secs_f64()
+    );
     assert_eq!(r.phase, Phase::Done, "{r:#?}");
     assert!(low >= 6, "start-first: {low} healthy at the lowest");
     let all = names_of(&label);
@@ -206,6 +216,7 @@ async fn a_bad_version_is_rolled_back() {
         .until(id, Duration::from_secs(120), |r| r.phase.finished())
         .await;
     let (low, _) = sampler.finish();
+    eprintln!("bad version, 4 replicas, parallelism 2: rolled back, lowest healthy {low}/4");
     assert_eq!(r.phase, Phase::RolledBack, "{r:#?}");
     assert!(
         low >= 2,
@@ -258,6 +269,7 @@ async fn a_bad_version_is_rolled_back() {
         .rfind(|e| e.what == format!("create {name} on {bad}") && time(e) <= time(failed_wait))
         .unwrap();
     let took = (time(failed_wait) - time(created)).num_milliseconds();
+    eprintln!("bad version detected {took} ms after its replica was created (monitor 3 s)");
     assert!(took <= 3_500, "detected {took} ms after creation");
     let result = journal.last().unwrap();
     assert_eq!(result.outcome, "rolled back", "{result:?}");
@@ -267,9 +279,7 @@ async fn a_bad_version_is_rolled_back() {
 fn healthy_on(label: &str, image: &str) -> usize {
     names_of(label)
         .iter()
-        .filter(|n| {
-            image_of(n) == image && health_of(n) == "healthy"
-        })
+        .filter(|n| image_of(n) == image && health_of(n) == "healthy")
         .count()
 }
 
