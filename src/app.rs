@@ -12,7 +12,7 @@ use crossterm::event::KeyEvent;
 use crate::engine::{Cost, Target};
 use crate::filter::{Filter, SortBy};
 use crate::fleet::{Fleet, GroupBy, Row};
-use crate::keymap::{Action, Context, Keymap};
+use crate::keymap::{Action, Context, Keymap, Lookup};
 use crate::metrics::{CellKey, Request, Scope, Store, Vars};
 use crate::model::{DaemonInfo, DockerNetwork, Health, Replica, ServiceId, SwarmService};
 use crate::ops::desk::Ops;
@@ -239,6 +239,8 @@ pub struct App {
     /// Drill-down stack per pane; never empty.
     stacks: [Vec<Frame>; 2],
     pub show_help: bool,
+    /// First line of the help overlay shown.
+    pub help_scroll: usize,
     pub show_log: bool,
     pub keymap: Keymap,
     pub theme: Theme,
@@ -268,6 +270,8 @@ pub struct App {
     /// Lines run on the command line, oldest first, and where ↑↓ are.
     pub history: Vec<String>,
     pub history_pos: Option<usize>,
+    /// Keys of a sequence under way (`g` of `g g`).
+    pending_keys: Vec<crate::keymap::Key>,
     /// Operations: the dialog, running and finished ones, undo, journal.
     pub ops: Ops,
     /// The Events and Networks views.
@@ -303,6 +307,7 @@ impl App {
             pane: Pane::Layers,
             stacks: [root(), root()],
             show_help: false,
+            help_scroll: 0,
             show_log: false,
             keymap,
             theme,
@@ -323,6 +328,7 @@ impl App {
             filter: None,
             sort: (SortBy::Name, false),
             history_pos: None,
+            pending_keys: Vec::new(),
             ops: Ops::default(),
             views: Default::default(),
             logs: None,
@@ -384,9 +390,14 @@ impl App {
         let (by, desc) = self.sort;
         let key = |r: &Row| match by {
             SortBy::Name => 0.0,
+            SortBy::Services => r.services as f64,
+            SortBy::Running => r.running as f64,
+            SortBy::Health => (r.health.unhealthy * 1000 + r.health.starting) as f64,
             SortBy::Cpu => r.figures.cpu_pct,
             SortBy::Memory => r.figures.mem_used as f64,
-            SortBy::Running => r.running as f64,
+            SortBy::Net => r.figures.net_rx_rate + r.figures.net_tx_rate,
+            SortBy::Block => r.figures.blk_read_rate + r.figures.blk_write_rate,
+            SortBy::Pids => r.figures.pids as f64,
         };
         if by != SortBy::Name {
             rows.sort_by(|a, b| key(a).total_cmp(&key(b)));
@@ -410,13 +421,25 @@ impl App {
         }
         let (by, desc) = self.sort;
         let live = |r: &Replica| self.fleet.live.get(&r.id).map(|l| l.sample);
-        let key = |r: &Replica| match by {
-            SortBy::Name => 0.0,
-            SortBy::Cpu => live(r).map(|s| s.cpu_pct).unwrap_or(0.0),
-            SortBy::Memory => live(r).map(|s| s.mem_used as f64).unwrap_or(0.0),
-            SortBy::Running => f64::from(u8::from(r.is_running())),
+        let key = |r: &Replica| {
+            let s = live(r);
+            let fig = |f: fn(&crate::stats::Sample) -> f64| s.as_ref().map(f).unwrap_or(0.0);
+            match by {
+                SortBy::Name | SortBy::Services => 0.0,
+                SortBy::Running => f64::from(u8::from(r.is_running())),
+                SortBy::Health => match r.health {
+                    crate::model::Health::Unhealthy => 2.0,
+                    crate::model::Health::Starting => 1.0,
+                    _ => 0.0,
+                },
+                SortBy::Cpu => fig(|s| s.cpu_pct),
+                SortBy::Memory => fig(|s| s.mem_used as f64),
+                SortBy::Net => fig(|s| s.net_rx_rate + s.net_tx_rate),
+                SortBy::Block => fig(|s| s.blk_read_rate + s.blk_write_rate),
+                SortBy::Pids => fig(|s| s.pids as f64),
+            }
         };
-        if by != SortBy::Name {
+        if !matches!(by, SortBy::Name | SortBy::Services) {
             reps.sort_by(|a, b| key(a).total_cmp(&key(b)));
         }
         if desc {
@@ -1029,6 +1052,19 @@ impl App {
             _ if self.rollout_command(word, rest, cmds) => {}
             _ if self.view_command(word, rest) => {}
             _ if self.views.view == crate::views::View::Logs && self.logs_command(word, rest) => {}
+            "sort" => {
+                let mut words = rest.split_whitespace();
+                match (words.next().and_then(SortBy::parse), words.next()) {
+                    (Some(by), None | Some("asc")) => self.sort = (by, false),
+                    (Some(by), Some("desc")) => self.sort = (by, true),
+                    _ => {
+                        self.flash = Some(format!(
+                            "usage: :sort COLUMN [asc|desc]; columns: {}",
+                            SortBy::ALL.map(SortBy::word).join(", ")
+                        ))
+                    }
+                }
+            }
             "filter" => match Filter::parse(rest) {
                 Ok(f) if f.text.is_empty() => self.filter = None,
                 Ok(f) => {
@@ -1109,21 +1145,60 @@ impl App {
         }
     }
 
+    /// The action the keys pressed so far make in `context`. While a
+    /// sequence (`g g`) is under way it says so and waits (Err); a key
+    /// that continues no sequence starts afresh.
+    fn press(&mut self, context: Context, key: &KeyEvent) -> Result<Option<Action>, ()> {
+        let Some(k) = crate::keymap::Key::from_event(key) else {
+            self.pending_keys.clear();
+            return Ok(None);
+        };
+        self.pending_keys.push(k);
+        let mut found = self.keymap.lookup(context, &self.pending_keys);
+        if found == Lookup::None && self.pending_keys.len() > 1 {
+            self.pending_keys = vec![k];
+            found = self.keymap.lookup(context, &self.pending_keys);
+        }
+        match found {
+            Lookup::Prefix => {
+                self.flash = Some(format!(
+                    "{} …",
+                    crate::keymap::Keys(self.pending_keys.clone())
+                ));
+                Err(())
+            }
+            Lookup::Action(a) => {
+                self.pending_keys.clear();
+                Ok(Some(a))
+            }
+            Lookup::None => {
+                self.pending_keys.clear();
+                Ok(None)
+            }
+        }
+    }
+
     fn on_key(&mut self, key: KeyEvent, cmds: &mut Vec<Cmd>) {
         self.flash = None;
-        if self.ops.pending.is_some() {
-            return self.on_dialog_key(key, cmds);
-        }
-        if self.prompt.is_some() {
+        if self.prompt.is_some() && self.ops.pending.is_none() {
             return self.on_prompt_key(key, cmds);
         }
-        let context = if self.views.view == crate::views::View::Rollouts {
+        let context = if self.ops.pending.is_some() {
+            Context::Dialog
+        } else if self.views.view == crate::views::View::Logs && self.logs.is_some() {
+            Context::Logs
+        } else if self.views.view == crate::views::View::Rollouts {
             Context::Rollouts
         } else {
             Context::Table
         };
-        let action = self.keymap.action(context, &key);
-        if self.on_logs_key(&key, action, cmds) {
+        let Ok(action) = self.press(context, &key) else {
+            return;
+        };
+        if self.ops.pending.is_some() {
+            return self.on_dialog_key(action, cmds);
+        }
+        if self.on_logs_key(action, cmds) {
             return;
         }
         if self.adhoc.is_some() {
@@ -1139,9 +1214,16 @@ impl App {
             return;
         };
         if self.show_help {
-            // The help overlay closes on its own key, Back or Quit's keys.
+            // The help overlay closes on its own key, Back or Quit's keys;
+            // the moves scroll it (as far as its lines go).
+            let help_lines = self.keymap.help().len() + Context::ALL.len() + 3;
             match action {
                 Action::Help | Action::Back => self.show_help = false,
+                Action::Up => self.help_scroll = self.help_scroll.saturating_sub(1),
+                Action::Down => self.help_scroll = (self.help_scroll + 1).min(help_lines),
+                Action::PageUp => self.help_scroll = self.help_scroll.saturating_sub(10),
+                Action::PageDown => self.help_scroll = (self.help_scroll + 10).min(help_lines),
+                Action::Top => self.help_scroll = 0,
                 Action::Quit
                     if key.code == crossterm::event::KeyCode::Char('c')
                         && key
@@ -1165,7 +1247,10 @@ impl App {
         let page = self.page();
         match action {
             Action::Quit => self.quit(cmds),
-            Action::Help => self.show_help = true,
+            Action::Help => {
+                self.show_help = true;
+                self.help_scroll = 0;
+            }
             Action::ToggleLog => self.show_log = !self.show_log,
             Action::ToggleEngine => self.show_engine = !self.show_engine,
             Action::Command => self.prompt = Some(String::new()),
@@ -1242,6 +1327,18 @@ impl App {
             | Action::Retire => {
                 self.flash = Some("those keys work in the Rollouts tab (Tab to it)".into())
             }
+            // The logs pane's and the dialog's own (handled above).
+            Action::LogTimestamps
+            | Action::LogWrap
+            | Action::LogPause
+            | Action::LogFilter
+            | Action::LogSearch
+            | Action::LogNext
+            | Action::LogPrev
+            | Action::LogSave
+            | Action::Confirm
+            | Action::ConfirmAnyway
+            | Action::Cancel => {}
         }
     }
 

@@ -141,30 +141,55 @@ impl Filter {
 /// What a table is ordered by (`o` cycles, `O` reverses).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SortBy {
+    /// As listed: the topology's order for layers, names for the rest.
     #[default]
     Name,
+    Services,
+    Running,
+    /// Worst first when reversed: unhealthy, then starting.
+    Health,
     Cpu,
     Memory,
-    Running,
+    Net,
+    Block,
+    Pids,
 }
 
 impl SortBy {
+    /// Every column, in the order `o` steps through them.
+    pub const ALL: [SortBy; 9] = [
+        SortBy::Name,
+        SortBy::Services,
+        SortBy::Running,
+        SortBy::Health,
+        SortBy::Cpu,
+        SortBy::Memory,
+        SortBy::Net,
+        SortBy::Block,
+        SortBy::Pids,
+    ];
+
     pub fn next(self) -> SortBy {
-        match self {
-            SortBy::Name => SortBy::Cpu,
-            SortBy::Cpu => SortBy::Memory,
-            SortBy::Memory => SortBy::Running,
-            SortBy::Running => SortBy::Name,
-        }
+        let i = SortBy::ALL.iter().position(|s| *s == self).unwrap_or(0);
+        SortBy::ALL[(i + 1) % SortBy::ALL.len()]
     }
 
     pub fn word(self) -> &'static str {
         match self {
             SortBy::Name => "name",
+            SortBy::Services => "services",
+            SortBy::Running => "running",
+            SortBy::Health => "health",
             SortBy::Cpu => "cpu",
             SortBy::Memory => "memory",
-            SortBy::Running => "running",
+            SortBy::Net => "net",
+            SortBy::Block => "block",
+            SortBy::Pids => "pids",
         }
+    }
+
+    pub fn parse(word: &str) -> Option<SortBy> {
+        SortBy::ALL.into_iter().find(|s| s.word() == word)
     }
 }
 

@@ -1,6 +1,7 @@
-//! Named actions and the TOML keymap that binds keys to them. The default
-//! (keymaps/default.toml) is compiled in; `--keymap FILE` replaces it. The
-//! help overlay is generated from the active keymap.
+//! Named actions and the TOML keymap that binds keys (or sequences of
+//! keys, `g g`) to them per context. The default (keymaps/default.toml) and
+//! vim.toml are compiled in; `--keymap vim|FILE` goes over the default.
+//! The help overlay is generated from the active keymap.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -11,6 +12,10 @@ use toml::Spanned;
 use crate::topology::line_of;
 
 pub const DEFAULT_KEYMAP: &str = include_str!("../keymaps/default.toml");
+pub const VIM_KEYMAP: &str = include_str!("../keymaps/vim.toml");
+
+/// Keymaps that ship, by name (`--keymap vim`).
+pub const BUILT_IN: [(&str, &str); 2] = [("default", DEFAULT_KEYMAP), ("vim", VIM_KEYMAP)];
 
 /// Every action of the program, by the name used in keymap files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -53,10 +58,21 @@ pub enum Action {
     RolloutAbort,
     Switch,
     Retire,
+    LogTimestamps,
+    LogWrap,
+    LogPause,
+    LogFilter,
+    LogSearch,
+    LogNext,
+    LogPrev,
+    LogSave,
+    Confirm,
+    ConfirmAnyway,
+    Cancel,
 }
 
 impl Action {
-    pub const ALL: [Action; 38] = [
+    pub const ALL: [Action; 49] = [
         Action::Quit,
         Action::Help,
         Action::NextPane,
@@ -95,6 +111,17 @@ impl Action {
         Action::RolloutAbort,
         Action::Switch,
         Action::Retire,
+        Action::LogTimestamps,
+        Action::LogWrap,
+        Action::LogPause,
+        Action::LogFilter,
+        Action::LogSearch,
+        Action::LogNext,
+        Action::LogPrev,
+        Action::LogSave,
+        Action::Confirm,
+        Action::ConfirmAnyway,
+        Action::Cancel,
     ];
 
     pub fn name(self) -> &'static str {
@@ -137,6 +164,17 @@ impl Action {
             Action::RolloutAbort => "abort_rollout",
             Action::Switch => "switch_colour",
             Action::Retire => "retire_colour",
+            Action::LogTimestamps => "log_timestamps",
+            Action::LogWrap => "log_wrap",
+            Action::LogPause => "log_pause",
+            Action::LogFilter => "log_filter",
+            Action::LogSearch => "log_search",
+            Action::LogNext => "log_next",
+            Action::LogPrev => "log_prev",
+            Action::LogSave => "log_save",
+            Action::Confirm => "confirm",
+            Action::ConfirmAnyway => "confirm_anyway",
+            Action::Cancel => "cancel",
         }
     }
 
@@ -162,11 +200,13 @@ impl Action {
             Action::Filter => {
                 "filter rows: regex on names, layer=data, team!=qa, unhealthy, !running"
             }
-            Action::SortNext => "order by: as listed, cpu, memory, running",
+            Action::SortNext => {
+                "order by the next column: name, services, running, health, cpu, memory, net, block, pids (:sort COLUMN)"
+            }
             Action::SortReverse => "reverse the order",
             Action::Exec => "a shell in the selected replica (:exec REPLICA [COMMAND]) [changes]",
             Action::FollowLogs => {
-                "follow the logs of the selection (t time, w wrap, p pause, f filter, / search, n/N, s save)"
+                "follow the logs of the selection (its keys: in the logs pane, below)"
             }
             Action::Advise => {
                 "scale as advised by the scaling policy (plan, then confirm) [changes]"
@@ -192,7 +232,23 @@ impl Action {
                 "blue-green: make the other colour live (plan, then confirm) [changes]"
             }
             Action::Retire => "blue-green: stop the colour that is not live [changes]",
+            Action::LogTimestamps => "show or hide timestamps",
+            Action::LogWrap => "wrap long lines or cut them",
+            Action::LogPause => "pause (lines keep coming in) or follow again",
+            Action::LogFilter => "keep only lines matching a regex",
+            Action::LogSearch => "search (regex)",
+            Action::LogNext => "next match",
+            Action::LogPrev => "previous match",
+            Action::LogSave => "save the lines shown to a file",
+            Action::Confirm => "run the plan [changes]",
+            Action::ConfirmAnyway => "run a plan that has warnings [changes]",
+            Action::Cancel => "drop the plan: nothing changes",
         }
+    }
+
+    /// Whether the action changes the deployment (marked in the help).
+    pub fn changes(self) -> bool {
+        self.describe().ends_with("[changes]")
     }
 
     fn from_name(name: &str) -> Option<Action> {
@@ -200,23 +256,96 @@ impl Action {
     }
 }
 
-/// Where a binding applies. Table bindings win over global ones.
+/// Where a binding applies. A context's own bindings win over those of
+/// the contexts it falls back to (`chain`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Context {
     Global,
+    /// Layers, Teams, Events and Networks.
     Table,
-    /// The Rollouts view: its own keys first, then the table's.
+    /// The Rollouts view.
     Rollouts,
+    /// The logs pane.
+    Logs,
+    /// The plan waiting for a yes or no.
+    Dialog,
 }
 
 impl Context {
+    pub const ALL: [Context; 5] = [
+        Context::Global,
+        Context::Table,
+        Context::Rollouts,
+        Context::Logs,
+        Context::Dialog,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Context::Global => "global",
             Context::Table => "table",
             Context::Rollouts => "rollouts",
+            Context::Logs => "logs",
+            Context::Dialog => "dialog",
         }
     }
+
+    /// Where a key is looked up, in order. A dialog takes no global key
+    /// (q must not quit under a plan), only the table's moves to scroll.
+    pub fn chain(self) -> &'static [Context] {
+        match self {
+            Context::Global => &[Context::Global],
+            Context::Table => &[Context::Table, Context::Global],
+            Context::Rollouts => &[Context::Rollouts, Context::Table, Context::Global],
+            Context::Logs => &[Context::Logs, Context::Table, Context::Global],
+            Context::Dialog => &[Context::Dialog, Context::Table],
+        }
+    }
+}
+
+/// One key or a sequence pressed in turn (`g g`, at most 3).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Keys(pub Vec<Key>);
+
+impl Keys {
+    pub fn parse(s: &str) -> Result<Keys, String> {
+        let keys = s
+            .split_whitespace()
+            .map(Key::parse)
+            .collect::<Result<Vec<Key>, String>>()?;
+        match keys.len() {
+            0 => Err("an empty key".into()),
+            1..=3 => Ok(Keys(keys)),
+            _ => Err(format!("{s:?}: a sequence has at most 3 keys")),
+        }
+    }
+
+    /// One starts the other (or they are equal): both cannot be bound.
+    fn overlaps(&self, other: &Keys) -> bool {
+        let n = self.0.len().min(other.0.len());
+        self.0[..n] == other.0[..n]
+    }
+}
+
+impl std::fmt::Display for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, k) in self.0.iter().enumerate() {
+            if i > 0 {
+                write!(f, " ")?;
+            }
+            write!(f, "{k}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What keys pressed so far mean.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    Action(Action),
+    /// The start of a sequence: wait for the next key.
+    Prefix,
+    None,
 }
 
 /// A key with its modifiers, as written in keymap files (`ctrl-c`, `G`, `pgdn`).
@@ -378,9 +507,9 @@ type RawKeymap = BTreeMap<String, BTreeMap<String, Spanned<Vec<Spanned<String>>>
 
 #[derive(Debug, Clone)]
 pub struct Keymap {
-    bindings: BTreeMap<(Context, Key), Action>,
+    bindings: BTreeMap<(Context, Keys), Action>,
     /// The same bindings in file order: hints and help list keys as written.
-    order: Vec<(Context, Key, Action)>,
+    order: Vec<(Context, Keys, Action)>,
     pub origin: String,
 }
 
@@ -390,7 +519,12 @@ impl Keymap {
             .expect("the built-in keymap is valid (tested)")
     }
 
+    /// `--keymap NAME|FILE`: a keymap that ships, or a file; either goes
+    /// over the default.
     pub fn load(path: &Path) -> Result<Keymap, KeymapError> {
+        if let Some((name, text)) = BUILT_IN.iter().find(|(n, _)| path.as_os_str() == *n) {
+            return Keymap::over_default(text, &format!("{name} (built-in)"));
+        }
         let origin = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| KeymapError {
             origin: origin.clone(),
@@ -406,11 +540,14 @@ impl Keymap {
     pub fn over_default(text: &str, origin: &str) -> Result<Keymap, KeymapError> {
         let (user, named) = Keymap::read(text, origin)?;
         let base = Keymap::default_keymap();
-        let mut order: Vec<(Context, Key, Action)> = base
+        // A key (or sequence) the user binds is taken from the default,
+        // and so is any default sequence it starts or is started by.
+        let mut order: Vec<(Context, Keys, Action)> = base
             .order
             .into_iter()
             .filter(|(c, k, a)| {
-                !named.contains(&(*c, *a)) && !user.iter().any(|(uc, uk, _)| uc == c && uk == k)
+                !named.contains(&(*c, *a))
+                    && !user.iter().any(|(uc, uk, _)| uc == c && uk.overlaps(k))
             })
             .collect();
         order.extend(user);
@@ -428,7 +565,7 @@ impl Keymap {
     fn read(
         text: &str,
         origin: &str,
-    ) -> Result<(Vec<(Context, Key, Action)>, Vec<(Context, Action)>), KeymapError> {
+    ) -> Result<(Vec<(Context, Keys, Action)>, Vec<(Context, Action)>), KeymapError> {
         let err = |line: usize, reason: String| KeymapError {
             origin: origin.to_string(),
             line,
@@ -445,6 +582,8 @@ impl Keymap {
                 "global" => Context::Global,
                 "table" => Context::Table,
                 "rollouts" => Context::Rollouts,
+                "logs" => Context::Logs,
+                "dialog" => Context::Dialog,
                 other => {
                     let line = actions
                         .values()
@@ -453,7 +592,10 @@ impl Keymap {
                         .unwrap_or(1);
                     return Err(err(
                         line,
-                        format!("unknown context [{other}]; use [global], [table] or [rollouts]"),
+                        format!(
+                            "unknown context [{other}]; use {}",
+                            Context::ALL.map(|c| format!("[{}]", c.name())).join(", ")
+                        ),
                     ));
                 }
             };
@@ -464,7 +606,7 @@ impl Keymap {
         entries.sort_by_key(|e| e.0);
         let mut order = Vec::new();
         let mut named = Vec::new();
-        let mut seen: BTreeMap<(Context, Key), (Action, usize)> = BTreeMap::new();
+        let mut seen: Vec<(Context, Keys, Action, usize)> = Vec::new();
         for (line, context, name, keys) in entries {
             let action = Action::from_name(&name).ok_or_else(|| {
                 err(
@@ -478,33 +620,46 @@ impl Keymap {
             named.push((context, action));
             for key in keys.into_inner() {
                 let kline = line_of(text, key.span().start);
-                let k = Key::parse(key.get_ref()).map_err(|e| err(kline, e))?;
-                if let Some((other, oline)) = seen.get(&(context, k)) {
+                let k = Keys::parse(key.get_ref()).map_err(|e| err(kline, e))?;
+                if let Some((_, ok, other, oline)) = seen
+                    .iter()
+                    .find(|(c, ok, _, _)| *c == context && ok.overlaps(&k))
+                {
+                    let why = if *ok == k {
+                        format!("{k} is bound to both")
+                    } else {
+                        format!(
+                            "{ok} and {k} start alike: one would hide the other; they are bound to"
+                        )
+                    };
                     return Err(err(
                         kline,
                         format!(
-                            "{k} is bound to both {} (line {oline}) and {} in [{}]",
+                            "{why} {} (line {oline}) and {} in [{}]",
                             other.name(),
                             action.name(),
                             context.name()
                         ),
                     ));
                 }
-                seen.insert((context, k), (action, kline));
+                seen.push((context, k.clone(), action, kline));
                 order.push((context, k, action));
             }
         }
         Ok((order, named))
     }
 
-    fn finish(order: Vec<(Context, Key, Action)>, origin: &str) -> Result<Keymap, KeymapError> {
+    fn finish(order: Vec<(Context, Keys, Action)>, origin: &str) -> Result<Keymap, KeymapError> {
         let err = |line: usize, reason: String| KeymapError {
             origin: origin.to_string(),
             line,
             reason,
         };
         let km = Keymap {
-            bindings: order.iter().map(|(c, k, a)| ((*c, *k), *a)).collect(),
+            bindings: order
+                .iter()
+                .map(|(c, k, a)| ((*c, k.clone()), *a))
+                .collect(),
             order,
             origin: origin.to_string(),
         };
@@ -515,6 +670,8 @@ impl Keymap {
             Action::Down,
             Action::Back,
             Action::Enter,
+            Action::Confirm,
+            Action::Cancel,
         ] {
             if km.keys_for(a).is_empty() {
                 return Err(err(1, format!("no key is bound to {}", a.name())));
@@ -523,25 +680,38 @@ impl Keymap {
         Ok(km)
     }
 
-    pub fn action(&self, context: Context, e: &KeyEvent) -> Option<Action> {
-        let key = Key::from_event(e)?;
-        let lookup = |c: Context, k: Key| self.bindings.get(&(c, k)).copied();
-        // Shifted letters arrive as uppercase chars with SHIFT set; the
-        // char already says it, so ignore SHIFT.
-        let table = || match context {
-            Context::Rollouts => lookup(Context::Table, key),
-            _ => None,
-        };
-        lookup(context, key)
-            .or_else(table)
-            .or_else(|| lookup(Context::Global, key))
+    /// What the keys pressed so far mean in `context`: its own bindings
+    /// first, then those of the contexts it falls back to.
+    pub fn lookup(&self, context: Context, pressed: &[Key]) -> Lookup {
+        for c in context.chain() {
+            if let Some(a) = self.bindings.get(&(*c, Keys(pressed.to_vec()))) {
+                return Lookup::Action(*a);
+            }
+            let starts = self
+                .bindings
+                .keys()
+                .any(|(bc, k)| bc == c && k.0.len() > pressed.len() && k.0.starts_with(pressed));
+            if starts {
+                return Lookup::Prefix;
+            }
+        }
+        Lookup::None
     }
 
-    pub fn keys_for(&self, action: Action) -> Vec<Key> {
+    /// The action of one key on its own (no sequence).
+    pub fn action(&self, context: Context, e: &KeyEvent) -> Option<Action> {
+        let key = Key::from_event(e)?;
+        match self.lookup(context, &[key]) {
+            Lookup::Action(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    pub fn keys_for(&self, action: Action) -> Vec<Keys> {
         self.order
             .iter()
             .filter(|(_, _, a)| *a == action)
-            .map(|(_, k, _)| *k)
+            .map(|(_, k, _)| k.clone())
             .collect()
     }
 
@@ -627,6 +797,13 @@ mod tests {
             (format!("{base}top = [\"hyper-z\"]\n"), 8, "unknown key"),
             (format!("{base}top = [\"k\"]\n"), 8, "bound to both up (line 4) and top"),
             (format!("{base}[pane]\ntop = [\"g\"]\n"), 9, "unknown context"),
+            (
+                format!("{base}top = [\"g\"]\nbottom = [\"g g\"]\n"),
+                9,
+                "g and g g start alike",
+            ),
+            (format!("{base}top = [\"g g g g\"]\n"), 8, "at most 3 keys"),
+            (format!("{base}top = [\" \"]\n"), 8, "an empty key"),
             (format!("{base}top = \"g\"\n"), 8, "invalid type"),
             ("[global]\nquit = []\n[table]\nup=[\"k\"]\ndown=[\"j\"]\nback=[\"esc\"]\nenter=[\"enter\"]\n".to_string(), 1, "no key is bound to quit"),
         ];
@@ -660,10 +837,75 @@ mod tests {
         assert!(e.reason.contains("no key is bound to quit"), "{e}");
     }
 
+    fn seq(keys: &str) -> Vec<Key> {
+        Keys::parse(keys).unwrap().0
+    }
+
+    #[test]
+    fn sequences_wait_for_their_next_key() {
+        let km = Keymap::over_default("[table]\ntop = [\"g g\"]\n", "seq.toml").unwrap();
+        assert_eq!(km.lookup(Context::Table, &seq("g")), Lookup::Prefix);
+        assert_eq!(
+            km.lookup(Context::Table, &seq("g g")),
+            Lookup::Action(Action::Top)
+        );
+        assert_eq!(km.lookup(Context::Table, &seq("g x")), Lookup::None);
+        // The default's `g` was taken by the sequence: no conflict remains.
+        assert_eq!(km.keys_for(Action::Top), vec![Keys(seq("g g"))]);
+        assert_eq!(km.hint(Action::Top), "g g");
+    }
+
+    #[test]
+    fn each_context_falls_back_in_its_order() {
+        let km = Keymap::default_keymap();
+        let one = |c, k: &str| km.lookup(c, &seq(k));
+        // Logs: its own keys shadow the table's (s is save, not scale).
+        assert_eq!(one(Context::Logs, "s"), Lookup::Action(Action::LogSave));
+        assert_eq!(one(Context::Table, "s"), Lookup::Action(Action::Scale));
+        assert_eq!(one(Context::Logs, "j"), Lookup::Action(Action::Down));
+        assert_eq!(one(Context::Logs, "q"), Lookup::Action(Action::Quit));
+        // Rollouts: X retires a colour there, stops replicas in tables.
+        assert_eq!(one(Context::Rollouts, "X"), Lookup::Action(Action::Retire));
+        assert_eq!(one(Context::Table, "X"), Lookup::Action(Action::StopOp));
+        // Under a plan: yes, no, scrolling; q does not quit.
+        assert_eq!(one(Context::Dialog, "y"), Lookup::Action(Action::Confirm));
+        assert_eq!(one(Context::Dialog, "esc"), Lookup::Action(Action::Cancel));
+        assert_eq!(one(Context::Dialog, "j"), Lookup::Action(Action::Down));
+        assert_eq!(one(Context::Dialog, "q"), Lookup::None);
+    }
+
+    #[test]
+    fn the_vim_keymap_ships_and_loads_by_name() {
+        let km = Keymap::load(Path::new("vim")).unwrap();
+        assert_eq!(km.origin, "vim (built-in)");
+        assert_eq!(
+            km.lookup(Context::Table, &seq("g g")),
+            Lookup::Action(Action::Top)
+        );
+        assert_eq!(
+            km.lookup(Context::Table, &seq("ctrl-d")),
+            Lookup::Action(Action::PageDown)
+        );
+        assert_eq!(km.lookup(Context::Global, &seq("Z")), Lookup::Prefix);
+        assert_eq!(
+            km.lookup(Context::Global, &seq("Z Z")),
+            Lookup::Action(Action::Quit)
+        );
+        // Everything it does not name keeps the default's keys.
+        assert_eq!(
+            km.lookup(Context::Table, &seq("s")),
+            Lookup::Action(Action::Scale)
+        );
+        assert_eq!(
+            km.lookup(Context::Dialog, &seq("q")),
+            Lookup::Action(Action::Cancel)
+        );
+    }
+
     #[test]
     fn help_is_generated_from_the_bindings() {
         let km = Keymap::parse(
-            "[global]\nquit = [\"x\"]\n[table]\nup = [\"i\"]\ndown = [\"e\"]\nback = [\"esc\"]\nenter = [\"enter\"]\n",
+            "[global]\nquit = [\"x\"]\n[table]\nup = [\"i\"]\ndown = [\"e\"]\nback = [\"esc\"]\nenter = [\"enter\"]\n[dialog]\nconfirm = [\"y\"]\ncancel = [\"n\"]\n",
             "remap",
         )
         .unwrap();

@@ -2,8 +2,6 @@
 //! a team, a layer), picking up replicas that start later, the keys, and
 //! closing (which cancels every stream).
 
-use crossterm::event::{KeyCode, KeyEvent};
-
 use crate::app::{App, Cmd};
 use crate::keymap::Action;
 use crate::logs::{self, LogLine, Logs};
@@ -174,12 +172,7 @@ impl App {
     }
 
     /// Keys of the logs pane; false if not its.
-    pub fn on_logs_key(
-        &mut self,
-        key: &KeyEvent,
-        action: Option<Action>,
-        cmds: &mut Vec<Cmd>,
-    ) -> bool {
+    pub fn on_logs_key(&mut self, action: Option<Action>, cmds: &mut Vec<Cmd>) -> bool {
         if self.views.view != View::Logs {
             return false;
         }
@@ -191,16 +184,16 @@ impl App {
             return false;
         };
         let page = (self.viewport.1 as usize).saturating_sub(6).max(1);
-        match (key.code, action) {
-            (KeyCode::Char('t'), _) => l.timestamps = !l.timestamps,
-            (KeyCode::Char('w'), _) => l.wrap = !l.wrap,
-            (KeyCode::Char('p'), _) | (KeyCode::Char(' '), _) => {
+        match action {
+            Some(Action::LogTimestamps) => l.timestamps = !l.timestamps,
+            Some(Action::LogWrap) => l.wrap = !l.wrap,
+            Some(Action::LogPause) => {
                 l.paused = !l.paused;
                 if !l.paused {
                     l.scroll = 0;
                 }
             }
-            (KeyCode::Char('f'), _) => {
+            Some(Action::LogFilter) => {
                 let now = l
                     .filter
                     .as_ref()
@@ -208,10 +201,10 @@ impl App {
                     .unwrap_or_default();
                 self.prompt = Some(format!("filter {now}"));
             }
-            (KeyCode::Char('/'), _) => self.prompt = Some("search ".into()),
-            (KeyCode::Char('n'), _) => l.jump(false),
-            (KeyCode::Char('N'), _) => l.jump(true),
-            (KeyCode::Char('s'), _) => {
+            Some(Action::LogSearch) => self.prompt = Some("search ".into()),
+            Some(Action::LogNext) => l.jump(false),
+            Some(Action::LogPrev) => l.jump(true),
+            Some(Action::LogSave) => {
                 let name: String = l
                     .target
                     .chars()
@@ -233,40 +226,37 @@ impl App {
                     Err(e) => e,
                 });
             }
-            (_, Some(Action::Up)) => {
+            Some(Action::Up) => {
                 l.scroll += 1;
                 l.paused = true;
             }
-            (_, Some(Action::Down)) => l.scroll = l.scroll.saturating_sub(1),
-            (_, Some(Action::PageUp)) => {
+            Some(Action::Down) => l.scroll = l.scroll.saturating_sub(1),
+            Some(Action::PageUp) => {
                 l.scroll += page;
                 l.paused = true;
             }
-            (_, Some(Action::PageDown)) => l.scroll = l.scroll.saturating_sub(page),
-            (_, Some(Action::Top)) => {
+            Some(Action::PageDown) => l.scroll = l.scroll.saturating_sub(page),
+            Some(Action::Top) => {
                 l.scroll = l.lines.len();
                 l.paused = true;
             }
-            (_, Some(Action::Bottom)) => {
+            Some(Action::Bottom) => {
                 l.scroll = 0;
                 l.paused = false;
             }
-            (_, Some(Action::Back)) => self.close_logs(cmds),
+            Some(Action::Back) => self.close_logs(cmds),
             // What works everywhere still does; the table's keys do not.
-            (
-                _,
-                Some(
-                    Action::Quit
-                    | Action::Help
-                    | Action::NextPane
-                    | Action::PrevPane
-                    | Action::ToggleLog
-                    | Action::ToggleEngine
-                    | Action::ToggleJournal
-                    | Action::Command
-                    | Action::AckAlerts
-                    | Action::CancelOp,
-                ),
+            Some(
+                Action::Quit
+                | Action::Help
+                | Action::NextPane
+                | Action::PrevPane
+                | Action::ToggleLog
+                | Action::ToggleEngine
+                | Action::ToggleJournal
+                | Action::Command
+                | Action::AckAlerts
+                | Action::CancelOp,
             ) => return false,
             _ => {}
         }

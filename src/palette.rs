@@ -4,10 +4,11 @@
 use crate::app::App;
 
 /// Every command the line knows.
-pub const COMMANDS: [&str; 29] = [
+pub const COMMANDS: [&str; 30] = [
     "abort", "canary", "events", "exec", "filter", "layers", "logs", "networks", "pairs", "pause",
     "profile", "promql", "q", "quit", "restart", "resume", "retire", "rollback", "rollout",
-    "rollouts", "scale", "search", "start", "stop", "switch", "teams", "theme", "undo", "update",
+    "rollouts", "scale", "search", "sort", "start", "stop", "switch", "teams", "theme", "undo",
+    "update",
 ];
 
 /// What `:rollout` and `:canary` take after the service.
@@ -57,6 +58,12 @@ impl App {
                     .map(|p| p.name),
             ),
             ("switch" | "retire", _) => names.extend(["blue".into(), "green".into()]),
+            ("sort", 1) => names.extend(
+                crate::filter::SortBy::ALL
+                    .iter()
+                    .map(|s| s.word().to_string()),
+            ),
+            ("sort", _) => names.extend(["asc".into(), "desc".into()]),
             ("rollout" | "canary", 2..) => {
                 names.extend(ROLLOUT_OPTIONS.iter().map(|o| o.to_string()))
             }

@@ -1065,8 +1065,11 @@ fn filter_and_order() {
     key(&mut app, KeyCode::Esc);
     assert!(app.filter.is_none());
     assert_eq!(app.replicas().len(), 8);
-    // o orders by CPU, O reverses.
-    key(&mut app, KeyCode::Char('o'));
+    // o steps through the columns (services, running, health, then CPU),
+    // O reverses.
+    for _ in 0..4 {
+        key(&mut app, KeyCode::Char('o'));
+    }
     key(&mut app, KeyCode::Char('O'));
     let cpus: Vec<String> = app.replicas().iter().map(|r| r.name.clone()).collect();
     assert_eq!(
@@ -1296,5 +1299,76 @@ fn rollout_commands_complete() {
     assert_eq!(
         app.flash.as_deref(),
         Some("2 choices: order=stop-first  order=start-first")
+    );
+}
+
+#[test]
+fn help_from_the_vim_keymap_marks_what_changes() {
+    let mut app = fixture();
+    app.keymap = Keymap::load(std::path::Path::new("vim")).unwrap();
+    key(&mut app, KeyCode::Char('?'));
+    let screen = render(&mut app, 120, 40);
+    insta::assert_snapshot!("help_vim_120x40", screen);
+    assert!(screen.contains("g g Home"), "{screen}");
+    assert!(screen.contains("⚠ scale the selected service"), "{screen}");
+    assert!(screen.contains("keymap: vim (built-in)") || screen.contains("↑↓ scroll"));
+    // The sequence works: down twice, then g g back to the top.
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Char('j'));
+    assert_eq!(app.frame().selected, 2);
+    key(&mut app, KeyCode::Char('g'));
+    assert_eq!(app.flash.as_deref(), Some("g …"));
+    assert_eq!(app.frame().selected, 2);
+    key(&mut app, KeyCode::Char('g'));
+    assert_eq!(app.frame().selected, 0);
+}
+
+#[test]
+fn every_column_sorts_both_ways() {
+    use agile_deck::filter::SortBy;
+    let mut app = fixture();
+    for by in SortBy::ALL {
+        for dir in ["asc", "desc"] {
+            key(&mut app, KeyCode::Char(':'));
+            typed(&mut app, &format!("sort {} {dir}", by.word()));
+            key(&mut app, KeyCode::Enter);
+            assert_eq!(app.sort, (by, dir == "desc"), "{:?}", app.flash);
+            let rows = app.rows();
+            let value = |r: &agile_deck::fleet::Row| match by {
+                SortBy::Name => 0.0,
+                SortBy::Services => r.services as f64,
+                SortBy::Running => r.running as f64,
+                SortBy::Health => (r.health.unhealthy * 1000 + r.health.starting) as f64,
+                SortBy::Cpu => r.figures.cpu_pct,
+                SortBy::Memory => r.figures.mem_used as f64,
+                SortBy::Net => r.figures.net_rx_rate + r.figures.net_tx_rate,
+                SortBy::Block => r.figures.blk_read_rate + r.figures.blk_write_rate,
+                SortBy::Pids => r.figures.pids as f64,
+            };
+            let values: Vec<f64> = rows.iter().map(value).collect();
+            let mut sorted = values.clone();
+            sorted.sort_by(f64::total_cmp);
+            if dir == "desc" {
+                sorted.reverse();
+            }
+            assert_eq!(values, sorted, "{} {dir}", by.word());
+        }
+    }
+    // The title says the order; `o` steps to the next column.
+    key(&mut app, KeyCode::Char(':'));
+    typed(&mut app, "sort cpu desc");
+    key(&mut app, KeyCode::Enter);
+    assert!(render(&mut app, 120, 36).contains("layers ▼cpu"));
+    key(&mut app, KeyCode::Char('o'));
+    assert_eq!(app.sort.0, SortBy::Memory);
+    key(&mut app, KeyCode::Char(':'));
+    typed(&mut app, "sort colour");
+    key(&mut app, KeyCode::Enter);
+    assert!(
+        app.flash
+            .as_deref()
+            .unwrap()
+            .starts_with("usage: :sort COLUMN")
     );
 }

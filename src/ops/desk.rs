@@ -542,26 +542,32 @@ impl App {
         Ok(plan)
     }
 
-    /// y / Enter runs the plan (Y when it carries warnings), n / Esc drops it.
-    pub fn on_dialog_key(&mut self, key: crossterm::event::KeyEvent, cmds: &mut Vec<Cmd>) {
-        use crossterm::event::KeyCode;
+    /// The dialog's keys (`[dialog]` in the keymap): confirm runs the plan
+    /// (confirm_anyway when it carries warnings), cancel drops it, the
+    /// table's moves scroll it.
+    pub fn on_dialog_key(&mut self, action: Option<crate::keymap::Action>, cmds: &mut Vec<Cmd>) {
+        use crate::keymap::Action as A;
         let Some(p) = &mut self.ops.pending else {
             return;
         };
         let warned = !p.plan.warnings.is_empty();
-        match key.code {
-            KeyCode::Up | KeyCode::Char('k') => p.scroll = p.scroll.saturating_sub(1),
-            KeyCode::Down | KeyCode::Char('j') => p.scroll += 1,
-            KeyCode::PageUp => p.scroll = p.scroll.saturating_sub(10),
-            KeyCode::PageDown => p.scroll += 10,
-            KeyCode::Char('n') | KeyCode::Esc => {
+        match action {
+            Some(A::Up) => p.scroll = p.scroll.saturating_sub(1),
+            Some(A::Down) => p.scroll += 1,
+            Some(A::PageUp) => p.scroll = p.scroll.saturating_sub(10),
+            Some(A::PageDown) => p.scroll += 10,
+            Some(A::Cancel) => {
                 self.ops.pending = None;
                 self.flash = Some("cancelled: nothing was changed".into());
             }
-            KeyCode::Char('Y') => self.confirm(cmds),
-            KeyCode::Char('y') | KeyCode::Enter if !warned => self.confirm(cmds),
-            KeyCode::Char('y') | KeyCode::Enter => {
-                self.flash = Some("this plan has warnings: Y runs it anyway, n cancels".into())
+            Some(A::ConfirmAnyway) => self.confirm(cmds),
+            Some(A::Confirm) if !warned => self.confirm(cmds),
+            Some(A::Confirm) => {
+                self.flash = Some(format!(
+                    "this plan has warnings: {} runs it anyway, {} cancels",
+                    self.keymap.hint(A::ConfirmAnyway),
+                    self.keymap.hint(A::Cancel)
+                ))
             }
             _ => {}
         }

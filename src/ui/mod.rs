@@ -465,29 +465,43 @@ fn draw_help(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
     let help = app.keymap.help();
     let mut lines: Vec<Line> = Vec::new();
-    for ctx in [Context::Global, Context::Table, Context::Rollouts] {
+    for ctx in Context::ALL {
         lines.push(Line::from(Span::styled(
             match ctx {
                 Context::Global => "everywhere",
                 Context::Table => "in tables",
                 Context::Rollouts => "in the Rollouts tab",
+                Context::Logs => "in the logs pane",
+                Context::Dialog => "under a plan",
             },
             t.title,
         )));
         for (_, keys, what) in help.iter().filter(|(c, _, _)| *c == ctx) {
+            // What changes the deployment is marked, not only said.
+            let (mark, what) = match what.strip_suffix(" [changes]") {
+                Some(w) => (Span::styled("⚠ ", t.warning), w),
+                None => (Span::raw("  "), *what),
+            };
             lines.push(Line::from(vec![
                 Span::styled(format!("  {keys:<18}"), t.key),
+                mark,
                 Span::styled(what.to_string(), t.dialog),
             ]));
         }
     }
     lines.push(Line::from(""));
+    lines.push(Line::from(vec![
+        Span::styled("⚠ ", t.warning),
+        Span::styled("changes the deployment (after a plan you confirm)", t.muted),
+    ]));
     lines.push(Line::from(Span::styled(
         format!("keymap: {}", app.keymap.origin),
         t.muted,
     )));
-    let w = 64.min(area.width.saturating_sub(2));
+    let w = 100.min(area.width.saturating_sub(2));
     let h = (lines.len() as u16 + 2).min(area.height.saturating_sub(2));
+    let inner_h = h.saturating_sub(2) as usize;
+    let scroll = app.help_scroll.min(lines.len().saturating_sub(inner_h));
     let popup = Rect {
         x: area.x + (area.width.saturating_sub(w)) / 2,
         y: area.y + (area.height.saturating_sub(h)) / 2,
@@ -496,13 +510,26 @@ fn draw_help(f: &mut Frame, app: &App, area: Rect) {
     };
     f.render_widget(Clear, popup);
     let close = app.keymap.hint(Action::Back);
+    let more = if lines.len() > inner_h {
+        " · ↑↓ scroll"
+    } else {
+        ""
+    };
+    let width = w.saturating_sub(2) as usize;
+    let lines: Vec<Line> = lines.into_iter().map(|l| truncate_line(l, width)).collect();
     f.render_widget(
-        Paragraph::new(lines).style(t.dialog).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .border_style(t.dialog)
-                .title(Span::styled(format!(" keys ({close} closes) "), t.dialog)),
-        ),
+        Paragraph::new(lines)
+            .style(t.dialog)
+            .scroll((scroll as u16, 0))
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .border_style(t.dialog)
+                    .title(Span::styled(
+                        format!(" keys ({close} closes{more}) "),
+                        t.dialog,
+                    )),
+            ),
         popup,
     );
 }
