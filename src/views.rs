@@ -38,6 +38,8 @@ pub struct Views {
     pub events_selected: usize,
     pub events_filter: String,
     pub networks_selected: usize,
+    /// `/` in Networks: a regex on the network's name or zone.
+    pub networks_filter: String,
     /// The network whose containers are listed (Enter on a row).
     pub network_open: Option<String>,
     /// Zone breaches already acknowledged (container names).
@@ -229,9 +231,19 @@ impl App {
     }
 
     pub fn network_rows(&self) -> Vec<NetworkRow> {
+        // Not a regex (a stray bracket): the text as it is.
+        let re = regex::RegexBuilder::new(&self.views.networks_filter)
+            .case_insensitive(true)
+            .build()
+            .unwrap_or_else(|_| {
+                regex::Regex::new(&regex::escape(&self.views.networks_filter)).expect("escaped")
+            });
         self.fleet
             .networks
             .iter()
+            .filter(|n| {
+                re.is_match(&n.name) || self.zone_of(&n.name).is_some_and(|z| re.is_match(z))
+            })
             .map(|n| NetworkRow {
                 zone: self.zone_of(&n.name).map(str::to_string),
                 containers: self
@@ -275,7 +287,7 @@ impl App {
                     let net = net.clone();
                     (self.attached(&net).len(), &mut self.views.networks_selected)
                 }
-                None => (self.fleet.networks.len(), &mut self.views.networks_selected),
+                None => (self.network_rows().len(), &mut self.views.networks_selected),
             },
         };
         let page = 10;
@@ -290,8 +302,16 @@ impl App {
             Action::Back => {
                 if self.views.network_open.take().is_none() {
                     self.views.events_filter.clear();
+                    self.views.networks_filter.clear();
                 }
                 self.views.networks_selected = 0;
+            }
+            // `/` filters what this view lists (Esc clears it).
+            Action::Filter => {
+                self.prompt = Some(match self.views.view {
+                    View::Events => format!("events {}", self.views.events_filter),
+                    _ => format!("networks {}", self.views.networks_filter),
+                })
             }
             _ => return false,
         }
@@ -313,10 +333,9 @@ impl App {
             }
             View::Networks if self.views.network_open.is_none() => {
                 let name = self
-                    .fleet
-                    .networks
+                    .network_rows()
                     .get(self.views.networks_selected)
-                    .map(|n| n.name.clone());
+                    .map(|n| n.network.name.clone());
                 self.views.network_open = name;
                 self.views.networks_selected = 0;
             }
@@ -388,6 +407,8 @@ impl App {
             "networks" => {
                 self.views.view = View::Networks;
                 self.views.network_open = None;
+                self.views.networks_filter = rest.trim().to_string();
+                self.views.networks_selected = 0;
             }
             "rollouts" | "pairs" => self.views.view = View::Rollouts,
             "layers" | "teams" => {

@@ -1372,3 +1372,108 @@ fn every_column_sorts_both_ways() {
             .starts_with("usage: :sort COLUMN")
     );
 }
+
+/// How a test brings the app to a view.
+type Setup = Box<dyn Fn(&mut App)>;
+
+/// Every view, overlay and dialog draws at every size without panicking;
+/// below 40×10 each says the terminal is too small.
+#[test]
+fn every_view_draws_at_every_size() {
+    let views: Vec<(&str, Setup)> = vec![
+        ("layers", Box::new(|_| {})),
+        ("teams", Box::new(|app| key(app, KeyCode::Tab))),
+        (
+            "replicas",
+            Box::new(|app| {
+                development_team(app);
+                key(app, KeyCode::Enter);
+            }),
+        ),
+        (
+            "events",
+            Box::new(|app| {
+                with_incident(app);
+                key(app, KeyCode::Char(':'));
+                typed(app, "events");
+                key(app, KeyCode::Enter);
+            }),
+        ),
+        ("networks", Box::new(|app| key(app, KeyCode::BackTab))),
+        (
+            "logs",
+            Box::new(|app| {
+                development_team(app);
+                key(app, KeyCode::Char('l'));
+            }),
+        ),
+        ("rollouts", Box::new(with_rollout)),
+        ("help", Box::new(|app| key(app, KeyCode::Char('?')))),
+        (
+            "dialog",
+            Box::new(|app| {
+                development_team(app);
+                key(app, KeyCode::Char('R'));
+            }),
+        ),
+    ];
+    for (name, setup) in &views {
+        for (w, h) in [
+            (20, 5),
+            (39, 9),
+            (40, 10),
+            (60, 15),
+            (80, 24),
+            (100, 30),
+            (133, 41),
+            (250, 80),
+        ] {
+            let mut app = fixture();
+            setup(&mut app);
+            let screen = render(&mut app, w, h);
+            if w < 40 || h < 10 {
+                assert!(screen.contains("terminal too small"), "{name} {w}×{h}");
+            } else {
+                assert!(!screen.contains("terminal too small"), "{name} {w}×{h}");
+            }
+        }
+    }
+}
+
+#[test]
+fn slash_filters_events_and_networks() {
+    let mut app = fixture();
+    with_incident(&mut app);
+    key(&mut app, KeyCode::Char(':'));
+    typed(&mut app, "events");
+    key(&mut app, KeyCode::Enter);
+    let all = app.event_lines().len();
+    key(&mut app, KeyCode::Char('/'));
+    assert_eq!(app.prompt.as_deref(), Some("events "));
+    typed(&mut app, "critical");
+    key(&mut app, KeyCode::Enter);
+    let critical = app.event_lines().len();
+    assert!(critical > 0 && critical < all, "{critical} of {all}");
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.event_lines().len(), all);
+
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.views.view, agile_deck::views::View::Networks);
+    let all = app.network_rows().len();
+    key(&mut app, KeyCode::Char('/'));
+    typed(&mut app, "DATA|storage");
+    key(&mut app, KeyCode::Enter);
+    let names: Vec<String> = app
+        .network_rows()
+        .iter()
+        .map(|r| r.network.name.clone())
+        .collect();
+    assert_eq!(names, ["agile-data"], "of {all}");
+    assert!(render(&mut app, 120, 30).contains("networks [DATA|storage]: 1"));
+    // Enter opens the one listed.
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.views.network_open.as_deref(), Some("agile-data"));
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.network_rows().len(), all);
+}

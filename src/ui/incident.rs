@@ -40,7 +40,7 @@ pub fn draw_events(f: &mut Frame, app: &App, area: Rect) {
     let lines = app.event_lines();
     let filter = &app.views.events_filter;
     let title = format!(
-        " events{}: {} of {} (newest first · Enter: the replica · :events FILTER · A ack) ",
+        " events{}: {} of {} (newest first · Enter: the replica · / filter · A ack) ",
         if filter.is_empty() {
             String::new()
         } else {
@@ -243,7 +243,15 @@ pub fn draw_networks(f: &mut Frame, app: &App, area: Rect) {
     ))
     .block(block(
         app,
-        format!(" networks: {} (Enter: attached containers) ", rows.len()),
+        format!(
+            " networks{}: {} (Enter: attached containers · / filter) ",
+            if app.views.networks_filter.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", app.views.networks_filter)
+            },
+            rows.len()
+        ),
     ))
     .column_spacing(1)
     .row_highlight_style(t.selection);
