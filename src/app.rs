@@ -1187,10 +1187,13 @@ impl App {
             Context::Dialog
         } else if self.views.view == crate::views::View::Logs && self.logs.is_some() {
             Context::Logs
-        } else if self.views.view == crate::views::View::Rollouts {
-            Context::Rollouts
         } else {
-            Context::Table
+            match self.views.view {
+                crate::views::View::Rollouts => Context::Rollouts,
+                crate::views::View::Events => Context::Events,
+                crate::views::View::Networks => Context::Networks,
+                _ => Context::Table,
+            }
         };
         let Ok(action) = self.press(context, &key) else {
             return;

@@ -261,8 +261,12 @@ impl Action {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Context {
     Global,
-    /// Layers, Teams, Events and Networks.
+    /// Every table: Layers, Teams, Events, Networks.
     Table,
+    /// The Events view (over [table]).
+    Events,
+    /// The Networks view (over [table]).
+    Networks,
     /// The Rollouts view.
     Rollouts,
     /// The logs pane.
@@ -272,9 +276,11 @@ pub enum Context {
 }
 
 impl Context {
-    pub const ALL: [Context; 5] = [
+    pub const ALL: [Context; 7] = [
         Context::Global,
         Context::Table,
+        Context::Events,
+        Context::Networks,
         Context::Rollouts,
         Context::Logs,
         Context::Dialog,
@@ -284,6 +290,8 @@ impl Context {
         match self {
             Context::Global => "global",
             Context::Table => "table",
+            Context::Events => "events",
+            Context::Networks => "networks",
             Context::Rollouts => "rollouts",
             Context::Logs => "logs",
             Context::Dialog => "dialog",
@@ -296,6 +304,8 @@ impl Context {
         match self {
             Context::Global => &[Context::Global],
             Context::Table => &[Context::Table, Context::Global],
+            Context::Events => &[Context::Events, Context::Table, Context::Global],
+            Context::Networks => &[Context::Networks, Context::Table, Context::Global],
             Context::Rollouts => &[Context::Rollouts, Context::Table, Context::Global],
             Context::Logs => &[Context::Logs, Context::Table, Context::Global],
             Context::Dialog => &[Context::Dialog, Context::Table],
@@ -582,6 +592,8 @@ impl Keymap {
                 "global" => Context::Global,
                 "table" => Context::Table,
                 "rollouts" => Context::Rollouts,
+                "events" => Context::Events,
+                "networks" => Context::Networks,
                 "logs" => Context::Logs,
                 "dialog" => Context::Dialog,
                 other => {
@@ -872,6 +884,20 @@ mod tests {
         assert_eq!(one(Context::Dialog, "esc"), Lookup::Action(Action::Cancel));
         assert_eq!(one(Context::Dialog, "j"), Lookup::Action(Action::Down));
         assert_eq!(one(Context::Dialog, "q"), Lookup::None);
+    }
+
+    #[test]
+    fn a_pane_of_its_own_binds_over_the_table() {
+        let km = Keymap::over_default("[events]\nack_alerts = [\"a\"]\n", "panes.toml").unwrap();
+        let a = |c| km.lookup(c, &seq("a"));
+        assert_eq!(a(Context::Events), Lookup::Action(Action::AckAlerts));
+        assert_eq!(a(Context::Table), Lookup::Action(Action::Advise));
+        assert_eq!(a(Context::Networks), Lookup::Action(Action::Advise));
+        // The global A still acknowledges everywhere.
+        assert_eq!(
+            km.lookup(Context::Networks, &seq("A")),
+            Lookup::Action(Action::AckAlerts)
+        );
     }
 
     #[test]

@@ -466,10 +466,15 @@ fn draw_help(f: &mut Frame, app: &App, area: Rect) {
     let help = app.keymap.help();
     let mut lines: Vec<Line> = Vec::new();
     for ctx in Context::ALL {
+        if !help.iter().any(|(c, _, _)| *c == ctx) {
+            continue;
+        }
         lines.push(Line::from(Span::styled(
             match ctx {
                 Context::Global => "everywhere",
                 Context::Table => "in tables",
+                Context::Events => "in Events",
+                Context::Networks => "in Networks",
                 Context::Rollouts => "in the Rollouts tab",
                 Context::Logs => "in the logs pane",
                 Context::Dialog => "under a plan",
