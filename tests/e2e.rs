@@ -400,7 +400,7 @@ fn demo_dashboard_in_tmux() {
     // Help generated from the keymap, then the program's own log.
     tmux.keys(&["?"]);
     let screen = tmux.wait("help", Duration::from_secs(5), |s| {
-        s.contains("keys (Esc closes)")
+        s.contains("keys (Esc closes")
     });
     assert!(
         screen.contains("quit agile-deck") && screen.contains("drill down"),
@@ -945,7 +945,7 @@ fn a_user_keymap_and_theme_drive_the_program() {
     // The help shows the user's keys.
     tmux.keys(&["?"]);
     let screen = tmux.wait("help", Duration::from_secs(5), |s| {
-        s.contains("keys (Esc closes)")
+        s.contains("keys (Esc closes")
     });
     let down = screen.lines().find(|l| l.contains("move down")).unwrap();
     assert!(down.contains(" n ") || down.contains("│  n"), "{down}");
