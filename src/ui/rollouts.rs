@@ -172,9 +172,9 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     let wide = area.width >= 110;
     let widths = [
         Constraint::Length(4),
-        Constraint::Length(24),
+        Constraint::Length(20),
         Constraint::Min(20),
-        Constraint::Length(if wide { 30 } else { 0 }),
+        Constraint::Length(if wide { 28 } else { 0 }),
         Constraint::Length(if wide { 5 } else { 0 }),
         Constraint::Length(12),
     ];
