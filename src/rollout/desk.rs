@@ -305,12 +305,10 @@ impl App {
 
     /// A driver's report.
     pub fn rollout_report(&mut self, view: View, cmds: &mut Vec<Cmd>) {
-        let known = self.known();
-        let Some(r) = self.ops.rollouts.iter_mut().find(|r| r.id == view.id) else {
+        let Some(i) = self.ops.rollouts.iter().position(|r| r.id == view.id) else {
             return;
         };
-        let ended = !r.phase.finished() && view.phase.finished();
-        if ended {
+        if !self.ops.rollouts[i].phase.finished() && view.phase.finished() {
             log::info!(
                 "#{} {} of {}: {} — {}",
                 view.id,
@@ -319,10 +317,12 @@ impl App {
                 view.phase.word(),
                 view.message
             );
-            cmds.push(Cmd::Resync { known });
+            cmds.push(Cmd::Resync {
+                known: self.known(),
+            });
             cmds.push(Cmd::ListServices);
         }
-        *r = view;
+        self.ops.rollouts[i] = view;
         self.dirty = true;
     }
 
