@@ -1477,3 +1477,25 @@ fn slash_filters_events_and_networks() {
     key(&mut app, KeyCode::Esc);
     assert_eq!(app.network_rows().len(), all);
 }
+
+#[test]
+fn a_rollout_under_way_shows_on_every_view() {
+    let mut app = fixture();
+    with_rollout(&mut app);
+    // Its own tab shows it whole; elsewhere one line says how it goes.
+    assert!(!render(&mut app, 120, 36).contains("⟳"));
+    key(&mut app, KeyCode::Char(':'));
+    typed(&mut app, "layers");
+    key(&mut app, KeyCode::Enter);
+    let screen = render(&mut app, 120, 36);
+    let line = screen
+        .lines()
+        .find(|l| l.contains("#1 ⟳ rolling update development-team"))
+        .unwrap_or_else(|| panic!("{screen}"));
+    assert!(
+        line.contains(
+            "agile-sim:0.1.0 → agile-sim:next · 2/8 new · 1 failed · rolling (Rollouts tab)"
+        ),
+        "{line}"
+    );
+}

@@ -14,14 +14,62 @@ use crate::ops::{Status, StepState};
 /// Most step lines the progress panel shows.
 const STEP_LINES: usize = 6;
 
+/// Rollouts under way, shown on every view but their own (at most 2).
+fn rollouts_under_way(app: &App) -> Vec<&crate::rollout::View> {
+    if app.views.view == crate::views::View::Rollouts {
+        return Vec::new();
+    }
+    app.ops
+        .rollouts
+        .iter()
+        .filter(|r| !r.phase.finished())
+        .take(2)
+        .collect()
+}
+
 /// Lines of the progress panel: the running operation's steps, or one
-/// line for the last result.
+/// line for the last result; a line per rollout under way.
 pub fn progress_height(app: &App) -> u16 {
-    match app.ops.current() {
+    let op = match app.ops.current() {
         Some(o) if !o.status.finished() => 1 + o.steps.len().min(STEP_LINES) as u16,
         Some(_) => 1,
         None => 0,
-    }
+    };
+    op + rollouts_under_way(app).len() as u16
+}
+
+fn rollout_line(app: &App, r: &crate::rollout::View) -> Line<'static> {
+    let t = &app.theme;
+    let new = r
+        .slots
+        .iter()
+        .filter(|s| s.state == crate::rollout::SlotState::Replaced)
+        .count();
+    let style = match r.phase {
+        crate::rollout::Phase::Paused(_) => t.critical,
+        _ => t.warning,
+    };
+    let failed = if r.failures > 0 {
+        format!(" · {} failed", r.failures)
+    } else {
+        String::new()
+    };
+    Line::from(vec![
+        Span::styled(
+            format!(" #{} ⟳ {} {} ", r.id, r.what, r.service.name),
+            style,
+        ),
+        Span::styled(
+            format!(
+                "{} → {} · {new}/{} new{failed} · {} (Rollouts tab)",
+                r.from,
+                r.to,
+                r.slots.len(),
+                r.phase.word()
+            ),
+            t.muted,
+        ),
+    ])
 }
 
 fn step_style(app: &App, s: &StepState) -> ratatui::style::Style {
@@ -51,7 +99,14 @@ fn step_line(app: &App, o: &OpView, i: usize) -> Line<'static> {
 }
 
 pub fn draw_progress(f: &mut Frame, app: &App, area: Rect) {
-    let Some(o) = app.ops.current() else { return };
+    let rollouts: Vec<Line> = rollouts_under_way(app)
+        .into_iter()
+        .map(|r| rollout_line(app, r))
+        .collect();
+    let Some(o) = app.ops.current() else {
+        f.render_widget(Paragraph::new(rollouts), area);
+        return;
+    };
     let t = &app.theme;
     let km = &app.keymap;
     let head = match &o.status {
@@ -109,6 +164,7 @@ pub fn draw_progress(f: &mut Frame, app: &App, area: Rect) {
                 .map(|i| step_line(app, o, i)),
         );
     }
+    lines.extend(rollouts);
     f.render_widget(Paragraph::new(lines), area);
 }
 
