@@ -83,6 +83,29 @@ impl HealthSampler {
     }
 }
 
+/// Confirm the rollout planned and follow it to its end while a sampler
+/// counts the healthy replicas with `label`: its id, its last view, the
+/// lowest count seen and how many samples were taken (printed too).
+async fn sampled(
+    desk: &mut Desk,
+    label: &str,
+    what: &str,
+) -> (u64, agile_deck::rollout::View, usize, usize) {
+    let t0 = std::time::Instant::now();
+    let sampler = HealthSampler::start(label.to_string());
+    let id = desk.start_rollout('y');
+    let r = desk
+        .until(id, Duration::from_secs(120), |r| r.phase.finished())
+        .await;
+    let (low, samples) = sampler.finish();
+    eprintln!(
+        "{what}: {} in {:.1} s, lowest healthy {low} over {samples} samples",
+        r.phase.word(),
+        t0.elapsed().as_secs_f64()
+    );
+    (id, r, low, samples)
+}
+
 /// `n` healthy Compose-style replicas of service `service` (in a project
 /// of the same name); the project label.
 fn web_replicas(t: &TestRun, image: &str, project: &str, n: u32) -> String {
@@ -132,17 +155,8 @@ async fn rolling_update_stop_first_then_start_first() {
             .any(|n| n.contains("never below 4 healthy of 6")),
         "{notes:?}"
     );
-    let t0 = std::time::Instant::now();
-    let sampler = HealthSampler::start(label.clone());
-    let id = desk.start_rollout('y');
-    let r = desk
-        .until(id, Duration::from_secs(120), |r| r.phase.finished())
-        .await;
-    let (low, samples) = sampler.finish();
-    eprintln!(
-        "stop-first 6 replicas, parallelism 2: {:.1} s, lowest healthy {low}/6 over {samples} samples",
-        t0.elapsed().as_secs_f64()
-    );
+    let (id, r, low, samples) =
+        sampled(&mut desk, &label, "stop-first 6 replicas, parallelism 2").await;
     assert_eq!(r.phase, Phase::Done, "{r:#?}");
     assert!(samples > 20, "{samples} samples");
     assert!(
@@ -175,17 +189,7 @@ async fn rolling_update_stop_first_then_start_first() {
     desk.command(&format!(
         "rollout {project} image={base} parallelism=2 order=start-first"
     ));
-    let t0 = std::time::Instant::now();
-    let sampler = HealthSampler::start(label.clone());
-    let id = desk.start_rollout('y');
-    let r = desk
-        .until(id, Duration::from_secs(120), |r| r.phase.finished())
-        .await;
-    let (low, _) = sampler.finish();
-    eprintln!(
-        "start-first 6 replicas, parallelism 2: {:.1} s, lowest healthy {low}/6",
-        t0.elapsed().as_secs_f64()
-    );
+    let (_, r, low, _) = sampled(&mut desk, &label, "start-first 6 replicas, parallelism 2").await;
     assert_eq!(r.phase, Phase::Done, "{r:#?}");
     assert!(low >= 6, "start-first: {low} healthy at the lowest");
     let all = names_of(&label);
@@ -210,13 +214,8 @@ async fn a_bad_version_is_rolled_back() {
     desk.command(&format!(
         "rollout {project} image={bad} parallelism=2 failure=rollback monitor=3s"
     ));
-    let sampler = HealthSampler::start(label.clone());
-    let id = desk.start_rollout('y');
-    let r = desk
-        .until(id, Duration::from_secs(120), |r| r.phase.finished())
-        .await;
-    let (low, _) = sampler.finish();
-    eprintln!("bad version, 4 replicas, parallelism 2: rolled back, lowest healthy {low}/4");
+    let (id, r, low, _) =
+        sampled(&mut desk, &label, "bad version, 4 replicas, parallelism 2").await;
     assert_eq!(r.phase, Phase::RolledBack, "{r:#?}");
     assert!(
         low >= 2,
