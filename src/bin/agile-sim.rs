@@ -315,13 +315,17 @@ fn burner(sim: Arc<Sim>, index: usize) {
     let window = Duration::from_millis(20);
     while !sim.stop.load(Ordering::Relaxed) {
         let share = (sim.knobs.lock().unwrap().cpu - index as f64).clamp(0.0, 1.0);
+        if share <= 0.0 {
+            // Idle: wake rarely. Hundreds of idle replicas waking 50 times
+            // a second each would load the host they are meant to model.
+            thread::sleep(Duration::from_millis(250));
+            continue;
+        }
         let start = Instant::now();
-        if share > 0.0 {
-            let busy = window.mul_f64(share);
-            let mut x = 0u64;
-            while start.elapsed() < busy {
-                x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
-            }
+        let busy = window.mul_f64(share);
+        let mut x = 0u64;
+        while start.elapsed() < busy {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
         }
         if let Some(rest) = window.checked_sub(start.elapsed()) {
             thread::sleep(rest);
