@@ -516,15 +516,13 @@ impl App {
                     .filter(|id| !present.contains(id))
                     .cloned()
                     .collect();
-                for id in gone {
-                    self.dirty |= self.fleet.remove(&id);
-                }
-                for r in listing.inspected {
-                    if listing.provisional && self.fleet.replicas.contains_key(&r.id) {
-                        continue; // what we know beats a sketch
-                    }
-                    self.dirty |= self.fleet.upsert(r);
-                }
+                // What we know beats a sketch.
+                let fresh: Vec<Replica> = listing
+                    .inspected
+                    .into_iter()
+                    .filter(|r| !listing.provisional || !self.fleet.replicas.contains_key(&r.id))
+                    .collect();
+                self.dirty |= self.fleet.apply(&gone, fresh);
                 if let Some(services) = listing.services {
                     self.dirty |= self.fleet.set_swarm_services(services);
                 }

@@ -188,31 +188,45 @@ impl Fleet {
 
     /// Insert or replace a replica; returns whether anything changed.
     pub fn upsert(&mut self, replica: Replica) -> bool {
-        let moved = match self.replicas.get(&replica.id) {
-            Some(old) if *old == replica => return false,
-            Some(old) => old.name != replica.name || old.placement != replica.placement,
-            None => true,
-        };
-        if !replica.is_running() {
-            // Figures of a stopped container are stale: drop them.
-            if let Some(l) = self.live.get_mut(&replica.id) {
-                l.sample = Sample::default();
-            }
-        }
-        self.replicas.insert(replica.id.clone(), replica);
-        if moved {
-            self.reindex();
-        }
-        true
+        self.apply(&[], [replica])
     }
 
     pub fn remove(&mut self, id: &str) -> bool {
-        self.live.remove(id);
-        let removed = self.replicas.remove(id).is_some();
-        if removed {
+        self.apply(&[id.to_string()], [])
+    }
+
+    /// Remove `gone`, then insert or replace `replicas`; returns whether
+    /// anything changed. The index is rebuilt once, not per replica: a
+    /// listing of 500 new containers would otherwise sort 500 times
+    /// (150 ms measured, on the way to the first screen).
+    pub fn apply(&mut self, gone: &[String], replicas: impl IntoIterator<Item = Replica>) -> bool {
+        let mut changed = false;
+        let mut moved = false;
+        for id in gone {
+            self.live.remove(id);
+            let removed = self.replicas.remove(id).is_some();
+            changed |= removed;
+            moved |= removed;
+        }
+        for replica in replicas {
+            moved |= match self.replicas.get(&replica.id) {
+                Some(old) if *old == replica => continue,
+                Some(old) => old.name != replica.name || old.placement != replica.placement,
+                None => true,
+            };
+            if !replica.is_running() {
+                // Figures of a stopped container are stale: drop them.
+                if let Some(l) = self.live.get_mut(&replica.id) {
+                    l.sample = Sample::default();
+                }
+            }
+            self.replicas.insert(replica.id.clone(), replica);
+            changed = true;
+        }
+        if moved {
             self.reindex();
         }
-        removed
+        changed
     }
 
     pub fn record(&mut self, id: &str, sample: Sample, at: DateTime<Utc>) -> bool {
