@@ -229,15 +229,18 @@ fn floor_loop() {
     use agile_deck::cgroup::{Layout, SystemCpu};
     let version = sh("docker", &["info", "--format", "{{.CgroupVersion}}"]);
     let layout = Layout::detect(version.trim()).expect("cgroup files readable");
-    let files: Vec<_> = sh("docker", &["ps", "-q", "--no-trunc"])
+    let mut spare = agile_deck::cgroup::descriptor_budget();
+    let stat = SystemCpu::source(&mut spare);
+    let readers: Vec<_> = sh("docker", &["ps", "-q", "--no-trunc"])
         .lines()
         .filter_map(|id| layout.resolve(id, None))
+        .map(|files| files.open(&mut spare))
         .collect();
-    let mut buf = String::new();
+    let mut buf = Vec::new();
     loop {
-        let _ = std::hint::black_box(SystemCpu::read(&mut buf));
-        for f in &files {
-            let _ = std::hint::black_box(f.read(&mut buf));
+        let _ = std::hint::black_box(SystemCpu::read(&stat, &mut buf));
+        for r in &readers {
+            let _ = std::hint::black_box(r.read(&mut buf));
         }
         std::thread::sleep(Duration::from_secs(1));
     }

@@ -59,6 +59,8 @@ pub enum Msg {
     },
     /// What the stats engine costs (sent while the engine line is shown).
     Engine(Cost),
+    /// The cgroup reader found no cgroup for these containers.
+    NoCgroup(Vec<Target>),
     SourceError {
         source: &'static str,
         error: String,
@@ -120,6 +122,8 @@ pub enum Cmd {
     ListNetworks,
     /// The containers to take figures of, in priority order.
     WatchStats(Vec<Target>),
+    /// Stream these from the Docker API: their cgroup files are not found.
+    StreamInstead(Vec<Target>),
     /// Questions for Prometheus (cells and charts on screen).
     Prom(Vec<Request>),
     PromAdhoc(Query),
@@ -600,6 +604,7 @@ impl App {
                 }
                 return cmds;
             }
+            Msg::NoCgroup(targets) => return vec![Cmd::StreamInstead(targets)],
             Msg::Engine(cost) => {
                 self.dirty |= self.show_engine && self.engine != cost;
                 self.engine = cost;

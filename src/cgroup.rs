@@ -9,7 +9,8 @@
 //! (`docker/<id>` for cgroupfs, `system.slice/docker-<id>.scope` for
 //! systemd).
 
-use std::io::Read;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -45,6 +46,8 @@ pub enum Layout {
         memory: Mount,
         pids: Option<Mount>,
         blkio: Option<Mount>,
+        /// The blkio file with figures on this host (see `blkio_v1_file`).
+        blkio_file: &'static str,
     },
     V2 {
         unified: Mount,
@@ -106,6 +109,7 @@ impl Layout {
                 memory,
                 pids: find("pids"),
                 blkio: find("blkio"),
+                blkio_file: BLKIO_THROTTLE,
             }),
             _ => Err("the cgroup v1 cpuacct and memory hierarchies are not mounted".to_string()),
         }
@@ -115,13 +119,57 @@ impl Layout {
     pub fn detect(version: &str) -> Result<Layout, String> {
         let info = std::fs::read_to_string("/proc/self/mountinfo")
             .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
-        let layout = Layout::from_mountinfo(&info, version)?;
+        let mut layout = Layout::from_mountinfo(&info, version)?;
+        if let Layout::V1 {
+            blkio: Some(b),
+            blkio_file,
+            ..
+        } = &mut layout
+        {
+            *blkio_file = blkio_v1_file(&b.point);
+        }
         let probe = match &layout {
             Layout::V1 { cpuacct, .. } => cpuacct.point.join("cpuacct.usage"),
             Layout::V2 { unified } => unified.point.join("cgroup.controllers"),
         };
         std::fs::metadata(&probe).map_err(|e| format!("cannot read {}: {e}", probe.display()))?;
         Ok(layout)
+    }
+
+    /// The containers of the cgroup tree, where the drivers put them, as
+    /// (id, cgroup path): read before `docker ps` answers. Empty when the
+    /// tree is laid out otherwise (then the ids come from the daemon alone).
+    pub fn containers(&self) -> Vec<(String, String)> {
+        let mut found = Vec::new();
+        for (parent, prefix, suffix) in
+            [("/docker", "", ""), ("/system.slice", "docker-", ".scope")]
+        {
+            let Ok(entries) = std::fs::read_dir(self.first().dir(parent)) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let name = e.file_name();
+                let Some(name) = name.to_str() else { continue };
+                let id = name
+                    .strip_prefix(prefix)
+                    .and_then(|n| n.strip_suffix(suffix));
+                if let Some(id) = id
+                    && id.len() == 64
+                    && id.bytes().all(|b| b.is_ascii_hexdigit())
+                {
+                    found.push((id.to_string(), format!("{parent}/{name}")));
+                }
+            }
+        }
+        found
+    }
+
+    /// The hierarchy a container's directory is looked up in first.
+    fn first(&self) -> &Mount {
+        match self {
+            Layout::V1 { cpuacct, .. } => cpuacct,
+            Layout::V2 { unified } => unified,
+        }
     }
 
     /// Cgroup paths the drivers give container `id`, most likely first.
@@ -139,13 +187,26 @@ impl Layout {
         let proc_cgroup = pid
             .and_then(|p| std::fs::read_to_string(format!("/proc/{p}/cgroup")).ok())
             .filter(|text| text.contains(id));
-        let rel_of = |ctrl: &str| proc_cgroup.as_deref().and_then(|t| cgroup_path(t, ctrl));
-        let pick = |mount: &Mount, ctrl: &str| -> Option<PathBuf> {
-            rel_of(ctrl)
+        if let Some(text) = proc_cgroup
+            && let Some(files) = self.files_of_process(&text, pid)
+        {
+            return Some(files);
+        }
+        // The drivers put a container at the same path in every hierarchy:
+        // find it in one.
+        let rel = Layout::guesses(id)
+            .into_iter()
+            .find(|g| self.first().dir(g).is_dir())?;
+        Some(self.files_in(&rel, None))
+    }
+
+    /// The files of the cgroups `/proc/<pid>/cgroup` (`text`) names, if
+    /// they are all there.
+    fn files_of_process(&self, text: &str, pid: Option<u32>) -> Option<Files> {
+        let dir = |mount: &Mount, ctrl: &str| -> Option<PathBuf> {
+            cgroup_path(text, ctrl)
                 .map(|rel| mount.dir(&rel))
-                .into_iter()
-                .chain(Layout::guesses(id).iter().map(|g| mount.dir(g)))
-                .find(|d| d.is_dir())
+                .filter(|d| d.is_dir())
         };
         let mut files = match self {
             Layout::V1 {
@@ -153,69 +214,117 @@ impl Layout {
                 memory,
                 pids,
                 blkio,
-            } => {
-                let memory = pick(memory, "memory")?;
-                let blkio = blkio.as_ref().and_then(|m| pick(m, "blkio")).map(|d| {
-                    // CFQ's figures when the scheduler keeps them, else the
-                    // throttle layer's, as runc reads them for `docker stats`.
-                    [
-                        "blkio.io_service_bytes_recursive",
-                        "blkio.throttle.io_service_bytes_recursive",
-                        "blkio.throttle.io_service_bytes",
-                    ]
-                    .iter()
-                    .map(|f| d.join(f))
-                    .find(|f| f.exists())
-                    .unwrap_or_else(|| d.join("blkio.throttle.io_service_bytes"))
-                });
-                Files {
-                    v2: false,
-                    cpu: pick(cpuacct, "cpuacct")?.join("cpuacct.usage"),
-                    mem_usage: memory.join("memory.usage_in_bytes"),
-                    mem_stat: memory.join("memory.stat"),
-                    mem_limit: memory.join("memory.limit_in_bytes"),
-                    procs: memory.join("cgroup.procs"),
-                    pids: pids
-                        .as_ref()
-                        .and_then(|m| pick(m, "pids"))
-                        .map(|d| d.join("pids.current")),
-                    blkio,
-                    net: None,
-                }
-            }
-            Layout::V2 { unified } => {
-                let d = pick(unified, "")?;
-                Files {
-                    v2: true,
-                    cpu: d.join("cpu.stat"),
-                    mem_usage: d.join("memory.current"),
-                    mem_stat: d.join("memory.stat"),
-                    mem_limit: d.join("memory.max"),
-                    procs: d.join("cgroup.procs"),
-                    pids: Some(d.join("pids.current")),
-                    blkio: Some(d.join("io.stat")),
-                    net: None,
-                }
-            }
+                blkio_file,
+            } => v1_files(
+                &dir(cpuacct, "cpuacct")?,
+                &dir(memory, "memory")?,
+                pids.as_ref().and_then(|m| dir(m, "pids")).as_deref(),
+                blkio
+                    .as_ref()
+                    .and_then(|m| dir(m, "blkio"))
+                    .map(|d| d.join(blkio_file)),
+            ),
+            Layout::V2 { unified } => v2_files(&dir(unified, "")?),
         };
-        let net_pid = pid.filter(|_| proc_cgroup.is_some()).or_else(|| {
-            // The daemon's PID is not ours: any process of the container will do.
-            let procs = std::fs::read_to_string(&files.procs).ok()?;
-            procs.lines().find_map(|l| l.trim().parse().ok())
-        });
-        files.net = net_pid
-            .filter(|p| !shares_host_network(*p))
-            .map(|p| PathBuf::from(format!("/proc/{p}/net/dev")));
+        files.net = net_file(&files.procs, pid);
         Some(files)
     }
+
+    /// The files of the container at cgroup path `rel` in every hierarchy,
+    /// not checked (a missing one fails its first read). `pid`: a process
+    /// known to be in it.
+    pub fn files_in(&self, rel: &str, pid: Option<u32>) -> Files {
+        let mut files = match self {
+            Layout::V1 {
+                cpuacct,
+                memory,
+                pids,
+                blkio,
+                blkio_file,
+            } => v1_files(
+                &cpuacct.dir(rel),
+                &memory.dir(rel),
+                pids.as_ref().map(|m| m.dir(rel)).as_deref(),
+                blkio.as_ref().map(|m| m.dir(rel).join(blkio_file)),
+            ),
+            Layout::V2 { unified } => v2_files(&unified.dir(rel)),
+        };
+        files.net = net_file(&files.procs, pid);
+        files
+    }
+}
+
+fn v1_files(
+    cpuacct: &Path,
+    memory: &Path,
+    pids: Option<&Path>,
+    blkio_file: Option<PathBuf>,
+) -> Files {
+    Files {
+        v2: false,
+        cpu: cpuacct.join("cpuacct.usage"),
+        mem_usage: memory.join("memory.usage_in_bytes"),
+        mem_stat: memory.join("memory.stat"),
+        mem_limit: memory.join("memory.limit_in_bytes"),
+        procs: memory.join("cgroup.procs"),
+        pids: pids.map(|d| d.join("pids.current")),
+        blkio: blkio_file,
+        net: None,
+    }
+}
+
+fn v2_files(d: &Path) -> Files {
+    Files {
+        v2: true,
+        cpu: d.join("cpu.stat"),
+        mem_usage: d.join("memory.current"),
+        mem_stat: d.join("memory.stat"),
+        mem_limit: d.join("memory.max"),
+        procs: d.join("cgroup.procs"),
+        pids: Some(d.join("pids.current")),
+        blkio: Some(d.join("io.stat")),
+        net: None,
+    }
+}
+
+const BLKIO_THROTTLE: &str = "blkio.throttle.io_service_bytes_recursive";
+
+/// The v1 blkio file with figures, as runc picks it for `docker stats`:
+/// CFQ's when the scheduler keeps them, else the throttle layer's
+/// (recursive where the kernel has it). The same in every cgroup of a
+/// host, so the hierarchy's root at `point` tells.
+fn blkio_v1_file(point: &Path) -> &'static str {
+    let cfq = "blkio.io_service_bytes_recursive";
+    let has_figures = |f: &str| {
+        std::fs::read_to_string(point.join(f))
+            .is_ok_and(|t| t.lines().any(|l| l.split_whitespace().count() == 3))
+    };
+    if has_figures(cfq) {
+        cfq
+    } else if point.join(BLKIO_THROTTLE).exists() {
+        BLKIO_THROTTLE
+    } else {
+        "blkio.throttle.io_service_bytes"
+    }
+}
+
+/// `/proc/<pid>/net/dev` of a process in the container's network namespace
+/// (`pid`, or else the first in `procs`); None for host-network ones.
+fn net_file(procs: &Path, pid: Option<u32>) -> Option<PathBuf> {
+    let pid = pid.or_else(|| {
+        let procs = std::fs::read_to_string(procs).ok()?;
+        procs.lines().find_map(|l| l.trim().parse().ok())
+    })?;
+    (!shares_host_network(pid)).then(|| PathBuf::from(format!("/proc/{pid}/net/dev")))
 }
 
 /// A host-network container sees the host's interfaces: `docker stats`
 /// shows no network figures for it, and neither do we.
 fn shares_host_network(pid: u32) -> bool {
+    static OURS: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
     let ns = |p: &str| std::fs::read_link(format!("/proc/{p}/ns/net")).ok();
     let theirs = ns(&pid.to_string());
-    theirs.is_none() || theirs == ns("self")
+    theirs.is_none() || theirs == *OURS.get_or_init(|| ns("self"))
 }
 
 /// Mountinfo escapes spaces and a few other bytes as \ooo.
@@ -287,11 +396,88 @@ pub struct Raw {
     pub net_tx: u64,
 }
 
-/// Read a small file into `buf` (reused across reads: no allocation per file).
-fn slurp<'a>(path: &Path, buf: &'a mut String) -> std::io::Result<&'a str> {
-    buf.clear();
-    std::fs::File::open(path)?.read_to_string(buf)?;
-    Ok(buf.as_str())
+/// A file read once a refresh, held open when the descriptor budget
+/// allows. Reading an open cgroup or /proc file again from offset 0 makes
+/// the kernel generate it afresh, without the path walk an open costs:
+/// measured on cgroup v1 with 500 containers, the seven files of one
+/// container cost 28 µs held open against 120 µs opened each time.
+#[derive(Debug)]
+pub enum Source {
+    Held(File),
+    Path(PathBuf),
+}
+
+impl Source {
+    /// Hold `path` open if `spare` descriptors allow (taking one).
+    pub fn new(path: &Path, spare: &mut usize) -> Source {
+        if *spare > 0
+            && let Ok(file) = File::open(path)
+        {
+            *spare -= 1;
+            return Source::Held(file);
+        }
+        Source::Path(path.to_path_buf())
+    }
+
+    /// The whole file, into `buf` (reused across reads: no allocation per
+    /// file). An error when it cannot be read (its cgroup was removed).
+    pub fn read<'a>(&self, buf: &'a mut Vec<u8>) -> std::io::Result<&'a str> {
+        match self {
+            Source::Held(file) => read_whole(file, buf),
+            Source::Path(path) => read_whole(&File::open(path)?, buf),
+        }
+    }
+
+    fn is_held(&self) -> bool {
+        matches!(self, Source::Held(_))
+    }
+}
+
+/// A kernel seq file hands out about a page per read at most; a read this
+/// short was the whole file (a regular file ends with a short read too).
+const SHORT_READ: usize = 2048;
+
+fn read_whole<'a>(file: &File, buf: &'a mut Vec<u8>) -> std::io::Result<&'a str> {
+    let mut len = 0;
+    loop {
+        if buf.len() < len + 4096 {
+            buf.resize(len + 8192, 0);
+        }
+        let n = file.read_at(&mut buf[len..], len as u64)?;
+        len += n;
+        if n < SHORT_READ {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[..len])
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+/// Let this process hold as many descriptors as its hard limit allows (as
+/// dockerd and Go programs do), and return how many the cgroup reader may
+/// keep open: the limit less a reserve for sockets, logs and the terminal.
+pub fn descriptor_budget() -> usize {
+    const RESERVE: u64 = 512;
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write `lim`.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 0;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                lim = raised;
+            }
+        }
+    }
+    usize::try_from(lim.rlim_cur.saturating_sub(RESERVE)).unwrap_or(usize::MAX)
 }
 
 fn number(text: &str) -> u64 {
@@ -358,19 +544,64 @@ fn net_dev(text: &str) -> (u64, u64) {
 }
 
 impl Files {
+    /// The files ready for reads, holding up to `spare` of them open
+    /// (and taking those from it).
+    pub fn open(&self, spare: &mut usize) -> Reader {
+        let mut src = |p: &Path| Source::new(p, spare);
+        Reader {
+            v2: self.v2,
+            cpu: src(&self.cpu),
+            mem_usage: src(&self.mem_usage),
+            mem_stat: src(&self.mem_stat),
+            mem_limit: src(&self.mem_limit),
+            pids: self.pids.as_deref().map(&mut src),
+            blkio: self.blkio.as_deref().map(&mut src),
+            net: self.net.as_deref().map(&mut src),
+        }
+    }
+
+    /// One read, opening every file for it.
+    pub fn read(&self, buf: &mut Vec<u8>) -> std::io::Result<Raw> {
+        self.open(&mut 0).read(buf)
+    }
+}
+
+/// One container's files, as read every refresh.
+#[derive(Debug)]
+pub struct Reader {
+    v2: bool,
+    cpu: Source,
+    mem_usage: Source,
+    mem_stat: Source,
+    mem_limit: Source,
+    pids: Option<Source>,
+    blkio: Option<Source>,
+    net: Option<Source>,
+}
+
+impl Reader {
+    /// Descriptors it holds open.
+    pub fn held(&self) -> usize {
+        [&self.cpu, &self.mem_usage, &self.mem_stat, &self.mem_limit]
+            .into_iter()
+            .chain([&self.pids, &self.blkio, &self.net].into_iter().flatten())
+            .filter(|s| s.is_held())
+            .count()
+    }
+
     /// Read every figure. An error means the container is gone (its
     /// directory went with it) or the files cannot be read.
-    pub fn read(&self, buf: &mut String) -> std::io::Result<Raw> {
+    pub fn read(&self, buf: &mut Vec<u8>) -> std::io::Result<Raw> {
         let mut raw = Raw::default();
-        let cpu = slurp(&self.cpu, buf)?;
+        let cpu = self.cpu.read(buf)?;
         raw.cpu_ns = if self.v2 {
             keyed(cpu, "usage_usec").unwrap_or(0) * 1000
         } else {
             number(cpu)
         };
-        let usage = number(slurp(&self.mem_usage, buf)?);
+        let usage = number(self.mem_usage.read(buf)?);
         let inactive = keyed(
-            slurp(&self.mem_stat, buf)?,
+            self.mem_stat.read(buf)?,
             if self.v2 {
                 "inactive_file"
             } else {
@@ -382,12 +613,12 @@ impl Files {
             _ => usage,
         };
         // "max" (v2) and v1's huge "unlimited" both mean no limit.
-        raw.mem_limit = number(slurp(&self.mem_limit, buf)?);
+        raw.mem_limit = number(self.mem_limit.read(buf)?);
         if let Some(p) = &self.pids {
-            raw.pids = slurp(p, buf).map(number).unwrap_or(0);
+            raw.pids = p.read(buf).map(number).unwrap_or(0);
         }
         if let Some(b) = &self.blkio
-            && let Ok(text) = slurp(b, buf)
+            && let Ok(text) = b.read(buf)
         {
             (raw.blk_read, raw.blk_write) = if self.v2 {
                 io_stat_v2(text)
@@ -397,7 +628,7 @@ impl Files {
         }
         if let Some(n) = &self.net {
             // The process may have ended while the cgroup lives on.
-            if let Ok(text) = slurp(n, buf) {
+            if let Ok(text) = n.read(buf) {
                 (raw.net_rx, raw.net_tx) = net_dev(text);
             }
         }
@@ -436,10 +667,13 @@ impl SystemCpu {
         out
     }
 
-    pub fn read(buf: &mut String) -> SystemCpu {
-        slurp(Path::new("/proc/stat"), buf)
-            .map(SystemCpu::parse)
-            .unwrap_or_default()
+    /// `/proc/stat`, to `read` once a batch.
+    pub fn source(spare: &mut usize) -> Source {
+        Source::new(Path::new("/proc/stat"), spare)
+    }
+
+    pub fn read(stat: &Source, buf: &mut Vec<u8>) -> SystemCpu {
+        stat.read(buf).map(SystemCpu::parse).unwrap_or_default()
     }
 }
 
@@ -503,7 +737,7 @@ pub fn sample(prev: &Reading, now: &Reading, host_mem: u64) -> Sample {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const MOUNTINFO_V1: &str = "\
@@ -617,21 +851,25 @@ mod tests {
         );
     }
 
+    /// The container of `fake_tree`.
+    pub(crate) const FAKE_ID: &str =
+        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
     /// A fake container cgroup, as the kernel lays it out.
-    fn fake_tree(v2: bool) -> (tempfile::TempDir, Layout) {
+    pub(crate) fn fake_tree(v2: bool) -> (tempfile::TempDir, Layout) {
         let root = tempfile::tempdir().unwrap();
         let mount = |sub: &str| Mount {
             point: root.path().join(sub),
             root: "/".into(),
         };
         let write = |rel: &str, text: &str| {
-            let p = root.path().join(rel);
+            let p = root.path().join(rel.replace("{FAKE_ID}", FAKE_ID));
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(p, text).unwrap();
         };
         let layout = if v2 {
             // systemd driver
-            let d = "system.slice/docker-abc.scope";
+            let d = "system.slice/docker-{FAKE_ID}.scope";
             write(
                 &format!("{d}/cpu.stat"),
                 "usage_usec 2000000\nuser_usec 1\n",
@@ -645,17 +883,20 @@ mod tests {
             Layout::V2 { unified: mount("") }
         } else {
             // cgroupfs driver
-            write("cpuacct/docker/abc/cpuacct.usage", "5000000000\n");
-            write("memory/docker/abc/memory.usage_in_bytes", "4096\n");
+            write("cpuacct/docker/{FAKE_ID}/cpuacct.usage", "5000000000\n");
+            write("memory/docker/{FAKE_ID}/memory.usage_in_bytes", "4096\n");
             write(
-                "memory/docker/abc/memory.stat",
+                "memory/docker/{FAKE_ID}/memory.stat",
                 "cache 2\ninactive_file 1\ntotal_inactive_file 1024\n",
             );
-            write("memory/docker/abc/memory.limit_in_bytes", "67108864\n");
-            write("memory/docker/abc/cgroup.procs", "");
-            write("pids/docker/abc/pids.current", "5\n");
             write(
-                "blkio/docker/abc/blkio.throttle.io_service_bytes_recursive",
+                "memory/docker/{FAKE_ID}/memory.limit_in_bytes",
+                "67108864\n",
+            );
+            write("memory/docker/{FAKE_ID}/cgroup.procs", "");
+            write("pids/docker/{FAKE_ID}/pids.current", "5\n");
+            write(
+                "blkio/docker/{FAKE_ID}/blkio.throttle.io_service_bytes_recursive",
                 "8:0 Read 7\n8:0 Write 9\nTotal 16\n",
             );
             Layout::V1 {
@@ -663,6 +904,7 @@ mod tests {
                 memory: mount("memory"),
                 pids: Some(mount("pids")),
                 blkio: Some(mount("blkio")),
+                blkio_file: BLKIO_THROTTLE,
             }
         };
         (root, layout)
@@ -671,9 +913,9 @@ mod tests {
     #[test]
     fn reads_a_v1_cgroupfs_container() {
         let (_root, layout) = fake_tree(false);
-        let files = layout.resolve("abc", None).unwrap();
+        let files = layout.resolve(FAKE_ID, None).unwrap();
         assert_eq!(files.net, None, "no process: no network figures");
-        let raw = files.read(&mut String::new()).unwrap();
+        let raw = files.read(&mut Vec::new()).unwrap();
         assert_eq!(
             raw,
             Raw {
@@ -690,17 +932,56 @@ mod tests {
     }
 
     #[test]
+    fn finds_containers_in_the_tree_for_both_drivers() {
+        for v2 in [false, true] {
+            let (_root, layout) = fake_tree(v2);
+            let found = layout.containers();
+            let rel = if v2 {
+                format!("/system.slice/docker-{FAKE_ID}.scope")
+            } else {
+                format!("/docker/{FAKE_ID}")
+            };
+            assert_eq!(found, vec![(FAKE_ID.to_string(), rel.clone())]);
+            // Built from the tree's path, the files are the ones resolve finds.
+            assert_eq!(
+                Some(layout.files_in(&rel, None)),
+                layout.resolve(FAKE_ID, None)
+            );
+        }
+    }
+
+    #[test]
+    fn a_held_file_reads_afresh_and_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("memory.stat");
+        std::fs::write(&path, "total_inactive_file 1\n").unwrap();
+        let mut spare = 1;
+        let held = Source::new(&path, &mut spare);
+        assert!(held.is_held() && spare == 0);
+        let mut buf = Vec::new();
+        assert_eq!(held.read(&mut buf).unwrap(), "total_inactive_file 1\n");
+        // Rewritten in place, as the kernel regenerates its files.
+        let long = "x".repeat(3 * SHORT_READ) + "\nend\n";
+        std::fs::write(&path, &long).unwrap();
+        assert_eq!(held.read(&mut buf).unwrap(), long);
+        // With no descriptor to spare it is opened at each read instead.
+        let unheld = Source::new(&path, &mut spare);
+        assert!(!unheld.is_held());
+        assert_eq!(unheld.read(&mut buf).unwrap(), long);
+    }
+
+    #[test]
     fn reads_a_v2_systemd_container() {
         let (root, layout) = fake_tree(true);
-        let files = layout.resolve("abc", None).unwrap();
-        let raw = files.read(&mut String::new()).unwrap();
+        let files = layout.resolve(FAKE_ID, None).unwrap();
+        let raw = files.read(&mut Vec::new()).unwrap();
         assert_eq!(raw.cpu_ns, 2_000_000_000);
         assert_eq!(raw.mem_used, 700);
         assert_eq!(raw.mem_limit, u64::MAX);
         assert_eq!((raw.pids, raw.blk_read, raw.blk_write), (3, 10, 20));
         // The container vanishes between reads: an error, not a panic or zeros.
         std::fs::remove_dir_all(root.path().join("system.slice")).unwrap();
-        assert!(files.read(&mut String::new()).is_err());
+        assert!(files.read(&mut Vec::new()).is_err());
     }
 
     #[test]

@@ -23,7 +23,7 @@ use tokio::sync::mpsc::Sender;
 use tokio::task::JoinHandle;
 
 use crate::app::Msg;
-use crate::cgroup::{self, Files, Layout, Reading, SystemCpu};
+use crate::cgroup::{self, Files, Layout, Reader, Reading, Source, SystemCpu};
 use crate::stats;
 
 /// How often the cgroup path reads every container by default (as
@@ -159,14 +159,18 @@ pub struct Engine {
     api: StatsWatcher,
     /// Most API streams at once (the cgroup path has no cap).
     api_cap: usize,
-    /// Found files per (container, pid); None: not readable, use the API.
-    files: HashMap<Target, Option<Files>>,
+    /// What the app asked for last, in priority order.
+    targets: Vec<Target>,
+    /// Targets the sampler found no cgroup for: streamed from the API.
+    no_cgroup: HashSet<Target>,
     direct: usize,
 }
 
 impl Engine {
     /// `layout` from `choose_path`; `host_mem` caps memory limits as the
-    /// daemon does.
+    /// daemon does. With a layout, the sampler starts reading every
+    /// container it finds in the cgroup tree at once, while the app is
+    /// still waiting for `docker ps` to name them.
     pub fn new(
         layout: Option<Layout>,
         refresh: Duration,
@@ -176,14 +180,15 @@ impl Engine {
         api_cap: usize,
     ) -> Engine {
         let sampler = layout
-            .as_ref()
-            .map(|_| Sampler::start(tx.clone(), refresh, host_mem));
+            .clone()
+            .map(|l| Sampler::start(l, tx.clone(), refresh, host_mem));
         Engine {
             layout,
             sampler,
             api: StatsWatcher::new(docker, tx),
             api_cap,
-            files: HashMap::new(),
+            targets: Vec::new(),
+            no_cgroup: HashSet::new(),
             direct: 0,
         }
     }
@@ -205,11 +210,30 @@ impl Engine {
         }
     }
 
-    /// Watch exactly `targets`, in priority order: read the ones whose
-    /// cgroup is found, stream the others (up to the cap), stop the rest.
+    /// Watch exactly `targets`, in priority order: the sampler reads the
+    /// ones whose cgroup it finds, the API streams the others (up to the
+    /// cap), the rest are stopped.
     pub fn watch(&mut self, targets: &[Target]) {
-        let Some(layout) = &self.layout else {
-            let ids: Vec<String> = targets
+        self.targets = targets.to_vec();
+        self.apply();
+    }
+
+    /// The sampler found no cgroup for `targets`: stream them instead.
+    pub fn stream_instead(&mut self, targets: Vec<Target>) {
+        for t in &targets {
+            log::info!(
+                "stats: no cgroup found for {}: streaming it from the API",
+                &t.id[..t.id.len().min(12)]
+            );
+        }
+        self.no_cgroup.extend(targets);
+        self.apply();
+    }
+
+    fn apply(&mut self) {
+        let Some(sampler) = &self.sampler else {
+            let ids: Vec<String> = self
+                .targets
                 .iter()
                 .take(self.api_cap)
                 .map(|t| t.id.clone())
@@ -217,32 +241,20 @@ impl Engine {
             self.api.watch(&ids);
             return;
         };
-        let wanted: HashSet<&Target> = targets.iter().collect();
-        self.files.retain(|t, _| wanted.contains(t));
-        let mut direct = Vec::new();
-        let mut streamed = Vec::new();
-        for t in targets {
-            let files = self.files.entry(t.clone()).or_insert_with(|| {
-                let f = layout.resolve(&t.id, t.pid);
-                if f.is_none() {
-                    log::info!(
-                        "stats: no cgroup found for {}: streaming it from the API",
-                        &t.id[..t.id.len().min(12)]
-                    );
-                }
-                f
-            });
-            match files {
-                Some(f) => direct.push((t.id.clone(), f.clone())),
-                None if streamed.len() < self.api_cap => streamed.push(t.id.clone()),
-                None => {}
-            }
-        }
+        let wanted: HashSet<&Target> = self.targets.iter().collect();
+        self.no_cgroup.retain(|t| wanted.contains(t));
+        let (streamed, direct): (Vec<&Target>, Vec<&Target>) = self
+            .targets
+            .iter()
+            .partition(|t| self.no_cgroup.contains(*t));
         self.direct = direct.len();
-        if let Some(s) = &self.sampler {
-            s.set(direct);
-        }
-        self.api.watch(&streamed);
+        sampler.set(direct.into_iter().cloned().collect());
+        let ids: Vec<String> = streamed
+            .into_iter()
+            .take(self.api_cap)
+            .map(|t| t.id.clone())
+            .collect();
+        self.api.watch(&ids);
     }
 
     pub fn cost(&self) -> Cost {
@@ -257,47 +269,174 @@ impl Engine {
 
 /// The thread that reads cgroup files.
 struct Sampler {
-    set: std_mpsc::Sender<Vec<(String, Files)>>,
+    set: std_mpsc::Sender<Vec<Target>>,
 }
 
 impl Sampler {
-    fn start(tx: Sender<Msg>, refresh: Duration, host_mem: u64) -> Sampler {
+    fn start(layout: Layout, tx: Sender<Msg>, refresh: Duration, host_mem: u64) -> Sampler {
         let (set, rx) = std_mpsc::channel();
         std::thread::Builder::new()
             .name("cgroup-sampler".into())
-            .spawn(move || sample_loop(rx, tx, refresh, host_mem))
+            .spawn(move || {
+                let mut s = SamplerState::new(layout, host_mem);
+                s.warm_up();
+                sample_loop(s, rx, tx, refresh)
+            })
             .expect("spawn the cgroup sampler thread");
         Sampler { set }
     }
 
-    fn set(&self, files: Vec<(String, Files)>) {
+    fn set(&self, targets: Vec<Target>) {
         // Fails only when the thread ended with the app's channel.
-        let _ = self.set.send(files);
+        let _ = self.set.send(targets);
     }
 }
 
 /// One tracked container of the sampler.
 struct Tracked {
+    /// The main process the app knows of (None: from `docker ps`, or warm).
+    pid: Option<u32>,
     files: Files,
+    reader: Reader,
     last: Option<Reading>,
     /// No figures sent yet: due for its quick second read.
     fresh: bool,
 }
 
+/// What the sampler thread owns.
+struct SamplerState {
+    layout: Layout,
+    host_mem: u64,
+    tracked: HashMap<String, Tracked>,
+    /// Read once before the app named them (see `warm_up`); the first set
+    /// takes what it wants, the rest is closed.
+    warm: HashMap<String, Tracked>,
+    /// Descriptors the readers may hold open, and /proc/stat.
+    budget: usize,
+    stat: Source,
+    buf: Vec<u8>,
+}
+
+impl SamplerState {
+    fn new(layout: Layout, host_mem: u64) -> SamplerState {
+        let mut budget = cgroup::descriptor_budget();
+        let stat = SystemCpu::source(&mut budget);
+        SamplerState {
+            layout,
+            host_mem,
+            tracked: HashMap::new(),
+            warm: HashMap::new(),
+            budget,
+            stat,
+            buf: Vec::new(),
+        }
+    }
+
+    fn system(&mut self) -> SystemCpu {
+        SystemCpu::read(&self.stat, &mut self.buf)
+    }
+
+    /// Open and read every container of the cgroup tree once, before
+    /// `docker ps` answers (a few hundred ms with 500 containers): the
+    /// opens are most of a first read's cost, and the first figures need
+    /// two reads.
+    fn warm_up(&mut self) {
+        let system = self.system();
+        let mut spare = self.budget;
+        for (id, rel) in self.layout.containers() {
+            let files = self.layout.files_in(&rel, None);
+            let t = self.start(None, files, system, &mut spare);
+            // Not a container after all (its files cannot be read): forget it.
+            if t.last.is_some() {
+                self.warm.insert(id, t);
+            }
+        }
+    }
+
+    fn start(
+        &mut self,
+        pid: Option<u32>,
+        files: Files,
+        system: SystemCpu,
+        spare: &mut usize,
+    ) -> Tracked {
+        let reader = files.open(spare);
+        Tracked {
+            pid,
+            last: read(&reader, system, &mut self.buf),
+            reader,
+            files,
+            fresh: true,
+        }
+    }
+
+    /// Track exactly `targets`; returns those whose cgroup is not found,
+    /// and when the earliest container without figures is due for its
+    /// quick second read.
+    fn set(&mut self, targets: Vec<Target>) -> (Vec<Target>, Option<Instant>) {
+        // Warm readings the set does not take are closed on return.
+        let mut warm = std::mem::take(&mut self.warm);
+        let mut next: HashMap<String, Tracked> = HashMap::with_capacity(targets.len());
+        let mut new = Vec::new();
+        for target in targets {
+            let old = self
+                .tracked
+                .remove(&target.id)
+                .or_else(|| warm.remove(&target.id));
+            match old {
+                Some(t) if t.pid == target.pid => {
+                    next.insert(target.id, t);
+                }
+                old => new.push((target, old)),
+            }
+        }
+        // Containers no longer watched close their files here, before the
+        // new ones count what is left of the budget.
+        self.tracked = next;
+        let held = |m: &HashMap<String, Tracked>| m.values().map(|t| t.reader.held()).sum();
+        let mut spare = self
+            .budget
+            .saturating_sub(held(&self.tracked))
+            .saturating_sub(held(&warm));
+        let system = self.system();
+        let mut no_cgroup = Vec::new();
+        for (target, old) in new {
+            let Some(files) = self.layout.resolve(&target.id, target.pid) else {
+                no_cgroup.push(target);
+                continue;
+            };
+            // The same files, read under another pid: go on from there.
+            let t = match old.filter(|t| t.files == files) {
+                Some(mut t) => {
+                    t.pid = target.pid;
+                    t
+                }
+                None => self.start(target.pid, files, system, &mut spare),
+            };
+            self.tracked.insert(target.id, t);
+        }
+        let quick = self
+            .tracked
+            .values()
+            .filter(|t| t.fresh)
+            .map(|t| t.last.map_or_else(Instant::now, |l| l.mono + FIRST_DELTA))
+            .min();
+        (no_cgroup, quick)
+    }
+}
+
 /// Read every tracked container once per `refresh`, send one batch. Blocks
 /// (no work at all) while nothing is watched; ends when the app is gone.
 fn sample_loop(
-    rx: std_mpsc::Receiver<Vec<(String, Files)>>,
+    mut s: SamplerState,
+    rx: std_mpsc::Receiver<Vec<Target>>,
     tx: Sender<Msg>,
     refresh: Duration,
-    host_mem: u64,
 ) {
-    let mut tracked: HashMap<String, Tracked> = HashMap::new();
-    let mut buf = String::with_capacity(4096);
     let mut next_refresh = Instant::now() + refresh;
     let mut quick: Option<Instant> = None;
     loop {
-        let set = if tracked.is_empty() {
+        let set = if s.tracked.is_empty() {
             match rx.recv() {
                 Ok(set) => {
                     next_refresh = Instant::now() + refresh;
@@ -318,27 +457,11 @@ fn sample_loop(
             while let Ok(newer) = rx.try_recv() {
                 set = newer;
             }
-            let mut next: HashMap<String, Tracked> = HashMap::with_capacity(set.len());
-            // The second read is due a short while after the first began:
-            // reading hundreds of containers takes a while itself.
-            let begun = Instant::now();
-            let system = SystemCpu::read(&mut buf);
-            for (id, files) in set {
-                let t = match tracked.remove(&id) {
-                    Some(t) if t.files == files => t,
-                    _ => {
-                        // New: a first read now, the second soon.
-                        quick = Some(begun + FIRST_DELTA);
-                        Tracked {
-                            last: read(&files, system, &mut buf),
-                            files,
-                            fresh: true,
-                        }
-                    }
-                };
-                next.insert(id, t);
+            let (no_cgroup, due) = s.set(set);
+            quick = due;
+            if !no_cgroup.is_empty() && tx.blocking_send(Msg::NoCgroup(no_cgroup)).is_err() {
+                return;
             }
-            tracked = next;
             continue;
         }
         let now = Instant::now();
@@ -351,21 +474,21 @@ fn sample_loop(
         }
         let at = Utc::now();
         // Once per batch: every container's CPU is over the same system time.
-        let system = SystemCpu::read(&mut buf);
-        let mut samples = Vec::with_capacity(if full { tracked.len() } else { 8 });
+        let system = s.system();
+        let mut samples = Vec::with_capacity(if full { s.tracked.len() } else { 8 });
         let mut vanished = Vec::new();
-        for (id, t) in tracked.iter_mut().filter(|(_, t)| full || t.fresh) {
+        for (id, t) in s.tracked.iter_mut().filter(|(_, t)| full || t.fresh) {
             if t.last
                 .is_some_and(|l| now.duration_since(l.mono) < MIN_WINDOW)
             {
                 continue; // just read (joined a moment ago): next time
             }
-            let Some(reading) = read(&t.files, system, &mut buf) else {
+            let Some(reading) = read(&t.reader, system, &mut s.buf) else {
                 vanished.push(id.clone());
                 continue;
             };
             if let Some(prev) = &t.last {
-                samples.push((id.clone(), cgroup::sample(prev, &reading, host_mem)));
+                samples.push((id.clone(), cgroup::sample(prev, &reading, s.host_mem)));
                 t.fresh = false;
             }
             t.last = Some(reading);
@@ -373,11 +496,12 @@ fn sample_loop(
         // A container removed between reads: its directory went with it.
         // Events take it off the screen; stop reading it.
         for id in vanished {
-            tracked.remove(&id);
+            s.tracked.remove(&id);
         }
         // Read too recently to give a figure yet (joined during a long
         // read): try again shortly rather than at the next refresh.
-        quick = tracked
+        quick = s
+            .tracked
             .values()
             .any(|t| t.fresh)
             .then(|| Instant::now() + MIN_WINDOW);
@@ -387,8 +511,8 @@ fn sample_loop(
     }
 }
 
-fn read(files: &Files, system: SystemCpu, buf: &mut String) -> Option<Reading> {
-    let raw = files.read(buf).ok()?;
+fn read(reader: &Reader, system: SystemCpu, buf: &mut Vec<u8>) -> Option<Reading> {
+    let raw = reader.read(buf).ok()?;
     Some(Reading {
         raw,
         system,
@@ -473,5 +597,48 @@ impl Drop for StatsWatcher {
         for t in self.tasks.values() {
             t.abort();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cgroup::tests::{FAKE_ID, fake_tree};
+
+    #[test]
+    fn the_first_set_goes_on_from_the_warm_up_and_reports_what_it_cannot_read() {
+        let (_root, layout) = fake_tree(false);
+        let mut s = SamplerState::new(layout, 0);
+        s.warm_up();
+        let warm_read = s.warm[FAKE_ID].last.unwrap().mono;
+        let other = Target {
+            id: "f".repeat(64),
+            pid: None,
+        };
+        let (no_cgroup, due) = s.set(vec![
+            Target {
+                id: FAKE_ID.into(),
+                pid: None,
+            },
+            other.clone(),
+        ]);
+        assert_eq!(no_cgroup, vec![other], "no cgroup: streamed instead");
+        // Taken over from the warm-up: not read again, so its second read
+        // (the first figures) is due soon after the warm read.
+        let t = &s.tracked[FAKE_ID];
+        assert_eq!(t.last.unwrap().mono, warm_read);
+        assert_eq!(due, Some(warm_read + FIRST_DELTA));
+        assert!(s.warm.is_empty(), "the rest of the warm-up is closed");
+        assert!(t.reader.held() > 0);
+        // The full listing knows its pid: same files, same reading.
+        let (no_cgroup, _) = s.set(vec![Target {
+            id: FAKE_ID.into(),
+            pid: Some(u32::MAX),
+        }]);
+        assert!(no_cgroup.is_empty());
+        assert_eq!(s.tracked[FAKE_ID].last.unwrap().mono, warm_read);
+        // Unwatched: its files are closed.
+        s.set(Vec::new());
+        assert!(s.tracked.is_empty());
     }
 }

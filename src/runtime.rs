@@ -138,6 +138,7 @@ impl Runtime {
                     }
                 });
             }
+            Cmd::StreamInstead(targets) => self.engine.stream_instead(targets),
             Cmd::WatchStats(targets) => {
                 self.engine.watch(&targets);
                 log::debug!("stats: {:?}", self.engine.cost());

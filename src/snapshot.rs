@@ -9,7 +9,7 @@ use bollard::Docker;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::app::{App, Msg};
+use crate::app::{App, Cmd, Msg};
 use crate::cgroup::Layout;
 use crate::engine::{Engine, Target};
 use crate::fleet::{GroupBy, Row};
@@ -64,7 +64,11 @@ pub async fn take(
     let started = Instant::now();
     while !app.fleet.all_running_sampled() && started.elapsed() < limit {
         if let Ok(Some(msg)) = tokio::time::timeout(Duration::from_millis(100), rx.recv()).await {
-            app.update(msg);
+            for cmd in app.update(msg) {
+                if let Cmd::StreamInstead(targets) = cmd {
+                    engine.stream_instead(targets);
+                }
+            }
         }
     }
     Ok(())
