@@ -197,17 +197,37 @@ impl Layout {
         let rel = Layout::guesses(id)
             .into_iter()
             .find(|g| self.first().dir(g).is_dir())?;
-        Some(self.files_in(&rel, None))
+        self.files_in(&rel, None)
     }
 
     /// The files of the cgroups `/proc/<pid>/cgroup` (`text`) names, if
     /// they are all there.
     fn files_of_process(&self, text: &str, pid: Option<u32>) -> Option<Files> {
-        let dir = |mount: &Mount, ctrl: &str| -> Option<PathBuf> {
-            cgroup_path(text, ctrl)
-                .map(|rel| mount.dir(&rel))
-                .filter(|d| d.is_dir())
-        };
+        self.files_with(
+            |mount, ctrl| {
+                cgroup_path(text, ctrl)
+                    .map(|rel| mount.dir(&rel))
+                    .filter(|d| d.is_dir())
+            },
+            pid,
+        )
+    }
+
+    /// The files of the container at cgroup path `rel` in every hierarchy,
+    /// not checked (a missing one fails its first read). `pid`: a process
+    /// known to be in it.
+    pub fn files_in(&self, rel: &str, pid: Option<u32>) -> Option<Files> {
+        self.files_with(|mount, _| Some(mount.dir(rel)), pid)
+    }
+
+    /// The files in the directories `dir` gives for each (hierarchy,
+    /// controller); None when cpuacct's, memory's or the unified one is
+    /// missing.
+    fn files_with(
+        &self,
+        dir: impl Fn(&Mount, &str) -> Option<PathBuf>,
+        pid: Option<u32>,
+    ) -> Option<Files> {
         let mut files = match self {
             Layout::V1 {
                 cpuacct,
@@ -228,29 +248,6 @@ impl Layout {
         };
         files.net = net_file(&files.procs, pid);
         Some(files)
-    }
-
-    /// The files of the container at cgroup path `rel` in every hierarchy,
-    /// not checked (a missing one fails its first read). `pid`: a process
-    /// known to be in it.
-    pub fn files_in(&self, rel: &str, pid: Option<u32>) -> Files {
-        let mut files = match self {
-            Layout::V1 {
-                cpuacct,
-                memory,
-                pids,
-                blkio,
-                blkio_file,
-            } => v1_files(
-                &cpuacct.dir(rel),
-                &memory.dir(rel),
-                pids.as_ref().map(|m| m.dir(rel)).as_deref(),
-                blkio.as_ref().map(|m| m.dir(rel).join(blkio_file)),
-            ),
-            Layout::V2 { unified } => v2_files(&unified.dir(rel)),
-        };
-        files.net = net_file(&files.procs, pid);
-        files
     }
 }
 
@@ -943,10 +940,7 @@ pub(crate) mod tests {
             };
             assert_eq!(found, vec![(FAKE_ID.to_string(), rel.clone())]);
             // Built from the tree's path, the files are the ones resolve finds.
-            assert_eq!(
-                Some(layout.files_in(&rel, None)),
-                layout.resolve(FAKE_ID, None)
-            );
+            assert_eq!(layout.files_in(&rel, None), layout.resolve(FAKE_ID, None));
         }
     }
 

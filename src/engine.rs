@@ -344,7 +344,9 @@ impl SamplerState {
         let system = self.system();
         let mut spare = self.budget;
         for (id, rel) in self.layout.containers() {
-            let files = self.layout.files_in(&rel, None);
+            let Some(files) = self.layout.files_in(&rel, None) else {
+                continue;
+            };
             let t = self.start(None, files, system, &mut spare);
             // Not a container after all (its files cannot be read): forget it.
             if t.last.is_some() {
