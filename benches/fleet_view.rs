@@ -453,7 +453,16 @@ fn churn(n: usize, minutes: u64, label: &str, image: &str) {
     let mut oldest = 0;
     let end = Instant::now() + Duration::from_secs(minutes * 60);
     let mut report = Instant::now();
-    println!("{:>8} {:>10} {:>10}", "minute", "RSS MiB", "peak MiB");
+    // Held-open cgroup files must be closed as containers go.
+    let fds = |pid: u32| {
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    println!(
+        "{:>8} {:>10} {:>10} {:>8}",
+        "minute", "RSS MiB", "peak MiB", "fds"
+    );
     while Instant::now() < end {
         // One in, one out every 3 s: 20 a minute each way.
         let cycle = Instant::now();
@@ -466,11 +475,12 @@ fn churn(n: usize, minutes: u64, label: &str, image: &str) {
         if report.elapsed() >= Duration::from_secs(30) {
             report = Instant::now();
             println!(
-                "{:>8.1} {:>10.1} {:>10.1}",
+                "{:>8.1} {:>10.1} {:>10.1} {:>8}",
                 (minutes * 60) as f64 / 60.0
                     - end.saturating_duration_since(Instant::now()).as_secs_f64() / 60.0,
                 rss(pid),
-                vm_hwm_kib(pid) as f64 / 1024.0
+                vm_hwm_kib(pid) as f64 / 1024.0,
+                fds(pid)
             );
         }
     }
