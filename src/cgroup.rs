@@ -141,9 +141,7 @@ impl Layout {
     /// tree is laid out otherwise (then the ids come from the daemon alone).
     pub fn containers(&self) -> Vec<(String, String)> {
         let mut found = Vec::new();
-        for (parent, prefix, suffix) in
-            [("/docker", "", ""), ("/system.slice", "docker-", ".scope")]
-        {
+        for (parent, prefix, suffix) in DRIVERS {
             let Ok(entries) = std::fs::read_dir(self.first().dir(parent)) else {
                 continue;
             };
@@ -173,11 +171,10 @@ impl Layout {
     }
 
     /// Cgroup paths the drivers give container `id`, most likely first.
-    fn guesses(id: &str) -> [String; 2] {
-        [
-            format!("/docker/{id}"),
-            format!("/system.slice/docker-{id}.scope"),
-        ]
+    fn guesses(id: &str) -> impl Iterator<Item = String> {
+        DRIVERS
+            .map(|(parent, prefix, suffix)| format!("{parent}/{prefix}{id}{suffix}"))
+            .into_iter()
     }
 
     /// Find container `id`'s files. `pid` is its main process as the daemon
@@ -194,9 +191,7 @@ impl Layout {
         }
         // The drivers put a container at the same path in every hierarchy:
         // find it in one.
-        let rel = Layout::guesses(id)
-            .into_iter()
-            .find(|g| self.first().dir(g).is_dir())?;
+        let rel = Layout::guesses(id).find(|g| self.first().dir(g).is_dir())?;
         self.files_in(&rel, None)
     }
 
@@ -283,6 +278,12 @@ fn v2_files(d: &Path) -> Files {
         net: None,
     }
 }
+
+/// Where the Docker cgroup drivers put a container, as (parent, prefix,
+/// suffix) around its id: cgroupfs (`/docker/<id>`), then systemd
+/// (`/system.slice/docker-<id>.scope`).
+const DRIVERS: [(&str, &str, &str); 2] =
+    [("/docker", "", ""), ("/system.slice", "docker-", ".scope")];
 
 const BLKIO_THROTTLE: &str = "blkio.throttle.io_service_bytes_recursive";
 
@@ -555,11 +556,6 @@ impl Files {
             blkio: self.blkio.as_deref().map(&mut src),
             net: self.net.as_deref().map(&mut src),
         }
-    }
-
-    /// One read, opening every file for it.
-    pub fn read(&self, buf: &mut Vec<u8>) -> std::io::Result<Raw> {
-        self.open(&mut 0).read(buf)
     }
 }
 
@@ -912,7 +908,7 @@ pub(crate) mod tests {
         let (_root, layout) = fake_tree(false);
         let files = layout.resolve(FAKE_ID, None).unwrap();
         assert_eq!(files.net, None, "no process: no network figures");
-        let raw = files.read(&mut Vec::new()).unwrap();
+        let raw = files.open(&mut 0).read(&mut Vec::new()).unwrap();
         assert_eq!(
             raw,
             Raw {
@@ -968,14 +964,14 @@ pub(crate) mod tests {
     fn reads_a_v2_systemd_container() {
         let (root, layout) = fake_tree(true);
         let files = layout.resolve(FAKE_ID, None).unwrap();
-        let raw = files.read(&mut Vec::new()).unwrap();
+        let raw = files.open(&mut 0).read(&mut Vec::new()).unwrap();
         assert_eq!(raw.cpu_ns, 2_000_000_000);
         assert_eq!(raw.mem_used, 700);
         assert_eq!(raw.mem_limit, u64::MAX);
         assert_eq!((raw.pids, raw.blk_read, raw.blk_write), (3, 10, 20));
         // The container vanishes between reads: an error, not a panic or zeros.
         std::fs::remove_dir_all(root.path().join("system.slice")).unwrap();
-        assert!(files.read(&mut Vec::new()).is_err());
+        assert!(files.open(&mut 0).read(&mut Vec::new()).is_err());
     }
 
     #[test]
