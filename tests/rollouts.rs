@@ -14,7 +14,10 @@ use std::time::Duration;
 use agile_deck::rollout::{Phase, SlotState};
 use agile_deck::topology::{DEFAULT_TOPOLOGY, Topology};
 use common::desk::Desk;
-use common::{TestRun, compose_replica, derived_image, docker, docker_or_skip, names_of, wait_for};
+use common::{
+    TestRun, built_image, compose_replica, derived_image, docker, docker_or_skip, names_of,
+    wait_for,
+};
 
 /// Health checks every second, one failure is enough: fast tests.
 const FAST_HEALTH: [&str; 8] = [
@@ -272,6 +275,66 @@ async fn a_bad_version_is_rolled_back() {
     assert!(took <= 3_500, "detected {took} ms after creation");
     let result = journal.last().unwrap();
     assert_eq!(result.outcome, "rolled back", "{result:?}");
+}
+
+/// After a failed rollout with `failure=rollback`: exactly the replicas
+/// named before, every one on `image`, running and healthy, no `-old-`
+/// leftover and no stray container.
+fn restored_exactly(label: &str, names: &[String], image: &str) {
+    let all = names_of(label);
+    assert_eq!(all, names, "exactly the replicas there were");
+    for n in &all {
+        assert_eq!(image_of(n), image, "{n}");
+        assert_eq!(health_of(n), "healthy", "{n}");
+        assert!(!n.contains("-old-"), "{n}");
+    }
+}
+
+/// The defect of issue 15, point 1: a new version whose container is
+/// created but cannot start (its entrypoint is not in the image). The
+/// restore must act on what holds each name now, not on the id it
+/// remembered: stop-first left the service one replica short, start-first
+/// left the failed container behind in state Created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_that_cannot_start_is_rolled_back_in_both_orders() {
+    if !docker_or_skip("a_version_that_cannot_start_is_rolled_back_in_both_orders") {
+        return;
+    }
+    let t = TestRun::new();
+    let base = common::workload_image().await;
+    let broken = built_image(
+        &base,
+        "agile-sim:rollout-nostart",
+        r#"ENTRYPOINT ["no-such-binary"]"#,
+    );
+    let project = format!("ns{}", t.id);
+    let label = web_replicas(&t, &base, &project, 3);
+    let names = names_of(&label);
+    let mut desk = desk().await;
+    for order in ["stop-first", "start-first"] {
+        desk.relist().await;
+        desk.command(&format!(
+            "rollout {project} image={broken} parallelism=1 order={order} failure=rollback monitor=3s"
+        ));
+        let (id, r, _, _) = sampled(&mut desk, &label, &format!("cannot start, {order}")).await;
+        assert_eq!(r.phase, Phase::RolledBack, "{order}: {r:#?}");
+        assert_eq!(r.slots[0].state, SlotState::Restored, "{order}: {r:#?}");
+        assert!(
+            r.slots[0].note.contains("executable file not found"),
+            "{order}: the reason Docker gave: {r:#?}"
+        );
+        restored_exactly(&label, &names, &base);
+        let result = desk
+            .journal_lines()
+            .into_iter()
+            .rfind(|e| e.op == id)
+            .unwrap();
+        assert_eq!(
+            (result.kind.as_str(), result.outcome.as_str()),
+            ("result", "rolled back"),
+            "{order}: {result:?}"
+        );
+    }
 }
 
 /// How many of the replicas with `label` run `image` and are healthy.

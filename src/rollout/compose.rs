@@ -26,17 +26,117 @@ use crate::prometheus::{Client, Data, Query};
 
 type Body = (ContainerCreateBody, Vec<(String, EndpointSettings)>);
 
-/// One replica through the rollout.
+/// One replica through the rollout. No container id is kept: every step
+/// finds what holds the replica's name now (`Holders::find`), so a
+/// container removed, replaced or left half-created since is seen as it is.
 struct Slot {
     name: String,
     /// The replica as it was: restored from this on rollback.
     old: Body,
     /// The same with the new image.
     new: Body,
-    /// The container that holds the name now.
-    current: String,
-    /// Start-first, after a failure: the old one, renamed and still running.
-    kept_old: Option<String>,
+}
+
+/// A container found by name, as it is now.
+#[derive(Clone, Debug)]
+struct Held {
+    id: String,
+    name: String,
+    image: String,
+    /// Docker's state word: created, running, exited, dead…
+    status: String,
+    /// healthy, unhealthy, starting; None without a health check.
+    health: Option<String>,
+}
+
+impl Held {
+    fn running(&self) -> bool {
+        self.status == "running"
+    }
+
+    /// Running, and healthy if it has a health check.
+    fn serving(&self) -> bool {
+        self.running() && self.health.as_deref().is_none_or(|h| h == "healthy")
+    }
+
+    fn describe(&self) -> String {
+        let health = self
+            .health
+            .as_deref()
+            .map(|h| format!(", {h}"))
+            .unwrap_or_default();
+        format!("{} on {} ({}{health})", self.name, self.image, self.status)
+    }
+}
+
+/// What holds a replica's name now: the container called `name`, and the
+/// ones a start-first replacement renamed aside (`name-old-…`).
+#[derive(Debug, Default)]
+struct Holders {
+    named: Option<Held>,
+    aside: Vec<Held>,
+}
+
+/// The name a start-first replacement gives the old replica meanwhile.
+fn aside_name(name: &str, id: &str) -> String {
+    format!("{name}-old-{}", &id[..6.min(id.len())])
+}
+
+impl Holders {
+    async fn find(docker: &Docker, name: &str) -> Result<Holders, StepError> {
+        use bollard::query_parameters::ListContainersOptions;
+        // Docker's name filter matches a pattern anywhere in the name;
+        // the exact choice is made here.
+        let listed = docker
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                filters: Some(std::collections::HashMap::from([(
+                    "name".to_string(),
+                    vec![name.to_string()],
+                )])),
+                ..Default::default()
+            }))
+            .await
+            .map_err(exec::step_error)?;
+        let prefix = format!("{name}-old-");
+        let mut found = Holders::default();
+        for c in listed {
+            let Some(own) = c
+                .names
+                .unwrap_or_default()
+                .into_iter()
+                .map(|n| n.trim_start_matches('/').to_string())
+                .find(|n| n == name || n.starts_with(&prefix))
+            else {
+                continue;
+            };
+            // Gone between the listing and now: nothing holds it.
+            let Ok(i) = docker
+                .inspect_container(c.id.as_deref().unwrap_or_default(), None)
+                .await
+            else {
+                continue;
+            };
+            let state = i.state.unwrap_or_default();
+            let held = Held {
+                id: i.id.unwrap_or_default(),
+                name: own.clone(),
+                image: i.config.and_then(|c| c.image).unwrap_or_default(),
+                status: state.status.map(|s| s.to_string()).unwrap_or_default(),
+                health: state
+                    .health
+                    .and_then(|h| h.status)
+                    .map(|s| s.to_string())
+                    .filter(|s| s != "none" && !s.is_empty()),
+            };
+            if own == name {
+                found.named = Some(held);
+            } else {
+                found.aside.push(held);
+            }
+        }
+        Ok(found)
+    }
 }
 
 /// Drop what a container only has because its old image said so (env,
@@ -199,66 +299,31 @@ impl Driver {
                     (rebase(old.0.clone(), &image_config, image), old.1.clone())
                 }
             };
-            slots.push(Slot {
-                name,
-                old,
-                new,
-                current: id.clone(),
-                kept_old: None,
-            });
+            slots.push(Slot { name, old, new });
         }
         Ok(slots)
     }
 
-    /// Put `slot` on `body` in the rollout's order, waiting for health.
-    async fn replace(
-        &self,
-        docker: &Docker,
-        slot: &mut Slot,
-        forward: bool,
-    ) -> Result<String, String> {
-        let body = if forward { &slot.new } else { &slot.old };
+    /// Put `slot` on the new version in the rollout's order, waiting for
+    /// health. Acts on whatever holds the name now.
+    async fn replace(&self, docker: &Docker, slot: &Slot) -> Result<String, String> {
+        let body = &slot.new;
         let image = image_of(body);
         let timeout = body.0.stop_timeout.unwrap_or(10);
-        let step_err = |e: StepError| e.message;
-        match self.request.spec.order {
-            super::Order::StopFirst => {
-                let stop = Action::StopRemove {
-                    id: slot.current.clone(),
-                    name: slot.name.clone(),
-                    timeout,
-                };
-                self.step(
-                    format!("stop and remove {} ({})", slot.name, short(&slot.current)),
-                    format!(
-                        "docker stop -t {timeout} {n} && docker rm {n}",
-                        n = slot.name
-                    ),
-                    exec::execute(docker, &stop).await,
-                )
-                .await
-                .map_err(step_err)?;
-                let id = self
-                    .step(
-                        format!("create {} on {image}", slot.name),
-                        format!("docker run -d --name {} … {image}", slot.name),
-                        create_and_start(docker, &slot.name, body.0.clone(), body.1.clone()).await,
-                    )
-                    .await
-                    .map_err(step_err)?;
-                slot.current = id.clone();
-                self.wait(docker, &slot.name, &id).await
-            }
-            super::Order::StartFirst => {
-                let old_id = slot.current.clone();
-                let aside = format!("{}-old-{}", slot.name, &old_id[..6.min(old_id.len())]);
+        let now = Holders::find(docker, &slot.name)
+            .await
+            .map_err(|e| e.message)?;
+        let order = self.request.spec.order;
+        match (order, now.named) {
+            (super::Order::StartFirst, Some(old)) => {
+                let aside = aside_name(&slot.name, &old.id);
                 self.step(
                     format!("rename {} to {aside}", slot.name),
                     format!("docker rename {} {aside}", slot.name),
-                    rename(docker, &old_id, &aside).await,
+                    rename(docker, &old.id, &aside).await,
                 )
                 .await
-                .map_err(step_err)?;
+                .map_err(|e| e.message)?;
                 let created = self
                     .step(
                         format!("create {} on {image} next to the old one", slot.name),
@@ -266,36 +331,53 @@ impl Driver {
                         create_and_start(docker, &slot.name, body.0.clone(), body.1.clone()).await,
                     )
                     .await;
-                let id = match created {
-                    Ok(id) => id,
-                    Err(e) => {
-                        // Nothing new runs: the old one takes its name back.
-                        let _ = rename(docker, &old_id, &slot.name).await;
-                        return Err(e.message);
-                    }
+                // On failure the old one keeps running aside: `restore`
+                // gives it its name back.
+                let healthy = match created {
+                    Ok(id) => self.wait(docker, &slot.name, &id).await?,
+                    Err(e) => return Err(e.message),
                 };
-                slot.current = id.clone();
-                match self.wait(docker, &slot.name, &id).await {
-                    Ok(h) => {
-                        let stop = Action::StopRemove {
-                            id: old_id.clone(),
-                            name: aside.clone(),
-                            timeout,
-                        };
-                        self.step(
-                            format!("stop and remove {aside}"),
-                            format!("docker stop -t {timeout} {aside} && docker rm {aside}"),
-                            exec::execute(docker, &stop).await,
-                        )
-                        .await
-                        .map_err(step_err)?;
-                        Ok(h)
-                    }
-                    Err(e) => {
-                        slot.kept_old = Some(old_id);
-                        Err(e)
-                    }
+                let stop = Action::StopRemove {
+                    id: old.id.clone(),
+                    name: aside.clone(),
+                    timeout,
+                };
+                self.step(
+                    format!("stop and remove {aside}"),
+                    format!("docker stop -t {timeout} {aside} && docker rm {aside}"),
+                    gone_is_done(exec::execute(docker, &stop).await),
+                )
+                .await
+                .map_err(|e| e.message)?;
+                Ok(healthy)
+            }
+            (_, named) => {
+                if let Some(old) = named {
+                    let stop = Action::StopRemove {
+                        id: old.id.clone(),
+                        name: slot.name.clone(),
+                        timeout,
+                    };
+                    self.step(
+                        format!("stop and remove {} ({})", slot.name, short(&old.id)),
+                        format!(
+                            "docker stop -t {timeout} {n} && docker rm {n}",
+                            n = slot.name
+                        ),
+                        gone_is_done(exec::execute(docker, &stop).await),
+                    )
+                    .await
+                    .map_err(|e| e.message)?;
                 }
+                let id = self
+                    .step(
+                        format!("create {} on {image}", slot.name),
+                        format!("docker run -d --name {} … {image}", slot.name),
+                        create_and_start(docker, &slot.name, body.0.clone(), body.1.clone()).await,
+                    )
+                    .await
+                    .map_err(|e| e.message)?;
+                self.wait(docker, &slot.name, &id).await
             }
         }
     }
@@ -317,33 +399,64 @@ impl Driver {
         .map_err(|e| e.message)
     }
 
-    /// Put a slot back on the old image: the kept old replica takes its
-    /// name back (start-first), or it is replaced again from the old body.
-    async fn restore(&self, docker: &Docker, slot: &mut Slot) -> Result<String, String> {
-        if let Some(old) = slot.kept_old.take() {
-            let failed = Action::StopRemove {
-                id: slot.current.clone(),
-                name: slot.name.clone(),
-                timeout: 10,
-            };
+    /// Put a slot back on the old configuration, whatever holds its name
+    /// now: a failed replica created but never started, exited,
+    /// crash-looping, unhealthy or OOM-killed is removed; an old replica
+    /// kept running aside (start-first) takes its name back; otherwise the
+    /// old configuration is created again under the name. Idempotent: a
+    /// name already held by a serving old replica is left alone.
+    async fn restore(&self, docker: &Docker, slot: &Slot) -> Result<String, String> {
+        let old_image = image_of(&slot.old);
+        let now = Holders::find(docker, &slot.name)
+            .await
+            .map_err(|e| e.message)?;
+        let keep = now
+            .aside
+            .iter()
+            .find(|h| h.serving() && h.image == old_image)
+            .cloned();
+        let named_is_old = now
+            .named
+            .as_ref()
+            .is_some_and(|h| h.serving() && h.image == old_image && keep.is_none());
+        // Everything else that holds the name, or waits aside, goes.
+        let doomed = now.named.iter().filter(|_| !named_is_old).chain(
+            now.aside
+                .iter()
+                .filter(|h| Some(&h.id) != keep.as_ref().map(|k| &k.id)),
+        );
+        for h in doomed {
             self.step(
-                format!("stop and remove the failed {}", slot.name),
-                format!("docker rm -f {}", slot.name),
-                exec::execute(docker, &failed).await,
+                format!("remove {}", h.describe()),
+                format!("docker rm -f {}", h.name),
+                remove_now(docker, &h.id).await,
             )
             .await
             .map_err(|e| e.message)?;
+        }
+        if named_is_old {
+            return Ok("already on the old version".into());
+        }
+        if let Some(old) = keep {
             self.step(
-                format!("rename the old replica back to {}", slot.name),
-                format!("docker rename {} {}", short(&old), slot.name),
-                rename(docker, &old, &slot.name).await,
+                format!("rename {} back to {}", old.name, slot.name),
+                format!("docker rename {} {}", old.name, slot.name),
+                rename(docker, &old.id, &slot.name).await,
             )
             .await
             .map_err(|e| e.message)?;
-            slot.current = old;
             return Ok("the old replica kept running".into());
         }
-        self.replace(docker, slot, false).await
+        let image = image_of(&slot.old);
+        let id = self
+            .step(
+                format!("create {} on {image}", slot.name),
+                format!("docker run -d --name {} … {image}", slot.name),
+                create_and_start(docker, &slot.name, slot.old.0.clone(), slot.old.1.clone()).await,
+            )
+            .await
+            .map_err(|e| e.message)?;
+        self.wait(docker, &slot.name, &id).await
     }
 
     /// Run `indexes` through `replace` (forward) or `restore` at once;
@@ -351,7 +464,7 @@ impl Driver {
     async fn run_batch(
         &mut self,
         docker: &Docker,
-        slots: &mut [Slot],
+        slots: &[Slot],
         indexes: &[usize],
         forward: bool,
     ) -> Vec<usize> {
@@ -381,15 +494,9 @@ impl Driver {
         self.send().await;
         let started = Instant::now();
         let this = &*self;
-        let mut picked: Vec<&mut Slot> = slots
-            .iter_mut()
-            .enumerate()
-            .filter(|(i, _)| indexes.contains(i))
-            .map(|(_, s)| s)
-            .collect();
-        let results = join_all(picked.iter_mut().map(|s| async move {
+        let results = join_all(indexes.iter().map(|&i| &slots[i]).map(|s| async move {
             if forward {
-                this.replace(docker, s, true).await
+                this.replace(docker, s).await
             } else {
                 this.restore(docker, s).await
             }
@@ -418,7 +525,13 @@ impl Driver {
                 Err(e) => {
                     v.state = SlotState::Failed;
                     v.health = "unhealthy".into();
-                    v.note = e;
+                    // A failed restore keeps why it needed restoring.
+                    v.note = match before.get(&i) {
+                        Some(why) if !forward => {
+                            format!("new version failed ({why}); restore failed: {e}")
+                        }
+                        _ => e,
+                    };
                     failed.push(i);
                 }
             }
@@ -429,7 +542,7 @@ impl Driver {
 
     /// Every slot on the new image back on the old one: failed ones first
     /// (they are down already), then the replaced ones in batches.
-    async fn roll_back(&mut self, docker: &Docker, slots: &mut [Slot], why: String) {
+    async fn roll_back(&mut self, docker: &Docker, slots: &[Slot], why: String) {
         self.view.phase = Phase::RollingBack;
         self.view.message = why.clone();
         self.send().await;
@@ -461,7 +574,7 @@ impl Driver {
 
     /// After failures: put the failed slots back (the rollout goes on
     /// without them).
-    async fn restore_failed(&mut self, docker: &Docker, slots: &mut [Slot]) -> bool {
+    async fn restore_failed(&mut self, docker: &Docker, slots: &[Slot]) -> bool {
         let failed: Vec<usize> = (0..slots.len())
             .filter(|&i| self.view.slots[i].state == SlotState::Failed)
             .collect();
@@ -485,7 +598,7 @@ impl Driver {
 
     /// Between batches: the user's word, then the delay. Returns false when
     /// the rollout ended here.
-    async fn between(&mut self, docker: &Docker, slots: &mut [Slot], wait: Duration) -> bool {
+    async fn between(&mut self, docker: &Docker, slots: &[Slot], wait: Duration) -> bool {
         match self.control(wait).await {
             Got::Nothing | Got::Resume => true,
             Got::Abort => {
@@ -505,7 +618,7 @@ impl Driver {
     }
 
     /// Wait for resume, rollback or abort. Returns false when it ended.
-    async fn paused(&mut self, docker: &Docker, slots: &mut [Slot], why: String) -> bool {
+    async fn paused(&mut self, docker: &Docker, slots: &[Slot], why: String) -> bool {
         self.view.phase = Phase::Paused(why);
         self.view.message = "resume, roll back or abort".into();
         self.send().await;
@@ -537,7 +650,7 @@ impl Driver {
     async fn roll_forward(
         &mut self,
         docker: &Docker,
-        slots: &mut [Slot],
+        slots: &[Slot],
         indexes: Vec<usize>,
         canary: bool,
     ) -> bool {
@@ -588,7 +701,7 @@ impl Driver {
         docker: Arc<Docker>,
         prom: Option<(Arc<Client>, Vec<Metric>)>,
     ) {
-        let mut slots = match self.prepare(&docker).await {
+        let slots = match self.prepare(&docker).await {
             Ok(s) => s,
             Err(e) => {
                 self.finish(Phase::Failed(e)).await;
@@ -609,10 +722,10 @@ impl Driver {
             .collect();
         self.send().await;
         match self.request.mode.clone() {
-            Mode::Canary(stages) => self.canary(&docker, &mut slots, &stages, prom).await,
+            Mode::Canary(stages) => self.canary(&docker, &slots, &stages, prom).await,
             _ => {
                 let all = (0..slots.len()).collect();
-                if self.roll_forward(&docker, &mut slots, all, false).await {
+                if self.roll_forward(&docker, &slots, all, false).await {
                     let done = self.view.failures;
                     self.view.message = if done == 0 {
                         format!("every replica on {}", self.view.to)
@@ -628,7 +741,7 @@ impl Driver {
     async fn canary(
         &mut self,
         docker: &Docker,
-        slots: &mut [Slot],
+        slots: &[Slot],
         stages: &[Stage],
         prom: Option<(Arc<Client>, Vec<Metric>)>,
     ) {
@@ -705,6 +818,32 @@ impl Driver {
         }
         self.view.message = format!("every replica on {}; every gate passed", self.view.to);
         self.finish(Phase::Done).await;
+    }
+}
+
+/// `docker rm -f`: whatever state it is in. One already gone is fine.
+async fn remove_now(docker: &Docker, id: &str) -> Result<String, StepError> {
+    let removed = docker
+        .remove_container(
+            id,
+            Some(bollard::query_parameters::RemoveContainerOptions {
+                force: true,
+                ..Default::default()
+            }),
+        )
+        .await
+        .map_err(exec::step_error)
+        .map(|()| "removed".to_string());
+    gone_is_done(removed)
+}
+
+/// A container someone else removed first is as good as removed.
+fn gone_is_done(result: Result<String, StepError>) -> Result<String, StepError> {
+    match result {
+        Err(e) if e.failure == crate::ops::Failure::Gone => {
+            Ok("already gone (removed by someone else)".into())
+        }
+        other => other,
     }
 }
 

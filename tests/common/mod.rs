@@ -286,6 +286,11 @@ pub async fn workload_image() -> String {
 
 /// `FROM <workload image>` plus `ENV <env>`, tagged `tag`.
 pub fn derived_image(base: &str, tag: &str, env: &str) -> String {
+    built_image(base, tag, &format!("ENV {env}"))
+}
+
+/// `FROM <workload image>` plus one Dockerfile instruction, tagged `tag`.
+pub fn built_image(base: &str, tag: &str, instruction: &str) -> String {
     let mut child = Command::new("docker")
         .args(["build", "-q", "-t", tag, "-"])
         .stdin(std::process::Stdio::piped())
@@ -298,7 +303,7 @@ pub fn derived_image(base: &str, tag: &str, env: &str) -> String {
         .stdin
         .take()
         .unwrap()
-        .write_all(format!("FROM {base}\nENV {env}\n").as_bytes())
+        .write_all(format!("FROM {base}\n{instruction}\n").as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(
