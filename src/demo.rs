@@ -31,6 +31,11 @@ pub const IMAGE_REPO: &str = "agile-sim";
 /// Label on the image: a digest of the embedded binary, to rebuild only on change.
 const IMAGE_DIGEST_LABEL: &str = "agile-sim.digest";
 pub const COMPOSE_PROJECT: &str = "agile";
+/// Label with the version of the demo's container recipe: `up` recreates a
+/// container made by an older one (say, before names resolved only on the
+/// zones the flows connect).
+const DEMO_RECIPE_LABEL: &str = "agile-deck.demo-recipe";
+const DEMO_RECIPE: &str = "2";
 
 /// The image tag this build of agile-deck uses.
 pub fn image_tag() -> String {
@@ -246,6 +251,11 @@ pub struct DemoReplica {
     pub layer: &'static str,
     pub component: &'static str,
     pub team: Option<&'static str>,
+    /// The name the reference's `hostname:` gives it. It becomes a network
+    /// alias where callers reach it (`alias_networks`), not the
+    /// container's hostname: Docker registers a custom hostname as a name
+    /// on every network, the monitoring one too, where inter-container
+    /// traffic is off — so calls resolved there timed out.
     pub hostname: Option<&'static str>,
     pub networks: &'static [&'static str],
     /// The reference's limits, scaled down so the demo fits in 2 GiB.
@@ -477,6 +487,7 @@ fn labels_for(r: &DemoReplica, extra: &[(String, String)]) -> HashMap<String, St
         ("environment", r.environment.to_string()),
         ("managed-by", "agile-deck".to_string()),
         (DEMO_LABEL, "reference".to_string()),
+        (DEMO_RECIPE_LABEL, DEMO_RECIPE.to_string()),
         ("com.docker.compose.project", COMPOSE_PROJECT.to_string()),
         ("com.docker.compose.service", r.service.to_string()),
         ("com.docker.compose.container-number", r.number.to_string()),
@@ -531,10 +542,9 @@ pub fn container_body(
     host.port_bindings = Some(ports);
     let exposed = Some(vec!["8080/tcp".to_string()]);
     let mut endpoints = HashMap::new();
-    endpoints.insert(r.networks[0].to_string(), endpoint(r));
+    endpoints.insert(r.networks[0].to_string(), endpoint(r, r.networks[0]));
     ContainerCreateBody {
         image: Some(image.to_string()),
-        hostname: r.hostname.map(str::to_string),
         env: Some(env),
         labels: Some(labels_for(r, extra_labels)),
         exposed_ports: exposed,
@@ -559,10 +569,36 @@ pub fn container_body(
     }
 }
 
-/// Aliases: the hostname the reference resolves and the Compose service
-/// name — except on a blue-green pair's green side, which starts without
-/// the pair's alias (blue is live).
-fn endpoint(r: &DemoReplica) -> EndpointSettings {
+/// The zone networks on which callers may reach a replica, by the
+/// default topology's `[[zone]]` and `[[flow]]` rules: its own layer's
+/// zone, and every zone with a flow to its layer.
+pub fn alias_networks(r: &DemoReplica) -> Vec<&'static str> {
+    let t = crate::topology::Topology::default_topology();
+    let layer_of = |net: &str| {
+        t.zones
+            .iter()
+            .find(|z| z.network == net)
+            .map(|z| z.layer.clone())
+    };
+    r.networks
+        .iter()
+        .copied()
+        .filter(|net| {
+            layer_of(net).is_some_and(|zone| {
+                zone == r.layer || t.flows.iter().any(|f| f.from == zone && f.to == r.layer)
+            })
+        })
+        .collect()
+}
+
+/// Its endpoint on `net`. Aliases, only where callers reach it: the name
+/// the reference resolves and the Compose service name — except on a
+/// blue-green pair's green side, which starts without the pair's alias
+/// (blue is live).
+fn endpoint(r: &DemoReplica, net: &str) -> EndpointSettings {
+    if !alias_networks(r).contains(&net) {
+        return EndpointSettings::default();
+    }
     let mut aliases = if r.environment == "green" {
         Vec::new()
     } else {
@@ -671,6 +707,7 @@ pub async fn up(
         }))
         .await
         .map_err(|e| format!("cannot list containers: {e}"))?;
+    // (state, made by this recipe) of the container called `name`.
     let state_of = |name: &str| {
         existing
             .iter()
@@ -680,13 +717,38 @@ pub async fn up(
                     .flatten()
                     .any(|n| n.trim_start_matches('/') == name)
             })
-            .map(|c| c.state.map(|s| s.to_string()).unwrap_or_default())
+            .map(|c| {
+                let current = c
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(DEMO_RECIPE_LABEL))
+                    .is_some_and(|v| v == DEMO_RECIPE);
+                (c.state.map(|s| s.to_string()).unwrap_or_default(), current)
+            })
     };
     let replicas = deployment();
     let total = replicas.len();
     for (i, r) in replicas.iter().enumerate() {
         let n = i + 1;
-        match state_of(&r.name).as_deref() {
+        let mut found = state_of(&r.name);
+        if let Some((_, false)) = found {
+            docker
+                .remove_container(
+                    &r.name,
+                    Some(RemoveContainerOptions {
+                        force: true,
+                        ..Default::default()
+                    }),
+                )
+                .await
+                .map_err(|e| format!("cannot replace {}: {e}", r.name))?;
+            progress(format!(
+                "[{n}/{total}] {}: made by an older agile-deck, recreating",
+                r.name
+            ));
+            found = None;
+        }
+        match found.map(|(state, _)| state).as_deref() {
             Some("running") => {
                 progress(format!("[{n}/{total}] {}: running", r.name));
                 continue;
@@ -709,7 +771,7 @@ pub async fn up(
                             net,
                             NetworkConnectRequest {
                                 container: r.name.clone(),
-                                endpoint_config: Some(endpoint(r)),
+                                endpoint_config: Some(endpoint(r, net)),
                             },
                         )
                         .await
@@ -818,6 +880,25 @@ mod tests {
     fn the_workload_is_embedded_and_static() {
         assert!(AGILE_SIM.len() > 100_000, "{AGILE_SIM_MISSING_WHY}");
         assert_eq!(&AGILE_SIM[..4], b"\x7fELF");
+    }
+
+    #[test]
+    fn names_resolve_only_where_the_flows_bring_callers() {
+        let d = deployment();
+        let on = |name: &str| alias_networks(d.iter().find(|r| r.name == name).unwrap());
+        assert_eq!(
+            on("agile-coordinator-main"),
+            ["agile-coordination", "agile-execution"]
+        );
+        assert_eq!(on("agile-frontend-gateway"), ["agile-frontend"]);
+        assert_eq!(on("agile-control-main"), ["agile-control"]);
+        assert_eq!(on("agile-db-postgres-primary"), ["agile-data"]);
+        // Never the monitoring network, and no container hostname (Docker
+        // would register it there).
+        for r in &d {
+            assert!(!alias_networks(r).contains(&MONITORING.name), "{}", r.name);
+            assert_eq!(container_body(r, "x", &[]).hostname, None, "{}", r.name);
+        }
     }
 
     #[test]

@@ -465,6 +465,8 @@ fn figures(r: &Request, name: &str) -> Result<Data, PromError> {
         (_, "ERR") => one(0.0004),
         ("data", "P99") => one(1.8),
         (_, "P99") => one(0.182),
+        ("coordination", "CALLERR") => one(0.02),
+        (_, "CALLERR") => one(0.0),
         (_, _) => one(3.0),
     }
 }

@@ -51,6 +51,9 @@ struct Knobs {
 #[derive(Default)]
 struct Metrics {
     requests: HashMap<u16, u64>,
+    /// Outgoing calls by upstream host: (answered 2xx, failed). A failure
+    /// is no answer (resolve, connect, timeout) or any other status.
+    calls: HashMap<String, (u64, u64)>,
     buckets: [u64; BUCKETS.len()],
     sum: f64,
     count: u64,
@@ -184,6 +187,17 @@ impl Sim {
         );
         out += &format!("agile_sim_request_duration_seconds_sum {}\n", m.sum);
         out += &format!("agile_sim_request_duration_seconds_count {}\n", m.count);
+        out += "# HELP agile_sim_calls_total Calls made to upstream services, by outcome.\n";
+        out += "# TYPE agile_sim_calls_total counter\n";
+        let mut calls: Vec<_> = m.calls.iter().collect();
+        calls.sort();
+        for (upstream, (ok, failed)) in calls {
+            out +=
+                &format!("agile_sim_calls_total{{upstream=\"{upstream}\",outcome=\"ok\"}} {ok}\n");
+            out += &format!(
+                "agile_sim_calls_total{{upstream=\"{upstream}\",outcome=\"failed\"}} {failed}\n"
+            );
+        }
         out += "# HELP agile_sim_busy_agents Agents currently busy.\n";
         out += "# TYPE agile_sim_busy_agents gauge\n";
         out += &format!("agile_sim_busy_agents {busy}\n");
@@ -422,7 +436,8 @@ fn serve() {
             r if r > 0.0 => r,
             _ => 1.0,
         };
-        thread::spawn(move || caller(calls, rps));
+        let s = sim.clone();
+        thread::spawn(move || caller(s, calls, rps));
     }
     let after = env_f64("EXIT_AFTER");
     if after > 0.0 {
@@ -491,13 +506,35 @@ fn probe(url: &str) -> i32 {
     }
 }
 
+/// The host of `http://host[:port]/…`.
+fn upstream_of(url: &str) -> &str {
+    let rest = url.strip_prefix("http://").unwrap_or(url);
+    let hostport = rest.split('/').next().unwrap_or(rest);
+    hostport.split(':').next().unwrap_or(hostport)
+}
+
 /// Call the services in $CALL (comma-separated URLs) at $CALL_RPS each:
-/// real traffic between the demo's zones.
-fn caller(urls: Vec<String>, rps: f64) {
+/// real traffic between the demo's zones, counted by outcome in
+/// `agile_sim_calls_total` so a broken path shows on the dashboard.
+fn caller(sim: Arc<Sim>, urls: Vec<String>, rps: f64) {
     let mut failures: u64 = 0;
     loop {
         for url in &urls {
-            if let Err(e) = http_get(url) {
+            let outcome = match http_get(url) {
+                Ok((status, _)) if (200..300).contains(&status) => Ok(()),
+                Ok((status, _)) => Err(format!("HTTP {status}")),
+                Err(e) => Err(e),
+            };
+            {
+                let mut m = sim.metrics.lock().unwrap();
+                let c = m.calls.entry(upstream_of(url).to_string()).or_default();
+                if outcome.is_ok() {
+                    c.0 += 1;
+                } else {
+                    c.1 += 1;
+                }
+            }
+            if let Err(e) = outcome {
                 failures += 1;
                 // One line per 20 failures: a dead upstream must not flood the log.
                 if failures % 20 == 1 {
