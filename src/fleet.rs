@@ -164,7 +164,13 @@ impl Fleet {
             let mut replicas: Vec<&Replica> = self.replicas.values().collect();
             replicas.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
             for r in replicas {
-                if let Some(g) = self.group_of(&r.placement, by) {
+                // A Swarm task's container goes where its service is, so
+                // a service is listed once even if the two carry
+                // different labels.
+                let placement = self
+                    .swarm_service(&r.placement.service)
+                    .map_or(&r.placement, |s| &s.placement);
+                if let Some(g) = self.group_of(placement, by) {
                     index
                         .entry(g.to_string())
                         .or_default()
@@ -300,22 +306,45 @@ impl Fleet {
                 }
             }
             local_running += running;
-            // Swarm: wanted from the spec, running from the tasks cluster-wide.
-            match self.swarm_service(service) {
-                Some(s) => {
-                    row.wanted += s.replicas.map(|n| n as usize).unwrap_or(replicas.len());
-                    row.running += (s.running_tasks as usize).max(running);
-                }
-                None => {
-                    row.wanted += replicas.len();
-                    row.running += running;
-                }
-            }
+            let (running, wanted) = self.counts_of(service, replicas.len(), running);
+            row.running += running;
+            row.wanted += wanted;
         }
         if local_running == 0 {
             row.cpu_limit = None;
         }
         row
+    }
+
+    /// (running, wanted) of one service, from what runs here: for Swarm,
+    /// wanted from the spec (or the tasks Swarm wants, for a global
+    /// service) and running from the tasks cluster-wide; superseded task
+    /// containers are history, not wanted. For the rest, every container
+    /// is wanted.
+    fn counts_of(&self, service: &ServiceId, here: usize, running_here: usize) -> (usize, usize) {
+        match self.swarm_service(service) {
+            Some(s) => (
+                (s.running_tasks as usize).max(running_here),
+                s.replicas.unwrap_or(s.desired_tasks) as usize,
+            ),
+            None => (running_here, here),
+        }
+    }
+
+    /// Running against wanted replicas over the whole fleet, as the header
+    /// shows them (what the rows add up to).
+    pub fn totals(&self) -> (usize, usize) {
+        let mut totals = (0, 0);
+        for services in self.index[GroupBy::Layer as usize].values() {
+            for (service, ids) in services {
+                let here = ids.iter().filter_map(|id| self.replicas.get(id));
+                let running_here = here.clone().filter(|r| r.is_running()).count();
+                let (running, wanted) = self.counts_of(service, ids.len(), running_here);
+                totals.0 += running;
+                totals.1 += wanted;
+            }
+        }
+        totals
     }
 
     /// The rows of the Layers or Teams pane, in the topology's order
@@ -492,6 +521,7 @@ mod tests {
             image: "i".into(),
             replicas: Some(4),
             running_tasks: 3,
+            desired_tasks: 4,
             labels: BTreeMap::new(),
             placement: placement.clone(),
         }];
@@ -502,6 +532,7 @@ mod tests {
             image: "i".into(),
             replicas: Some(1),
             running_tasks: 0,
+            desired_tasks: 1,
             labels: BTreeMap::new(),
             placement: Placement {
                 service: ServiceId {

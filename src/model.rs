@@ -171,6 +171,9 @@ pub struct SwarmService {
     /// Tasks running across the whole swarm (containers on other nodes
     /// are not in this daemon's container list).
     pub running_tasks: u64,
+    /// Tasks Swarm wants running (desired state running): what a global
+    /// service wants, where the spec has no replica count.
+    pub desired_tasks: u64,
     pub labels: BTreeMap<String, String>,
     /// Where the service belongs, so it shows even with no task on this node.
     pub placement: Placement,

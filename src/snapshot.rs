@@ -173,13 +173,12 @@ fn table(title: &str, rows: &[Row]) -> String {
 /// The snapshot as text: the layers and teams tables, and replicas that
 /// are not running or not healthy.
 pub fn to_text(app: &App) -> String {
+    let (running, wanted) = app.fleet.totals();
     let mut out = format!(
-        "agile-deck snapshot — {} — docker {} — {} — {}/{} running\n\n",
+        "agile-deck snapshot — {} — docker {} — {} — {running}/{wanted} running\n\n",
         app.host_label,
         app.daemon.server_version,
         app.now.format("%Y-%m-%d %H:%M:%S UTC"),
-        app.fleet.running(),
-        app.fleet.replicas.len()
     );
     out += &table("LAYER", &app.fleet.group_rows(GroupBy::Layer));
     out += "\n";

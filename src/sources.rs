@@ -369,9 +369,14 @@ pub async fn list_services(
         }))
         .await?;
     let mut running: HashMap<String, u64> = HashMap::new();
+    let mut desired: HashMap<String, u64> = HashMap::new();
     for t in tasks {
         let state = t.status.and_then(|s| s.state).map(|s| s.to_string());
-        if let (Some(service), Some("running")) = (t.service_id, state.as_deref()) {
+        let Some(service) = t.service_id else {
+            continue;
+        };
+        *desired.entry(service.clone()).or_default() += 1;
+        if state.as_deref() == Some("running") {
             *running.entry(service).or_default() += 1;
         }
     }
@@ -383,10 +388,22 @@ pub async fn list_services(
             let name = spec.name.clone().unwrap_or_default();
             let labels: BTreeMap<String, String> =
                 spec.labels.unwrap_or_default().into_iter().collect();
-            let mut placement_labels = labels.clone();
+            // Placed by its service labels, else by the labels its tasks'
+            // containers get (`--container-label`): the same place as its
+            // containers, so it is listed once.
+            let mut placement_labels: BTreeMap<String, String> = spec
+                .task_template
+                .as_ref()
+                .and_then(|t| t.container_spec.as_ref())
+                .and_then(|c| c.labels.clone())
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
+            placement_labels.extend(labels.clone());
             placement_labels.insert(crate::topology::SWARM_SERVICE.to_string(), name.clone());
             Some(SwarmService {
                 running_tasks: running.get(&id).copied().unwrap_or(0),
+                desired_tasks: desired.get(&id).copied().unwrap_or(0),
                 id,
                 placement: topology.place(&name, &placement_labels),
                 name,

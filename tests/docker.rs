@@ -738,3 +738,130 @@ async fn snapshot_json_matches_docker_ps() {
         "{text}"
     );
 }
+
+/// Issue 21, points 2 and 3: a Swarm service labelled only on its
+/// containers (`--container-label`) is placed once, where its containers
+/// are; after an update the superseded task containers (exited) are
+/// history: the header's count is running replicas against wanted ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swarm_service_placed_once_and_counted_by_wanted_replicas() {
+    if !docker_or_skip("swarm_service_placed_once_and_counted_by_wanted_replicas") {
+        return;
+    }
+    let mut t = TestRun::new();
+    let d = client().await;
+    let img = image(&d).await;
+    t.ensure_swarm_manager();
+    let label = t.label();
+    let service = format!("vsvc{}", t.id);
+    docker(&[
+        "service",
+        "create",
+        "-d",
+        "--no-resolve-image",
+        "--name",
+        &service,
+        "--replicas",
+        "3",
+        "--label",
+        &label,
+        "--container-label",
+        &label,
+        "--container-label",
+        "layer=execution",
+        "--container-label",
+        "team=qa",
+        &img,
+    ]);
+    let tasks_running = |n: usize| {
+        let out = docker(&[
+            "service",
+            "ps",
+            &service,
+            "--filter",
+            "desired-state=running",
+            "--format",
+            "{{.CurrentState}}",
+        ]);
+        out.lines().filter(|l| l.starts_with("Running")).count() == n
+    };
+    wait_for("3 tasks running", Duration::from_secs(60), || {
+        tasks_running(3).then_some(())
+    });
+    // A forced update replaces every task: the old containers stay, exited.
+    docker(&["service", "update", "-d", "--force", &service]);
+    let filter = format!("label={label}");
+    wait_for(
+        "3 new tasks running, 3 old ones exited",
+        Duration::from_secs(90),
+        || {
+            let exited = docker(&[
+                "ps",
+                "-aq",
+                "--filter",
+                &filter,
+                "--filter",
+                "status=exited",
+            ]);
+            (tasks_running(3) && exited.lines().count() == 3).then_some(())
+        },
+    );
+
+    let topology = Topology::default_topology();
+    let listing = sources::list(&d, &topology, &HashMap::new(), true)
+        .await
+        .unwrap();
+    let services: Vec<_> = listing
+        .services
+        .clone()
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.name == service)
+        .collect();
+    assert_eq!(services.len(), 1);
+    assert_eq!(
+        (
+            services[0].placement.layer.as_deref(),
+            services[0].placement.team.as_deref()
+        ),
+        (Some("execution"), Some("qa")),
+        "placed by its containers' labels"
+    );
+    let mine: Vec<_> = listing
+        .inspected
+        .iter()
+        .filter(|r| r.labels.get(common::TEST_LABEL) == Some(&t.id))
+        .cloned()
+        .collect();
+    assert_eq!(mine.len(), 6, "3 running and 3 superseded");
+    let mut fleet = Fleet::new(Topology::default_topology());
+    fleet.set_swarm_services(services);
+    let mut app = App::new(
+        fleet,
+        Keymap::default_keymap(),
+        Theme::default_theme(),
+        "test".into(),
+    );
+    let mut listing = listing;
+    listing.present.retain(|p| mine.iter().any(|r| &r.id == p));
+    listing.inspected = mine;
+    listing.services = None;
+    app.update(Msg::Listing(listing));
+    assert_eq!(app.fleet.totals(), (3, 3), "running against wanted");
+    let layers = app.fleet.group_rows(GroupBy::Layer);
+    assert!(
+        !layers.iter().any(|r| r.name == "ungrouped"),
+        "listed once: {layers:#?}"
+    );
+    let rows = app.fleet.service_rows(GroupBy::Layer, "execution");
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert_eq!((rows[0].running, rows[0].wanted), (3, 3));
+    assert_eq!(
+        rows[0].replicas.len(),
+        6,
+        "its history is in its replica list"
+    );
+    let teams = app.fleet.service_rows(GroupBy::Team, "qa");
+    assert_eq!(teams.len(), 1, "{teams:#?}");
+    drop(t);
+}

@@ -337,6 +337,45 @@ async fn a_version_that_cannot_start_is_rolled_back_in_both_orders() {
     }
 }
 
+/// Issue 21, point 6: `monitor` means what Swarm's `--update-monitor`
+/// means. A new version that turns healthy and then dies 3 s later fails
+/// within a 6 s monitor window (before, healthy once was enough), and the
+/// plan says both the health deadline and the window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_that_dies_within_the_monitor_window_fails() {
+    if !docker_or_skip("a_replica_that_dies_within_the_monitor_window_fails") {
+        return;
+    }
+    let t = TestRun::new();
+    let base = common::workload_image().await;
+    let dies = built_image(
+        &base,
+        "agile-sim:rollout-dies",
+        "ENV EXIT_AFTER=3 EXIT_CODE=1",
+    );
+    let project = format!("mw{}", t.id);
+    let label = web_replicas(&t, &base, &project, 2);
+    let names = names_of(&label);
+    let mut desk = desk().await;
+    desk.command(&format!(
+        "rollout {project} image={dies} parallelism=1 failure=rollback monitor=6s healthy-within=20s"
+    ));
+    let notes = desk.app.ops.pending.as_ref().unwrap().plan.notes.clone();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("healthy within 20s") && n.contains("still up 6s later")),
+        "{notes:?}"
+    );
+    let (_, r, _, _) = sampled(&mut desk, &label, "dies after 3 s, monitor 6 s").await;
+    assert_eq!(r.phase, Phase::RolledBack, "{r:#?}");
+    assert!(
+        r.slots[0].note.contains("within the monitor window") && r.slots[0].note.contains("code 1"),
+        "{r:#?}"
+    );
+    restored_exactly(&label, &names, &base);
+}
+
 /// How many of the replicas with `label` run `image` and are healthy.
 fn healthy_on(label: &str, image: &str) -> usize {
     names_of(label)
@@ -491,11 +530,32 @@ async fn swarm_update_and_rollback_follow_update_status() {
     ));
     let steps = desk.plan_steps();
     assert_eq!(steps.len(), 1, "{steps:?}");
+    // Issue 21, point 5: the plan's command is the whole equivalent.
+    assert_eq!(
+        desk.app.ops.pending.as_ref().unwrap().plan.steps[0].cli,
+        format!(
+            "docker service update --image {v2} --update-parallelism 1 --update-delay 0s --update-monitor 1s --update-failure-action pause --update-max-failure-ratio 0 --update-order stop-first {name}"
+        )
+    );
     let id = desk.start_rollout('y');
     // Progress comes from Swarm: the update is seen under way, then done.
+    // Issue 21, point 4: every row shows where its task is going.
+    let seen = std::sync::Mutex::new(Vec::new());
     let r = desk
-        .until(id, Duration::from_secs(120), |r| r.phase.finished())
+        .until(id, Duration::from_secs(120), |r| {
+            seen.lock().unwrap().extend(r.slots.clone());
+            r.phase.finished()
+        })
         .await;
+    let seen = seen.into_inner().unwrap();
+    assert!(
+        seen.iter().all(|s| s.to == v2 && s.from == base),
+        "update rows go {base} → {v2}: {seen:#?}"
+    );
+    assert!(
+        seen.iter().any(|s| s.state == SlotState::Waiting),
+        "{seen:#?}"
+    );
     assert_eq!(r.phase, Phase::Done, "{r:#?}");
     assert_eq!(r.to, v2);
     assert_eq!(r.slots.len(), 2, "{r:#?}");
@@ -535,9 +595,18 @@ async fn swarm_update_and_rollback_follow_update_status() {
         Some(format!("docker service rollback {name}"))
     );
     let id = desk.start_rollout('y');
+    let seen = std::sync::Mutex::new(Vec::new());
     let r = desk
-        .until(id, Duration::from_secs(120), |r| r.phase.finished())
+        .until(id, Duration::from_secs(120), |r| {
+            seen.lock().unwrap().extend(r.slots.clone());
+            r.phase.finished()
+        })
         .await;
+    let seen = seen.into_inner().unwrap();
+    assert!(
+        seen.iter().all(|s| s.to == base && s.from == v2),
+        "rollback rows go {v2} → {base}: {seen:#?}"
+    );
     assert_eq!(r.phase, Phase::RolledBack, "{r:#?}");
     assert_eq!(task_images(&name), vec![base.clone(), base.clone()]);
     let journal = desk.journal_lines();

@@ -192,67 +192,133 @@ fn check_of(c: &ContainerInspectResponse) -> Option<(Duration, Duration)> {
     Some((ns(h.interval), ns(h.timeout)))
 }
 
-/// Wait until `id` is healthy (or, without a health check, has kept
-/// running for `monitor`). Err says what it was instead.
-async fn wait_healthy(docker: &Docker, id: &str, monitor: Duration) -> Result<String, String> {
-    let started = Instant::now();
-    let mut deadline = monitor;
-    let mut first = true;
-    loop {
-        let c = docker
-            .inspect_container(id, None)
-            .await
-            .map_err(|e| exec::step_error(e).message)?;
-        if first {
-            deadline = health_deadline(monitor, check_of(&c));
-            first = false;
-        }
-        let state = c.state.clone().unwrap_or_default();
-        let status = state.status.map(|s| s.to_string()).unwrap_or_default();
-        let took = started.elapsed().as_secs_f64();
-        if status == "exited" || status == "dead" {
-            return Err(format!(
-                "{status} with code {} after {took:.1} s",
-                state.exit_code.unwrap_or(0)
-            ));
-        }
-        let health = state.health.as_ref();
-        let last_probe = health
+/// What one look at a new replica found.
+struct Look {
+    status: String,
+    health: Option<String>,
+    exit_code: i64,
+    restarts: i64,
+    last_probe: Option<String>,
+    check: Option<(Duration, Duration)>,
+}
+
+async fn look(docker: &Docker, id: &str) -> Result<Look, String> {
+    let c = docker
+        .inspect_container(id, None)
+        .await
+        .map_err(|e| exec::step_error(e).message)?;
+    let state = c.state.clone().unwrap_or_default();
+    let health = state.health.as_ref();
+    Ok(Look {
+        status: state.status.map(|s| s.to_string()).unwrap_or_default(),
+        health: health
+            .and_then(|h| h.status)
+            .map(|s| s.to_string())
+            .filter(|s| !s.is_empty() && s != "none"),
+        exit_code: state.exit_code.unwrap_or(0),
+        restarts: c.restart_count.unwrap_or(0),
+        last_probe: health
             .and_then(|h| h.log.as_ref())
             .and_then(|l| l.last())
             .and_then(|p| p.output.clone())
             .map(|o| o.trim().chars().take(80).collect::<String>())
-            .filter(|o| !o.is_empty());
-        match health.and_then(|h| h.status).map(|s| s.to_string()) {
-            Some(h) if h == "healthy" => return Ok(format!("healthy after {took:.1} s")),
-            Some(h) if h == "unhealthy" => {
-                return Err(format!(
-                    "unhealthy after {took:.1} s{}",
-                    last_probe.map(|p| format!(" ({p})")).unwrap_or_default()
-                ));
-            }
-            Some(h) if h == "starting" => {}
-            // No health check: running for the whole monitor period.
-            _ if status == "running" && started.elapsed() >= monitor => {
-                return Ok(format!("running for {took:.1} s (no health check)"));
-            }
+            .filter(|o| !o.is_empty()),
+        check: check_of(&c),
+    })
+}
+
+impl Look {
+    /// Why this replica has failed, if it has: it stopped, restarted
+    /// (a crash loop under a restart policy), or turned unhealthy.
+    fn failure(&self, restarts_at_start: i64, took: f64) -> Option<String> {
+        if matches!(self.status.as_str(), "exited" | "dead") {
+            return Some(format!(
+                "{} with code {} after {took:.1} s",
+                self.status, self.exit_code
+            ));
+        }
+        if self.restarts > restarts_at_start || self.status == "restarting" {
+            return Some(format!(
+                "restarted {} time(s) in {took:.1} s (exit code {})",
+                (self.restarts - restarts_at_start).max(1),
+                self.exit_code
+            ));
+        }
+        if self.health.as_deref() == Some("unhealthy") {
+            return Some(format!(
+                "unhealthy after {took:.1} s{}",
+                self.last_probe
+                    .as_ref()
+                    .map(|p| format!(" ({p})"))
+                    .unwrap_or_default()
+            ));
+        }
+        None
+    }
+}
+
+/// Wait until `id` is up — healthy within `healthy_within` (at least one
+/// health-check cycle), or running if it has no health check — then watch
+/// it for `monitor` as Swarm does: dying, restarting or turning unhealthy
+/// within that window is a failure. Err says what it was.
+async fn wait_healthy(
+    docker: &Docker,
+    id: &str,
+    healthy_within: Duration,
+    monitor: Duration,
+) -> Result<String, String> {
+    let started = Instant::now();
+    let first = look(docker, id).await?;
+    let restarts = first.restarts;
+    let deadline = health_deadline(healthy_within, first.check);
+    let poll = Duration::from_millis(250);
+    // Up: healthy, or running without a health check.
+    let mut now = first;
+    let up_after = loop {
+        let took = started.elapsed().as_secs_f64();
+        if let Some(why) = now.failure(restarts, took) {
+            return Err(why);
+        }
+        match now.health.as_deref() {
+            Some("healthy") => break took,
+            None if now.status == "running" => break took,
             _ => {}
         }
         if started.elapsed() >= deadline {
             return Err(format!(
-                "not healthy within {:.0} s (still {}{})",
-                deadline.as_secs_f64(),
-                health
-                    .and_then(|h| h.status)
-                    .map(|s| s.to_string())
-                    .unwrap_or(status),
-                last_probe
+                "not healthy within {} (still {}{})",
+                super::duration_text(deadline),
+                now.health.as_deref().unwrap_or(&now.status),
+                now.last_probe
+                    .as_ref()
                     .map(|p| format!(", last probe: {p}"))
                     .unwrap_or_default()
             ));
         }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        tokio::time::sleep(poll).await;
+        now = look(docker, id).await?;
+    };
+    // The monitor window.
+    let window = Instant::now();
+    while window.elapsed() < monitor {
+        tokio::time::sleep(poll.min(monitor.saturating_sub(window.elapsed()))).await;
+        let now = look(docker, id).await?;
+        if let Some(why) = now.failure(restarts, started.elapsed().as_secs_f64()) {
+            return Err(format!(
+                "{why}: failed within the monitor window ({} after it was up)",
+                super::duration_text(monitor)
+            ));
+        }
     }
+    let what = if now.health.is_some() {
+        "healthy"
+    } else {
+        "running (no health check)"
+    };
+    Ok(format!(
+        "{what} after {up_after:.1} s, still {what} {} later",
+        super::duration_text(monitor)
+    ))
 }
 
 impl Driver {
@@ -384,7 +450,8 @@ impl Driver {
 
     /// `wait_healthy`, journalled.
     async fn wait(&self, docker: &Docker, name: &str, id: &str) -> Result<String, String> {
-        let result = wait_healthy(docker, id, self.request.spec.monitor)
+        let spec = &self.request.spec;
+        let result = wait_healthy(docker, id, spec.healthy_within, spec.monitor)
             .await
             .map_err(|message| StepError {
                 failure: crate::ops::Failure::Other,

@@ -95,10 +95,7 @@ impl App {
                         "Swarm replaces the tasks of {}, {} at a time",
                         s.name, spec.parallelism
                     ),
-                    match &change {
-                        Change::Image(i) => format!("docker service update --image {i} {}", s.name),
-                        Change::Restart => format!("docker service update --force {}", s.name),
-                    },
+                    super::swarm::update_cli(&s.name, &change, &spec),
                 ),
             };
             notes.push(
@@ -109,6 +106,10 @@ impl App {
                 "Swarm pauses only by its failure action; b rolls back, r resumes a paused update"
                     .into(),
             );
+            notes.push(format!(
+                "monitor {}: a task that fails within it after it started counts as failed (Swarm waits for health by its own rules; healthy-within applies to Compose-style rollouts only)",
+                super::duration_text(spec.monitor)
+            ));
             (vec![step], Vec::new(), Some(s.id.clone()), s.image.clone())
         } else {
             let rs = replicas_of_service(&self.fleet, service);
@@ -193,7 +194,8 @@ impl App {
                 })
                 .collect();
             notes.push(format!(
-                "a new replica counts once healthy within {} (at least one health-check cycle); otherwise it failed",
+                "a new replica counts once healthy within {} (at least one health-check cycle) and still up {} later (monitor, as Swarm's --update-monitor); otherwise it failed",
+                super::duration_text(spec.healthy_within),
                 super::duration_text(spec.monitor)
             ));
             notes.push(match spec.order {

@@ -62,6 +62,7 @@ impl Driver {
             "parallelism": s.parallelism,
             "delay": super::duration_text(s.delay),
             "monitor": super::duration_text(s.monitor),
+            "healthy_within": super::duration_text(s.healthy_within),
             "failure": s.on_failure.word(),
             "ratio": s.max_ratio,
             "order": s.order.word(),

@@ -60,7 +60,14 @@ impl OnFailure {
 pub struct Spec {
     pub parallelism: usize,
     pub delay: Duration,
+    /// Swarm's `--update-monitor`: after a new replica is up (healthy, or
+    /// running without a health check), how long it is watched; dying or
+    /// turning unhealthy within it counts as a failure.
     pub monitor: Duration,
+    /// How long a new replica may take to become healthy (never less than
+    /// one health-check cycle). Compose-style rollouts only: Swarm waits
+    /// for health by its own rules.
+    pub healthy_within: Duration,
     pub on_failure: OnFailure,
     /// Failures tolerated, as a share of the replicas (0: none).
     pub max_ratio: f64,
@@ -73,6 +80,7 @@ impl Default for Spec {
             parallelism: 1,
             delay: Duration::ZERO,
             monitor: Duration::from_secs(5),
+            healthy_within: Duration::from_secs(60),
             on_failure: OnFailure::Pause,
             max_ratio: 0.0,
             order: Order::StopFirst,
@@ -132,6 +140,7 @@ impl Spec {
             }
             "delay" => self.delay = parse_duration(value)?,
             "monitor" => self.monitor = parse_duration(value)?,
+            "healthy-within" | "healthy_within" => self.healthy_within = parse_duration(value)?,
             "failure" | "failure_action" => {
                 self.on_failure = match value {
                     "pause" => OnFailure::Pause,
@@ -156,19 +165,21 @@ impl Spec {
             }
             _ => {
                 return Err(format!(
-                    "unknown option {key}: parallelism, delay, monitor, failure, ratio, order"
+                    "unknown option {key}: parallelism, delay, monitor, healthy-within, failure, ratio, order"
                 ));
             }
         }
         Ok(())
     }
 
-    /// "parallelism 2 · delay 0s · monitor 5s · on failure pause (ratio 0) · stop-first".
+    /// "parallelism 2 · delay 0s · healthy within 1m · monitor 5s · on
+    /// failure pause (ratio 0) · stop-first".
     pub fn summary(&self) -> String {
         format!(
-            "parallelism {} · delay {} · monitor {} · on failure {} (ratio {}) · {}",
+            "parallelism {} · delay {} · healthy within {} · monitor {} · on failure {} (ratio {}) · {}",
             self.parallelism,
             duration_text(self.delay),
+            duration_text(self.healthy_within),
             duration_text(self.monitor),
             self.on_failure.word(),
             self.max_ratio,
@@ -373,13 +384,15 @@ pub fn canary_count(n: usize, weight: f64) -> usize {
     ((n as f64 * weight).ceil() as usize).clamp(1, n.max(1))
 }
 
-/// The longest a new replica may take to become healthy: the monitor
-/// period, but never less than one health-check cycle (interval +
-/// timeout + 1 s), so a good image is not failed before it was checked.
-pub fn health_deadline(monitor: Duration, check: Option<(Duration, Duration)>) -> Duration {
+/// The longest a new replica may take to become healthy: `healthy_within`,
+/// but never less than one health-check cycle (interval + timeout + 1 s),
+/// so a good image is not failed before it was checked.
+pub fn health_deadline(healthy_within: Duration, check: Option<(Duration, Duration)>) -> Duration {
     match check {
-        Some((interval, timeout)) => monitor.max(interval + timeout + Duration::from_secs(1)),
-        None => monitor,
+        Some((interval, timeout)) => {
+            healthy_within.max(interval + timeout + Duration::from_secs(1))
+        }
+        None => healthy_within,
     }
 }
 
@@ -436,6 +449,7 @@ mod tests {
                 "parallelism=2",
                 "delay=500ms",
                 "monitor=2m",
+                "healthy-within=90s",
                 "failure=rollback",
                 "ratio=0.25",
                 "order=start-first",
@@ -450,6 +464,7 @@ mod tests {
                 parallelism: 2,
                 delay: Duration::from_millis(500),
                 monitor: Duration::from_secs(120),
+                healthy_within: Duration::from_secs(90),
                 on_failure: OnFailure::Rollback,
                 max_ratio: 0.25,
                 order: Order::StartFirst,

@@ -40,6 +40,24 @@ fn update_config(spec: &Spec) -> ServiceSpecUpdateConfig {
     }
 }
 
+/// The `docker service update` that does what agile-deck asks Swarm: the
+/// change and every update setting it applies.
+pub fn update_cli(name: &str, change: &Change, spec: &Spec) -> String {
+    let flag = match change {
+        Change::Image(i) => format!("--image {i}"),
+        Change::Restart => "--force".to_string(),
+    };
+    format!(
+        "docker service update {flag} --update-parallelism {} --update-delay {} --update-monitor {} --update-failure-action {} --update-max-failure-ratio {} --update-order {} {name}",
+        spec.parallelism,
+        super::duration_text(spec.delay),
+        super::duration_text(spec.monitor),
+        spec.on_failure.word(),
+        spec.max_ratio,
+        spec.order.word()
+    )
+}
+
 /// `docker service rollback`: Swarm puts the previous spec back.
 async fn rollback(docker: &Docker, service: &str) -> Result<String, StepError> {
     let s = docker
@@ -107,21 +125,13 @@ impl Driver {
                 })
                 .await
                 .map(|v| format!("update started (version {v})"));
-                let (flag, what) = match &change {
-                    Change::Image(i) => (format!("--image {i}"), format!("to {i}")),
-                    Change::Restart => ("--force".to_string(), "restart".to_string()),
+                let what = match &change {
+                    Change::Image(i) => format!("to {i}"),
+                    Change::Restart => "restart".to_string(),
                 };
                 self.step(
                     format!("update {name} {what} ({})", spec.summary()),
-                    format!(
-                        "docker service update {flag} --update-parallelism {} --update-delay {} --update-monitor {} --update-failure-action {} --update-max-failure-ratio {} --update-order {} {name}",
-                        spec.parallelism,
-                        super::duration_text(spec.delay),
-                        super::duration_text(spec.monitor),
-                        spec.on_failure.word(),
-                        spec.max_ratio,
-                        spec.order.word()
-                    ),
+                    update_cli(&name, &change, &spec),
                     result,
                 )
                 .await
@@ -137,6 +147,8 @@ impl Driver {
     /// Follow `UpdateStatus` and the tasks until Swarm says it is over.
     async fn follow(&mut self, docker: &Docker, service: &str) {
         let since = Instant::now();
+        let mut current = self.view.from.clone();
+        let mut previous = current.clone();
         loop {
             let s = match docker
                 .inspect_service(service, None::<InspectServiceOptions>)
@@ -149,8 +161,13 @@ impl Driver {
                 }
             };
             let target = s.spec.as_ref().map(image_in).unwrap_or_default();
+            // The image the service is moving away from: the one before
+            // the update, or during a rollback the one rolled back.
+            if target != current {
+                previous = std::mem::replace(&mut current, target.clone());
+            }
             self.view.to = target.clone();
-            self.tasks(docker, service, &target).await;
+            self.tasks(docker, service, &target, &previous).await;
             let status = s.update_status.clone().unwrap_or_default();
             let message = status.message.clone().unwrap_or_default();
             if !message.is_empty() {
@@ -223,8 +240,10 @@ impl Driver {
         }
     }
 
-    /// One line per slot: the newest task that should run there.
-    async fn tasks(&mut self, docker: &Docker, service: &str, target: &str) {
+    /// One line per slot: the newest task that should run there, and where
+    /// it is going — a task not yet replaced goes from its own image to
+    /// the target; a replaced one came from the previous spec's.
+    async fn tasks(&mut self, docker: &Docker, service: &str, target: &str, previous: &str) {
         let filters =
             std::collections::HashMap::from([("service".to_string(), vec![service.to_string()])]);
         let Ok(tasks) = docker
@@ -243,7 +262,6 @@ impl Driver {
                 newest.insert(slot, t);
             }
         }
-        let from = self.view.from.clone();
         self.view.slots = newest
             .into_iter()
             .map(|(slot, t)| {
@@ -258,8 +276,12 @@ impl Driver {
                 let on_target = image == target;
                 SlotView {
                     name: format!("{}.{slot}", self.request.service.name),
-                    from: from.clone(),
-                    to: image,
+                    from: if on_target {
+                        previous.to_string()
+                    } else {
+                        image
+                    },
+                    to: target.to_string(),
                     state: match (on_target, state.as_str()) {
                         (true, "running") => SlotState::Replaced,
                         (true, "failed" | "rejected" | "shutdown") => SlotState::Failed,

@@ -152,11 +152,8 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect, alerts: u32) {
         .to_string();
     let swarm = format!("swarm: {}", if d.swarm.is_empty() { "?" } else { &d.swarm });
     let stats = format!("stats: {}", app.engine.path);
-    let running = format!(
-        "{}/{} running",
-        app.fleet.running(),
-        app.fleet.replicas.len()
-    );
+    let (running, wanted) = app.fleet.totals();
+    let running = format!("{running}/{wanted} running");
     let prom = app.prom.as_ref().map(|p| {
         format!(
             "prometheus {}",
