@@ -1273,6 +1273,41 @@ fn rollouts_pane() {
     );
 }
 
+/// Issue 21, points 7 and 12: a canary's row keeps its state and its
+/// failures at 160 and 80 columns (the progress and time drop first), and
+/// the pair row keeps both sides at 80.
+#[test]
+fn rollout_rows_keep_state_and_failures_when_narrow() {
+    for (w, h) in [(160, 48), (80, 24)] {
+        let mut app = fixture();
+        with_rollout(&mut app);
+        let mut view = app.ops.rollouts[0].clone();
+        view.what = "canary".into();
+        view.stage = Some((1, 3));
+        view.from = "registry.example.com/agile/agile-sim:0.1.0".into();
+        view.to = "registry.example.com/agile/agile-sim:0.2.0-rc1".into();
+        app.update(Msg::Rollout(Box::new(view)));
+        let screen = render(&mut app, w, h);
+        let row = screen
+            .lines()
+            .find(|l| l.contains("#1 "))
+            .unwrap_or_else(|| panic!("{screen}"));
+        assert!(
+            row.contains("1 failed") && row.contains("rolling"),
+            "{w}×{h}: {row}"
+        );
+        let pair = screen
+            .lines()
+            .find(|l| l.contains("pair "))
+            .unwrap_or_else(|| panic!("{screen}"));
+        assert!(
+            pair.contains("blue") && pair.contains("green") && pair.contains("live: blue"),
+            "{w}×{h}: {pair}"
+        );
+        insta::assert_snapshot!(format!("rollouts_canary_{w}x{h}"), screen);
+    }
+}
+
 #[test]
 fn rollout_commands_complete() {
     let mut app = fixture();

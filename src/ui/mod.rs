@@ -1,5 +1,6 @@
 //! Drawing: a pure function of `App`. Nothing here changes state.
 
+mod columns;
 mod detail;
 mod incident;
 mod logs;

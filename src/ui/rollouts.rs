@@ -36,8 +36,9 @@ fn slot_style(app: &App, s: &SlotState) -> Style {
     }
 }
 
-/// "2/2 ● agile-sim:0.1.0" for one colour.
-fn side(app: &App, p: &Pair, c: Colour) -> String {
+/// "blue 2/2 ● agile-sim:0.1.0" for one colour (without the images when
+/// space is short).
+fn side(app: &App, p: &Pair, c: Colour, with_images: bool) -> String {
     let replicas: Vec<_> = p
         .side(c)
         .iter()
@@ -55,15 +56,46 @@ fn side(app: &App, p: &Pair, c: Colour) -> String {
     } else {
         "✖"
     };
-    format!(
-        "{} {ok}/{} {mark} {}",
-        c.word(),
-        replicas.len(),
-        images.join(",")
-    )
+    let mut text = format!("{} {ok}/{} {mark}", c.word(), replicas.len());
+    if with_images {
+        text = format!("{text} {}", images.join(","));
+    }
+    text
 }
 
-fn rollout_row<'a>(app: &App, r: &View) -> Row<'a> {
+/// The table's columns, in display order.
+const ID: usize = 0;
+const SERVICE: usize = 1;
+const IMAGES: usize = 2;
+const PROGRESS: usize = 3;
+const FAILED: usize = 4;
+const TIME: usize = 5;
+const STATE: usize = 6;
+
+/// One row's cells as text and style, by column.
+type Cells = [(String, Style); 7];
+
+/// "from → to" in `width`: each side cut to its half when both do not fit,
+/// so the target never disappears behind a long source. An image keeps
+/// its end (name and tag), not its registry.
+fn arrow(from: &str, to: &str, width: u16) -> String {
+    let full = format!("{from} → {to}");
+    if full.chars().count() <= width as usize {
+        return full;
+    }
+    let half = (width as usize).saturating_sub(3) / 2;
+    let tail = |s: &str| {
+        let n = s.chars().count();
+        if n <= half || half == 0 {
+            s.to_string()
+        } else {
+            format!("…{}", s.chars().skip(n + 1 - half).collect::<String>())
+        }
+    };
+    truncate(&format!("{} → {}", tail(from), tail(to)), width as usize)
+}
+
+fn rollout_cells(app: &App, r: &View, images_width: u16) -> Cells {
     let t = &app.theme;
     let replaced = r
         .slots
@@ -80,42 +112,57 @@ fn rollout_row<'a>(app: &App, r: &View) -> Row<'a> {
         Some((k, n)) => format!("{kind} stage {k}/{n} · {replaced}/{} new", r.slots.len()),
         None => format!("{kind} · {replaced}/{} new", r.slots.len()),
     };
-    let failures = if r.failures > 0 {
-        format!(" · {} failed", r.failures)
+    let failed = if r.failures > 0 {
+        (format!("{} failed", r.failures), t.critical)
     } else {
-        String::new()
+        (String::new(), t.muted)
     };
-    Row::new(vec![
-        Cell::from(Span::styled(format!("#{}", r.id), t.muted)),
-        Cell::from(Span::styled(r.service.name.clone(), t.title)),
-        Cell::from(Span::styled(format!("{} → {}", r.from, r.to), t.text)),
-        Cell::from(Span::styled(format!("{}{failures}", progress), t.text)),
-        Cell::from(Span::styled(
-            format!("{:>2}:{:02}", secs / 60, secs % 60),
-            t.muted,
-        )),
-        Cell::from(Span::styled(r.phase.short(), phase_style(app, &r.phase))),
-    ])
+    [
+        (format!("#{}", r.id), t.muted),
+        (r.service.name.clone(), t.title),
+        (arrow(&r.from, &r.to, images_width), t.text),
+        (progress, t.text),
+        failed,
+        (format!("{:>2}:{:02}", secs / 60, secs % 60), t.muted),
+        (r.phase.short().to_string(), phase_style(app, &r.phase)),
+    ]
 }
 
-fn pair_row<'a>(app: &App, p: &Pair) -> Row<'a> {
+/// A pair's sides share the images column: with their images where
+/// they fit, else their counts alone (the box below lists every replica).
+fn pair_cells(app: &App, p: &Pair, images_width: u16) -> Cells {
     let t = &app.theme;
-    let live = p.live_word();
-    Row::new(vec![
-        Cell::from(Span::styled("pair", t.muted)),
-        Cell::from(Span::styled(p.name.clone(), t.title)),
-        Cell::from(Span::styled(side(app, p, Colour::Blue), t.text)),
-        Cell::from(Span::styled(side(app, p, Colour::Green), t.text)),
-        Cell::from(""),
-        Cell::from(Span::styled(
-            format!("live: {live}"),
-            if p.live.len() == 1 {
-                t.healthy
-            } else {
-                t.warning
-            },
-        )),
-    ])
+    let full = format!(
+        "{} · {}",
+        side(app, p, Colour::Blue, true),
+        side(app, p, Colour::Green, true)
+    );
+    let sides = if full.chars().count() <= images_width as usize {
+        full
+    } else {
+        format!(
+            "{} · {}",
+            side(app, p, Colour::Blue, false),
+            side(app, p, Colour::Green, false)
+        )
+    };
+    let live = (
+        format!("live: {}", p.live_word()),
+        if p.live.len() == 1 {
+            t.healthy
+        } else {
+            t.warning
+        },
+    );
+    [
+        ("pair".into(), t.muted),
+        (p.name.clone(), t.title),
+        (sides, t.text),
+        (String::new(), t.muted),
+        (String::new(), t.muted),
+        (String::new(), t.muted),
+        live,
+    ]
 }
 
 pub fn draw(f: &mut Frame, app: &App, area: Rect) {
@@ -161,23 +208,56 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     } else {
         [area, Rect::default()]
     };
-    let table_rows: Vec<Row> = rows
+    // Columns drop by priority: the state and the failures always show,
+    // then the images, the progress and the time.
+    let longest = |col: usize, cells: &[Cells]| {
+        cells
+            .iter()
+            .map(|c| c[col].0.chars().count() as u16)
+            .max()
+            .unwrap_or(0)
+    };
+    let rollouts: Vec<Cells> = rows
         .iter()
-        .map(|r| match r {
-            RolloutRow::Pair(p) => pair_row(app, p),
-            RolloutRow::Rollout(i) => rollout_row(app, &app.ops.rollouts[*i]),
+        .filter_map(|r| match r {
+            RolloutRow::Rollout(i) => Some(rollout_cells(app, &app.ops.rollouts[*i], u16::MAX)),
+            RolloutRow::Pair(_) => None,
         })
         .collect();
-    // Narrow terminals drop the progress and time columns first.
-    let wide = area.width >= 110;
-    let widths = [
-        Constraint::Length(4),
-        Constraint::Length(20),
-        Constraint::Min(20),
-        Constraint::Length(if wide { 28 } else { 0 }),
-        Constraint::Length(if wide { 5 } else { 0 }),
-        Constraint::Length(12),
-    ];
+    let names = rows.iter().map(|r| match r {
+        RolloutRow::Pair(p) => p.name.chars().count() as u16,
+        RolloutRow::Rollout(i) => app.ops.rollouts[*i].service.name.chars().count() as u16,
+    });
+    // (width, priority); 0 wide = the flexible column.
+    let mut specs = [(0u16, 0u8); 7];
+    specs[ID] = (4, 0);
+    specs[SERVICE] = (names.max().unwrap_or(0).clamp(7, 24), 0);
+    specs[IMAGES] = (0, 1);
+    specs[PROGRESS] = (longest(PROGRESS, &rollouts), 2);
+    specs[FAILED] = (longest(FAILED, &rollouts), 0);
+    specs[TIME] = (5, 3);
+    specs[STATE] = (12, 0);
+    // The selection marker takes no column: the highlight is the row's style.
+    let fitted = super::columns::fit(&specs, area.width.saturating_sub(2), 24);
+    let images_width = fitted.width_of(IMAGES).unwrap_or(0);
+    let table_rows: Vec<Row> = rows
+        .iter()
+        .map(|r| {
+            let cells = match r {
+                RolloutRow::Pair(p) => pair_cells(app, p, images_width),
+                RolloutRow::Rollout(i) => rollout_cells(app, &app.ops.rollouts[*i], images_width),
+            };
+            Row::new(fitted.kept.iter().zip(&fitted.widths).map(|(&c, &w)| {
+                let (text, style) = &cells[c];
+                Cell::from(Span::styled(truncate(text, w as usize), *style))
+            }))
+        })
+        .collect();
+    let widths: Vec<Constraint> = fitted
+        .widths
+        .iter()
+        .map(|w| Constraint::Length(*w))
+        .collect();
     let table = Table::new(table_rows, widths)
         .block(block)
         .column_spacing(1)

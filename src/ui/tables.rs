@@ -125,27 +125,6 @@ fn name_width<'a>(names: impl Iterator<Item = &'a str>, title: &str, min: u16) -
 /// Minimum width of the flexible column.
 const FLEX_MIN: u16 = 10;
 
-/// Indices of the columns that fit in `avail`, in display order.
-fn fit(cols: &[Col], avail: u16) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..cols.len()).collect();
-    order.sort_by_key(|i| cols[*i].prio);
-    let mut used = 0u16;
-    let mut kept = Vec::new();
-    for i in order {
-        let w = if cols[i].width == 0 {
-            FLEX_MIN
-        } else {
-            cols[i].width
-        } + 1;
-        if used + w <= avail {
-            used += w;
-            kept.push(i);
-        }
-    }
-    kept.sort();
-    kept
-}
-
 fn cell(text: String, right: bool, width: u16, style: Style) -> Cell<'static> {
     let text = truncate(&text, width as usize);
     let text = if right {
@@ -436,16 +415,10 @@ fn render_table<T>(
 ) {
     let t = &app.theme;
     let inner = area.width.saturating_sub(2);
-    let kept = fit(cols, inner);
-    let fixed: u16 = kept.iter().map(|i| cols[*i].width + 1).sum();
-    let flex = inner.saturating_sub(fixed).max(FLEX_MIN);
-    let width_of = |i: usize| {
-        if cols[i].width == 0 {
-            flex
-        } else {
-            cols[i].width
-        }
-    };
+    let specs: Vec<(u16, u8)> = cols.iter().map(|c| (c.width, c.prio)).collect();
+    let fitted = super::columns::fit(&specs, inner, FLEX_MIN);
+    let kept = &fitted.kept;
+    let width_of = |i: usize| fitted.width_of(i).unwrap_or(0);
     let body: Vec<TableRow> = items
         .iter()
         .map(|item| {
@@ -596,20 +569,6 @@ fn replica_cell(app: &App, r: &Replica, col: usize, w: u16, right: bool) -> Cell
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn columns_drop_by_priority_and_keep_order() {
-        let cols = [
-            col("A", 10, 0, false),
-            col("B", 10, 2, false),
-            col("C", 10, 1, false),
-            col("D", 0, 3, false),
-        ];
-        assert_eq!(fit(&cols, 100), vec![0, 1, 2, 3]);
-        assert_eq!(fit(&cols, 33), vec![0, 1, 2]);
-        assert_eq!(fit(&cols, 22), vec![0, 2]);
-        assert_eq!(fit(&cols, 5), Vec::<usize>::new());
-    }
 
     #[test]
     fn names_are_cut_in_the_middle() {

@@ -1,0 +1,69 @@
+//! Fitting a table's columns into a width: each column has a width (0 =
+//! flexible, takes what is left, at least `flex_min`) and a priority (0 is
+//! kept first); the least important drop until the rest fit, and the kept
+//! ones stay in display order.
+
+/// The columns kept (indices, in display order) and each one's width.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Fitted {
+    pub kept: Vec<usize>,
+    pub widths: Vec<u16>,
+}
+
+impl Fitted {
+    /// The width of column `i`, if it was kept.
+    pub fn width_of(&self, i: usize) -> Option<u16> {
+        self.kept
+            .iter()
+            .position(|k| *k == i)
+            .map(|p| self.widths[p])
+    }
+}
+
+/// `cols` as (width, priority); one space between columns.
+pub fn fit(cols: &[(u16, u8)], avail: u16, flex_min: u16) -> Fitted {
+    let mut order: Vec<usize> = (0..cols.len()).collect();
+    order.sort_by_key(|i| cols[*i].1);
+    let need = |(w, _): (u16, u8)| if w == 0 { flex_min } else { w } + 1;
+    let mut used = 0u16;
+    let mut kept = Vec::new();
+    for i in order {
+        let w = need(cols[i]);
+        if used + w <= avail {
+            used += w;
+            kept.push(i);
+        }
+    }
+    kept.sort();
+    let fixed: u16 = kept
+        .iter()
+        .filter(|i| cols[**i].0 > 0)
+        .map(|i| cols[*i].0 + 1)
+        .sum();
+    let flexible = kept.iter().filter(|i| cols[**i].0 == 0).count() as u16;
+    let flex = (avail.saturating_sub(fixed) / flexible.max(1))
+        .saturating_sub(1)
+        .max(flex_min);
+    let widths = kept
+        .iter()
+        .map(|i| if cols[*i].0 == 0 { flex } else { cols[*i].0 })
+        .collect();
+    Fitted { kept, widths }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_drop_by_priority_and_keep_order() {
+        let cols = [(10, 0), (10, 2), (10, 1), (0, 3)];
+        assert_eq!(fit(&cols, 100, 10).kept, vec![0, 1, 2, 3]);
+        assert_eq!(fit(&cols, 100, 10).widths, vec![10, 10, 10, 66]);
+        assert_eq!(fit(&cols, 33, 10).kept, vec![0, 1, 2]);
+        assert_eq!(fit(&cols, 22, 10).kept, vec![0, 2]);
+        assert_eq!(fit(&cols, 5, 10).kept, Vec::<usize>::new());
+        assert_eq!(fit(&cols, 22, 10).width_of(2), Some(10));
+        assert_eq!(fit(&cols, 22, 10).width_of(1), None);
+    }
+}
