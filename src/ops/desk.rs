@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::exec::Progress;
 use super::plan::{self, Target};
-use super::policy::{self, Advice, Load};
+use super::policy::{self, Advice, LastChange, Load};
 use super::units;
 use super::{Kind, Plan, Status, StepState, UndoSpec};
 use crate::app::{App, Cmd, Level, Pane};
@@ -455,11 +455,27 @@ impl App {
         } else {
             0.0
         };
+        // Started by a rollout of this service (while it ran): replaced,
+        // not scaled.
+        let by_rollout = newest.and_then(|t| {
+            self.ops.rollouts.iter().rev().find(|r| {
+                r.service == service
+                    && r.started <= t
+                    && t <= r.finished.unwrap_or(self.now) + chrono::Duration::seconds(5)
+            })
+        });
+        let last_change = since.map(|secs| match by_rollout {
+            Some(r) => LastChange::Replaced {
+                secs,
+                by: format!("{} #{}", r.what, r.id),
+            },
+            None => LastChange::Scaled { secs },
+        });
         let load = Load {
             replicas: replicas.len() as u64,
             cpu,
             memory,
-            since_scaled: since,
+            last_change,
         };
         Some((service, policy::advise(policy, &load, slot)))
     }

@@ -191,8 +191,20 @@ pub struct Load {
     pub cpu: Vec<f64>,
     /// Memory in use, percent of the limit, now.
     pub memory: f64,
-    /// Seconds since the service was last scaled (its newest replica).
-    pub since_scaled: Option<u64>,
+    /// What last changed its replicas (its newest replica's start).
+    pub last_change: Option<LastChange>,
+}
+
+/// Why a service's newest replica is new.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LastChange {
+    /// The replica count changed (or agile-deck cannot tell otherwise):
+    /// the policy's cooldown applies.
+    Scaled { secs: u64 },
+    /// A rollout, canary or restart replaced replicas: the count did not
+    /// change, so no cooldown; but the CPU window restarts with the new
+    /// replicas' history. `by` names it ("rollout #3").
+    Replaced { secs: u64, by: String },
 }
 
 /// The advice for a row: a replica count to go to (None: stay), and why.
@@ -219,15 +231,23 @@ pub fn advise(p: &Policy, load: &Load, slot_secs: u64) -> Advice {
             ),
         };
     }
-    if let Some(s) = load.since_scaled.filter(|s| *s < p.cooldown) {
+    if let Some(LastChange::Scaled { secs }) = load.last_change
+        && secs < p.cooldown
+    {
         return stay(format!(
-            "cooldown: scaled {s} s ago (wait {} s)",
-            p.cooldown - s
+            "cooldown: scaled {secs} s ago (wait {} s)",
+            p.cooldown - secs
         ));
     }
     let slots = (p.window / slot_secs.max(1)).max(1) as usize;
     if load.cpu.len() < slots {
-        return stay(format!("not enough history yet ({} s needed)", p.window));
+        return stay(match &load.last_change {
+            Some(LastChange::Replaced { secs, by }) => format!(
+                "{by} replaced its replicas {secs} s ago: their history needs {} s",
+                p.window
+            ),
+            _ => format!("not enough history yet ({} s needed)", p.window),
+        });
     }
     let window = &load.cpu[load.cpu.len() - slots..];
     let low = window.iter().copied().fold(f64::INFINITY, f64::min);
@@ -300,7 +320,7 @@ mod tests {
             replicas,
             cpu: cpu.to_vec(),
             memory,
-            since_scaled: since,
+            last_change: since.map(|secs| LastChange::Scaled { secs }),
         }
     }
 
@@ -357,6 +377,28 @@ mod tests {
             Some(2)
         );
         assert_eq!(advise(&policy(), &load(30, &[], 0.0, None), 5).to, Some(20));
+    }
+
+    /// Issue 21, point 8: replicas replaced by a rollout are not a scale.
+    #[test]
+    fn a_rollout_is_no_scale_but_restarts_the_window() {
+        let replaced = |cpu: &[f64]| Load {
+            last_change: Some(LastChange::Replaced {
+                secs: 59,
+                by: "rollout #2".into(),
+            }),
+            ..load(5, cpu, 40.0, None)
+        };
+        let a = advise(&policy(), &replaced(&[90.0; 10]), 5);
+        assert_eq!(a.to, None);
+        assert_eq!(
+            a.why,
+            "rollout #2 replaced its replicas 59 s ago: their history needs 120 s"
+        );
+        assert!(!a.why.contains("scaled"));
+        // A full window of the new replicas' figures: advice as usual, no
+        // cooldown.
+        assert_eq!(advise(&policy(), &replaced(&[90.0; 24]), 5).to, Some(10));
     }
 
     #[test]
