@@ -1079,9 +1079,14 @@ impl App {
             "logs" if rest.trim().is_empty() => self.logs_key(cmds),
             "exec" => self.exec(rest, cmds),
             "logs" => self.open_logs(rest.trim(), cmds),
+            "search" => {
+                self.flash =
+                    Some(":search TEXT searches the logs: open them first (:logs TARGET)".into())
+            }
             other => {
                 self.flash = Some(format!(
-                    "unknown command {other:?}; commands: promql EXPR, scale, update, restart, stop, start, undo, rollout, canary, rollback, pause, resume, abort, switch, retire, q"
+                    "unknown command {other:?}; the commands: {} (? lists them with what they take)",
+                    crate::commands::COMMANDS.map(|c| c.name).join(", ")
                 ))
             }
         }
@@ -1222,7 +1227,8 @@ impl App {
         if self.show_help {
             // The help overlay closes on its own key, Back or Quit's keys;
             // the moves scroll it (as far as its lines go).
-            let help_lines = self.keymap.help().len() + Context::ALL.len() + 3;
+            let help_lines =
+                self.keymap.help().len() + Context::ALL.len() + crate::commands::COMMANDS.len() + 4;
             match action {
                 Action::Help | Action::Back => self.show_help = false,
                 Action::Up => self.help_scroll = self.help_scroll.saturating_sub(1),

@@ -182,11 +182,11 @@ impl Action {
         match self {
             Action::Quit => "quit agile-deck",
             Action::Help => "show or hide this help",
-            Action::NextPane => "next pane (Layers, Teams, Events, Networks)",
-            Action::PrevPane => "previous pane",
+            Action::NextPane => "next tab",
+            Action::PrevPane => "previous tab",
             Action::ToggleLog => "show or hide the program's own log",
             Action::ToggleEngine => "show or hide the stats engine and its cost",
-            Action::Command => "command line (:promql EXPR, :q)",
+            Action::Command => "command line (the commands are listed below)",
             Action::PromQL => "ad-hoc PromQL query",
             Action::Scale => "scale the selected service (plan, then confirm) [changes]",
             Action::Resize => "resize: cpus, memory, swap, pids (plan, then confirm) [changes]",
@@ -737,14 +737,23 @@ impl Keymap {
 
     /// Help lines, per context: (context, keys, action description).
     pub fn help(&self) -> Vec<(Context, String, &'static str)> {
-        let mut out: Vec<(Context, String, &'static str)> = Vec::new();
+        self.help_actions()
+            .into_iter()
+            .map(|(c, k, a)| (c, k, a.describe()))
+            .collect()
+    }
+
+    /// Each bound action once per context with all its keys, in the
+    /// keymap's order.
+    pub fn help_actions(&self) -> Vec<(Context, String, Action)> {
+        let mut out: Vec<(Context, String, Action)> = Vec::new();
         let mut index: BTreeMap<(Context, Action), usize> = BTreeMap::new();
         for (c, k, a) in &self.order {
             match index.get(&(*c, *a)) {
                 Some(i) => out[*i].1 += &format!(" {k}"),
                 None => {
                     index.insert((*c, *a), out.len());
-                    out.push((*c, k.to_string(), a.describe()));
+                    out.push((*c, k.to_string(), *a));
                 }
             }
         }

@@ -7,6 +7,7 @@
 pub mod app;
 pub mod cgroup;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod connect;
 pub mod demo;

@@ -3,21 +3,14 @@
 
 use crate::app::App;
 
-/// Every command the line knows.
-pub const COMMANDS: [&str; 30] = [
-    "abort", "canary", "events", "exec", "filter", "layers", "logs", "networks", "pairs", "pause",
-    "profile", "promql", "q", "quit", "restart", "resume", "retire", "rollback", "rollout",
-    "rollouts", "scale", "search", "sort", "start", "stop", "switch", "teams", "theme", "undo",
-    "update",
-];
-
 /// What `:rollout` and `:canary` take after the service.
-const ROLLOUT_OPTIONS: [&str; 11] = [
+const ROLLOUT_OPTIONS: [&str; 12] = [
     "image=",
     "restart",
     "parallelism=",
     "delay=",
     "monitor=",
+    "healthy-within=",
     "failure=pause",
     "failure=continue",
     "failure=rollback",
@@ -129,8 +122,8 @@ impl App {
         let words: Vec<&str> = text.split(' ').collect();
         let word = words.last().copied().unwrap_or("");
         let found: Vec<String> = if words.len() <= 1 {
-            COMMANDS
-                .iter()
+            crate::commands::names()
+                .into_iter()
                 .filter(|c| c.starts_with(word))
                 .map(|c| c.to_string())
                 .collect()

@@ -349,6 +349,53 @@ fn help_overlay() {
     both("help", |app| key(app, KeyCode::Char('?')));
 }
 
+/// Issue 21, point 9: the help names every tab and every command, from
+/// the tab list and the command table; the app answers every command
+/// the table lists (so the table cannot list one it does not know).
+#[test]
+fn help_lists_every_tab_and_command_and_each_is_known() {
+    let mut app = fixture();
+    key(&mut app, KeyCode::Char('?'));
+    // Scroll through the whole help at 160×48, collecting what it shows.
+    let mut seen = String::new();
+    for _ in 0..20 {
+        seen += &render(&mut app, 160, 48);
+        for _ in 0..10 {
+            key(&mut app, KeyCode::Down);
+        }
+    }
+    assert!(
+        seen.contains("next tab: Layers, Teams, Events, Networks, Logs, Rollouts"),
+        "{seen}"
+    );
+    for c in agile_deck::commands::COMMANDS {
+        assert!(
+            seen.contains(&format!(":{}", c.name)),
+            ":{} missing",
+            c.name
+        );
+        let mut app = fixture();
+        for name in std::iter::once(c.name).chain(c.aliases.iter().copied()) {
+            key(&mut app, KeyCode::Char(':'));
+            typed(&mut app, name);
+            key(&mut app, KeyCode::Enter);
+            let flash = app.flash.clone().unwrap_or_default();
+            assert!(!flash.starts_with("unknown command"), ":{name}: {flash}");
+            key(&mut app, KeyCode::Esc);
+        }
+    }
+    // And an unknown one lists them all.
+    let mut app = fixture();
+    key(&mut app, KeyCode::Char(':'));
+    typed(&mut app, "scael");
+    key(&mut app, KeyCode::Enter);
+    let flash = app.flash.clone().unwrap_or_default();
+    assert!(
+        flash.contains("retire") && flash.contains("promql"),
+        "{flash}"
+    );
+}
+
 #[test]
 fn log_pane() {
     both("log", |app| key(app, KeyCode::Char('L')));

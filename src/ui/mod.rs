@@ -461,7 +461,18 @@ fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
 
 fn draw_help(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
-    let help = app.keymap.help();
+    let help = app.keymap.help_actions();
+    let tabs: Vec<&str> = crate::views::TABS.iter().map(|(_, _, t)| *t).collect();
+    // As wide as the longest keys (or command names), so the descriptions
+    // keep their room at 80 columns.
+    let keys_w = help
+        .iter()
+        .map(|(_, k, _)| k.chars().count())
+        .chain(crate::commands::COMMANDS.iter().map(|c| c.name.len() + 1))
+        .max()
+        .unwrap_or(0)
+        .clamp(8, 18)
+        + 1;
     let mut lines: Vec<Line> = Vec::new();
     for ctx in Context::ALL {
         if !help.iter().any(|(c, _, _)| *c == ctx) {
@@ -479,18 +490,51 @@ fn draw_help(f: &mut Frame, app: &App, area: Rect) {
             },
             t.title,
         )));
-        for (_, keys, what) in help.iter().filter(|(c, _, _)| *c == ctx) {
+        for (_, keys, action) in help.iter().filter(|(c, _, _)| *c == ctx) {
             // What changes the deployment is marked, not only said.
-            let (mark, what) = match what.strip_suffix(" [changes]") {
-                Some(w) => (Span::styled("⚠ ", t.warning), w),
-                None => (Span::raw("  "), *what),
+            let described = action.describe();
+            let (mark, what) = match described.strip_suffix(" [changes]") {
+                Some(w) => (Span::styled("⚠ ", t.warning), w.to_string()),
+                None => (Span::raw("  "), described.to_string()),
+            };
+            // The tabs as they are drawn, not as a sentence remembers them.
+            let what = match action {
+                Action::NextPane => format!("{what}: {}", tabs.join(", ")),
+                _ => what,
             };
             lines.push(Line::from(vec![
-                Span::styled(format!("  {keys:<18}"), t.key),
+                Span::styled(format!("  {keys:<keys_w$}"), t.key),
                 mark,
-                Span::styled(what.to_string(), t.dialog),
+                Span::styled(what, t.dialog),
             ]));
         }
+    }
+    lines.push(Line::from(Span::styled(
+        format!(
+            "commands ({} opens the line, Tab completes)",
+            app.keymap.hint(Action::Command)
+        ),
+        t.title,
+    )));
+    for c in crate::commands::COMMANDS {
+        let mut name = format!(":{}", c.name);
+        for a in c.aliases.iter().filter(|a| !a.ends_with('!')) {
+            name += &format!(" :{a}");
+        }
+        let what = if c.args.is_empty() {
+            c.what.to_string()
+        } else {
+            format!("{} — {}", c.args, c.what)
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {name:<keys_w$}"), t.key),
+            if c.changes {
+                Span::styled("⚠ ", t.warning)
+            } else {
+                Span::raw("  ")
+            },
+            Span::styled(what, t.dialog),
+        ]));
     }
     lines.push(Line::from(""));
     lines.push(Line::from(vec![
@@ -501,16 +545,29 @@ fn draw_help(f: &mut Frame, app: &App, area: Rect) {
         format!("keymap: {}", app.keymap.origin),
         t.muted,
     )));
-    let w = 100.min(area.width.saturating_sub(2));
-    let h = (lines.len() as u16 + 2).min(area.height.saturating_sub(2));
+    // On a small terminal the help takes everything between the header
+    // and the footer: a popup with a sliver of the panes beside it reads
+    // as a broken screen.
+    let popup = if area.width < 110 || area.height < 30 {
+        Rect {
+            x: area.x,
+            y: area.y + 1,
+            width: area.width,
+            height: area.height.saturating_sub(2),
+        }
+    } else {
+        let w = 100.min(area.width.saturating_sub(2));
+        let h = (lines.len() as u16 + 2).min(area.height.saturating_sub(2));
+        Rect {
+            x: area.x + (area.width.saturating_sub(w)) / 2,
+            y: area.y + (area.height.saturating_sub(h)) / 2,
+            width: w,
+            height: h,
+        }
+    };
+    let (w, h) = (popup.width, popup.height);
     let inner_h = h.saturating_sub(2) as usize;
     let scroll = app.help_scroll.min(lines.len().saturating_sub(inner_h));
-    let popup = Rect {
-        x: area.x + (area.width.saturating_sub(w)) / 2,
-        y: area.y + (area.height.saturating_sub(h)) / 2,
-        width: w,
-        height: h,
-    };
     f.render_widget(Clear, popup);
     let close = app.keymap.hint(Action::Back);
     let more = if lines.len() > inner_h {
