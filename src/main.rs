@@ -85,25 +85,21 @@ fn config_check(cli: &Cli, config: &Config, topology: &Topology) -> Result<(), F
             .unwrap_or_else(|| "none (defaults)".into())
     };
     println!("config:      {}", shown(&path));
-    let flags = PromFlags {
-        url: cli.prometheus.clone(),
-        interval: cli.prometheus_interval,
-        timeout: cli.prometheus_timeout,
-    };
-    match config::prometheus_settings(&flags, config.prometheus.as_ref(), |k| {
-        std::env::var(k).ok()
-    })? {
-        Some(p) => {
+    // What the dashboard would use, and why: the same choice it makes.
+    let local = connect::endpoint_from_environment(cli.host.as_deref())
+        .is_ok_and(|e| e.url.starts_with("unix://"));
+    match choose_prometheus(cli, config, local)? {
+        (Some(p), why) => {
             prometheus::Client::new(&p.url, p.auth.clone(), p.timeout)?;
             println!(
-                "prometheus:  {} every {:.1} s, timeout {:.1} s, auth {:?}",
+                "prometheus:  {} every {:.1} s, timeout {:.1} s, auth {:?} ({why})",
                 p.url,
                 p.interval.as_secs_f64(),
                 p.timeout.as_secs_f64(),
                 p.auth
             );
         }
-        None => println!("prometheus:  none"),
+        (None, why) => println!("prometheus:  none ({why})"),
     }
     let journal = cli
         .journal
@@ -168,6 +164,63 @@ fn config_check(cli: &Cli, config: &Config, topology: &Topology) -> Result<(), F
     println!("refresh:     {:.1} s", cli.refresh.unwrap_or(1.0));
     println!("ok");
     Ok(())
+}
+
+/// The Prometheus the dashboard uses, and where it comes from: the flag,
+/// the environment, the config file, or — with none of them, on a local
+/// daemon — the demo's when it runs. `config check` prints the same.
+fn choose_prometheus(
+    cli: &Cli,
+    config: &Config,
+    local_daemon: bool,
+) -> Result<(Option<config::PromSettings>, String), Fail> {
+    if cli.no_prometheus {
+        return Ok((None, "--no-prometheus".into()));
+    }
+    let flags = PromFlags {
+        url: cli.prometheus.clone(),
+        interval: cli.prometheus_interval,
+        timeout: cli.prometheus_timeout,
+    };
+    let configured = config::prometheus_settings(&flags, config.prometheus.as_ref(), |k| {
+        std::env::var(k).ok()
+    })?;
+    if let Some(p) = configured {
+        let from_flag =
+            std::env::args().any(|a| a == "--prometheus" || a.starts_with("--prometheus="));
+        let why = if cli.prometheus.is_none() {
+            "from [prometheus] url in the config".to_string()
+        } else if from_flag {
+            "from --prometheus".to_string()
+        } else {
+            "from AGILE_DECK_PROMETHEUS".to_string()
+        };
+        return Ok((Some(p), why));
+    }
+    let none_set = "no --prometheus, AGILE_DECK_PROMETHEUS or [prometheus] url";
+    if !local_daemon {
+        return Ok((
+            None,
+            format!("{none_set}; the demo's is used only with a local daemon"),
+        ));
+    }
+    match promserver::demo_running() {
+        Some((pid, url)) => {
+            let p = config::prometheus_settings(
+                &PromFlags {
+                    url: Some(url),
+                    ..flags
+                },
+                None,
+                |_| None,
+            )?;
+            Ok((p, format!("the demo's, pid {pid}: {none_set}")))
+        }
+        None => Ok((
+            None,
+            format!("{none_set}, and the demo's Prometheus is not running"),
+        )),
+    }
 }
 
 /// The Prometheus client for settings (the URL is checked here).
@@ -299,18 +352,9 @@ async fn run(mut cli: Cli) -> Result<(), Fail> {
         };
     }
 
-    let flags = PromFlags {
-        url: cli.prometheus.clone(),
-        interval: cli.prometheus_interval,
-        timeout: cli.prometheus_timeout,
-    };
     // A bad URL is the user's to fix before anything starts.
-    let mut prom = config::prometheus_settings(&flags, config.prometheus.as_ref(), |k| {
-        std::env::var(k).ok()
-    })?
-    .filter(|_| !cli.no_prometheus)
-    .map(with_client)
-    .transpose()?;
+    let (chosen, _) = choose_prometheus(&cli, &config, false)?;
+    let mut prom = chosen.map(with_client).transpose()?;
     let journal_path = cli
         .journal
         .clone()
@@ -333,24 +377,13 @@ async fn run(mut cli: Cli) -> Result<(), Fail> {
     if cli.demo && !demo::is_up(&docker).await? {
         demo_up(&docker, &endpoint, &[]).await?;
     }
-    // No Prometheus configured: the demo's, when it runs, is the obvious one.
-    let mut prom_origin = "configured";
-    if prom.is_none()
-        && !cli.no_prometheus
-        && endpoint.url.starts_with("unix://")
-        && let Some((_, url)) = promserver::demo_running()
-    {
-        prom = config::prometheus_settings(
-            &PromFlags {
-                url: Some(url),
-                ..flags
-            },
-            None,
-            |_| None,
-        )?
-        .map(with_client)
-        .transpose()?;
-        prom_origin = "the demo's";
+    // No Prometheus configured: the demo's, when it runs (perhaps started
+    // just now by --demo), is the obvious one.
+    let mut prom_origin = "from the command line, environment or config".to_string();
+    if prom.is_none() {
+        let (chosen, why) = choose_prometheus(&cli, &config, endpoint.url.starts_with("unix://"))?;
+        prom = chosen.map(with_client).transpose()?;
+        prom_origin = why;
     }
 
     terminal::init_logging();

@@ -505,3 +505,68 @@ async fn failing_answers_are_told_apart() {
     let e = error_from(fake_prometheus(FakeAnswer::NotJson), TIMEOUT).await;
     assert!(matches!(&e, PromError::Body(b) if b == "hello"), "{e:?}");
 }
+
+/// `config check` as the real binary, with its own state folder.
+fn config_check(state: &std::path::Path, extra: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_agile-deck"))
+        .args(extra)
+        .args(["config", "check"])
+        .env("XDG_STATE_HOME", state)
+        .env("XDG_CONFIG_HOME", "/nonexistent-config-home")
+        .env_remove("AGILE_DECK_PROMETHEUS")
+        .env_remove("DOCKER_HOST")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Issue 21, point 10: `config check` prints the Prometheus the dashboard
+/// would use, and why — the demo's when it runs and nothing else is set.
+#[test]
+fn config_check_names_the_prometheus_the_dashboard_would_use() {
+    if !tool_or_skip(
+        "config_check_names_the_prometheus_the_dashboard_would_use",
+        "prometheus",
+    ) {
+        return;
+    }
+    let state = tempfile::tempdir().unwrap();
+    let out = config_check(state.path(), &[]);
+    assert!(
+        out.contains(
+            "prometheus:  none (no --prometheus, AGILE_DECK_PROMETHEUS or [prometheus] url, and the demo's Prometheus is not running)"
+        ),
+        "{out}"
+    );
+    // The demo's Prometheus, where `demo up` records it.
+    let dir = state.path().join("agile-deck").join("demo-prometheus");
+    let port = promserver::free_port(0).unwrap();
+    let mut server = Server::start(&dir, port, "global:\n  scrape_interval: 15s\n").unwrap();
+    std::fs::write(dir.join("pid"), server.pid().unwrap().to_string()).unwrap();
+    std::fs::write(dir.join("port"), port.to_string()).unwrap();
+    wait_for("prometheus ready", Duration::from_secs(30), || {
+        config_check(state.path(), &[])
+            .contains(&format!("prometheus:  http://127.0.0.1:{port} every 5.0 s"))
+            .then_some(())
+    });
+    let out = config_check(state.path(), &[]);
+    assert!(
+        out.contains(&format!("(the demo's, pid {}", server.pid().unwrap())),
+        "{out}"
+    );
+    // A flag wins, and says so; --no-prometheus too.
+    let out = config_check(state.path(), &["--prometheus", "http://127.0.0.1:9"]);
+    assert!(
+        out.contains("prometheus:  http://127.0.0.1:9 every 5.0 s")
+            && out.contains("(from --prometheus)"),
+        "{out}"
+    );
+    let out = config_check(state.path(), &["--no-prometheus"]);
+    assert!(out.contains("prometheus:  none (--no-prometheus)"), "{out}");
+    server.stop();
+}
