@@ -71,6 +71,17 @@ pub async fn session(
         crossterm::terminal::LeaveAlternateScreen,
         crossterm::cursor::Show
     );
+    // A clean screen for each command: what was there (the shell before
+    // agile-deck, an earlier command) scrolls up into the terminal's
+    // scrollback rather than being erased, and this one's output stays
+    // scrollable there too.
+    let rows = crossterm::terminal::size().map_or(50, |(_, h)| h);
+    let _ = write!(out, "{}", "\r\n".repeat(rows as usize));
+    let _ = crossterm::execute!(
+        out,
+        crossterm::cursor::MoveTo(0, 0),
+        crossterm::terminal::Clear(crossterm::terminal::ClearType::FromCursorDown)
+    );
     crate::terminal::pause_mouse(true);
     let result = run(docker, input, id, name, cmd).await;
     let _ = write!(

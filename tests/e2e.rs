@@ -316,9 +316,14 @@ fn demo_dashboard_in_tmux() {
     tmux.keys(&[":"]);
     type_text(&tmux, "exec agile-frontend-webui");
     tmux.keys(&["Enter"]);
-    tmux.wait("no shell", Duration::from_secs(10), |s| {
+    let screen = tmux.wait("no shell", Duration::from_secs(10), |s| {
         s.contains("sh is not in agile-frontend-webui's image")
     });
+    // Issue 21, point 11: each command starts on a clean screen.
+    assert!(
+        !screen.contains("resolve localhost") && !screen.contains("127.0.0.1"),
+        "the previous command's output stays on screen:\n{screen}"
+    );
     tmux.keys(&["x"]);
     tmux.wait("dashboard back", Duration::from_secs(5), |s| {
         s.contains("placement")

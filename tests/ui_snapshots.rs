@@ -396,6 +396,29 @@ fn help_lists_every_tab_and_command_and_each_is_known() {
     );
 }
 
+/// Issue 21, point 12: at 80×24 with Prometheus charts in the detail box
+/// and the own log open, the table keeps its rows; the detail shrinks.
+#[test]
+fn the_table_keeps_its_rows_when_the_log_opens_at_80x24() {
+    let mut app = fixture();
+    with_prometheus(&mut app, figures);
+    key(&mut app, KeyCode::Char('L'));
+    let screen = render(&mut app, 80, 24);
+    for layer in ["frontend", "control", "coordination", "execution", "data"] {
+        assert!(
+            screen
+                .lines()
+                .any(|l| l.starts_with(&format!("\"│{layer} "))),
+            "{layer} row missing:\n{screen}"
+        );
+    }
+    assert!(
+        screen.lines().last().unwrap().contains("? help  q quit"),
+        "the footer keeps help and quit:\n{screen}"
+    );
+    insta::assert_snapshot!("log_prom_80x24", screen);
+}
+
 #[test]
 fn log_pane() {
     both("log", |app| key(app, KeyCode::Char('L')));
@@ -462,6 +485,24 @@ fn engine_line_shows_the_path_and_its_cost() {
             rss_bytes: 11 << 20,
         };
     });
+    // Issue 21, point 12: at 80 columns the line keeps its point, the
+    // cost, and every figure (shorter words).
+    let mut app = fixture();
+    app.show_engine = true;
+    app.engine = agile_deck::engine::Cost {
+        path: "cgroup v1".into(),
+        direct: 21,
+        streams: 0,
+        samples_per_sec: 21.0,
+        cpu_pct: 0.4,
+        rss_bytes: 11 << 20,
+    };
+    let screen = render(&mut app, 80, 24);
+    let line = screen
+        .lines()
+        .find(|l| l.contains("agile-deck 0.4% CPU, 11M RSS"))
+        .unwrap_or_else(|| panic!("{screen}"));
+    assert!(line.contains("21 cgroup · 0 streams · 21/s"), "{line}");
 }
 
 // --- Prometheus: columns, detail charts, the query prompt ---------------

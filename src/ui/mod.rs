@@ -39,24 +39,44 @@ pub fn draw(f: &mut Frame, app: &App) {
         );
         return;
     }
-    let log_height = if app.show_log { area.height / 3 } else { 0 };
-    let journal_height = if app.ops.show_journal {
-        area.height / 3
-    } else {
-        0
-    };
-    let progress_height = ops::progress_height(app).min(area.height / 4);
-    // The rows of the current level, aggregated once per frame (none when
-    // another view fills the main area), and the alerts, counted once.
+    // Height goes first to the table's rows (up to six, so a few stay in
+    // view at 80×24), then to the panes the user opened (log, journal),
+    // then to the detail box, which shrinks or goes.
     let fleet_view = app.views.view == crate::views::View::Fleet;
     let rows = if fleet_view { app.rows() } else { Vec::new() };
     let alerts = app.alert_total();
-    let detail_height = match app.frame().level {
+    let engine_height = u16::from(app.show_engine);
+    let progress_height = ops::progress_height(app).min(area.height / 4);
+    let body = area
+        .height
+        .saturating_sub(3 + engine_height + progress_height);
+    let table_min = if fleet_view {
+        rows.len().clamp(1, 6) as u16 + 3
+    } else {
+        8
+    };
+    let mut spare = body.saturating_sub(table_min);
+    let mut take = |want: u16| {
+        let got = want.min(spare);
+        spare -= got;
+        got
+    };
+    let log_height = take(if app.show_log { area.height / 3 } else { 0 });
+    let journal_height = take(if app.ops.show_journal {
+        area.height / 3
+    } else {
+        0
+    });
+    let detail_want = match app.frame().level {
         _ if !fleet_view => 0,
         Level::Replica { .. } => 0,
-        _ => (7 + detail::metric_line_count(app, &rows)).min(area.height.saturating_sub(12)),
+        _ => 7 + detail::metric_line_count(app, &rows),
     };
-    let engine_height = u16::from(app.show_engine);
+    // Less than its first two lines and borders is no detail at all.
+    let detail_height = match take(detail_want) {
+        h if h < 4 => 0,
+        h => h,
+    };
     let [
         header,
         tabs,
@@ -350,34 +370,41 @@ fn draw_log(f: &mut Frame, app: &App, area: Rect) {
 }
 
 /// The stats engine in use and what it costs.
+/// The engine line: agile-deck's own cost first (the point of it), then
+/// the path and what it reads; on a narrow terminal the words shorten
+/// before anything is cut.
 fn draw_engine(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
     let e = &app.engine;
-    let rates = if e.rss_bytes == 0 {
-        "measuring…".to_string()
+    let width = area.width as usize;
+    let cost = if e.rss_bytes == 0 {
+        "agile-deck: measuring…".to_string()
     } else {
         format!(
-            "{:.0} samples/s · agile-deck {:.1}% CPU, {} RSS",
-            e.samples_per_sec,
+            "agile-deck {:.1}% CPU, {} RSS",
             e.cpu_pct,
             crate::format::bytes(e.rss_bytes as f64)
         )
     };
-    let line = Line::from(vec![
-        Span::styled(" stats engine: ", t.muted),
-        Span::styled(e.path.clone(), t.key),
-        Span::styled(
-            format!(
-                " · {} read from cgroups · {} Docker streams · {rates}",
-                e.direct, e.streams
-            ),
-            t.text,
-        ),
-    ]);
-    f.render_widget(
-        Paragraph::new(truncate_line(line, area.width as usize)),
-        area,
+    let long = format!(
+        " · stats engine: {} · {} read from cgroups · {} Docker streams · {:.0} samples/s",
+        e.path, e.direct, e.streams, e.samples_per_sec
     );
+    let short = format!(
+        " · {} · {} cgroup · {} streams · {:.0}/s",
+        e.path, e.direct, e.streams, e.samples_per_sec
+    );
+    let rest = if 1 + cost.chars().count() + long.chars().count() <= width {
+        long
+    } else {
+        short
+    };
+    let line = Line::from(vec![
+        Span::raw(" "),
+        Span::styled(cost, t.key),
+        Span::styled(rest, t.text),
+    ]);
+    f.render_widget(Paragraph::new(truncate_line(line, width)), area);
 }
 
 fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
@@ -448,6 +475,17 @@ fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
         (km.hint(Action::Help), "help"),
         (km.hint(Action::Quit), "quit"),
     ]);
+    // Help and quit always show: the hints before them go first, from the
+    // last, until the rest fit.
+    let width_of = |h: &[(String, &str)]| -> usize {
+        1 + h
+            .iter()
+            .map(|(k, w)| k.chars().count() + w.chars().count() + 3)
+            .sum::<usize>()
+    };
+    while hints.len() > 2 && width_of(&hints) > area.width as usize + 2 {
+        hints.remove(hints.len() - 3);
+    }
     let mut spans = vec![Span::raw(" ")];
     for (k, what) in hints {
         spans.push(Span::styled(k, t.key));
