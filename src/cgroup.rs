@@ -334,11 +334,16 @@ fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
+        // Three octal digits as bytes: slicing the str could split a
+        // multi-byte character (found by the fuzz test below).
         if b[i] == b'\\'
             && i + 3 < b.len()
-            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 4], 8)
+            && b[i + 1..i + 4].iter().all(|d| (b'0'..=b'7').contains(d))
         {
-            out.push(v);
+            let v = b[i + 1..i + 4]
+                .iter()
+                .fold(0u32, |acc, d| acc * 8 + u32::from(d - b'0'));
+            out.push(v as u8);
             i += 4;
         } else {
             out.push(b[i]);
@@ -500,8 +505,8 @@ fn blkio_v1(text: &str) -> (u64, u64) {
         };
         let v: u64 = v.parse().unwrap_or(0);
         match op {
-            "Read" => r += v,
-            "Write" => w += v,
+            "Read" => r = v.saturating_add(r),
+            "Write" => w = v.saturating_add(w),
             _ => {}
         }
     }
@@ -513,9 +518,9 @@ fn io_stat_v2(text: &str) -> (u64, u64) {
     let (mut r, mut w) = (0, 0);
     for field in text.split_whitespace() {
         if let Some(v) = field.strip_prefix("rbytes=") {
-            r += v.parse::<u64>().unwrap_or(0);
+            r = v.parse::<u64>().unwrap_or(0).saturating_add(r);
         } else if let Some(v) = field.strip_prefix("wbytes=") {
-            w += v.parse::<u64>().unwrap_or(0);
+            w = v.parse::<u64>().unwrap_or(0).saturating_add(w);
         }
     }
     (r, w)
@@ -534,8 +539,8 @@ fn net_dev(text: &str) -> (u64, u64) {
         }
         let f: Vec<&str> = rest.split_whitespace().collect();
         if f.len() >= 9 {
-            rx += f[0].parse::<u64>().unwrap_or(0);
-            tx += f[8].parse::<u64>().unwrap_or(0);
+            rx = f[0].parse::<u64>().unwrap_or(0).saturating_add(rx);
+            tx = f[8].parse::<u64>().unwrap_or(0).saturating_add(tx);
         }
     }
     (rx, tx)
@@ -647,12 +652,14 @@ impl SystemCpu {
             };
             if rest.starts_with(' ') {
                 // USER_HZ ticks (100 a second) → ns, as the daemon converts them.
+                // Saturating: a corrupt file must not overflow (found by
+                // tests/fuzz.rs).
                 let ticks: u64 = rest
                     .split_whitespace()
                     .take(8)
                     .filter_map(|v| v.parse::<u64>().ok())
-                    .sum();
-                out.total_ns = ticks * 10_000_000;
+                    .fold(0, u64::saturating_add);
+                out.total_ns = ticks.saturating_mul(10_000_000);
             } else {
                 out.online += 1;
             }
@@ -1022,5 +1029,47 @@ pub(crate) mod tests {
         // A restart resets the counters: no negative rate.
         next.raw.net_rx = 0;
         assert_eq!(sample(&prev, &next, 0).net_rx_rate, 0.0);
+    }
+
+    /// Any content in a cgroup or /proc file (issue 15, point 5): no
+    /// parser panics or overflows. Found here: `unescape` sliced a str
+    /// inside a multi-byte character; sums overflowed.
+    mod fuzz {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(500))]
+
+            #[test]
+            fn cgroup_and_proc_files(text in prop_oneof![
+                ".{0,120}",
+                "([0-9]:[0-9] (Read|Write|Total) [0-9]{1,22}\n){0,5}",
+                "([0-9]:[0-9] rbytes=[0-9]{1,22} wbytes=[0-9]{1,22}\n){0,4}",
+                "(h\nh\n)?( *[a-z0-9]{1,4}:( [0-9]{1,22}){0,16}\n){0,4}",
+                "([a-z_]{1,12} [0-9]{0,22}\n){0,6}",
+                "([0-9]{1,2}:[a-z,]{0,12}:/[a-z/\\\\0-9é]{0,20}\n){0,4}",
+            ]) {
+                let _ = number(&text);
+                let _ = keyed(&text, "usage_usec");
+                let _ = keyed(&text, "inactive_file");
+                let _ = blkio_v1(&text);
+                let _ = io_stat_v2(&text);
+                let _ = net_dev(&text);
+                let _ = cgroup_path(&text, "");
+                let _ = cgroup_path(&text, "memory");
+                let _ = unescape(&text);
+            }
+        }
+
+        #[test]
+        fn an_escape_before_a_wide_character_is_kept_as_text() {
+            assert_eq!(unescape("a\\é12"), "a\\é12");
+            assert_eq!(unescape("a\\040b"), "a b");
+            assert_eq!(
+                blkio_v1(&format!("8:0 Read {m}\n8:1 Read {m}\n", m = u64::MAX)).0,
+                u64::MAX
+            );
+        }
     }
 }
