@@ -151,6 +151,31 @@ pub async fn create_and_start(
     Ok(created.id)
 }
 
+/// A running replica with every label in `filters` (`key=value`), as it
+/// is now.
+async fn running_sibling(
+    docker: &Docker,
+    filters: &[String],
+) -> Result<Option<ContainerInspectResponse>, StepError> {
+    use bollard::query_parameters::ListContainersOptions;
+    let listed = docker
+        .list_containers(Some(ListContainersOptions {
+            filters: Some(HashMap::from([("label".to_string(), filters.to_vec())])),
+            ..Default::default()
+        }))
+        .await
+        .map_err(step_error)?;
+    for c in listed {
+        if let Ok(i) = docker
+            .inspect_container(c.id.as_deref().unwrap_or_default(), None)
+            .await
+        {
+            return Ok(Some(i));
+        }
+    }
+    Ok(None)
+}
+
 /// Docker's error in plain words, and what kind it is.
 pub fn step_error(e: bollard::errors::Error) -> StepError {
     use bollard::errors::Error as E;
@@ -221,14 +246,37 @@ pub async fn execute(docker: &Docker, action: &Action) -> Result<String, StepErr
             source,
             name,
             number,
+            siblings,
         } => {
-            let src = docker
-                .inspect_container(source, None)
-                .await
-                .map_err(step_error)?;
+            let (src, instead) = match docker.inspect_container(source, None).await {
+                Ok(c) => (c, None),
+                Err(e) => {
+                    let e = step_error(e);
+                    // Gone since the plan: copy a running sibling as it is now.
+                    let other = match e.failure {
+                        Failure::Gone if !siblings.is_empty() => {
+                            running_sibling(docker, siblings).await?
+                        }
+                        _ => None,
+                    };
+                    match other {
+                        Some(c) => {
+                            let n = c.name.clone().unwrap_or_default();
+                            (c, Some(n.trim_start_matches('/').to_string()))
+                        }
+                        None => return Err(e),
+                    }
+                }
+            };
             let (body, more) = clone_body(&src, *number);
             let id = create_and_start(docker, name, body, more).await?;
-            Ok(format!("created and started ({})", &id[..12.min(id.len())]))
+            Ok(format!(
+                "created and started ({}){}",
+                &id[..12.min(id.len())],
+                instead
+                    .map(|n| format!(", copied from {n}: the planned model was removed"))
+                    .unwrap_or_default()
+            ))
         }
         Action::StopRemove { id, timeout, .. } => {
             stop(docker, id, *timeout).await?;

@@ -60,6 +60,10 @@ pub enum Action {
         source: String,
         name: String,
         number: u64,
+        /// Label filters (`key=value`) that find the service's replicas
+        /// now: if `source` is gone by then, another running one is
+        /// copied instead of failing on the remembered id.
+        siblings: Vec<String>,
     },
     /// Stop gracefully (`timeout` seconds), then remove.
     StopRemove {
@@ -407,6 +411,7 @@ mod tests {
             source: "id1".into(),
             name: format!("s-{n}"),
             number: n,
+            siblings: Vec::new(),
         };
         let mut m = Machine::new(plan(vec![clone(2), clone(3), clone(4)]));
         let (i, _) = m.next_step().unwrap();

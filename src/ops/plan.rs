@@ -151,6 +151,14 @@ pub fn scale(fleet: &Fleet, service: &ServiceId, to: u64) -> Result<Plan, String
             .max()
             .unwrap_or(0);
         let taken = |name: &str| fleet.replicas.values().any(|r| r.name == name);
+        // What finds the service's replicas again when the step runs.
+        let siblings: Vec<String> = [
+            crate::topology::COMPOSE_PROJECT,
+            crate::topology::COMPOSE_SERVICE,
+        ]
+        .iter()
+        .filter_map(|k| model.labels.get(*k).map(|v| format!("{k}={v}")))
+        .collect();
         for _ in from..to {
             n += 1;
             while taken(&replica_name(model, n)) {
@@ -167,6 +175,7 @@ pub fn scale(fleet: &Fleet, service: &ServiceId, to: u64) -> Result<Plan, String
                     source: model.id.clone(),
                     name: name.clone(),
                     number: n,
+                    siblings: siblings.clone(),
                 },
             );
             s.after = json!({ "container": name, "number": n, "from": model.name });
