@@ -157,6 +157,15 @@ pub enum Cmd {
         name: String,
         command: Vec<String>,
     },
+    /// Write a result line for an interrupted operation the user dismissed
+    /// (run, op, what to say).
+    CloseInterrupted {
+        run: String,
+        op: u64,
+        operation: String,
+        target: String,
+        detail: String,
+    },
 }
 
 /// Prometheus in the dashboard; None without `--prometheus`, and then no

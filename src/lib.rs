@@ -26,6 +26,7 @@ pub mod ops;
 pub mod palette;
 pub mod prometheus;
 pub mod promserver;
+pub mod recovery;
 pub mod rollout;
 pub mod runtime;
 pub mod shell;

@@ -77,6 +77,11 @@ impl App {
             View::Logs => return,
             View::Rollouts => match self.rollout_rows().get(self.ops.rollouts_selected) {
                 Some(crate::rollout::desk::Row::Pair(p)) => Some(format!("service:{}", p.name)),
+                Some(crate::rollout::desk::Row::Interrupted(i)) => self
+                    .ops
+                    .interrupted
+                    .get(*i)
+                    .map(|r| format!("service:{}", r.service())),
                 Some(crate::rollout::desk::Row::Rollout(i)) => self
                     .ops
                     .rollouts

@@ -407,6 +407,18 @@ async fn run(mut cli: Cli) -> Result<(), Fail> {
     app.views.timeline = agile_deck::events::Timeline::new(cli.events_max as usize);
     app.log_cap = cli.log_lines as usize;
     app.ops.read_only = cli.read_only || config.read_only_for(&endpoint.url);
+    // What an earlier agile-deck left unfinished, from the journal.
+    app.ops.interrupted =
+        agile_deck::recovery::find(agile_deck::recovery::read(&journal.path), &app.host_label);
+    for i in &app.ops.interrupted {
+        log::warn!(
+            "interrupted {} of {} (run {}, {}): see the Rollouts tab",
+            i.operation,
+            i.service(),
+            i.run,
+            i.summary()
+        );
+    }
     log::info!(
         "journal: {}{}",
         journal.path.display(),

@@ -217,6 +217,30 @@ impl Runtime {
                 }
             }
             Cmd::Exec { .. } => {} // run by the loop: it needs the terminal
+            Cmd::CloseInterrupted {
+                run,
+                op,
+                operation,
+                target,
+                detail,
+            } => {
+                let mut e = crate::ops::exec::entry_for(
+                    &self.op_context,
+                    op,
+                    crate::ops::Kind::Rollout,
+                    &target,
+                    &serde_json::Value::Null,
+                    "result",
+                );
+                (e.run, e.operation, e.outcome, e.detail) =
+                    (run, operation, "interrupted".into(), detail);
+                match self.journal.append(&e) {
+                    Ok(()) => {
+                        let _ = tx.try_send(Msg::Journaled(Box::new(e)));
+                    }
+                    Err(err) => log::error!("{err}"),
+                }
+            }
             Cmd::StartRollout { request, view } => {
                 let (ctl, controls) = mpsc::channel(8);
                 self.rollouts.retain(|_, c| !c.is_closed());
@@ -311,7 +335,12 @@ pub async fn run(
         prom_in_flight: Default::default(),
         prom_permits: Arc::new(tokio::sync::Semaphore::new(PROM_CONCURRENCY)),
         op_context: exec::Context {
-            run: Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string(),
+            // The pid tells a later agile-deck whether this run still runs.
+            run: format!(
+                "{}-p{}",
+                Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
+                std::process::id()
+            ),
             user: crate::journal::os_user(),
             host: app.host_label.clone(),
         },

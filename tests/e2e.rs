@@ -54,6 +54,39 @@ impl Tmux {
         t
     }
 
+    /// `kill -9` the program the pane runs (the child of its shell, not the
+    /// shell), and wait until it is gone.
+    fn kill_program(&self) {
+        let out = Command::new("tmux")
+            .args([
+                "-L",
+                &self.socket,
+                "display-message",
+                "-p",
+                "-t",
+                "e2e",
+                "#{pane_pid}",
+            ])
+            .output()
+            .unwrap();
+        let shell = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let out = Command::new("pgrep").args(["-P", &shell]).output().unwrap();
+        let pid = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert!(!pid.is_empty(), "no program under the pane's shell {shell}");
+        assert!(
+            Command::new("kill")
+                .args(["-KILL", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            assert!(Instant::now() < deadline, "{pid} still alive");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Send keys one at a time, so Esc is not read as Alt with the next key.
     fn keys(&self, keys: &[&str]) {
         for k in keys {
@@ -924,35 +957,7 @@ fn a_crash_mid_operation_leaves_the_journal_whole() {
         assert!(Instant::now() < deadline, "no journal lines");
         std::thread::sleep(Duration::from_millis(20));
     }
-    // The pane's shell runs the program: kill that child, not the shell.
-    let out = Command::new("tmux")
-        .args([
-            "-L",
-            &tmux.socket,
-            "display-message",
-            "-p",
-            "-t",
-            "e2e",
-            "#{pane_pid}",
-        ])
-        .output()
-        .unwrap();
-    let shell = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    let out = Command::new("pgrep").args(["-P", &shell]).output().unwrap();
-    let pid = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    assert!(!pid.is_empty(), "no program under the pane's shell {shell}");
-    assert!(
-        Command::new("kill")
-            .args(["-KILL", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
-        assert!(Instant::now() < deadline, "{pid} still alive");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    tmux.kill_program();
     drop(tmux);
     std::thread::sleep(Duration::from_millis(500));
     // Every line whole and valid, steps in order from 1, no result: the
@@ -1115,4 +1120,150 @@ fn a_rollout_from_the_command_line_to_done() {
     let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
     assert_eq!(last["operation"], "rollout");
     assert_eq!(last["outcome"], "done");
+}
+
+/// Issue 15, point 3: agile-deck is killed (`kill -9`) mid-rollout; started
+/// again, it shows what was left unfinished, and one key resumes it to the
+/// end; killed again mid-way through another rollout, one key rolls it
+/// back to the state before it, exactly.
+#[test]
+fn a_killed_rollout_is_resumed_or_rolled_back_after_a_restart() {
+    let test = "a_killed_rollout_is_resumed_or_rolled_back_after_a_restart";
+    if !docker_or_skip(test) || !tool_or_skip(test, "tmux") {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let t = TestRun::new();
+    let base = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(common::workload_image());
+    let v2 = common::derived_image(&base, "agile-sim:recover-v2", "VERSION=v2");
+    let project = format!("kr{}", t.id);
+    let fast = [
+        "--health-interval",
+        "1s",
+        "--health-timeout",
+        "1s",
+        "--health-retries",
+        "1",
+    ];
+    for i in 1..=4 {
+        compose_replica(&t, &base, &project, &project, i, &fast);
+    }
+    let label = format!("label=com.docker.compose.project={project}");
+    // Healthy replicas on `image`, from one listing (a container may go
+    // between a listing and an inspect while a rollout runs).
+    let healthy_on = |image: &str| {
+        docker(&[
+            "ps",
+            "--filter",
+            &label,
+            "--filter",
+            "health=healthy",
+            "--format",
+            "{{.Image}}",
+        ])
+        .lines()
+        .filter(|l| *l == image)
+        .count()
+    };
+    common::wait_for("4 healthy", Duration::from_secs(30), || {
+        (healthy_on(&base) == 4).then_some(())
+    });
+    let names = common::names_of(label.trim_start_matches("label="));
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.jsonl");
+    // Each start its own tmux server: a server that is just going away
+    // refuses a new session on its socket.
+    let starts = std::sync::atomic::AtomicUsize::new(0);
+    let start = || {
+        let n = starts.fetch_add(1, Ordering::Relaxed);
+        let tmux = Tmux::start(
+            &format!("recover{n}"),
+            &format!("{BIN} --no-prometheus --journal {}", journal.display()),
+        );
+        tmux.wait("the dashboard", Duration::from_secs(30), |s| {
+            s.contains("running")
+        });
+        tmux
+    };
+    let killed_mid_rollout = |order: &str, image: &str, on: &dyn Fn() -> bool| {
+        let tmux = start();
+        tmux.keys(&[":"]);
+        type_text(
+            &tmux,
+            &format!(
+                "rollout {project} image={image} parallelism=1 delay=4s monitor=1s order={order}"
+            ),
+        );
+        tmux.keys(&["Enter"]);
+        tmux.wait("the plan", Duration::from_secs(10), |s| {
+            s.contains("confirm")
+        });
+        tmux.keys(&["y"]);
+        common::wait_for("one replica replaced", Duration::from_secs(60), || {
+            on().then_some(())
+        });
+        tmux.kill_program();
+    };
+
+    // Killed after the first replica: started again, resumed to the end.
+    killed_mid_rollout("stop-first", &v2, &|| healthy_on(&v2) == 1);
+    let tmux = start();
+    tmux.wait("the header says so", Duration::from_secs(10), |s| {
+        s.contains("1 interrupted")
+    });
+    tmux.keys(&[":"]);
+    type_text(&tmux, "rollouts");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait("the interrupted rollout", Duration::from_secs(10), |s| {
+        s.contains("interrupted rollout of") && s.contains("r resume")
+    });
+    eprintln!("{screen}");
+    tmux.keys(&["r"]);
+    tmux.wait("the resume plan", Duration::from_secs(10), |s| {
+        s.contains("resume the interrupted rollout")
+    });
+    tmux.keys(&["y"]);
+    common::wait_for("every replica on v2", Duration::from_secs(120), || {
+        (healthy_on(&v2) == 4).then_some(())
+    });
+    tmux.wait("the resumed rollout done", Duration::from_secs(60), |s| {
+        s.lines()
+            .any(|l| l.contains("resumed rolling update") && l.contains(" done "))
+    });
+    drop(tmux);
+    assert_eq!(common::names_of(label.trim_start_matches("label=")), names);
+    let text = std::fs::read_to_string(&journal).unwrap();
+    assert!(
+        text.contains("\"outcome\":\"interrupted\""),
+        "the first rollout is closed in the journal: {text}"
+    );
+
+    // Killed again, start-first, mid-way back to the base image: rolled
+    // back, every replica on v2 as before, nothing renamed aside left.
+    killed_mid_rollout("start-first", &base, &|| healthy_on(&base) == 1);
+    let tmux = start();
+    tmux.keys(&[":"]);
+    type_text(&tmux, "rollouts");
+    tmux.keys(&["Enter"]);
+    tmux.wait("the interrupted rollout", Duration::from_secs(10), |s| {
+        s.contains("b roll back")
+    });
+    tmux.keys(&["b"]);
+    tmux.wait("the roll-back plan", Duration::from_secs(10), |s| {
+        s.contains("roll back the interrupted rollout")
+    });
+    tmux.keys(&["y"]);
+    common::wait_for("every replica back on v2", Duration::from_secs(120), || {
+        (healthy_on(&v2) == 4 && common::names_of(label.trim_start_matches("label=")) == names)
+            .then_some(())
+    });
+    drop(tmux);
+    // Nothing left to take over.
+    let found = agile_deck::recovery::find(
+        agile_deck::recovery::read(&journal),
+        "local (unix:///var/run/docker.sock)",
+    );
+    assert!(found.is_empty(), "{found:#?}");
 }

@@ -58,6 +58,9 @@ pub struct Ops {
     pub rollouts: Vec<crate::rollout::View>,
     /// The selected row of the Rollouts view (pairs first, then rollouts).
     pub rollouts_selected: usize,
+    /// What an earlier agile-deck left unfinished (found in the journal at
+    /// start), until resumed, rolled back or dismissed.
+    pub interrupted: Vec<crate::recovery::Interrupted>,
 }
 
 pub const READ_ONLY: &str =

@@ -66,11 +66,13 @@ impl Driver {
             "failure": s.on_failure.word(),
             "ratio": s.max_ratio,
             "order": s.order.word(),
+            // What a later agile-deck needs to take it over (recovery).
+            "replicas": self.view.slots.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
         })
     }
 
     /// A journal line of this rollout ("step" or "result"), to fill in.
-    fn entry(&self, kind: &str) -> crate::journal::Entry {
+    pub(super) fn entry(&self, kind: &str) -> crate::journal::Entry {
         let target = format!("service {}", self.request.service.name);
         entry_for(
             &self.ctx,
@@ -113,7 +115,7 @@ impl Driver {
         result
     }
 
-    async fn journaled(&self, e: crate::journal::Entry) {
+    pub(super) async fn journaled(&self, e: crate::journal::Entry) {
         match self.journal.append(&e) {
             Ok(()) => {
                 let _ = self.tx.send(Msg::Journaled(Box::new(e))).await;

@@ -218,6 +218,22 @@ pub struct Request {
     pub spec: Spec,
     /// Replica container ids in the order they are replaced.
     pub replicas: Vec<String>,
+    /// Taking over a rollout an earlier agile-deck left unfinished.
+    pub resume: Option<Resume>,
+}
+
+/// A rollout found unfinished in the journal (`recovery`), to finish or
+/// to roll back. Its replicas are found by name, as they are now.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Resume {
+    /// The interrupted rollout's journal identity.
+    pub run: String,
+    pub op: u64,
+    pub names: Vec<String>,
+    pub from: String,
+    pub to: String,
+    /// Roll back to `from` instead of going on to `to`.
+    pub back: bool,
 }
 
 /// What the user can tell a running rollout.

@@ -152,6 +152,12 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect, alerts: u32) {
             app.keymap.hint(Action::AckAlerts)
         ));
     }
+    if !app.ops.interrupted.is_empty() {
+        extra.push(format!(
+            "⚠ {} interrupted (Rollouts tab)",
+            app.ops.interrupted.len()
+        ));
+    }
     if let Some(e) = app.prom.as_ref().and_then(|p| p.store.trouble.as_ref()) {
         extra.push(format!("✖ prometheus: {e}"));
     }

@@ -12,6 +12,7 @@ use super::truncate;
 use crate::app::App;
 use crate::keymap::Action;
 use crate::model::Health;
+use crate::recovery::Interrupted;
 use crate::rollout::desk::Row as RolloutRow;
 use crate::rollout::pair::{Colour, Pair};
 use crate::rollout::{Phase, SlotState, View};
@@ -128,6 +129,77 @@ fn rollout_cells(app: &App, r: &View, images_width: u16) -> Cells {
     ]
 }
 
+/// A row for what an earlier agile-deck left unfinished.
+fn interrupted_cells(app: &App, it: &Interrupted, images_width: u16) -> Cells {
+    let t = &app.theme;
+    let images = if it.from().is_empty() {
+        it.operation.clone()
+    } else {
+        arrow(it.from(), it.to(), images_width)
+    };
+    [
+        (format!("#{}", it.op), t.muted),
+        (it.service().to_string(), t.title),
+        (images, t.text),
+        (
+            format!("{} · {} steps", it.operation, it.steps.len()),
+            t.text,
+        ),
+        (String::new(), t.muted),
+        (String::new(), t.muted),
+        ("interrupted".into(), t.critical),
+    ]
+}
+
+/// What was done, what each replica is now, and the keys.
+fn draw_interrupted(f: &mut Frame, app: &App, it: &Interrupted, area: Rect) {
+    let t = &app.theme;
+    let km = &app.keymap;
+    let title = format!(
+        " interrupted {} of {} · {} ",
+        it.operation,
+        it.service(),
+        it.summary()
+    );
+    let mut lines = vec![Line::from(Span::styled(
+        match it.resumable() {
+            Ok(()) => format!(
+                "agile-deck stopped before this {} ended (run {}, by {}). {} resume · {} roll back · {} dismiss",
+                it.operation,
+                it.run,
+                it.user,
+                km.hint(Action::RolloutResume),
+                km.hint(Action::RolloutBack),
+                km.hint(Action::RolloutAbort)
+            ),
+            Err(why) => format!(
+                "not taken over: {why} · {} dismiss",
+                km.hint(Action::RolloutAbort)
+            ),
+        },
+        t.warning,
+    ))];
+    for n in it.replicas() {
+        let (now, on_target) = app.replica_now(&n, it.to());
+        lines.push(Line::from(vec![
+            Span::styled(format!(" {:<34}", n), t.text),
+            Span::styled(now, if on_target { t.healthy } else { t.muted }),
+        ]));
+    }
+    lines.push(Line::from(Span::styled("journalled steps:", t.muted)));
+    for (n, what, outcome) in &it.steps {
+        lines.push(Line::from(Span::styled(
+            format!(" {n:>3}. {what} — {outcome}"),
+            if outcome == "failed" {
+                t.critical
+            } else {
+                t.muted
+            },
+        )));
+    }
+    boxed(f, app, title, lines, area);
+}
+
 /// A pair's sides share the images column: with their images where
 /// they fit, else their counts alone (the box below lists every replica).
 fn pair_cells(app: &App, p: &Pair, images_width: u16) -> Cells {
@@ -221,12 +293,16 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         .iter()
         .filter_map(|r| match r {
             RolloutRow::Rollout(i) => Some(rollout_cells(app, &app.ops.rollouts[*i], u16::MAX)),
+            RolloutRow::Interrupted(i) => {
+                Some(interrupted_cells(app, &app.ops.interrupted[*i], u16::MAX))
+            }
             RolloutRow::Pair(_) => None,
         })
         .collect();
     let names = rows.iter().map(|r| match r {
         RolloutRow::Pair(p) => p.name.chars().count() as u16,
         RolloutRow::Rollout(i) => app.ops.rollouts[*i].service.name.chars().count() as u16,
+        RolloutRow::Interrupted(i) => app.ops.interrupted[*i].service().chars().count() as u16,
     });
     // (width, priority); 0 wide = the flexible column.
     let mut specs = [(0u16, 0u8); 7];
@@ -246,6 +322,9 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             let cells = match r {
                 RolloutRow::Pair(p) => pair_cells(app, p, images_width),
                 RolloutRow::Rollout(i) => rollout_cells(app, &app.ops.rollouts[*i], images_width),
+                RolloutRow::Interrupted(i) => {
+                    interrupted_cells(app, &app.ops.interrupted[*i], images_width)
+                }
             };
             Row::new(fitted.kept.iter().zip(&fitted.widths).map(|(&c, &w)| {
                 let (text, style) = &cells[c];
@@ -271,6 +350,9 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         match rows.get(selected) {
             Some(RolloutRow::Rollout(i)) => draw_detail(f, app, &app.ops.rollouts[*i], bottom),
             Some(RolloutRow::Pair(p)) => draw_pair(f, app, p, bottom),
+            Some(RolloutRow::Interrupted(i)) => {
+                draw_interrupted(f, app, &app.ops.interrupted[*i], bottom)
+            }
             None => {}
         }
     }
