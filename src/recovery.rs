@@ -240,7 +240,12 @@ mod tests {
         assert_eq!(ours.service(), "web");
         assert!(ours.resumable().is_ok());
         assert_eq!(ours.summary(), "2 steps: 2 done; last at 14:02:12 UTC");
-        assert!(found[1].resumable().unwrap_err().contains("not this daemon"));
+        assert!(
+            found[1]
+                .resumable()
+                .unwrap_err()
+                .contains("not this daemon")
+        );
         assert!(found[0].resumable().unwrap_err().contains("rotated"));
     }
 

@@ -544,7 +544,8 @@ pub async fn follow_events(docker: Docker, tx: Sender<Msg>) {
             }
         }
         tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(10));
+        // At most 2 s: a daemon that answers again is seen within that.
+        backoff = (backoff * 2).min(Duration::from_secs(2));
         // Probe before resubscribing so the app hears when the daemon is back.
         if docker.ping().await.is_ok() && tx.send(Msg::DaemonBack).await.is_err() {
             return;

@@ -1267,3 +1267,93 @@ fn a_killed_rollout_is_resumed_or_rolled_back_after_a_restart() {
     );
     assert!(found.is_empty(), "{found:#?}");
 }
+
+/// Issue 15, point 4: a private Docker daemon of the test's own is killed
+/// (SIGKILL) under the dashboard and started again. The header says the
+/// daemon is gone within 2 s; the view comes back by itself within 5 s of
+/// the daemon answering; and it shows exactly what `docker ps -a` lists,
+/// including a container created and one removed right after the restart.
+#[test]
+fn a_killed_daemon_is_said_at_once_and_the_view_recovers_exactly() {
+    let test = "a_killed_daemon_is_said_at_once_and_the_view_recovers_exactly";
+    if !docker_or_skip(test) || !tool_or_skip(test, "tmux") {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(d) = common::PrivateDaemon::start_or_skip(test, "e2e-lost") else {
+        return;
+    };
+    let image = agile_deck_image();
+    d.load(&image);
+    let run = |name: &str| {
+        d.docker(&[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--restart",
+            "always",
+            "--label",
+            "layer=data",
+            &image,
+        ]);
+    };
+    for n in ["pd-1", "pd-2", "pd-3"] {
+        run(n);
+    }
+    let tmux = Tmux::start(
+        "private",
+        &format!("{BIN} --host {} --no-prometheus", d.host),
+    );
+    tmux.wait("the data layer", Duration::from_secs(30), |s| {
+        row(s, "data").is_some_and(|l| l.contains("3/3"))
+    });
+    tmux.keys(&["j", "j", "j", "j", "Enter", "Enter"]);
+    tmux.wait("the replicas of pd", Duration::from_secs(10), |s| {
+        ["pd-1", "pd-2", "pd-3"].iter().all(|n| row(s, n).is_some())
+    });
+
+    d.kill();
+    let gone = Instant::now();
+    tmux.wait("unreachable in the header", Duration::from_secs(5), |s| {
+        s.lines()
+            .next()
+            .is_some_and(|h| h.contains("daemon unreachable"))
+    });
+    let said = gone.elapsed();
+    eprintln!(
+        "daemon killed → header says so after {} ms",
+        said.as_millis()
+    );
+    assert!(said <= Duration::from_secs(2), "{said:?}");
+
+    d.restart();
+    let back = Instant::now();
+    run("pd-4");
+    d.docker(&["rm", "-f", "pd-1"]);
+    let screen = tmux.wait(
+        "the view back, as it is now",
+        Duration::from_secs(10),
+        |s| {
+            s.lines().next().is_some_and(|h| !h.contains("unreachable"))
+                && ["pd-2", "pd-3", "pd-4"].iter().all(|n| row(s, n).is_some())
+                && row(s, "pd-1").is_none()
+        },
+    );
+    let recovered = back.elapsed();
+    eprintln!(
+        "daemon answering → view recovered after {} ms\n{screen}",
+        recovered.as_millis()
+    );
+    assert!(recovered <= Duration::from_secs(5), "{recovered:?}");
+    // Exactly what the daemon lists: three containers, all running.
+    let listed = d.docker(&["ps", "-a", "--format", "{{.Names}} {{.State}}"]);
+    let mut listed: Vec<&str> = listed.lines().collect();
+    listed.sort();
+    assert_eq!(listed, ["pd-2 running", "pd-3 running", "pd-4 running"]);
+    tmux.wait("3/3 in the header", Duration::from_secs(10), |s| {
+        s.lines().next().is_some_and(|h| h.contains("3/3 running"))
+    });
+    tmux.keys(&["q"]);
+    tmux.wait("exit", Duration::from_secs(5), |s| s.contains("EXIT=0"));
+}

@@ -330,3 +330,85 @@ pub fn names_of(label: &str) -> Vec<String> {
     v.sort();
     v
 }
+
+/// A private Docker daemon of the test's own (tests/harness/dockerd.sh):
+/// killed and started again at will; stopped and removed when dropped.
+/// The machine's own daemon is never touched.
+pub struct PrivateDaemon {
+    pub name: String,
+    /// `unix:///run/agile-deck-test/NAME/docker.sock`
+    pub host: String,
+}
+
+fn harness(args: &[&str]) -> Result<String, String> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/harness/dockerd.sh");
+    let out = Command::new("bash")
+        .arg(script)
+        .args(args)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+impl PrivateDaemon {
+    /// Start one (root, `ip` and `dockerd` needed: skipped loudly outside
+    /// CI when they are not there, a failure in CI).
+    pub fn start_or_skip(test: &str, name: &str) -> Option<PrivateDaemon> {
+        match harness(&["start", name]) {
+            Ok(host) => Some(PrivateDaemon {
+                name: name.to_string(),
+                host,
+            }),
+            Err(e) if in_ci() => panic!("{test}: CI=true but a private dockerd did not start: {e}"),
+            Err(e) => {
+                eprintln!("\n*** SKIPPED {test}: a private dockerd did not start: {e} ***\n");
+                None
+            }
+        }
+    }
+
+    /// SIGKILL its dockerd (its containers keep running).
+    pub fn kill(&self) {
+        harness(&["kill", &self.name]).unwrap();
+    }
+
+    /// Start it again; returns when it answers.
+    pub fn restart(&self) {
+        harness(&["start", &self.name]).unwrap();
+    }
+
+    /// The docker CLI against this daemon.
+    pub fn docker(&self, args: &[&str]) -> String {
+        let mut all = vec!["-H", self.host.as_str()];
+        all.extend_from_slice(args);
+        docker(&all)
+    }
+
+    /// Give it an image of the machine's daemon (no registry: save | load).
+    pub fn load(&self, image: &str) {
+        let save = Command::new("docker")
+            .args(["save", image])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let ok = Command::new("docker")
+            .args(["-H", &self.host, "load", "-q"])
+            .stdin(save.stdout.unwrap())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "docker load into {}", self.name);
+    }
+}
+
+impl Drop for PrivateDaemon {
+    fn drop(&mut self) {
+        if let Err(e) = harness(&["stop", &self.name]) {
+            eprintln!("stopping the private dockerd {}: {e}", self.name);
+        }
+    }
+}
