@@ -19,6 +19,15 @@
 //! while 20 containers a minute are created and 20 removed, and prints its
 //! resident memory every half minute and its peak.
 //!
+//! `--storm MINUTES` (issue 15, point 6): on top of N steady containers,
+//! 100 crash-looping ones (`--restart always`, each exits after 3 s), and
+//! 500 containers created and 500 removed over the run, one each way every
+//! MINUTES×60/500 s. Prints RSS and open descriptors every half minute,
+//! their growth after the first minute, and whether the view's inventory
+//! equals `docker ps -a` at the end.
+//!
+//!     cargo bench --bench fleet_view -- --storm 10 --counts 200
+//!
 //! Containers carry `agile-deck.bench=<pid>` and are removed at the end.
 
 use std::collections::HashMap;
@@ -487,6 +496,138 @@ fn churn(n: usize, minutes: u64, label: &str, image: &str) {
     drop(pane);
 }
 
+/// RSS (MiB) and open descriptors of a process.
+fn rss_and_fds(pid: u32) -> (f64, usize) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let rss = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        / 1024.0;
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    (rss, fds)
+}
+
+/// The header's "R/W running", read off the pane.
+fn header_counts(screen: &str) -> Option<(usize, usize)> {
+    let head = screen.lines().next()?;
+    let at = head.find(" running")?;
+    let word = head[..at].rsplit(' ').next()?;
+    let (r, w) = word.split_once('/')?;
+    Some((r.parse().ok()?, w.parse().ok()?))
+}
+
+/// agile-deck for `minutes` under churn and crash loops (see the top).
+fn storm(n: usize, minutes: u64, label: &str, image: &str) {
+    let pid_tag = std::process::id();
+    // 100 crash loops: each exits after 3 s, and Docker starts it again.
+    let crashing: Vec<String> = (0..100).map(|i| format!("crash-{pid_tag}-{i}")).collect();
+    std::thread::scope(|s| {
+        for chunk in crashing.chunks(25) {
+            s.spawn(move || {
+                for name in chunk {
+                    sh(
+                        "docker",
+                        &[
+                            "run",
+                            "-d",
+                            "--name",
+                            name,
+                            "--label",
+                            label,
+                            "--label",
+                            "layer=execution",
+                            "--restart",
+                            "always",
+                            "-e",
+                            "EXIT_AFTER=3",
+                            "-e",
+                            "EXIT_CODE=1",
+                            image,
+                        ],
+                    );
+                }
+            });
+        }
+    });
+    let (pane, pid) = Pane::start("storm", &format!("{BIN} --stats cgroup"), 50);
+    std::thread::sleep(Duration::from_secs(5));
+    println!(
+        "\nfleet_view storm: N = {n} steady + 100 crash-looping, {minutes} min, 500 created and 500 removed"
+    );
+    println!(
+        "{:>8} {:>10} {:>8} {:>12} {:>12}",
+        "minute", "RSS MiB", "fds", "view W", "docker ps -a"
+    );
+    let all = || {
+        sh(
+            "docker",
+            &["ps", "-aq", "--filter", &format!("label={label}")],
+        )
+        .lines()
+        .count()
+    };
+    let every = Duration::from_secs_f64(minutes as f64 * 60.0 / 500.0);
+    let start = Instant::now();
+    let end = start + Duration::from_secs(minutes * 60);
+    let (mut next, mut oldest) = (n, 0);
+    let mut report = Instant::now();
+    let mut at_one_minute = None;
+    let mut last = (0.0, 0);
+    while Instant::now() < end {
+        let cycle = Instant::now();
+        start_containers(label, image, next, 1);
+        next += 1;
+        sh(
+            "docker",
+            &["rm", "-f", &format!("bench-{pid_tag}-{oldest}")],
+        );
+        oldest += 1;
+        std::thread::sleep(every.saturating_sub(cycle.elapsed()));
+        if report.elapsed() >= Duration::from_secs(30) {
+            report = Instant::now();
+            last = rss_and_fds(pid);
+            let minute = start.elapsed().as_secs_f64() / 60.0;
+            if at_one_minute.is_none() && minute >= 1.0 {
+                at_one_minute = Some(last);
+            }
+            let view = header_counts(&pane.screen()).map(|c| c.1).unwrap_or(0);
+            println!(
+                "{minute:>8.1} {:>10.1} {:>8} {view:>12} {:>12}",
+                last.0,
+                last.1,
+                all()
+            );
+        }
+    }
+    // Settled: the view's inventory against the daemon's.
+    std::thread::sleep(Duration::from_secs(5));
+    let (rss, fds) = rss_and_fds(pid);
+    let (view, listed) = (header_counts(&pane.screen()).map(|c| c.1), all());
+    let (rss1, fds1) = at_one_minute.unwrap_or(last);
+    println!(
+        "after {minutes} min: RSS {rss:.1} MiB ({:+.1} % since minute 1), fds {fds} ({:+.1} %), peak RSS {:.1} MiB",
+        (rss / rss1 - 1.0) * 100.0,
+        (fds as f64 / fds1 as f64 - 1.0) * 100.0,
+        vm_hwm_kib(pid) as f64 / 1024.0
+    );
+    println!(
+        "inventory: the view counts {} containers, docker ps -a lists {listed}: {}",
+        view.map(|v| v.to_string()).unwrap_or_else(|| "?".into()),
+        if view == Some(listed) {
+            "equal"
+        } else {
+            "DIFFERENT"
+        }
+    );
+    let alive = std::path::Path::new(&format!("/proc/{pid}")).exists();
+    println!("agile-deck still running (no panic): {alive}");
+    drop(pane);
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args
@@ -506,6 +647,7 @@ fn main() {
     let rounds: usize = arg(&args, "--rounds", "3").parse().unwrap();
     let window = Duration::from_secs(arg(&args, "--window", "15").parse().unwrap());
     let churn_minutes: u64 = arg(&args, "--churn", "0").parse().unwrap();
+    let storm_minutes: u64 = arg(&args, "--storm", "0").parse().unwrap();
     if !Command::new("docker")
         .arg("info")
         .output()
@@ -536,7 +678,9 @@ fn main() {
         started = n;
         assert_eq!(running(), n, "containers running");
         std::thread::sleep(Duration::from_secs(10));
-        if churn_minutes > 0 {
+        if storm_minutes > 0 {
+            storm(n, storm_minutes, &label, &image);
+        } else if churn_minutes > 0 {
             churn(n, churn_minutes, &label, &image);
         } else {
             run_count(n, rounds, window);

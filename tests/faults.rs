@@ -479,3 +479,122 @@ async fn a_swarm_update_that_cannot_start_is_rolled_back_by_swarm() {
     assert_eq!(last.outcome, "rolled back", "{last:?}");
     drop(t);
 }
+
+/// The daemon dies mid-rollout (SIGKILL of a private dockerd): the rollout
+/// ends failed with the reason — never done — and the journal is whole,
+/// its last line the result; with the daemon back, the same rollout run
+/// again brings the service to its plan, acting on what holds each name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_dies_mid_rollout() {
+    let test = "the_daemon_dies_mid_rollout";
+    if !docker_or_skip(test) {
+        return;
+    }
+    let Some(d) = common::PrivateDaemon::start_or_skip(test, "faults-rollout") else {
+        return;
+    };
+    let base = common::workload_image().await;
+    d.load(&base);
+    let v2 = built_image(&base, "agile-sim:fault-died-v2", "ENV VERSION=v2");
+    d.load(&v2);
+    let project = "dd";
+    for i in 1..=3 {
+        let name = format!("{project}-{project}-{i}");
+        d.docker(&[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--restart",
+            "always",
+            "--label",
+            &format!("com.docker.compose.project={project}"),
+            "--label",
+            &format!("com.docker.compose.service={project}"),
+            "--label",
+            &format!("com.docker.compose.container-number={i}"),
+            "--health-interval",
+            "1s",
+            "--health-timeout",
+            "1s",
+            "--health-retries",
+            "1",
+            &base,
+        ]);
+    }
+    let healthy_on = |image: &str| {
+        d.docker(&["ps", "--filter", "health=healthy", "--format", "{{.Image}}"])
+            .lines()
+            .filter(|l| *l == image)
+            .count()
+    };
+    wait_for("3 healthy", Duration::from_secs(30), || {
+        (healthy_on(&base) == 3).then_some(())
+    });
+    let mut desk = Desk::on(
+        Topology::parse(DEFAULT_TOPOLOGY, "default").unwrap(),
+        Some(&d.host),
+    )
+    .await;
+    desk.command(&format!(
+        "rollout {project} image={v2} parallelism=1 delay=3s monitor=1s"
+    ));
+    let id = desk.start_rollout('y');
+    desk.until(id, Duration::from_secs(60), |r| {
+        r.slots
+            .first()
+            .is_some_and(|s| s.state == agile_deck::rollout::SlotState::Replaced)
+    })
+    .await;
+    d.kill();
+    // Stopped where it is with the reason (paused: the failure action),
+    // never done.
+    let r = desk
+        .until(id, Duration::from_secs(60), |r| {
+            r.phase.finished() || matches!(r.phase, Phase::Paused(_))
+        })
+        .await;
+    let why = match &r.phase {
+        Phase::Paused(why) | Phase::Failed(why) => why.clone(),
+        other => panic!("{other:?}: {r:#?}"),
+    };
+    assert!(why.contains("did not answer"), "{r:#?}");
+    let journal = journal_of(&desk, id);
+    assert!(
+        journal.iter().all(|e| e.kind == "step" && e.step.is_some()),
+        "whole, and no result it did not see: {journal:#?}"
+    );
+    // Back: resumed, it brings every replica to v2.
+    d.restart();
+    wait_for("the replicas back", Duration::from_secs(60), || {
+        (healthy_on(&base) + healthy_on(&v2) == 3).then_some(())
+    });
+    desk.command(&format!("resume {project}"));
+    let r = desk
+        .until(id, Duration::from_secs(120), |r| r.phase.finished())
+        .await;
+    assert_eq!(r.phase, Phase::Done, "{r:#?}");
+    let last = journal_of(&desk, id).pop().unwrap();
+    assert_eq!(
+        (last.kind.as_str(), last.outcome.as_str()),
+        ("result", "done")
+    );
+    // The replica whose replacement the outage broke was put back on the
+    // old image (the view says so); the same rollout again finishes the
+    // plan, acting on what holds each name.
+    eprintln!("after resume: {}", r.message);
+    if healthy_on(&v2) < 3 {
+        assert!(r.message.contains("put back on the old image"), "{r:#?}");
+        desk.relist().await;
+        desk.command(&format!(
+            "rollout {project} image={v2} parallelism=1 monitor=1s"
+        ));
+        let (_, r) = confirmed(&mut desk, "the same rollout again").await;
+        assert_eq!(r.phase, Phase::Done, "{r:#?}");
+    }
+    assert_eq!(healthy_on(&v2), 3);
+    let names = d.docker(&["ps", "-a", "--format", "{{.Names}}"]);
+    let mut names: Vec<&str> = names.lines().collect();
+    names.sort();
+    assert_eq!(names, ["dd-dd-1", "dd-dd-2", "dd-dd-3"]);
+}

@@ -36,7 +36,12 @@ pub struct Desk {
 
 impl Desk {
     pub async fn new(topology: Topology) -> Desk {
-        let (app, d) = super::app_on_daemon(topology).await;
+        Desk::on(topology, None).await
+    }
+
+    /// On the daemon `host` names (None: the environment's).
+    pub async fn on(topology: Topology, host: Option<&str>) -> Desk {
+        let (app, d) = super::app_on(topology, host).await;
         let dir = tempfile::tempdir().unwrap();
         let journal = Arc::new(Journal::open(&dir.path().join("journal.jsonl")).unwrap());
         let (tx, rx) = mpsc::channel(4096);

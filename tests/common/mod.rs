@@ -263,7 +263,15 @@ pub fn compose_replica(
 pub async fn app_on_daemon(
     topology: agile_deck::topology::Topology,
 ) -> (agile_deck::app::App, bollard::Docker) {
-    let endpoint = agile_deck::connect::endpoint_from_environment(None).unwrap();
+    app_on(topology, None).await
+}
+
+/// The same on the daemon `host` names (None: the environment's).
+pub async fn app_on(
+    topology: agile_deck::topology::Topology,
+    host: Option<&str>,
+) -> (agile_deck::app::App, bollard::Docker) {
+    let endpoint = agile_deck::connect::endpoint_from_environment(host).unwrap();
     let (docker, info) = agile_deck::connect::connect(&endpoint).await.unwrap();
     let mut app = agile_deck::app::App::new(
         agile_deck::fleet::Fleet::new(topology),
