@@ -398,18 +398,19 @@ impl PrivateDaemon {
 
     /// Give it an image of the machine's daemon (no registry: save | load).
     pub fn load(&self, image: &str) {
-        let save = Command::new("docker")
+        let mut save = Command::new("docker")
             .args(["save", image])
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();
         let ok = Command::new("docker")
             .args(["-H", &self.host, "load", "-q"])
-            .stdin(save.stdout.unwrap())
+            .stdin(save.stdout.take().unwrap())
             .status()
             .unwrap()
             .success();
-        assert!(ok, "docker load into {}", self.name);
+        let saved = save.wait().unwrap().success();
+        assert!(ok && saved, "docker save | docker load into {}", self.name);
     }
 }
 
