@@ -1139,16 +1139,8 @@ fn a_killed_rollout_is_resumed_or_rolled_back_after_a_restart() {
         .block_on(common::workload_image());
     let v2 = common::derived_image(&base, "agile-sim:recover-v2", "VERSION=v2");
     let project = format!("kr{}", t.id);
-    let fast = [
-        "--health-interval",
-        "1s",
-        "--health-timeout",
-        "1s",
-        "--health-retries",
-        "1",
-    ];
     for i in 1..=4 {
-        compose_replica(&t, &base, &project, &project, i, &fast);
+        compose_replica(&t, &base, &project, &project, i, &common::FAST_HEALTH);
     }
     let label = format!("label=com.docker.compose.project={project}");
     // Healthy replicas on `image`, from one listing (a container may go

@@ -39,31 +39,16 @@ async fn service(t: &TestRun, prefix: &str, extra: &[&str]) -> Service {
         network.as_str(),
         "--network-alias",
         ALIAS,
-        "--health-interval",
-        "1s",
-        "--health-timeout",
-        "1s",
-        "--health-retries",
-        "1",
         "--env",
         "UNHEALTHY_IF_VERSION=bad",
     ];
+    args.extend(common::FAST_HEALTH);
     args.extend_from_slice(extra);
     for i in 1..=2 {
         compose_replica(t, &base, &project, &project, i, &args);
     }
     let label = format!("com.docker.compose.project={project}");
-    wait_for("2 replicas healthy", Duration::from_secs(30), || {
-        let healthy = docker(&[
-            "ps",
-            "-q",
-            "--filter",
-            &format!("label={label}"),
-            "--filter",
-            "health=healthy",
-        ]);
-        (healthy.lines().count() == 2).then_some(())
-    });
+    common::wait_healthy(&label, 2);
     Service {
         names: names_of(&label),
         project,
@@ -500,27 +485,18 @@ async fn the_daemon_dies_mid_rollout() {
     let project = "dd";
     for i in 1..=3 {
         let name = format!("{project}-{project}-{i}");
-        d.docker(&[
-            "run",
-            "-d",
-            "--name",
-            &name,
-            "--restart",
-            "always",
-            "--label",
-            &format!("com.docker.compose.project={project}"),
-            "--label",
-            &format!("com.docker.compose.service={project}"),
-            "--label",
-            &format!("com.docker.compose.container-number={i}"),
-            "--health-interval",
-            "1s",
-            "--health-timeout",
-            "1s",
-            "--health-retries",
-            "1",
-            &base,
-        ]);
+        let labels = [
+            format!("com.docker.compose.project={project}"),
+            format!("com.docker.compose.service={project}"),
+            format!("com.docker.compose.container-number={i}"),
+        ];
+        let mut args = vec!["run", "-d", "--name", &name, "--restart", "always"];
+        for l in &labels {
+            args.extend(["--label", l.as_str()]);
+        }
+        args.extend(common::FAST_HEALTH);
+        args.push(&base);
+        d.docker(&args);
     }
     let healthy_on = |image: &str| {
         d.docker(&["ps", "--filter", "health=healthy", "--format", "{{.Image}}"])

@@ -19,14 +19,14 @@ use common::{
     wait_for,
 };
 
-/// Health checks every second, one failure is enough: fast tests.
+/// Fast health checks; a replica is unhealthy on version `bad`.
 const FAST_HEALTH: [&str; 8] = [
-    "--health-interval",
-    "1s",
-    "--health-timeout",
-    "1s",
-    "--health-retries",
-    "1",
+    common::FAST_HEALTH[0],
+    common::FAST_HEALTH[1],
+    common::FAST_HEALTH[2],
+    common::FAST_HEALTH[3],
+    common::FAST_HEALTH[4],
+    common::FAST_HEALTH[5],
     "--env",
     "UNHEALTHY_IF_VERSION=bad",
 ];
@@ -116,17 +116,7 @@ fn web_replicas(t: &TestRun, image: &str, project: &str, n: u32) -> String {
         compose_replica(t, image, project, project, i, &FAST_HEALTH);
     }
     let label = format!("com.docker.compose.project={project}");
-    wait_for("replicas healthy", Duration::from_secs(30), || {
-        let healthy = docker(&[
-            "ps",
-            "-q",
-            "--filter",
-            &format!("label={label}"),
-            "--filter",
-            "health=healthy",
-        ]);
-        (healthy.lines().count() == n as usize).then_some(())
-    });
+    common::wait_healthy(&label, n as usize);
     label
 }
 

@@ -322,6 +322,35 @@ pub fn built_image(base: &str, tag: &str, instruction: &str) -> String {
     tag.to_string()
 }
 
+/// Health checks every second, one failure is enough: fast tests.
+pub const FAST_HEALTH: [&str; 6] = [
+    "--health-interval",
+    "1s",
+    "--health-timeout",
+    "1s",
+    "--health-retries",
+    "1",
+];
+
+/// Wait until `n` containers with `label` (KEY=VALUE) are healthy.
+pub fn wait_healthy(label: &str, n: usize) {
+    wait_for(
+        &format!("{n} healthy with {label}"),
+        Duration::from_secs(30),
+        || {
+            let healthy = docker(&[
+                "ps",
+                "-q",
+                "--filter",
+                &format!("label={label}"),
+                "--filter",
+                "health=healthy",
+            ]);
+            (healthy.lines().count() == n).then_some(())
+        },
+    );
+}
+
 /// Names of the containers with a label, sorted.
 pub fn names_of(label: &str) -> Vec<String> {
     let mut v: Vec<String> = docker(&[
