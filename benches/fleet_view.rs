@@ -559,8 +559,8 @@ fn storm(n: usize, minutes: u64, label: &str, image: &str) {
         "\nfleet_view storm: N = {n} steady + 100 crash-looping, {minutes} min, 500 created and 500 removed"
     );
     println!(
-        "{:>8} {:>10} {:>8} {:>12} {:>12}",
-        "minute", "RSS MiB", "fds", "view W", "docker ps -a"
+        "{:>8} {:>10} {:>8} {:>12} {:>12} {:>8} {:>8}",
+        "minute", "RSS MiB", "fds", "view W", "docker ps -a", "created", "removed"
     );
     let all = || {
         sh(
@@ -573,36 +573,60 @@ fn storm(n: usize, minutes: u64, label: &str, image: &str) {
     let every = Duration::from_secs_f64(minutes as f64 * 60.0 / 500.0);
     let start = Instant::now();
     let end = start + Duration::from_secs(minutes * 60);
-    let (mut next, mut oldest) = (n, 0);
-    let mut report = Instant::now();
+    // Creating and removing run side by side, each paced to 500 over the
+    // run: one after the other, a busy daemon (the crash loops) made the
+    // pair take longer than the pace allows.
+    let created = std::sync::atomic::AtomicUsize::new(0);
+    let removed = std::sync::atomic::AtomicUsize::new(0);
     let mut at_one_minute = None;
     let mut last = (0.0, 0);
-    while Instant::now() < end {
-        let cycle = Instant::now();
-        start_containers(label, image, next, 1);
-        next += 1;
-        sh(
-            "docker",
-            &["rm", "-f", &format!("bench-{pid_tag}-{oldest}")],
-        );
-        oldest += 1;
-        std::thread::sleep(every.saturating_sub(cycle.elapsed()));
-        if report.elapsed() >= Duration::from_secs(30) {
-            report = Instant::now();
-            last = rss_and_fds(pid);
-            let minute = start.elapsed().as_secs_f64() / 60.0;
-            if at_one_minute.is_none() && minute >= 1.0 {
-                at_one_minute = Some(last);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for i in 0..500 {
+                let due = start + every * i;
+                std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                if Instant::now() >= end {
+                    break;
+                }
+                start_containers(label, image, n + i as usize, 1);
+                created.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
-            let view = header_counts(&pane.screen()).map(|c| c.1).unwrap_or(0);
-            println!(
-                "{minute:>8.1} {:>10.1} {:>8} {view:>12} {:>12}",
-                last.0,
-                last.1,
-                all()
-            );
+        });
+        s.spawn(|| {
+            for i in 0..500 {
+                let due = start + every * i + every / 2;
+                std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                if Instant::now() >= end {
+                    break;
+                }
+                sh("docker", &["rm", "-f", &format!("bench-{pid_tag}-{i}")]);
+                removed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+        let mut report = Instant::now();
+        // Until the end; a daemon too busy to keep the pace gets fewer
+        // (the counts say how many).
+        while Instant::now() < end {
+            std::thread::sleep(Duration::from_secs(1));
+            if report.elapsed() >= Duration::from_secs(30) {
+                report = Instant::now();
+                last = rss_and_fds(pid);
+                let minute = start.elapsed().as_secs_f64() / 60.0;
+                if at_one_minute.is_none() && minute >= 1.0 {
+                    at_one_minute = Some(last);
+                }
+                let view = header_counts(&pane.screen()).map(|c| c.1).unwrap_or(0);
+                println!(
+                    "{minute:>8.1} {:>10.1} {:>8} {view:>12} {:>12} {:>8} {:>8}",
+                    last.0,
+                    last.1,
+                    all(),
+                    created.load(std::sync::atomic::Ordering::Relaxed),
+                    removed.load(std::sync::atomic::Ordering::Relaxed)
+                );
+            }
         }
-    }
+    });
     // Settled: the view's inventory against the daemon's.
     std::thread::sleep(Duration::from_secs(5));
     let (rss, fds) = rss_and_fds(pid);
@@ -613,6 +637,11 @@ fn storm(n: usize, minutes: u64, label: &str, image: &str) {
         (rss / rss1 - 1.0) * 100.0,
         (fds as f64 / fds1 as f64 - 1.0) * 100.0,
         vm_hwm_kib(pid) as f64 / 1024.0
+    );
+    println!(
+        "churn reached: {} created, {} removed (500 each asked)",
+        created.into_inner(),
+        removed.into_inner()
     );
     println!(
         "inventory: the view counts {} containers, docker ps -a lists {listed}: {}",
