@@ -205,7 +205,7 @@ async fn a_bad_version_is_rolled_back() {
     let label = web_replicas(&t, &base, &project, 4);
     let mut desk = desk().await;
     desk.command(&format!(
-        "rollout {project} image={bad} parallelism=2 failure=rollback monitor=3s"
+        "rollout {project} image={bad} parallelism=2 failure=rollback healthy-within=3s"
     ));
     let (id, r, low, _) =
         sampled(&mut desk, &label, "bad version, 4 replicas, parallelism 2").await;
@@ -239,7 +239,8 @@ async fn a_bad_version_is_rolled_back() {
             .all(|s| s.note.starts_with("new version failed (")),
         "{r:#?}"
     );
-    // Detected within the monitor period: from the new replica's creation
+    // Detected within the health deadline (healthy-within, what monitor
+    // meant before it took Swarm's meaning): from the new replica's creation
     // to its failed health wait, at most 3 s (+ a poll).
     let journal: Vec<_> = desk
         .journal_lines()

@@ -1058,7 +1058,8 @@ impl Driver {
     }
 }
 
-/// `docker rm -f`: whatever state it is in. One already gone is fine.
+/// `docker rm -f`: whatever state it is in. One already gone is fine, and
+/// so is one someone else is removing right now (it is waited for).
 async fn remove_now(docker: &Docker, id: &str) -> Result<String, StepError> {
     let removed = docker
         .remove_container(
@@ -1071,7 +1072,22 @@ async fn remove_now(docker: &Docker, id: &str) -> Result<String, StepError> {
         .await
         .map_err(exec::step_error)
         .map(|()| "removed".to_string());
-    gone_is_done(removed)
+    match removed {
+        Err(e)
+            if e.failure == crate::ops::Failure::Conflict
+                && e.message.contains("already in progress") =>
+        {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                if docker.inspect_container(id, None).await.is_err() {
+                    return Ok("removed by someone else meanwhile".into());
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e)
+        }
+        other => gone_is_done(other),
+    }
 }
 
 /// A container someone else removed first is as good as removed.
