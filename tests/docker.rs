@@ -40,6 +40,28 @@ fn run(run: &TestRun, name: &str, extra: &[&str], image: &str) -> String {
     docker(&args).trim().to_string()
 }
 
+/// An app fed a listing cut down to `mine` (the run's containers: others
+/// on the daemon are not the test's) and the Swarm services.
+fn app_with(
+    services: Vec<agile_deck::model::SwarmService>,
+    mut listing: sources::Listing,
+    mine: Vec<agile_deck::model::Replica>,
+) -> App {
+    let mut fleet = Fleet::new(Topology::default_topology());
+    fleet.set_swarm_services(services);
+    let mut app = App::new(
+        fleet,
+        Keymap::default_keymap(),
+        Theme::default_theme(),
+        "test".into(),
+    );
+    listing.present.retain(|p| mine.iter().any(|r| &r.id == p));
+    listing.inspected = mine;
+    listing.services = None;
+    app.update(Msg::Listing(listing));
+    app
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inventory_grouping_swarm_and_events() {
     if !docker_or_skip("inventory_grouping_swarm_and_events") {
@@ -235,19 +257,7 @@ async fn inventory_grouping_swarm_and_events() {
     );
 
     // The app, fed that listing (only this run's containers), groups them.
-    let mut fleet = Fleet::new(Topology::default_topology());
-    fleet.set_swarm_services(services);
-    let mut app = App::new(
-        fleet,
-        Keymap::default_keymap(),
-        Theme::default_theme(),
-        "test".into(),
-    );
-    let mut listing = listing;
-    listing.present.retain(|p| mine.iter().any(|r| &r.id == p));
-    listing.inspected = mine.clone();
-    listing.services = None;
-    app.update(Msg::Listing(listing));
+    let mut app = app_with(services, listing, mine.clone());
     let layers = app.fleet.group_rows(GroupBy::Layer);
     let row = |name: &str| layers.iter().find(|r| r.name == name).unwrap().clone();
     assert_eq!(
@@ -834,19 +844,7 @@ async fn swarm_service_placed_once_and_counted_by_wanted_replicas() {
         .cloned()
         .collect();
     assert_eq!(mine.len(), 6, "3 running and 3 superseded");
-    let mut fleet = Fleet::new(Topology::default_topology());
-    fleet.set_swarm_services(services);
-    let mut app = App::new(
-        fleet,
-        Keymap::default_keymap(),
-        Theme::default_theme(),
-        "test".into(),
-    );
-    let mut listing = listing;
-    listing.present.retain(|p| mine.iter().any(|r| &r.id == p));
-    listing.inspected = mine;
-    listing.services = None;
-    app.update(Msg::Listing(listing));
+    let app = app_with(services, listing, mine);
     assert_eq!(app.fleet.totals(), (3, 3), "running against wanted");
     let layers = app.fleet.group_rows(GroupBy::Layer);
     assert!(

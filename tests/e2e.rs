@@ -57,19 +57,7 @@ impl Tmux {
     /// `kill -9` the program the pane runs (the child of its shell, not the
     /// shell), and wait until it is gone.
     fn kill_program(&self) {
-        let out = Command::new("tmux")
-            .args([
-                "-L",
-                &self.socket,
-                "display-message",
-                "-p",
-                "-t",
-                "e2e",
-                "#{pane_pid}",
-            ])
-            .output()
-            .unwrap();
-        let shell = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let shell = self.display("#{pane_pid}");
         let out = Command::new("pgrep").args(["-P", &shell]).output().unwrap();
         let pid = String::from_utf8_lossy(&out.stdout).trim().to_string();
         assert!(!pid.is_empty(), "no program under the pane's shell {shell}");
@@ -106,7 +94,8 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    fn alternate_on(&self) -> bool {
+    /// A tmux format (`#{alternate_on}`, `#{pane_pid}`) of the pane.
+    fn display(&self, format: &str) -> String {
         let out = Command::new("tmux")
             .args([
                 "-L",
@@ -115,11 +104,15 @@ impl Tmux {
                 "-p",
                 "-t",
                 "e2e",
-                "#{alternate_on}",
+                format,
             ])
             .output()
             .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim() == "1"
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    fn alternate_on(&self) -> bool {
+        self.display("#{alternate_on}") == "1"
     }
 
     /// Wait until the screen satisfies `ok`; the screen is printed on timeout.
