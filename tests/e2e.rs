@@ -542,7 +542,7 @@ fn demo_dashboard_in_tmux() {
 
 /// `docker exec NAME /agile-sim probe URL`: whether it answered 200.
 fn probe_from(name: &str, url: &str) -> bool {
-    Command::new("docker")
+    common::docker_cli()
         .args(["exec", name, "/agile-sim", "probe", url])
         .output()
         .unwrap()

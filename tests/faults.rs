@@ -265,7 +265,7 @@ async fn a_new_replica_removed_mid_batch() {
         // Read without panicking: between create and start a container
         // has no health state yet, and the template fails on it.
         wait_for("the first replica on v2", Duration::from_secs(60), || {
-            let out = std::process::Command::new("docker")
+            let out = common::docker_cli()
                 .args([
                     "inspect",
                     "--format",

@@ -18,9 +18,46 @@ fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
+/// How long one docker CLI call may take before the test fails. A daemon
+/// that stops answering must fail the run with a message, not stall CI.
+const DOCKER_CLI_LIMIT: &str = "180";
+
+/// How long one test binary may run in all (`AGILE_DECK_TEST_LIMIT`
+/// seconds): past it, the watchdog names the limit and ends the process.
+const TEST_BINARY_LIMIT: Duration = Duration::from_secs(25 * 60);
+
+/// The docker CLI, bounded: killed (exit 124) after `DOCKER_CLI_LIMIT`.
+pub fn docker_cli() -> Command {
+    watchdog();
+    let mut cmd = Command::new("timeout");
+    cmd.args(["--kill-after=5", DOCKER_CLI_LIMIT, "docker"]);
+    cmd
+}
+
+/// Started by the first docker call of a test binary: whatever hangs (the
+/// daemon, a stream, a test's own wait), the binary ends with a message
+/// well within CI's time, and the run's cleanup trap still runs.
+fn watchdog() {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        let limit = std::env::var("AGILE_DECK_TEST_LIMIT")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .map_or(TEST_BINARY_LIMIT, Duration::from_secs);
+        std::thread::spawn(move || {
+            std::thread::sleep(limit);
+            eprintln!(
+                "\n*** WATCHDOG: this test binary has run for {} s (AGILE_DECK_TEST_LIMIT): something hangs; `docker ps -a` and the daemon's log tell what ***\n",
+                limit.as_secs()
+            );
+            std::process::exit(124);
+        });
+    });
+}
+
 /// Whether a Docker daemon answers; skip (loudly) or fail (in CI) if not.
 pub fn docker_or_skip(test: &str) -> bool {
-    let ok = Command::new("docker")
+    let ok = docker_cli()
         .args(["info", "--format", "{{.ServerVersion}}"])
         .output()
         .is_ok_and(|o| o.status.success());
@@ -51,10 +88,12 @@ pub fn tool_or_skip(test: &str, tool: &str) -> bool {
 
 /// Run a docker CLI command; its stdout, or a panic with stderr.
 pub fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker")
-        .args(args)
-        .output()
-        .expect("docker CLI");
+    let out = docker_cli().args(args).output().expect("docker CLI");
+    assert!(
+        out.status.code() != Some(124),
+        "docker {}: no answer within {DOCKER_CLI_LIMIT} s",
+        args.join(" ")
+    );
     assert!(
         out.status.success(),
         "docker {}: {}",
@@ -105,7 +144,7 @@ impl Drop for TestRun {
     fn drop(&mut self) {
         let filter = format!("label={}", self.label());
         let ids = |args: &[&str]| -> Vec<String> {
-            Command::new("docker")
+            docker_cli()
                 .args(args)
                 .output()
                 .map(|o| {
@@ -118,7 +157,7 @@ impl Drop for TestRun {
         };
         let services = ids(&["service", "ls", "-q", "--filter", &filter]);
         if !services.is_empty() {
-            let _ = Command::new("docker")
+            let _ = docker_cli()
                 .args(["service", "rm"])
                 .args(&services)
                 .output();
@@ -130,27 +169,22 @@ impl Drop for TestRun {
             if containers.is_empty() || Instant::now() > deadline {
                 break;
             }
-            let _ = Command::new("docker")
-                .args(["rm", "-f"])
-                .args(&containers)
-                .output();
+            let _ = docker_cli().args(["rm", "-f"]).args(&containers).output();
             std::thread::sleep(Duration::from_millis(300));
         }
         let networks = ids(&["network", "ls", "-q", "--filter", &filter]);
         if !networks.is_empty() {
-            let _ = Command::new("docker")
+            let _ = docker_cli()
                 .args(["network", "rm"])
                 .args(&networks)
                 .output();
         }
         if self.swarm_initialised {
-            let _ = Command::new("docker")
-                .args(["swarm", "leave", "--force"])
-                .output();
+            let _ = docker_cli().args(["swarm", "leave", "--force"]).output();
             // `swarm init` created this bridge; leave the daemon as we found
             // it (it can take a moment to lose its last endpoint).
             for _ in 0..10 {
-                let gone = Command::new("docker")
+                let gone = docker_cli()
                     .args(["network", "rm", "docker_gwbridge"])
                     .output()
                     .is_ok_and(|o| o.status.success());
@@ -299,7 +333,7 @@ pub fn derived_image(base: &str, tag: &str, env: &str) -> String {
 
 /// `FROM <workload image>` plus one Dockerfile instruction, tagged `tag`.
 pub fn built_image(base: &str, tag: &str, instruction: &str) -> String {
-    let mut child = Command::new("docker")
+    let mut child = docker_cli()
         .args(["build", "-q", "-t", tag, "-"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -427,12 +461,12 @@ impl PrivateDaemon {
 
     /// Give it an image of the machine's daemon (no registry: save | load).
     pub fn load(&self, image: &str) {
-        let mut save = Command::new("docker")
+        let mut save = docker_cli()
             .args(["save", image])
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        let ok = Command::new("docker")
+        let ok = docker_cli()
             .args(["-H", &self.host, "load", "-q"])
             .stdin(save.stdout.take().unwrap())
             .status()
