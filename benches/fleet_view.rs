@@ -22,7 +22,8 @@
 //! `--storm MINUTES` (issue 15, point 6): on top of N steady containers,
 //! 100 crash-looping ones (`--restart always`, each exits after 3 s), and
 //! 500 containers created and 500 removed over the run, one each way every
-//! MINUTES×60/500 s. Prints RSS and open descriptors every half minute,
+//! MINUTES×60/500 s (three threads each way, so a slow call does not hold
+//! up the pace). Prints RSS and open descriptors every half minute,
 //! their growth after the first minute, and whether the view's inventory
 //! equals `docker ps -a` at the end.
 //!
@@ -520,6 +521,40 @@ fn header_counts(screen: &str) -> Option<(usize, usize)> {
     Some((r.parse().ok()?, w.parse().ok()?))
 }
 
+/// Job `i` of `total`, due at `start + every × i + offset`, on three
+/// threads, until `end`; `done` counts the jobs that ran.
+fn paced(
+    total: usize,
+    every: Duration,
+    start: Instant,
+    end: Instant,
+    offset: Duration,
+    done: &std::sync::atomic::AtomicUsize,
+    job: impl Fn(usize) + Sync,
+) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..3 {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Relaxed);
+                    if i >= total {
+                        break;
+                    }
+                    let due = start + every * i as u32 + offset;
+                    std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                    if Instant::now() >= end {
+                        break;
+                    }
+                    job(i);
+                    done.fetch_add(1, Relaxed);
+                }
+            });
+        }
+    });
+}
+
 /// agile-deck for `minutes` under churn and crash loops (see the top).
 fn storm(n: usize, minutes: u64, label: &str, image: &str) {
     let pid_tag = std::process::id();
@@ -574,34 +609,23 @@ fn storm(n: usize, minutes: u64, label: &str, image: &str) {
     let start = Instant::now();
     let end = start + Duration::from_secs(minutes * 60);
     // Creating and removing run side by side, each paced to 500 over the
-    // run: one after the other, a busy daemon (the crash loops) made the
-    // pair take longer than the pace allows.
+    // run, each on a few threads: under the crash loops one `docker run`
+    // can take longer than the pace (1.2 s at 10 min), and one thread
+    // each way fell behind.
     let created = std::sync::atomic::AtomicUsize::new(0);
     let removed = std::sync::atomic::AtomicUsize::new(0);
     let mut at_one_minute = None;
     let mut last = (0.0, 0);
     std::thread::scope(|s| {
         s.spawn(|| {
-            for i in 0..500 {
-                let due = start + every * i;
-                std::thread::sleep(due.saturating_duration_since(Instant::now()));
-                if Instant::now() >= end {
-                    break;
-                }
-                start_containers(label, image, n + i as usize, 1);
-                created.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
+            paced(500, every, start, end, Duration::ZERO, &created, |i| {
+                start_containers(label, image, n + i, 1)
+            })
         });
         s.spawn(|| {
-            for i in 0..500 {
-                let due = start + every * i + every / 2;
-                std::thread::sleep(due.saturating_duration_since(Instant::now()));
-                if Instant::now() >= end {
-                    break;
-                }
+            paced(500, every, start, end, every / 2, &removed, |i| {
                 sh("docker", &["rm", "-f", &format!("bench-{pid_tag}-{i}")]);
-                removed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
+            })
         });
         let mut report = Instant::now();
         // Until the end; a daemon too busy to keep the pace gets fewer
