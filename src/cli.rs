@@ -13,6 +13,8 @@ use clap::{Parser, Subcommand};
                   Agile AI Company reference architecture: layers, agent teams, replicas, health \
                   and live figures.\n\nWith no command it opens the dashboard."
 )]
+// Flags that change what any command reads (files, paths, the daemon) are
+// `global`: they may come after a subcommand (`config check --keymap F`).
 pub struct Cli {
     /// Docker daemon address (unix:///path, tcp://host:port). Default: DOCKER_HOST,
     /// then the current docker context, then unix:///var/run/docker.sock.
@@ -29,18 +31,19 @@ pub struct Cli {
 
     /// A keymap file over the default one (keymaps/default.toml): the actions
     /// it names get its keys, `[]` unbinds.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE")]
     pub keymap: Option<PathBuf>,
 
     /// Theme: a built-in name (default, light, high-contrast, basic16) or a
     /// TOML file (which may `inherits` a built-in one).
-    #[arg(long, value_name = "NAME|FILE")]
+    #[arg(long, global = true, value_name = "NAME|FILE")]
     pub theme: Option<PathBuf>,
 
     /// Where live figures come from: cgroup files (local daemon, nearly free),
     /// Docker stats streams (api), or cgroup when possible (auto).
     #[arg(
         long,
+        global = true,
         value_enum,
         value_name = "PATH",
         default_value = "auto",
@@ -50,12 +53,12 @@ pub struct Cli {
 
     /// Seconds between two reads of the cgroup files (Docker stats streams
     /// always report once a second).
-    #[arg(long, value_name = "SECS", value_parser = parse_refresh)]
+    #[arg(long, global = true, value_name = "SECS", value_parser = parse_refresh)]
     pub refresh: Option<f64>,
 
     /// Most Docker stats streams open at once (API path); replicas past it show
     /// no figures and aggregates are marked partial (~).
-    #[arg(long, value_name = "N", default_value_t = 256)]
+    #[arg(long, global = true, value_name = "N", default_value_t = 256)]
     pub max_streams: usize,
 
     /// Open with the stats engine line shown (its path and its own cost).
@@ -72,39 +75,39 @@ pub struct Cli {
     /// from AGILE_DECK_PROMETHEUS_TOKEN, or AGILE_DECK_PROMETHEUS_USER and
     /// _PASSWORD, or files named in the config; never from the command line.
     /// Without it (and without the demo's Prometheus running) nothing is queried.
-    #[arg(long, value_name = "URL", env = "AGILE_DECK_PROMETHEUS")]
+    #[arg(long, global = true, value_name = "URL", env = "AGILE_DECK_PROMETHEUS")]
     pub prometheus: Option<String>,
 
     /// No Prometheus columns and no queries, whatever the config file says
     /// and even when the demo's Prometheus runs.
-    #[arg(long, conflicts_with = "prometheus")]
+    #[arg(long, global = true, conflicts_with = "prometheus")]
     pub no_prometheus: bool,
 
     /// Seconds between two rounds of Prometheus queries (default 5).
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, global = true, value_name = "SECS")]
     pub prometheus_interval: Option<f64>,
 
     /// Seconds before a Prometheus query counts as failed (default 3).
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, global = true, value_name = "SECS")]
     pub prometheus_timeout: Option<f64>,
 
     /// No operation can be started (scale, resize, restart, …) and no
     /// changing Docker call is made. Also `read_only` in the config, for all
     /// daemons or per host.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub read_only: bool,
 
     /// The audit journal: one JSON line per operation step and result
     /// (default: $XDG_STATE_HOME/agile-deck/journal.jsonl).
-    #[arg(long, value_name = "PATH", env = "AGILE_DECK_JOURNAL")]
+    #[arg(long, global = true, value_name = "PATH", env = "AGILE_DECK_JOURNAL")]
     pub journal: Option<PathBuf>,
 
     /// Most lines the Events timeline keeps (the oldest go first).
-    #[arg(long, value_name = "N", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(10..=1_000_000))]
+    #[arg(long, global = true, value_name = "N", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(10..=1_000_000))]
     pub events_max: u64,
 
     /// Most lines a logs pane keeps (the oldest go first).
-    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..=1_000_000))]
+    #[arg(long, global = true, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..=1_000_000))]
     pub log_lines: u64,
 
     /// Leave the mouse to the terminal (its own text selection): no click

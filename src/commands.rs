@@ -63,7 +63,7 @@ pub const COMMANDS: [Command; 28] = [
         "EXPR",
         "ask Prometheus, answer as a table or a chart",
     ),
-    cmd(
+    changing(
         "exec",
         "REPLICA [COMMAND]",
         "a shell (or COMMAND) inside a replica",
@@ -125,6 +125,13 @@ pub const COMMANDS: [Command; 28] = [
         ..cmd("q", "", "quit agile-deck")
     },
 ];
+
+/// The command `word` names (its name or an alias).
+pub fn find(word: &str) -> Option<&'static Command> {
+    COMMANDS
+        .iter()
+        .find(|c| c.name == word || c.aliases.contains(&word))
+}
 
 /// Every name and alias, for completion.
 pub fn names() -> Vec<&'static str> {

@@ -17,14 +17,26 @@ use std::time::{Duration, Instant};
 
 use bollard::Docker;
 use bollard::query_parameters::StatsOptions;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use tokio::sync::mpsc::Sender;
 use tokio::task::JoinHandle;
 
-use crate::app::Msg;
 use crate::cgroup::{self, Files, Layout, Reader, Reading, Source, SystemCpu};
 use crate::stats;
+
+/// What the engine tells whoever listens (the app's `Msg` is `From` it):
+/// its own message, so the engine does not depend on the app.
+#[derive(Debug)]
+pub enum Report {
+    /// Figures of some containers, read at about the same time.
+    Stats {
+        at: DateTime<Utc>,
+        samples: Vec<(String, stats::Sample)>,
+    },
+    /// The cgroup reader found no cgroup for these containers.
+    NoCgroup(Vec<Target>),
+}
 
 /// How often the cgroup path reads every container by default (as
 /// `docker stats`, whose streams are fixed at one second).
@@ -153,10 +165,10 @@ pub fn choose_path(
     }
 }
 
-pub struct Engine {
+pub struct Engine<M> {
     layout: Option<Layout>,
     sampler: Option<Sampler>,
-    api: StatsWatcher,
+    api: StatsWatcher<M>,
     /// Most API streams at once (the cgroup path has no cap).
     api_cap: usize,
     /// What the app asked for last, in priority order.
@@ -166,7 +178,7 @@ pub struct Engine {
     direct: usize,
 }
 
-impl Engine {
+impl<M: From<Report> + Send + 'static> Engine<M> {
     /// `layout` from `choose_path`; `host_mem` caps memory limits as the
     /// daemon does. With a layout, the sampler starts reading every
     /// container it finds in the cgroup tree at once, while the app is
@@ -176,9 +188,9 @@ impl Engine {
         refresh: Duration,
         host_mem: u64,
         docker: Arc<Docker>,
-        tx: Sender<Msg>,
+        tx: Sender<M>,
         api_cap: usize,
-    ) -> Engine {
+    ) -> Engine<M> {
         let sampler = layout
             .clone()
             .map(|l| Sampler::start(l, tx.clone(), refresh, host_mem));
@@ -273,7 +285,12 @@ struct Sampler {
 }
 
 impl Sampler {
-    fn start(layout: Layout, tx: Sender<Msg>, refresh: Duration, host_mem: u64) -> Sampler {
+    fn start<M: From<Report> + Send + 'static>(
+        layout: Layout,
+        tx: Sender<M>,
+        refresh: Duration,
+        host_mem: u64,
+    ) -> Sampler {
         let (set, rx) = std_mpsc::channel();
         std::thread::Builder::new()
             .name("cgroup-sampler".into())
@@ -429,10 +446,10 @@ impl SamplerState {
 
 /// Read every tracked container once per `refresh`, send one batch. Blocks
 /// (no work at all) while nothing is watched; ends when the app is gone.
-fn sample_loop(
+fn sample_loop<M: From<Report>>(
     mut s: SamplerState,
     rx: std_mpsc::Receiver<Vec<Target>>,
-    tx: Sender<Msg>,
+    tx: Sender<M>,
     refresh: Duration,
 ) {
     let mut next_refresh = Instant::now() + refresh;
@@ -461,7 +478,11 @@ fn sample_loop(
             }
             let (no_cgroup, due) = s.set(set);
             quick = due;
-            if !no_cgroup.is_empty() && tx.blocking_send(Msg::NoCgroup(no_cgroup)).is_err() {
+            if !no_cgroup.is_empty()
+                && tx
+                    .blocking_send(Report::NoCgroup(no_cgroup).into())
+                    .is_err()
+            {
                 return;
             }
             continue;
@@ -507,7 +528,11 @@ fn sample_loop(
             .values()
             .any(|t| t.fresh)
             .then(|| Instant::now() + MIN_WINDOW);
-        if !samples.is_empty() && tx.blocking_send(Msg::Stats { at, samples }).is_err() {
+        if !samples.is_empty()
+            && tx
+                .blocking_send(Report::Stats { at, samples }.into())
+                .is_err()
+        {
             return;
         }
     }
@@ -524,7 +549,7 @@ fn read(reader: &Reader, system: SystemCpu, buf: &mut Vec<u8>) -> Option<Reading
 }
 
 /// Stream stats of one container until it stops or the task is aborted.
-async fn stream_stats(docker: Docker, id: String, tx: Sender<Msg>) {
+async fn stream_stats<M: From<Report>>(docker: Docker, id: String, tx: Sender<M>) {
     let mut stream = docker.stats(
         &id,
         Some(StatsOptions {
@@ -541,25 +566,25 @@ async fn stream_stats(docker: Docker, id: String, tx: Sender<Msg>) {
         prev = Some(counters);
         // The first reading has no CPU figure yet: wait for the second.
         let Some(sample) = sample else { continue };
-        let msg = Msg::Stats {
+        let report = Report::Stats {
             at,
             samples: vec![(id.clone(), sample)],
         };
-        if tx.send(msg).await.is_err() {
+        if tx.send(report.into()).await.is_err() {
             return;
         }
     }
 }
 
 /// Keeps one stats stream open per watched container, and no others.
-pub struct StatsWatcher {
+pub struct StatsWatcher<M> {
     docker: Arc<Docker>,
-    tx: Sender<Msg>,
+    tx: Sender<M>,
     tasks: HashMap<String, JoinHandle<()>>,
 }
 
-impl StatsWatcher {
-    pub fn new(docker: Arc<Docker>, tx: Sender<Msg>) -> StatsWatcher {
+impl<M: From<Report> + Send + 'static> StatsWatcher<M> {
+    pub fn new(docker: Arc<Docker>, tx: Sender<M>) -> StatsWatcher<M> {
         StatsWatcher {
             docker,
             tx,
@@ -594,7 +619,7 @@ impl StatsWatcher {
     }
 }
 
-impl Drop for StatsWatcher {
+impl<M> Drop for StatsWatcher<M> {
     fn drop(&mut self) {
         for t in self.tasks.values() {
             t.abort();

@@ -114,12 +114,13 @@ pub struct Alerts {
     pub exit_137: u32,
     pub restart_loops: u32,
     pub unhealthy: u32,
-    pub zone_breaches: u32,
 }
 
 impl Alerts {
     pub fn total(&self) -> u32 {
-        self.oom + self.exit_137 + self.restart_loops + self.unhealthy + self.zone_breaches
+        // Zone breaches are not the timeline's: the Networks view finds
+        // them in the networks (`App::alert_total` adds them).
+        self.oom + self.exit_137 + self.restart_loops + self.unhealthy
     }
 }
 
@@ -247,14 +248,6 @@ impl Timeline {
         {
             line.detail = format!("probe exit {}: {}", probe.exit_code, probe.output.trim());
         }
-    }
-
-    /// A zone breach found in the networks: one alert per container.
-    pub fn zone_breach(&mut self, service: &str) {
-        self.alerts
-            .entry(service.to_string())
-            .or_default()
-            .zone_breaches += 1;
     }
 
     /// Lines matching a filter, newest first. The filter's words are

@@ -44,7 +44,7 @@ pub fn cores(c: Option<f64>) -> String {
     }
 }
 
-/// An age: `45s`, `12m`, `3h`, `6d`.
+/// An age: `45s`, `12m`, `3h02m`, `6d4h`.
 pub fn age(secs: i64) -> String {
     let s = secs.max(0);
     match s {

@@ -188,12 +188,12 @@ impl Action {
             Action::ToggleEngine => "show or hide the stats engine and its cost",
             Action::Command => "command line (the commands are listed below)",
             Action::PromQL => "ad-hoc PromQL query",
-            Action::Scale => "scale the selected service (plan, then confirm) [changes]",
-            Action::Resize => "resize: cpus, memory, swap, pids (plan, then confirm) [changes]",
-            Action::Restart => "restart the selection's replicas (plan, then confirm) [changes]",
-            Action::StopOp => "stop the selection's replicas (plan, then confirm) [changes]",
-            Action::StartOp => "start the selection's stopped replicas [changes]",
-            Action::Undo => "undo the last scale or resize of the selection [changes]",
+            Action::Scale => "scale the selected service (plan, then confirm)",
+            Action::Resize => "resize: cpus, memory, swap, pids (plan, then confirm)",
+            Action::Restart => "restart the selection's replicas (plan, then confirm)",
+            Action::StopOp => "stop the selection's replicas (plan, then confirm)",
+            Action::StartOp => "start the selection's stopped replicas",
+            Action::Undo => "undo the last scale or resize of the selection",
             Action::CancelOp => "cancel the running operation (between steps)",
             Action::ToggleJournal => "show or hide the audit journal",
             Action::AckAlerts => "acknowledge the alerts in the header",
@@ -204,13 +204,11 @@ impl Action {
                 "order by the next column: name, services, running, health, cpu, memory, net, block, pids (:sort COLUMN)"
             }
             Action::SortReverse => "reverse the order",
-            Action::Exec => "a shell in the selected replica (:exec REPLICA [COMMAND]) [changes]",
+            Action::Exec => "a shell in the selected replica (:exec REPLICA [COMMAND])",
             Action::FollowLogs => {
                 "follow the logs of the selection (its keys: in the logs pane, below)"
             }
-            Action::Advise => {
-                "scale as advised by the scaling policy (plan, then confirm) [changes]"
-            }
+            Action::Advise => "scale as advised by the scaling policy (plan, then confirm)",
             Action::Up => "move up",
             Action::Down => "move down",
             Action::PageUp => "page up",
@@ -220,18 +218,16 @@ impl Action {
             Action::Enter => "drill down: layer → services → replicas",
             Action::Back => "go back up / close overlay",
             Action::Rollout => {
-                "roll a new image over the selected service (:rollout, plan, then confirm) [changes]"
+                "roll a new image over the selected service (:rollout, plan, then confirm)"
             }
-            Action::RolloutPause => "pause the selected rollout after its batch [changes]",
-            Action::RolloutResume => "resume the selected paused rollout [changes]",
-            Action::RolloutBack => "roll the selected rollout back to the old image [changes]",
+            Action::RolloutPause => "pause the selected rollout after its batch",
+            Action::RolloutResume => "resume the selected paused rollout",
+            Action::RolloutBack => "roll the selected rollout back to the old image",
             Action::RolloutAbort => {
-                "abort the selected rollout: failed replicas go back, the rest stay [changes]"
+                "abort the selected rollout: failed replicas go back, the rest stay"
             }
-            Action::Switch => {
-                "blue-green: make the other colour live (plan, then confirm) [changes]"
-            }
-            Action::Retire => "blue-green: stop the colour that is not live [changes]",
+            Action::Switch => "blue-green: make the other colour live (plan, then confirm)",
+            Action::Retire => "blue-green: stop the colour that is not live",
             Action::LogTimestamps => "show or hide timestamps",
             Action::LogWrap => "wrap long lines or cut them",
             Action::LogPause => "pause (lines keep coming in) or follow again",
@@ -240,15 +236,50 @@ impl Action {
             Action::LogNext => "next match",
             Action::LogPrev => "previous match",
             Action::LogSave => "save the lines shown to a file",
-            Action::Confirm => "run the plan [changes]",
-            Action::ConfirmAnyway => "run a plan that has warnings [changes]",
+            Action::Confirm => "run the plan",
+            Action::ConfirmAnyway => "run a plan that has warnings",
             Action::Cancel => "drop the plan: nothing changes",
         }
     }
 
-    /// Whether the action changes the deployment (marked in the help).
+    /// Whether the action changes the deployment: refused in read-only
+    /// mode, marked in the help.
     pub fn changes(self) -> bool {
-        self.describe().ends_with("[changes]")
+        matches!(
+            self,
+            Action::Scale
+                | Action::Resize
+                | Action::Restart
+                | Action::StopOp
+                | Action::StartOp
+                | Action::Undo
+                | Action::Exec
+                | Action::RolloutPause
+                | Action::RolloutResume
+                | Action::RolloutBack
+                | Action::Retire
+                | Action::Confirm
+                | Action::ConfirmAnyway
+                | Action::Advise
+                | Action::Rollout
+                | Action::RolloutAbort
+                | Action::Switch
+        )
+    }
+
+    /// Where a move takes a selection among `n` rows, `page` at a time
+    /// (None: not a move). Every list moves by this.
+    pub fn moved(self, at: usize, n: usize, page: usize) -> Option<usize> {
+        let last = n.saturating_sub(1);
+        Some(match self {
+            Action::Up => at.saturating_sub(1),
+            Action::Down => (at + 1).min(last),
+            Action::PageUp => at.saturating_sub(page),
+            Action::PageDown => (at + page).min(last),
+            Action::Top => 0,
+            Action::Bottom => last,
+            _ => return None,
+        })
     }
 
     fn from_name(name: &str) -> Option<Action> {
@@ -261,7 +292,7 @@ impl Action {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Context {
     Global,
-    /// Every table: Layers, Teams, Events, Networks.
+    /// Every table: the fleet's panes and every view's list.
     Table,
     /// The Events view (over [table]).
     Events,
@@ -710,7 +741,8 @@ impl Keymap {
         Lookup::None
     }
 
-    /// The action of one key on its own (no sequence).
+    /// The action of one key on its own (no sequence), for the tests.
+    #[cfg(test)]
     pub fn action(&self, context: Context, e: &KeyEvent) -> Option<Action> {
         let key = Key::from_event(e)?;
         match self.lookup(context, &[key]) {

@@ -161,7 +161,10 @@ fn config_check(cli: &Cli, config: &Config, topology: &Topology) -> Result<(), F
             ""
         }
     );
-    println!("refresh:     {:.1} s", cli.refresh.unwrap_or(1.0));
+    println!(
+        "refresh:     {:.1} s",
+        cli.refresh.unwrap_or(engine::REFRESH.as_secs_f64())
+    );
     println!("ok");
     Ok(())
 }
@@ -449,7 +452,9 @@ async fn run(mut cli: Cli) -> Result<(), Fail> {
     )?;
     let settings = runtime::Settings {
         layout,
-        refresh: std::time::Duration::from_secs_f64(cli.refresh.unwrap_or(1.0)),
+        refresh: cli
+            .refresh
+            .map_or(engine::REFRESH, std::time::Duration::from_secs_f64),
         max_streams: cli.max_streams.max(1),
         prometheus: prom.map(|(client, p)| (client, p.interval)),
         journal,

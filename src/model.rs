@@ -145,7 +145,7 @@ pub struct Replica {
     /// Memory limit in bytes; None: unlimited.
     pub mem_limit: Option<u64>,
     /// The limits `docker update` changes, as set (0 unset, -1 unlimited).
-    pub limits: crate::ops::units::Resources,
+    pub limits: crate::units::Resources,
     /// Seconds `docker stop` waits before killing (None: Docker's 10 s).
     pub stop_timeout: Option<i64>,
     pub networks: Vec<NetworkAttachment>,
@@ -204,6 +204,13 @@ pub struct DaemonInfo {
     pub ncpu: u64,
     pub mem_total: u64,
     pub cgroup_version: String,
+}
+
+impl DaemonInfo {
+    /// A Swarm manager: it can list services and tasks cluster-wide.
+    pub fn is_swarm_manager(&self) -> bool {
+        self.swarm == "manager"
+    }
 }
 
 /// A running-or-not replica for unit tests, placed by `topology`.

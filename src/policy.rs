@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 
-use super::units;
+use crate::units;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

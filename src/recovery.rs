@@ -73,7 +73,7 @@ impl Interrupted {
                 self.operation
             ));
         }
-        if self.str_param("what").starts_with("swarm") {
+        if self.kind().is_some_and(crate::rollout::Kind::is_swarm) {
             return Err(format!(
                 "a {}: Swarm keeps its own state (look at the service)",
                 self.str_param("what")
@@ -87,10 +87,15 @@ impl Interrupted {
         Ok(())
     }
 
+    /// The kind of rollout it was, as journalled.
+    fn kind(&self) -> Option<crate::rollout::Kind> {
+        crate::rollout::Kind::from_word(self.str_param("what"))
+    }
+
     /// It was itself rolling an earlier interrupted rollout back: going
     /// on means going on back.
     pub fn was_rolling_back(&self) -> bool {
-        self.str_param("what") == "recovery roll back"
+        self.kind() == Some(crate::rollout::Kind::RecoveryRollBack)
     }
 
     /// "3 steps: 2 done, 1 failed; last at 14:02:11".

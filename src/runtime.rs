@@ -37,7 +37,7 @@ pub struct Runtime {
     docker: Arc<Docker>,
     topology: Arc<Topology>,
     tx: mpsc::Sender<Msg>,
-    engine: Engine,
+    engine: Engine<Msg>,
     /// Bounds concurrent inspects, so an event storm cannot flood the daemon.
     inspects: Arc<tokio::sync::Semaphore>,
     /// This daemon is a Swarm manager (as of the last `docker info`).
@@ -78,7 +78,7 @@ impl Runtime {
                             replica: replica.map(Box::new),
                         },
                         Err(e) => Msg::SourceError {
-                            source: "inspect",
+                            source: sources::Source::Inspect,
                             error: e.to_string(),
                         },
                     };
@@ -104,7 +104,7 @@ impl Runtime {
                         sources::list(&docker, &topology, &known, was_manager)
                     );
                     if let Ok(info) = info {
-                        manager.store(info.swarm == "manager", Ordering::Relaxed);
+                        manager.store(info.is_swarm_manager(), Ordering::Relaxed);
                         let _ = tx.send(Msg::Daemon(info)).await;
                     }
                     if known.is_empty() {
@@ -117,7 +117,7 @@ impl Runtime {
                     let msg = match listing {
                         Ok(listing) => Msg::Listing(listing),
                         Err(e) => Msg::SourceError {
-                            source: "inventory",
+                            source: sources::Source::Inventory,
                             error: e.to_string(),
                         },
                     };
@@ -246,7 +246,7 @@ impl Runtime {
                 self.rollouts.retain(|_, c| !c.is_closed());
                 self.rollouts.insert(view.id, ctl);
                 let swarm = request.swarm_id.is_some();
-                let driver = crate::rollout::driver::Driver::new(
+                let driver = crate::driver::Driver::new(
                     *request,
                     *view,
                     tx,
@@ -326,7 +326,7 @@ pub async fn run(
             settings.max_streams,
         ),
         inspects: Arc::new(tokio::sync::Semaphore::new(sources::INSPECT_CONCURRENCY)),
-        swarm_manager: Arc::new(AtomicBool::new(info.swarm == "manager")),
+        swarm_manager: Arc::new(AtomicBool::new(info.is_swarm_manager())),
         started,
         prom: settings
             .prometheus

@@ -30,7 +30,7 @@ pub async fn take(
         &docker,
         &topology,
         &Default::default(),
-        info.swarm == "manager",
+        info.is_swarm_manager(),
     )
     .await
     .map_err(|e| format!("cannot list containers: {e}"))?;

@@ -18,7 +18,6 @@ use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, stream};
 use tokio::sync::mpsc::Sender;
 
-use crate::app::Msg;
 use crate::model::{DockerNetwork, Health, NetworkAttachment, PortMapping, Replica, SwarmService};
 use crate::topology::Topology;
 
@@ -121,7 +120,7 @@ pub fn replica_from_inspect(topology: &Topology, c: ContainerInspectResponse) ->
         pid: state.pid.filter(|p| *p > 0).map(|p| p as u32),
         cpu_limit,
         mem_limit: host.memory.filter(|m| *m > 0).map(|m| m as u64),
-        limits: crate::ops::units::Resources {
+        limits: crate::units::Resources {
             nano_cpus: Some(host.nano_cpus.unwrap_or(0)),
             memory: Some(host.memory.unwrap_or(0)),
             memory_reservation: Some(host.memory_reservation.unwrap_or(0)),
@@ -423,9 +422,70 @@ pub async fn list_services(
         .collect())
 }
 
+/// Which source failed: a failed inspect is one container's problem, a
+/// failed listing or events stream the daemon's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    Inventory,
+    Inspect,
+    Events,
+}
+
+impl Source {
+    pub fn word(self) -> &'static str {
+        match self {
+            Source::Inventory => "inventory",
+            Source::Inspect => "inspect",
+            Source::Events => "events",
+        }
+    }
+
+    /// Whether its failure means the daemon is not answering.
+    pub fn is_the_daemons(self) -> bool {
+        self != Source::Inspect
+    }
+}
+
+/// What the event and log streams tell whoever listens (the app's `Msg` is
+/// `From` it): their own message, so the sources do not depend on the app.
+#[derive(Debug)]
+pub enum Feed {
+    /// A Docker event for the timeline.
+    Timeline(Box<crate::events::RawEvent>),
+    Container {
+        id: String,
+        action: String,
+    },
+    Swarm {
+        action: String,
+    },
+    Network {
+        action: String,
+        container: Option<String>,
+    },
+    /// A stream failed.
+    Failed {
+        source: Source,
+        error: String,
+    },
+    /// The daemon answers again after an error.
+    DaemonBack,
+    /// Lines for logs pane `pane`.
+    LogLines {
+        pane: u64,
+        lines: Vec<crate::logs::LogLine>,
+    },
+    /// A followed replica's stream ended.
+    LogEnded {
+        pane: u64,
+        source: usize,
+        why: String,
+    },
+}
+
 /// Follow `/events` for containers, services, nodes and networks; resubscribe with
 /// backoff when the stream fails, and tell the app so it resyncs.
-pub async fn follow_events(docker: Docker, tx: Sender<Msg>) {
+pub async fn follow_events<M: From<Feed>>(docker: Docker, tx: Sender<M>) {
     let mut backoff = Duration::from_millis(500);
     loop {
         let mut filters = HashMap::new();
@@ -504,17 +564,17 @@ pub async fn follow_events(docker: Docker, tx: Sender<Msg>) {
                                 .into_iter()
                                 .collect(),
                         };
-                        if tx.send(Msg::Timeline(Box::new(raw))).await.is_err() {
+                        if tx.send(Feed::Timeline(Box::new(raw)).into()).await.is_err() {
                             return;
                         }
                     }
-                    let msg = match ev.typ {
-                        Some(EventMessageTypeEnum::CONTAINER) => Msg::ContainerEvent { id, action },
+                    let feed = match ev.typ {
+                        Some(EventMessageTypeEnum::CONTAINER) => Feed::Container { id, action },
                         Some(EventMessageTypeEnum::SERVICE) | Some(EventMessageTypeEnum::NODE) => {
-                            Msg::SwarmEvent { action }
+                            Feed::Swarm { action }
                         }
                         // Connect/disconnect also change containers' networks.
-                        Some(EventMessageTypeEnum::NETWORK) => Msg::NetworkEvent {
+                        Some(EventMessageTypeEnum::NETWORK) => Feed::Network {
                             action,
                             container: ev
                                 .actor
@@ -524,19 +584,16 @@ pub async fn follow_events(docker: Docker, tx: Sender<Msg>) {
                         },
                         _ => continue,
                     };
-                    if tx.send(msg).await.is_err() {
+                    if tx.send(feed.into()).await.is_err() {
                         return;
                     }
                 }
                 Err(e) => {
-                    if tx
-                        .send(Msg::SourceError {
-                            source: "events",
-                            error: e.to_string(),
-                        })
-                        .await
-                        .is_err()
-                    {
+                    let failed = Feed::Failed {
+                        source: Source::Events,
+                        error: e.to_string(),
+                    };
+                    if tx.send(failed.into()).await.is_err() {
                         return;
                     }
                     break;
@@ -547,7 +604,7 @@ pub async fn follow_events(docker: Docker, tx: Sender<Msg>) {
         // At most 2 s: a daemon that answers again is seen within that.
         backoff = (backoff * 2).min(Duration::from_secs(2));
         // Probe before resubscribing so the app hears when the daemon is back.
-        if docker.ping().await.is_ok() && tx.send(Msg::DaemonBack).await.is_err() {
+        if docker.ping().await.is_ok() && tx.send(Feed::DaemonBack.into()).await.is_err() {
             return;
         }
     }
@@ -555,15 +612,15 @@ pub async fn follow_events(docker: Docker, tx: Sender<Msg>) {
 
 /// Follow one replica's logs for logs pane `pane`: the last `tail` lines,
 /// then everything new, sent in batches (every 50 ms or 256 lines) so a
-/// chatty replica costs a few messages a second. Ends with `Msg::LogEnded`.
-pub async fn follow_logs(
+/// chatty replica costs a few messages a second. Ends with `Feed::LogEnded`.
+pub async fn follow_logs<M: From<Feed>>(
     docker: Docker,
     pane: u64,
     source: usize,
     id: String,
     tail: Option<usize>,
     since: i32,
-    tx: Sender<Msg>,
+    tx: Sender<M>,
 ) {
     use crate::logs::{LogLine, split_chunk};
     use bollard::container::LogOutput;
@@ -609,14 +666,18 @@ pub async fn follow_logs(
             && (batch.len() >= 256 || last_send.elapsed() >= Duration::from_millis(50))
         {
             let lines = std::mem::take(&mut batch);
-            if tx.send(Msg::LogLines { pane, lines }).await.is_err() {
+            if tx
+                .send(Feed::LogLines { pane, lines }.into())
+                .await
+                .is_err()
+            {
                 return;
             }
             last_send = std::time::Instant::now();
         }
     };
     if !batch.is_empty() {
-        let _ = tx.send(Msg::LogLines { pane, lines: batch }).await;
+        let _ = tx.send(Feed::LogLines { pane, lines: batch }.into()).await;
     }
-    let _ = tx.send(Msg::LogEnded { pane, source, why }).await;
+    let _ = tx.send(Feed::LogEnded { pane, source, why }.into()).await;
 }

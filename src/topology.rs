@@ -17,7 +17,7 @@ use toml::Spanned;
 
 use crate::metrics::{Metric, RawMetric};
 use crate::model::{Placement, ServiceId, ServiceKind};
-use crate::ops::policy::{Policy, Profile, RawPolicy, RawProfile};
+use crate::policy::{Policy, Profile, RawPolicy, RawProfile};
 use crate::rollout;
 
 pub const DEFAULT_TOPOLOGY: &str = include_str!("../assets/topology.toml");

@@ -212,6 +212,12 @@ fn config_default_and_check() {
         "{out}"
     );
     assert!(out.trim_end().ends_with("ok"), "{out}");
+    // Shared flags may come after the subcommand too.
+    let keymap = concat!(env!("CARGO_MANIFEST_DIR"), "/keymaps/vim.toml");
+    let (code, out) = stdout_of(&["config", "check", "--keymap", keymap, "--theme", "light"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(&format!("keymap:      {keymap}")), "{out}");
+    assert!(out.contains("theme:       light"), "{out}");
     let prod = write(
         &dir,
         "prod.toml",

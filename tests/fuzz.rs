@@ -124,7 +124,7 @@ proptest! {
         Just("-1".to_string()),
         Just("unlimited".to_string()),
     ]) {
-        use agile_deck::ops::units::{parse_bytes, parse_cpus, parse_pids};
+        use agile_deck::units::{parse_bytes, parse_cpus, parse_pids};
         let plain = text.trim().chars().all(|c| c.is_ascii_alphanumeric() || ".+-".contains(c));
         for r in [
             parse_cpus(&text, 2),
@@ -145,7 +145,7 @@ proptest! {
         "(cpus|memory|mem|swap|reservation|pids|x)=[-+0-9.kmgtunlimited]{0,12}", 0..5)
     ) {
         let words: Vec<&str> = words.iter().map(String::as_str).collect();
-        let _ = agile_deck::ops::units::parse_change(&words, 2, 8 << 30);
+        let _ = agile_deck::units::parse_change(&words, 2, 8 << 30);
     }
 
     #[test]

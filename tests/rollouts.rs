@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -52,7 +51,7 @@ impl HealthSampler {
         let (l, s) = (low.clone(), stop.clone());
         let thread = std::thread::spawn(move || {
             while !s.load(Ordering::Relaxed) {
-                let out = Command::new("docker")
+                let out = common::docker_cli()
                     .args([
                         "ps",
                         "-q",
@@ -674,8 +673,8 @@ async fn blue_green_switches_the_alias_both_ways() {
     });
     assert_eq!(versions_behind(&client, &pair, 6), ["200 blue"]);
     let mut desk = desk().await;
-    let p = agile_deck::rollout::pair::find(&desk.app.fleet, &pair).unwrap();
-    assert_eq!(p.live, [agile_deck::rollout::pair::Colour::Blue]);
+    let p = agile_deck::ops::pair::find(&desk.app.fleet, &pair).unwrap();
+    assert_eq!(p.live, [agile_deck::ops::pair::Colour::Blue]);
     assert_eq!((p.blue.len(), p.green.len()), (2, 2));
     assert_eq!(p.network.as_deref(), Some(pair.as_str()));
 
@@ -727,8 +726,8 @@ async fn blue_green_switches_the_alias_both_ways() {
     let op = desk.confirm('y').await;
     assert_eq!(op.status, agile_deck::ops::Status::Done, "{op:#?}");
     assert_eq!(versions_behind(&client, &pair, 6), ["200 green"]);
-    let p = agile_deck::rollout::pair::find(&desk.app.fleet, &pair).unwrap();
-    assert_eq!(p.live, [agile_deck::rollout::pair::Colour::Green]);
+    let p = agile_deck::ops::pair::find(&desk.app.fleet, &pair).unwrap();
+    assert_eq!(p.live, [agile_deck::ops::pair::Colour::Green]);
     assert!(
         names[..2].iter().all(|n| health_of(n) == "healthy"),
         "blue still runs"

@@ -75,7 +75,7 @@ fn replica(topology: &Topology, i: usize, s: &Spec) -> Replica {
         pid: None,
         cpu_limit: Some(0.25),
         mem_limit: Some(64 << 20),
-        limits: agile_deck::ops::units::Resources {
+        limits: agile_deck::units::Resources {
             nano_cpus: Some(250_000_000),
             memory: Some(64 << 20),
             memory_reservation: Some(0),
@@ -334,6 +334,59 @@ fn replica_page() {
     });
 }
 
+/// Names in CJK or with emoji take two cells a character: the name column
+/// is measured and cut in cells, so each name keeps its end (what tells
+/// replicas apart) and the columns after it stay in line.
+#[test]
+fn wide_names_are_measured_in_cells() {
+    let mut app = fixture();
+    for (i, name) in [
+        "agile-agent-データ処理チーム-dev-101",
+        "agile-agent-🚀🚀🚀🚀🚀🚀🚀🚀🚀🚀🚀🚀🚀🚀🚀🚀🚀🚀-dev-102",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let s = Spec {
+            team: Some("development"),
+            networks: &["agile-execution"],
+            ..spec(name, "development-team", "execution", 1.0, 3)
+        };
+        let r = replica(&app.fleet.topology, 60 + i, &s);
+        app.fleet.upsert(r);
+    }
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Enter);
+    let backend = draw(&mut app, 120, 30);
+    let screen = format!("{backend}");
+    assert!(screen.contains("データ処理チーム-dev-101"), "{screen}");
+    assert!(
+        screen.contains("-dev-102"),
+        "the end of the emoji name:\n{screen}"
+    );
+    // The CPU column starts at the same cell on every replica row.
+    let buf = backend.buffer();
+    let header_y = (0..buf.area.height)
+        .find(|&y| row_text(buf, y).contains("NAME"))
+        .expect("a header");
+    let cpu_x = (0..buf.area.width)
+        .find(|&x| buf[(x, header_y)].symbol() == "C" && buf[(x + 1, header_y)].symbol() == "P")
+        .expect("a CPU column");
+    for y in header_y + 1..buf.area.height {
+        let row = row_text(buf, y);
+        if row.contains("-dev-1") {
+            let before = buf[(cpu_x - 1, y)].symbol();
+            assert!(before == " " || before == "│", "row {y} shifted: {row}");
+        }
+    }
+}
+
+fn row_text(buf: &ratatui::buffer::Buffer, y: u16) -> String {
+    (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect()
+}
+
 #[test]
 fn stopped_replica_in_data_layer() {
     both("replicas_minio", |app| {
@@ -428,7 +481,7 @@ fn log_pane() {
 fn daemon_unreachable_keeps_the_last_state() {
     both("unreachable", |app| {
         app.update(Msg::SourceError {
-            source: "events",
+            source: agile_deck::sources::Source::Events,
             error: "error trying to connect: No such file or directory (os error 2)".into(),
         });
     });
@@ -1019,7 +1072,7 @@ fn logs_pane() {
     let setup = |app: &mut App| {
         development_team(app);
         key(app, KeyCode::Char('l'));
-        assert_eq!(app.views.view, agile_deck::views::View::Logs);
+        assert_eq!(app.views.view, agile_deck::app::views::View::Logs);
         let pane = app.logs.as_ref().unwrap().0;
         let mut lines = Vec::new();
         for i in 0..40 {
@@ -1215,12 +1268,15 @@ fn mouse_selects_drills_and_scrolls() {
     let column = |word: &str| tabs[..tabs.find(word).unwrap()].chars().count() as u16 - 1;
     let x = column("Networks");
     app.update(Msg::Click { column: x, row: 1 });
-    assert_eq!(app.views.view, agile_deck::views::View::Networks);
+    assert_eq!(app.views.view, agile_deck::app::views::View::Networks);
     let x = column("Teams");
     app.update(Msg::Click { column: x, row: 1 });
     assert_eq!(
         (app.views.view, app.pane),
-        (agile_deck::views::View::Fleet, agile_deck::app::Pane::Teams)
+        (
+            agile_deck::app::views::View::Fleet,
+            agile_deck::app::Pane::Teams
+        )
     );
 }
 
@@ -1370,7 +1426,7 @@ fn rollout_rows_keep_state_and_failures_when_narrow() {
         let mut app = fixture();
         with_rollout(&mut app);
         let mut view = app.ops.rollouts[0].clone();
-        view.what = "canary".into();
+        view.what = agile_deck::rollout::Kind::Canary;
         view.stage = Some((1, 3));
         view.from = "registry.example.com/agile/agile-sim:0.1.0".into();
         view.to = "registry.example.com/agile/agile-sim:0.2.0-rc1".into();
@@ -1583,7 +1639,7 @@ fn slash_filters_events_and_networks() {
     assert_eq!(app.event_lines().len(), all);
 
     key(&mut app, KeyCode::Tab);
-    assert_eq!(app.views.view, agile_deck::views::View::Networks);
+    assert_eq!(app.views.view, agile_deck::app::views::View::Networks);
     let all = app.network_rows().len();
     key(&mut app, KeyCode::Char('/'));
     typed(&mut app, "DATA|storage");

@@ -2,10 +2,10 @@
 //! a team, a layer), picking up replicas that start later, the keys, and
 //! closing (which cancels every stream).
 
+use crate::app::views::View;
 use crate::app::{App, Cmd};
 use crate::keymap::Action;
 use crate::logs::{self, LogLine, Logs};
-use crate::views::View;
 
 /// One stream to open: source index, container, how much history.
 #[derive(Clone, Debug, PartialEq)]
@@ -76,13 +76,13 @@ impl App {
             }),
             View::Logs => return,
             View::Rollouts => match self.rollout_rows().get(self.ops.rollouts_selected) {
-                Some(crate::rollout::desk::Row::Pair(p)) => Some(format!("service:{}", p.name)),
-                Some(crate::rollout::desk::Row::Interrupted(i)) => self
+                Some(crate::app::rollouts::Row::Pair(p)) => Some(format!("service:{}", p.name)),
+                Some(crate::app::rollouts::Row::Interrupted(i)) => self
                     .ops
                     .interrupted
                     .get(*i)
                     .map(|r| format!("service:{}", r.service())),
-                Some(crate::rollout::desk::Row::Rollout(i)) => self
+                Some(crate::app::rollouts::Row::Rollout(i)) => self
                     .ops
                     .rollouts
                     .get(*i)

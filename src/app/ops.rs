@@ -7,15 +7,15 @@ use std::collections::{HashMap, VecDeque};
 
 use chrono::{DateTime, Utc};
 
-use super::exec::Progress;
-use super::plan::{self, Target};
-use super::policy::{self, Advice, LastChange, Load};
-use super::units;
-use super::{Kind, Plan, Status, StepState, UndoSpec};
 use crate::app::{App, Cmd, Level, Pane};
 use crate::journal::Entry;
 use crate::model::{Replica, ServiceId};
+use crate::ops::exec::Progress;
+use crate::ops::plan::{self, Target};
+use crate::ops::{Kind, Plan, Status, StepState, UndoSpec};
+use crate::policy::{self, Advice, LastChange, Load};
 use crate::topology::normalize_team;
+use crate::units;
 
 /// How many journal lines the journal pane keeps.
 const JOURNAL_LINES: usize = 200;
@@ -253,10 +253,6 @@ impl App {
 
     /// Show a plan for confirmation (or say why there is none).
     pub fn propose(&mut self, plan: Result<Plan, String>) {
-        if self.ops.read_only {
-            self.flash = Some(READ_ONLY.into());
-            return;
-        }
         match plan {
             Ok(plan) => {
                 self.ops.pending = Some(Pending {
@@ -273,11 +269,7 @@ impl App {
     /// resize open the command line with the current values to edit;
     /// restart, stop and start go straight to the plan.
     pub fn operation_key(&mut self, kind: Kind) {
-        if self.ops.read_only {
-            self.flash = Some(READ_ONLY.into());
-            return;
-        }
-        if self.views.view != crate::views::View::Fleet {
+        if self.views.view != crate::app::views::View::Fleet {
             self.flash =
                 Some("pick a target in Layers or Teams (Tab), or type :scale, :update …".into());
             return;

@@ -46,7 +46,7 @@ impl App {
         let mut names: Vec<String> = Vec::new();
         match (command, position) {
             ("switch" | "retire", 1) => names.extend(
-                crate::rollout::pair::pairs(&self.fleet)
+                crate::ops::pair::pairs(&self.fleet)
                     .into_iter()
                     .map(|p| p.name),
             ),

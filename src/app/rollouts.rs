@@ -5,13 +5,15 @@
 
 use serde_json::json;
 
-use super::pair::{self, Colour, Pair};
-use super::{Change, Control, Mode, Order, Phase, Request, Spec, View, batches, config};
 use crate::app::{App, Cmd};
 use crate::keymap::Action as Key;
 use crate::model::{ServiceId, ServiceKind};
+use crate::ops::pair::{self, Colour, Pair};
 use crate::ops::plan::{lock_of, replicas_of_service};
 use crate::ops::{Action, Kind, Plan, Step};
+use crate::rollout::{
+    self, Change, Control, Mode, Order, Phase, Request, Spec, View, batches, config,
+};
 
 /// A row of the Rollouts view.
 #[derive(Clone, Debug, PartialEq)]
@@ -97,7 +99,7 @@ impl App {
                         "Swarm replaces the tasks of {}, {} at a time",
                         s.name, spec.parallelism
                     ),
-                    super::swarm::update_cli(&s.name, &change, &spec),
+                    crate::driver::swarm::update_cli(&s.name, &change, &spec),
                 ),
             };
             notes.push(
@@ -110,7 +112,7 @@ impl App {
             );
             notes.push(format!(
                 "monitor {}: a task that fails within it after it started counts as failed (Swarm waits for health by its own rules; healthy-within applies to Compose-style rollouts only)",
-                super::duration_text(spec.monitor)
+                crate::rollout::duration_text(spec.monitor)
             ));
             (vec![step], Vec::new(), Some(s.id.clone()), s.image.clone())
         } else {
@@ -145,7 +147,7 @@ impl App {
                     stages
                         .iter()
                         .map(|st| {
-                            let want = super::canary_count(n, st.weight);
+                            let want = crate::rollout::canary_count(n, st.weight);
                             let g = rs[done..want].iter().map(|r| r.name.as_str()).collect();
                             done = want;
                             g
@@ -176,9 +178,9 @@ impl App {
                             format!(
                                 "stage {}: {} of {n} on {to} ({}); watch {}{}",
                                 k + 1,
-                                super::canary_count(n, st.weight),
+                                crate::rollout::canary_count(n, st.weight),
                                 if names.is_empty() { "no new replica".to_string() } else { names.join(", ") },
-                                super::duration_text(st.duration),
+                                crate::rollout::duration_text(st.duration),
                                 if gates.is_empty() { String::new() } else { format!(", gates {}", gates.join(", ")) }
                             )
                         }
@@ -197,8 +199,8 @@ impl App {
                 .collect();
             notes.push(format!(
                 "a new replica counts once healthy within {} (at least one health-check cycle) and still up {} later (monitor, as Swarm's --update-monitor); otherwise it failed",
-                super::duration_text(spec.healthy_within),
-                super::duration_text(spec.monitor)
+                crate::rollout::duration_text(spec.healthy_within),
+                crate::rollout::duration_text(spec.monitor)
             ));
             notes.push(match spec.order {
                 Order::StopFirst => format!(
@@ -249,13 +251,9 @@ impl App {
     }
 
     fn propose_rollout(&mut self, planned: Result<(Plan, Request), String>) {
-        if self.ops.read_only {
-            self.flash = Some(crate::ops::desk::READ_ONLY.into());
-            return;
-        }
         match planned {
             Ok((plan, request)) => {
-                self.ops.pending = Some(crate::ops::desk::Pending {
+                self.ops.pending = Some(crate::app::ops::Pending {
                     plan,
                     rollout: Some(Box::new(request)),
                     scroll: 0,
@@ -279,17 +277,17 @@ impl App {
                 .retain(|i| (i.run.as_str(), i.op) != (r.run.as_str(), r.op));
         }
         let what = match &request.mode {
-            _ if request.resume.as_ref().is_some_and(|r| r.back) => "recovery roll back",
-            _ if request.resume.is_some() => "resumed rolling update",
-            Mode::Canary(_) => "canary",
-            Mode::SwarmRollback => "swarm rollback",
-            Mode::Rolling if request.swarm_id.is_some() => "swarm update",
-            Mode::Rolling => "rolling update",
+            _ if request.resume.as_ref().is_some_and(|r| r.back) => rollout::Kind::RecoveryRollBack,
+            _ if request.resume.is_some() => rollout::Kind::ResumedRollingUpdate,
+            Mode::Canary(_) => rollout::Kind::Canary,
+            Mode::SwarmRollback => rollout::Kind::SwarmRollback,
+            Mode::Rolling if request.swarm_id.is_some() => rollout::Kind::SwarmUpdate,
+            Mode::Rolling => rollout::Kind::RollingUpdate,
         };
         let view = View {
             id,
             service: request.service.clone(),
-            what: what.into(),
+            what,
             from: plan.params["from"].as_str().unwrap_or_default().to_string(),
             to: plan.params["to"].as_str().unwrap_or_default().to_string(),
             spec: request.spec.clone(),
@@ -362,7 +360,7 @@ impl App {
             ));
             return;
         };
-        let swarm = r.what.starts_with("swarm");
+        let swarm = r.what.is_swarm();
         if swarm && matches!(control, Control::Pause | Control::Abort) {
             self.flash = Some(format!(
                 "Swarm cannot {} an update on request: roll it back (b) or let it finish",
@@ -399,7 +397,7 @@ impl App {
                 };
                 let planned = self.rollout_service(name).and_then(|service| {
                     let mut spec = config::spec_for(&self.fleet.topology.rollouts, &service.name);
-                    let change = super::parse_args(opts, &mut spec)?;
+                    let change = crate::rollout::parse_args(opts, &mut spec)?;
                     let mode = if word == "canary" {
                         if self.prom.is_none() {
                             return Err("refused: a canary is gated by Prometheus, and none is configured (--prometheus URL)".into());
@@ -488,10 +486,6 @@ impl App {
     /// `x` on an interrupted row: it is closed in the journal (so it is not
     /// shown again) and left as it is.
     fn dismiss_interrupted(&mut self, i: usize, cmds: &mut Vec<Cmd>) {
-        if self.ops.read_only {
-            self.flash = Some(crate::ops::desk::READ_ONLY.into());
-            return;
-        }
         let it = self.ops.interrupted.remove(i);
         self.flash = Some(format!(
             "interrupted {} of {} dismissed: the containers are left as they are",
@@ -634,7 +628,7 @@ impl App {
             mode: Mode::Rolling,
             spec,
             replicas: Vec::new(),
-            resume: Some(super::Resume {
+            resume: Some(crate::rollout::Resume {
                 run: it.run.clone(),
                 op: it.op,
                 names,
@@ -661,14 +655,11 @@ impl App {
     pub fn on_rollouts_key(&mut self, action: Key, cmds: &mut Vec<Cmd>) -> bool {
         let rows = self.rollout_rows();
         let n = rows.len();
-        let sel = &mut self.ops.rollouts_selected;
+        if let Some(to) = action.moved(self.ops.rollouts_selected, n, super::nav::LIST_PAGE) {
+            self.ops.rollouts_selected = to;
+            return true;
+        }
         match action {
-            Key::Up => *sel = sel.saturating_sub(1),
-            Key::Down => *sel = (*sel + 1).min(n.saturating_sub(1)),
-            Key::PageUp => *sel = sel.saturating_sub(10),
-            Key::PageDown => *sel = (*sel + 10).min(n.saturating_sub(1)),
-            Key::Top => *sel = 0,
-            Key::Bottom => *sel = n.saturating_sub(1),
             Key::RolloutResume | Key::RolloutBack | Key::RolloutAbort
                 if matches!(
                     rows.get(self.ops.rollouts_selected),

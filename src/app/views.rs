@@ -290,14 +290,11 @@ impl App {
                 None => (self.network_rows().len(), &mut self.views.networks_selected),
             },
         };
-        let page = 10;
+        if let Some(to) = action.moved(*sel, n, super::nav::LIST_PAGE) {
+            *sel = to;
+            return true;
+        }
         match action {
-            Action::Up => *sel = sel.saturating_sub(1),
-            Action::Down => *sel = (*sel + 1).min(n.saturating_sub(1)),
-            Action::PageUp => *sel = sel.saturating_sub(page),
-            Action::PageDown => *sel = (*sel + page).min(n.saturating_sub(1)),
-            Action::Top => *sel = 0,
-            Action::Bottom => *sel = n.saturating_sub(1),
             Action::Enter => self.view_enter(),
             Action::Back => {
                 if self.views.network_open.take().is_none() {
@@ -424,7 +421,7 @@ impl App {
         true
     }
 
-    /// Tab and Shift-Tab: Layers, Teams, Events, Networks.
+    /// Tab and Shift-Tab: through `TABS`, round.
     pub fn next_tab(&mut self, forward: bool) {
         let now = TABS
             .iter()

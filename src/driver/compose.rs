@@ -16,15 +16,15 @@ use bollard::models::{
 use bollard::query_parameters::RenameContainerOptions;
 use futures_util::future::join_all;
 
-use super::driver::{Driver, Got};
-use super::health_deadline;
-use super::{
-    Change, Decision, Mode, Phase, Resume, SlotState, Stage, batches, canary_count, decide,
-};
+use super::{Driver, Got};
 use crate::metrics::{Metric, Vars};
 use crate::ops::exec::{self, COMPOSE_NUMBER, clone_body, create_and_start};
 use crate::ops::{Action, StepError};
 use crate::prometheus::{Client, Data, Query};
+use crate::rollout::health_deadline;
+use crate::rollout::{
+    Change, Decision, Mode, Phase, Resume, SlotState, Stage, batches, canary_count, decide,
+};
 
 type Body = (ContainerCreateBody, Vec<(String, EndpointSettings)>);
 
@@ -289,7 +289,7 @@ async fn wait_healthy(
         if started.elapsed() >= deadline {
             return Err(format!(
                 "not healthy within {} (still {}{})",
-                super::duration_text(deadline),
+                crate::rollout::duration_text(deadline),
                 now.health.as_deref().unwrap_or(&now.status),
                 now.last_probe
                     .as_ref()
@@ -308,7 +308,7 @@ async fn wait_healthy(
         if let Some(why) = now.failure(restarts, started.elapsed().as_secs_f64()) {
             return Err(format!(
                 "{why}: failed within the monitor window ({} after it was up)",
-                super::duration_text(monitor)
+                crate::rollout::duration_text(monitor)
             ));
         }
     }
@@ -319,11 +319,11 @@ async fn wait_healthy(
     };
     Ok(format!(
         "{what} after {up_after:.1} s, still {what} {} later",
-        super::duration_text(monitor)
+        crate::rollout::duration_text(monitor)
     ))
 }
 
-impl Driver {
+impl<M: From<super::Report> + Send + 'static> Driver<M> {
     /// Inspect every replica and build its old and new bodies. Nothing is
     /// changed yet: a missing image or replica stops here.
     async fn prepare(&mut self, docker: &Docker) -> Result<Vec<Slot>, String> {
@@ -383,7 +383,7 @@ impl Driver {
             .map_err(|e| e.message)?;
         let order = self.request.spec.order;
         match (order, now.named) {
-            (super::Order::StartFirst, Some(old)) => {
+            (crate::rollout::Order::StartFirst, Some(old)) => {
                 let aside = aside_name(&slot.name, &old.id);
                 self.step(
                     format!("rename {} to {aside}", slot.name),
@@ -682,7 +682,15 @@ impl Driver {
                     .await;
                 false
             }
-            Got::Pause => self.paused(docker, slots, "paused on request".into()).await,
+            Got::Pause => {
+                let why = match self.take_unjournaled() {
+                    Some(e) => {
+                        format!("the journal cannot be written ({e}): nothing runs unrecorded")
+                    }
+                    None => "paused on request".into(),
+                };
+                self.paused(docker, slots, why).await
+            }
         }
     }
 
@@ -787,7 +795,7 @@ impl Driver {
         self.view.slots = slots
             .iter()
             .zip(states)
-            .map(|(s, (state, note))| super::SlotView {
+            .map(|(s, (state, note))| crate::rollout::SlotView {
                 name: s.name.clone(),
                 from: r.from.clone(),
                 to: r.to.clone(),
@@ -947,7 +955,7 @@ impl Driver {
         };
         self.view.slots = slots
             .iter()
-            .map(|s| super::SlotView {
+            .map(|s| crate::rollout::SlotView {
                 name: s.name.clone(),
                 from: image_of(&s.old),
                 to: image_of(&s.new),
@@ -1014,7 +1022,7 @@ impl Driver {
                     "stage {} of {}: {want} of {n} on the new version, watching for {}",
                     k + 1,
                     stages.len(),
-                    super::duration_text(stage.duration)
+                    crate::rollout::duration_text(stage.duration)
                 );
                 self.send().await;
                 if !self.between(docker, slots, stage.duration).await {
@@ -1118,7 +1126,7 @@ async fn rename(docker: &Docker, id: &str, name: &str) -> Result<String, StepErr
 async fn gates(
     client: &Client,
     metrics: &[Metric],
-    gates: &[super::Gate],
+    gates: &[crate::rollout::Gate],
     canaries: &[String],
 ) -> Result<String, String> {
     let mut seen = Vec::new();

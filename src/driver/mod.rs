@@ -1,5 +1,10 @@
-//! What every rollout driver shares: the view it reports after each
-//! change, the journal line per Docker action, and the user's controls.
+//! Rollout drivers, the tasks that carry a rollout out against Docker
+//! (`compose`: agile-deck replaces the replicas; `swarm`: Swarm does and
+//! the driver follows), and what they share: the view reported after each
+//! change, the journal line per Docker action, the user's controls.
+
+pub mod compose;
+pub mod swarm;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,11 +12,10 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use super::{Control, Phase, Request, View};
-use crate::app::Msg;
 use crate::journal::Journal;
 use crate::ops::exec::{Context, entry_for};
 use crate::ops::{Kind, StepError};
+use crate::rollout::{Control, Phase, Request, View};
 
 /// What the user said, if anything.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,25 +27,37 @@ pub enum Got {
     Abort,
 }
 
-pub struct Driver {
+/// What a driver tells whoever listens (the app's `Msg` is `From` it): its
+/// own message, so the drivers do not depend on the app.
+#[derive(Debug)]
+pub enum Report {
+    /// The driver's latest view of its rollout.
+    View(Box<View>),
+    /// A line the journal just took.
+    Journaled(Box<crate::journal::Entry>),
+}
+
+pub struct Driver<M> {
     pub request: Request,
     pub view: View,
-    tx: mpsc::Sender<Msg>,
+    tx: mpsc::Sender<M>,
     controls: mpsc::Receiver<Control>,
     journal: Arc<Journal>,
     ctx: Context,
     steps: std::sync::atomic::AtomicUsize,
+    /// Why the journal last refused a line, until the rollout stops for it.
+    unjournaled: std::sync::Mutex<Option<String>>,
 }
 
-impl Driver {
+impl<M: From<Report> + Send + 'static> Driver<M> {
     pub fn new(
         request: Request,
         view: View,
-        tx: mpsc::Sender<Msg>,
+        tx: mpsc::Sender<M>,
         controls: mpsc::Receiver<Control>,
         journal: Arc<Journal>,
         ctx: Context,
-    ) -> Driver {
+    ) -> Driver<M> {
         Driver {
             request,
             view,
@@ -50,6 +66,7 @@ impl Driver {
             journal,
             ctx,
             steps: Default::default(),
+            unjournaled: Default::default(),
         }
     }
 
@@ -58,11 +75,11 @@ impl Driver {
         json!({
             "from": self.view.from,
             "to": self.view.to,
-            "what": self.view.what,
+            "what": self.view.what.word(),
             "parallelism": s.parallelism,
-            "delay": super::duration_text(s.delay),
-            "monitor": super::duration_text(s.monitor),
-            "healthy_within": super::duration_text(s.healthy_within),
+            "delay": crate::rollout::duration_text(s.delay),
+            "monitor": crate::rollout::duration_text(s.monitor),
+            "healthy_within": crate::rollout::duration_text(s.healthy_within),
             "failure": s.on_failure.word(),
             "ratio": s.max_ratio,
             "order": s.order.word(),
@@ -88,7 +105,7 @@ impl Driver {
     pub async fn send(&self) {
         let _ = self
             .tx
-            .send(Msg::Rollout(Box::new(self.view.clone())))
+            .send(Report::View(Box::new(self.view.clone())).into())
             .await;
     }
 
@@ -118,10 +135,23 @@ impl Driver {
     pub(super) async fn journaled(&self, e: crate::journal::Entry) {
         match self.journal.append(&e) {
             Ok(()) => {
-                let _ = self.tx.send(Msg::Journaled(Box::new(e))).await;
+                let _ = self.tx.send(Report::Journaled(Box::new(e)).into()).await;
             }
-            Err(err) => log::error!("{err}"),
+            Err(err) => {
+                // The operations' policy: nothing goes on unrecorded. The
+                // step that ran is reported; the next poll pauses.
+                log::error!("{err}");
+                *self.unjournaled.lock().unwrap_or_else(|p| p.into_inner()) = Some(err.to_string());
+            }
         }
+    }
+
+    /// Why the journal refused a line, once (the rollout paused for it).
+    pub fn take_unjournaled(&self) -> Option<String> {
+        self.unjournaled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
     }
 
     /// End in `phase`: the result line and the last view.
@@ -137,7 +167,7 @@ impl Driver {
         e.detail = self.view.message.clone();
         e.after = json!({
             "replicas": self.view.slots.iter().map(|s| json!({
-                "name": s.name, "state": format!("{:?}", s.state), "image": if s.state == super::SlotState::Replaced { &s.to } else { &s.from },
+                "name": s.name, "state": format!("{:?}", s.state), "image": if s.state == crate::rollout::SlotState::Replaced { &s.to } else { &s.from },
             })).collect::<Vec<_>>(),
             "failures": self.view.failures,
         });
@@ -158,8 +188,17 @@ impl Driver {
         }
     }
 
-    /// The user's word within `wait` (Nothing if none came).
+    /// The user's word within `wait` (Nothing if none came); Pause at once
+    /// while the journal refuses lines.
     pub async fn control(&mut self, wait: Duration) -> Got {
+        if self
+            .unjournaled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+        {
+            return Got::Pause;
+        }
         match tokio::time::timeout(wait, self.controls.recv()).await {
             Ok(c) => Self::got(c),
             Err(_) => Got::Nothing,

@@ -14,13 +14,15 @@ use bollard::models::{
 };
 use bollard::query_parameters::{InspectServiceOptions, ListTasksOptions, UpdateServiceOptions};
 
-use super::driver::{Driver, Got};
-use super::{Change, Mode, OnFailure, Order, Phase, SlotState, SlotView, Spec};
+use super::{Driver, Got};
 use crate::ops::StepError;
 use crate::ops::exec::{step_error, update_spec};
+use crate::rollout::{Change, Mode, OnFailure, Order, Phase, SlotState, SlotView, Spec};
 
 /// How long a Swarm update may show no progress at all before we say so.
 const SILENT: Duration = Duration::from_secs(60);
+/// How long after Swarm says it is over its tasks may take to run.
+const SETTLE: Duration = Duration::from_secs(60);
 
 fn update_config(spec: &Spec) -> ServiceSpecUpdateConfig {
     ServiceSpecUpdateConfig {
@@ -50,8 +52,8 @@ pub fn update_cli(name: &str, change: &Change, spec: &Spec) -> String {
     format!(
         "docker service update {flag} --update-parallelism {} --update-delay {} --update-monitor {} --update-failure-action {} --update-max-failure-ratio {} --update-order {} {name}",
         spec.parallelism,
-        super::duration_text(spec.delay),
-        super::duration_text(spec.monitor),
+        crate::rollout::duration_text(spec.delay),
+        crate::rollout::duration_text(spec.monitor),
         spec.on_failure.word(),
         spec.max_ratio,
         spec.order.word()
@@ -89,7 +91,7 @@ fn image_in(spec: &bollard::models::ServiceSpec) -> String {
         .unwrap_or_default()
 }
 
-impl Driver {
+impl<M: From<super::Report> + Send + 'static> Driver<M> {
     pub async fn run_swarm(mut self, docker: Arc<Docker>) {
         let Some(service) = self.request.swarm_id.clone() else {
             self.finish(Phase::Failed("not a Swarm service".into()))
@@ -149,6 +151,7 @@ impl Driver {
         let since = Instant::now();
         let mut current = self.view.from.clone();
         let mut previous = current.clone();
+        let mut settling: Option<Instant> = None;
         loop {
             let s = match docker
                 .inspect_service(service, None::<InspectServiceOptions>)
@@ -173,9 +176,22 @@ impl Driver {
             if !message.is_empty() {
                 self.view.message = message.clone();
             }
+            // Swarm says "completed" when the last task is started, not
+            // running: the end waits (a while) for every slot to run on
+            // the target, so it never reports a state Docker does not show.
+            let settled = !self.view.slots.is_empty()
+                && self
+                    .view
+                    .slots
+                    .iter()
+                    .all(|v| v.state == SlotState::Replaced);
+            let over = |done: Phase, settling: &mut Option<Instant>| {
+                let since = *settling.get_or_insert_with(Instant::now);
+                (settled || since.elapsed() > SETTLE).then_some(done)
+            };
             let phase = match status.state {
-                Some(State::COMPLETED) => Some(Phase::Done),
-                Some(State::ROLLBACK_COMPLETED) => Some(Phase::RolledBack),
+                Some(State::COMPLETED) => over(Phase::Done, &mut settling),
+                Some(State::ROLLBACK_COMPLETED) => over(Phase::RolledBack, &mut settling),
                 Some(State::PAUSED) | Some(State::ROLLBACK_PAUSED) => {
                     self.view.phase = Phase::Paused(message.clone());
                     None
@@ -206,6 +222,18 @@ impl Driver {
                 _ => None,
             };
             if let Some(p) = phase {
+                if settling.is_some() && !settled {
+                    let running = self
+                        .view
+                        .slots
+                        .iter()
+                        .filter(|v| v.state == SlotState::Replaced)
+                        .count();
+                    self.view.message = format!(
+                        "Swarm says it is over, but {running} of {} tasks run on {target}",
+                        self.view.slots.len()
+                    );
+                }
                 self.finish(p).await;
                 return;
             }
@@ -235,7 +263,15 @@ impl Driver {
                         )
                         .await;
                 }
-                Got::Pause | Got::Abort | Got::Nothing => {}
+                // Swarm runs the update, not agile-deck: a journal that
+                // refuses lines is said, and the watching goes on.
+                Got::Pause => {
+                    if let Some(e) = self.take_unjournaled() {
+                        self.view.message = format!("the journal cannot be written: {e}");
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Got::Abort | Got::Nothing => {}
             }
         }
     }

@@ -19,10 +19,9 @@ use bollard::query_parameters::{
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use super::units::Resources;
 use super::{Action, Failure, Machine, Status, StepError, StepState};
-use crate::app::Msg;
 use crate::journal::{Entry, Journal};
+use crate::units::Resources;
 
 pub const COMPOSE_NUMBER: &str = "com.docker.compose.container-number";
 
@@ -540,21 +539,31 @@ pub fn entry_for(
     }
 }
 
+/// What a running operation tells whoever listens (the app's `Msg` is
+/// `From` it): its own message, so the executor does not depend on the app.
+#[derive(Debug)]
+pub enum Report {
+    /// How operation `op` goes.
+    Op { op: u64, progress: Progress },
+    /// A line the journal just took.
+    Journaled(Box<crate::journal::Entry>),
+}
+
 /// Drive `m` to its end: run each step, journal it (fsync) and only then
 /// report it. `cancel` is looked at between steps.
-pub async fn run(
+pub async fn run<M: From<Report>>(
     docker: Arc<Docker>,
     mut m: Machine,
     op: u64,
     ctx: Context,
     journal: Arc<Journal>,
     cancel: Arc<AtomicBool>,
-    tx: mpsc::Sender<Msg>,
+    tx: mpsc::Sender<M>,
 ) {
     let send = |p: Progress| {
         let tx = tx.clone();
         async move {
-            let _ = tx.send(Msg::Op { op, progress: p }).await;
+            let _ = tx.send(Report::Op { op, progress: p }.into()).await;
         }
     };
     loop {
@@ -589,7 +598,7 @@ pub async fn run(
         }
         match journal.append(&e) {
             Ok(()) => {
-                let _ = tx.send(Msg::Journaled(Box::new(e))).await;
+                let _ = tx.send(Report::Journaled(Box::new(e)).into()).await;
             }
             Err(err) => {
                 // A journal that cannot be written stops the operation:
@@ -612,7 +621,7 @@ pub async fn run(
     e.after = json!({ "steps": m.steps.iter().map(|s| s.symbol()).collect::<String>() });
     match journal.append(&e) {
         Ok(()) => {
-            let _ = tx.send(Msg::Journaled(Box::new(e))).await;
+            let _ = tx.send(Report::Journaled(Box::new(e)).into()).await;
         }
         Err(err) => log::error!("{err}"),
     }

@@ -5,15 +5,13 @@
 //! on, skip or stop, so it always stops in a known state; `exec` runs the
 //! steps against Docker and journals each one.
 
-pub mod desk;
 pub mod exec;
+pub mod pair;
 pub mod plan;
-pub mod policy;
-pub mod units;
 
 use serde_json::Value;
 
-use units::Resources;
+use crate::units::Resources;
 
 /// What an operation does, for the journal, undo and conflicts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

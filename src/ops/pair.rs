@@ -5,11 +5,11 @@
 
 use serde_json::json;
 
-use super::config::PairDef;
 use crate::fleet::Fleet;
 use crate::model::{Health, Replica, ServiceId};
 use crate::ops::plan::{Target, lifecycle, lock_of};
 use crate::ops::{Action, Kind, Plan, Step};
+use crate::rollout::config::PairDef;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Colour {

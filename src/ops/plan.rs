@@ -4,10 +4,10 @@
 
 use serde_json::json;
 
-use super::units::{self, Resources};
 use super::{Action, Kind, Plan, Step, UndoSpec};
 use crate::fleet::Fleet;
 use crate::model::{Replica, ServiceId, ServiceKind};
+use crate::units::{self, Resources};
 
 /// What an operation is aimed at: a name for people and the replicas and
 /// services it covers.

@@ -1,18 +1,13 @@
 //! Rollouts: a new image (or a forced restart) rolled over a service's
 //! replicas in batches, health-gated, with pause, resume, abort and
 //! rollback; metric-gated canaries; Swarm's own rolling update; and
-//! blue-green switches (which are plain operations: see `pair`).
+//! blue-green switches (which are plain operations: see `ops::pair`).
 //!
 //! The rules live here as pure functions (batches, the failure decision,
-//! canary stage sizes, option parsing); `compose` and `swarm` drive Docker
+//! canary stage sizes, option parsing); `driver::compose` and `driver::swarm` drive Docker
 //! with them and report a `View` after every change.
 
-pub mod compose;
 pub mod config;
-pub mod desk;
-pub mod driver;
-pub mod pair;
-pub mod swarm;
 
 use std::time::Duration;
 
@@ -20,6 +15,59 @@ use chrono::{DateTime, Utc};
 
 use crate::model::ServiceId;
 pub use config::{Gate, Stage};
+
+/// What kind of rollout a view is of. Journalled by its word, which an
+/// agile-deck started later reads back (recovery).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    RollingUpdate,
+    /// An interrupted rolling update taken over and finished.
+    ResumedRollingUpdate,
+    /// An interrupted rollout taken back to where it started.
+    RecoveryRollBack,
+    Canary,
+    /// Swarm's own update, followed.
+    SwarmUpdate,
+    SwarmRollback,
+}
+
+impl Kind {
+    const ALL: [Kind; 6] = [
+        Kind::RollingUpdate,
+        Kind::ResumedRollingUpdate,
+        Kind::RecoveryRollBack,
+        Kind::Canary,
+        Kind::SwarmUpdate,
+        Kind::SwarmRollback,
+    ];
+
+    pub fn word(self) -> &'static str {
+        match self {
+            Kind::RollingUpdate => "rolling update",
+            Kind::ResumedRollingUpdate => "resumed rolling update",
+            Kind::RecoveryRollBack => "recovery roll back",
+            Kind::Canary => "canary",
+            Kind::SwarmUpdate => "swarm update",
+            Kind::SwarmRollback => "swarm rollback",
+        }
+    }
+
+    pub fn from_word(word: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.word() == word)
+    }
+
+    /// Swarm runs it (agile-deck follows): it cannot be paused or aborted
+    /// on request, nor resumed after a crash.
+    pub fn is_swarm(self) -> bool {
+        matches!(self, Kind::SwarmUpdate | Kind::SwarmRollback)
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.word())
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Order {
@@ -348,8 +396,7 @@ pub struct SlotView {
 pub struct View {
     pub id: u64,
     pub service: ServiceId,
-    /// "rolling update", "canary", "swarm update", "swarm rollback".
-    pub what: String,
+    pub what: Kind,
     pub from: String,
     pub to: String,
     pub spec: Spec,

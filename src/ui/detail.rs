@@ -496,6 +496,7 @@ pub fn draw_replica(f: &mut Frame, app: &App, area: Rect, block: Block) {
         return;
     };
     let lines = replica_lines(r, app);
+    app.drawn.replica_lines.set(lines.len());
     let inner_h = area.height.saturating_sub(2) as usize;
     let scroll = app
         .frame()

@@ -37,7 +37,7 @@ fn line_of<'a>(app: &App, l: &Logs, line: &'a LogLine, found: bool, name_w: usiz
         .unwrap_or("?");
     let colors = palette(app);
     spans.push(Span::styled(
-        format!("{name:<name_w$}"),
+        crate::text::pad(name, name_w, false),
         colors[line.source % colors.len()],
     ));
     spans.push(Span::styled(
@@ -135,7 +135,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     let name_w = l
         .sources
         .iter()
-        .map(|s| s.short.chars().count())
+        .map(|s| crate::text::width(&s.short))
         .max()
         .unwrap_or(4);
     let lines: Vec<Line> = shown[start..end]

@@ -18,6 +18,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use crate::app::{App, Level, Link, Pane};
 use crate::keymap::{Action, Context};
 
+pub use crate::text::{self, truncate};
 pub use detail::replica_lines;
 
 /// Below this the layout cannot hold a table: say so instead.
@@ -42,7 +43,7 @@ pub fn draw(f: &mut Frame, app: &App) {
     // Height goes first to the table's rows (up to six, so a few stay in
     // view at 80×24), then to the panes the user opened (log, journal),
     // then to the detail box, which shrinks or goes.
-    let fleet_view = app.views.view == crate::views::View::Fleet;
+    let fleet_view = app.views.view == crate::app::views::View::Fleet;
     let rows = if fleet_view { app.rows() } else { Vec::new() };
     let alerts = app.alert_total();
     let engine_height = u16::from(app.show_engine);
@@ -211,22 +212,21 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect, alerts: u32) {
     let status_min = if status.is_empty() {
         0
     } else {
-        "✖ daemon unreachable ".chars().count()
+        text::width("✖ daemon unreachable ")
     };
 
-    let room = width.saturating_sub(clock.chars().count() + 1 + status_min);
+    let room = width.saturating_sub(text::width(&clock) + 1 + status_min);
     let compose = |parts: &[&str]| format!(" agile-deck ─ {}", parts.join(" ─ "));
     let left = candidates
         .iter()
         .map(|c| compose(c))
-        .find(|l| l.chars().count() < room)
+        .find(|l| text::width(l) < room)
         .unwrap_or_else(|| " agile-deck".into());
     let status = truncate(
         &status,
-        width.saturating_sub(left.chars().count() + clock.chars().count() + 1),
+        width.saturating_sub(text::width(&left) + text::width(&clock) + 1),
     );
-    let pad =
-        width.saturating_sub(left.chars().count() + status.chars().count() + clock.chars().count());
+    let pad = width.saturating_sub(text::width(&left) + text::width(&status) + text::width(&clock));
     let line = Line::from(vec![
         Span::styled(left, t.header),
         Span::styled(" ".repeat(pad), t.header),
@@ -243,7 +243,7 @@ fn draw_tabs(f: &mut Frame, app: &App, area: Rect, alerts: u32) {
     let t = &app.theme;
     let mut spans = vec![Span::raw(" ")];
     let active = app.tab_index();
-    for (i, (_, _, title)) in crate::views::TABS.iter().enumerate() {
+    for (i, (_, _, title)) in crate::app::views::TABS.iter().enumerate() {
         if i > 0 {
             spans.push(Span::styled(" │ ", t.muted));
         }
@@ -260,7 +260,7 @@ fn draw_tabs(f: &mut Frame, app: &App, area: Rect, alerts: u32) {
         spans.push(Span::styled(" Log ", t.tab_active));
     }
     // Breadcrumb of the drill-down.
-    let crumbs: Vec<String> = if app.views.view != crate::views::View::Fleet {
+    let crumbs: Vec<String> = if app.views.view != crate::app::views::View::Fleet {
         Vec::new()
     } else {
         app.stack()
@@ -308,11 +308,11 @@ fn draw_main(f: &mut Frame, app: &App, rows: &[crate::fleet::Row], area: Rect) {
         return;
     }
     match app.views.view {
-        crate::views::View::Events => return incident::draw_events(f, app, area),
-        crate::views::View::Networks => return incident::draw_networks(f, app, area),
-        crate::views::View::Logs => return logs::draw(f, app, area),
-        crate::views::View::Rollouts => return rollouts::draw(f, app, area),
-        crate::views::View::Fleet => {}
+        crate::app::views::View::Events => return incident::draw_events(f, app, area),
+        crate::app::views::View::Networks => return incident::draw_networks(f, app, area),
+        crate::app::views::View::Logs => return logs::draw(f, app, area),
+        crate::app::views::View::Rollouts => return rollouts::draw(f, app, area),
+        crate::app::views::View::Fleet => {}
     }
     match &app.frame().level {
         Level::Groups | Level::Services { .. } => tables::draw_rows(f, app, rows, area, block),
@@ -400,7 +400,7 @@ fn draw_engine(f: &mut Frame, app: &App, area: Rect) {
         " · {} · {} cgroup · {} streams · {:.0}/s",
         e.path, e.direct, e.streams, e.samples_per_sec
     );
-    let rest = if 1 + cost.chars().count() + long.chars().count() <= width {
+    let rest = if 1 + text::width(&cost) + text::width(&long) <= width {
         long
     } else {
         short
@@ -416,13 +416,10 @@ fn draw_engine(f: &mut Frame, app: &App, area: Rect) {
 fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
     let km = &app.keymap;
-    if let Some(text) = &app.prompt {
+    if let Some(typed) = &app.prompt {
         // Keep the end of a long line in view: that is where one types.
         let width = area.width as usize;
-        let shown: String = {
-            let n = text.chars().count();
-            text.chars().skip((n + 3).saturating_sub(width)).collect()
-        };
+        let shown = text::tail(typed, width.saturating_sub(3)).to_string();
         let mut spans = vec![
             Span::styled(":", t.key),
             Span::styled(shown, t.text),
@@ -447,7 +444,7 @@ fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
         return;
     }
     let mut hints = vec![];
-    if app.views.view == crate::views::View::Rollouts {
+    if app.views.view == crate::app::views::View::Rollouts {
         if !app.ops.read_only {
             hints.extend([
                 (km.hint(Action::RolloutPause), "pause"),
@@ -486,7 +483,7 @@ fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
     let width_of = |h: &[(String, &str)]| -> usize {
         1 + h
             .iter()
-            .map(|(k, w)| k.chars().count() + w.chars().count() + 3)
+            .map(|(k, w)| text::width(k) + text::width(w) + 3)
             .sum::<usize>()
     };
     while hints.len() > 2 && width_of(&hints) > area.width as usize + 2 {
@@ -506,12 +503,12 @@ fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
 fn draw_help(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
     let help = app.keymap.help_actions();
-    let tabs: Vec<&str> = crate::views::TABS.iter().map(|(_, _, t)| *t).collect();
+    let tabs: Vec<&str> = crate::app::views::TABS.iter().map(|(_, _, t)| *t).collect();
     // As wide as the longest keys (or command names), so the descriptions
     // keep their room at 80 columns.
     let keys_w = help
         .iter()
-        .map(|(_, k, _)| k.chars().count())
+        .map(|(_, k, _)| text::width(k))
         .chain(crate::commands::COMMANDS.iter().map(|c| c.name.len() + 1))
         .max()
         .unwrap_or(0)
@@ -536,10 +533,11 @@ fn draw_help(f: &mut Frame, app: &App, area: Rect) {
         )));
         for (_, keys, action) in help.iter().filter(|(c, _, _)| *c == ctx) {
             // What changes the deployment is marked, not only said.
-            let described = action.describe();
-            let (mark, what) = match described.strip_suffix(" [changes]") {
-                Some(w) => (Span::styled("⚠ ", t.warning), w.to_string()),
-                None => (Span::raw("  "), described.to_string()),
+            let what = action.describe().to_string();
+            let mark = if action.changes() {
+                Span::styled("⚠ ", t.warning)
+            } else {
+                Span::raw("  ")
             };
             // The tabs as they are drawn, not as a sentence remembers them.
             let what = match action {
@@ -638,20 +636,7 @@ fn draw_help(f: &mut Frame, app: &App, area: Rect) {
     );
 }
 
-/// Cut a string to `width` characters, marking the cut with `…`.
-pub fn truncate(s: &str, width: usize) -> String {
-    if s.chars().count() <= width {
-        s.to_string()
-    } else if width == 0 {
-        String::new()
-    } else {
-        let mut out: String = s.chars().take(width - 1).collect();
-        out.push('…');
-        out
-    }
-}
-
-/// Cut a styled line to `width` characters.
+/// Cut a styled line to `width` cells.
 fn truncate_line(line: Line<'_>, width: usize) -> Line<'_> {
     let mut left = width;
     let mut spans = Vec::new();
@@ -659,7 +644,7 @@ fn truncate_line(line: Line<'_>, width: usize) -> Line<'_> {
         if left == 0 {
             break;
         }
-        let n = s.content.chars().count();
+        let n = text::width(&s.content);
         if n <= left {
             left -= n;
             spans.push(s);

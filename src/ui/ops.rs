@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::truncate;
 use crate::app::App;
-use crate::ops::desk::{OpView, Pending};
+use crate::app::ops::{OpView, Pending};
 use crate::ops::{Status, StepState};
 
 /// Most step lines the progress panel shows.
@@ -16,7 +16,7 @@ const STEP_LINES: usize = 6;
 
 /// Rollouts under way, shown on every view but their own (at most 2).
 fn rollouts_under_way(app: &App) -> Vec<&crate::rollout::View> {
-    if app.views.view == crate::views::View::Rollouts {
+    if app.views.view == crate::app::views::View::Rollouts {
         return Vec::new();
     }
     app.ops

@@ -8,13 +8,13 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
 
-use super::truncate;
+use super::{text, truncate};
 use crate::app::App;
+use crate::app::rollouts::Row as RolloutRow;
 use crate::keymap::Action;
 use crate::model::Health;
+use crate::ops::pair::{Colour, Pair};
 use crate::recovery::Interrupted;
-use crate::rollout::desk::Row as RolloutRow;
-use crate::rollout::pair::{Colour, Pair};
 use crate::rollout::{Phase, SlotState, View};
 
 fn phase_style(app: &App, p: &Phase) -> Style {
@@ -81,19 +81,12 @@ type Cells = [(String, Style); 7];
 /// its end (name and tag), not its registry.
 fn arrow(from: &str, to: &str, width: u16) -> String {
     let full = format!("{from} → {to}");
-    if full.chars().count() <= width as usize {
+    if text::width(&full) <= width as usize {
         return full;
     }
     let half = (width as usize).saturating_sub(3) / 2;
-    let tail = |s: &str| {
-        let n = s.chars().count();
-        if n <= half || half == 0 {
-            s.to_string()
-        } else {
-            format!("…{}", s.chars().skip(n + 1 - half).collect::<String>())
-        }
-    };
-    truncate(&format!("{} → {}", tail(from), tail(to)), width as usize)
+    let (from, to) = (text::keep_end(from, half), text::keep_end(to, half));
+    truncate(&format!("{from} → {to}"), width as usize)
 }
 
 fn rollout_cells(app: &App, r: &View, images_width: u16) -> Cells {
@@ -105,9 +98,9 @@ fn rollout_cells(app: &App, r: &View, images_width: u16) -> Cells {
         .count();
     let end = r.finished.unwrap_or(app.now);
     let secs = (end - r.started).num_seconds().max(0);
-    let kind = match r.what.as_str() {
-        "rolling update" => "update",
-        other => other,
+    let kind = match r.what {
+        crate::rollout::Kind::RollingUpdate => "update",
+        other => other.word(),
     };
     let progress = match r.stage {
         Some((k, n)) => format!("{kind} stage {k}/{n} · {replaced}/{} new", r.slots.len()),
@@ -209,7 +202,7 @@ fn pair_cells(app: &App, p: &Pair, images_width: u16) -> Cells {
         side(app, p, Colour::Blue, true),
         side(app, p, Colour::Green, true)
     );
-    let sides = if full.chars().count() <= images_width as usize {
+    let sides = if text::width(&full) <= images_width as usize {
         full
     } else {
         format!(
@@ -285,7 +278,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     let longest = |col: usize, cells: &[Cells]| {
         cells
             .iter()
-            .map(|c| c[col].0.chars().count() as u16)
+            .map(|c| text::width(&c[col].0) as u16)
             .max()
             .unwrap_or(0)
     };
@@ -300,9 +293,9 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         })
         .collect();
     let names = rows.iter().map(|r| match r {
-        RolloutRow::Pair(p) => p.name.chars().count() as u16,
-        RolloutRow::Rollout(i) => app.ops.rollouts[*i].service.name.chars().count() as u16,
-        RolloutRow::Interrupted(i) => app.ops.interrupted[*i].service().chars().count() as u16,
+        RolloutRow::Pair(p) => text::width(&p.name) as u16,
+        RolloutRow::Rollout(i) => text::width(&app.ops.rollouts[*i].service.name) as u16,
+        RolloutRow::Interrupted(i) => text::width(app.ops.interrupted[*i].service()) as u16,
     });
     // (width, priority); 0 wide = the flexible column.
     let mut specs = [(0u16, 0u8); 7];

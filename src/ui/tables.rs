@@ -7,7 +7,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Row as TableRow, Table, TableState};
 
-use super::{health_style, metric_style, truncate};
+use super::{health_style, metric_style, text};
 use crate::app::{App, Level};
 use crate::fleet::{Figures, HealthCounts, Row};
 use crate::format;
@@ -57,7 +57,7 @@ fn with_metrics(app: &App, mut cols: Vec<Col>, scope: Scope) -> Vec<Col> {
         if m.scope == scope {
             cols.push(Col {
                 title: m.name.clone(),
-                width: (m.name.chars().count() as u16).max(7),
+                width: (text::width(&m.name) as u16).max(7),
                 prio: 3,
                 right: true,
                 shows: Shows::Metric(i),
@@ -98,41 +98,23 @@ fn metric_cell(app: &App, scope: Scope, row: &str, metric: usize, w: u16) -> Cel
     cell(text, true, w, style)
 }
 
-/// Cut a name in the middle: `agile-agent-dev…-dev-006` keeps what tells
-/// replicas apart.
-fn truncate_middle(s: &str, width: usize) -> String {
-    let n = s.chars().count();
-    if n <= width || width < 5 {
-        return truncate(s, width);
-    }
-    let tail = (width - 1) / 2;
-    let head = width - 1 - tail;
-    let start: String = s.chars().take(head).collect();
-    let end: String = s.chars().skip(n - tail).collect();
-    format!("{start}…{end}")
-}
-
 /// Width of a name column: the longest name, within [min, 40].
 fn name_width<'a>(names: impl Iterator<Item = &'a str>, title: &str, min: u16) -> u16 {
-    let longest = names
-        .map(|n| n.chars().count())
-        .max()
-        .unwrap_or(0)
-        .max(title.len());
+    let longest = names.map(text::width).max().unwrap_or(0).max(title.len());
     (longest as u16).clamp(min, 40)
 }
 
 /// Minimum width of the flexible column.
 const FLEX_MIN: u16 = 10;
 
-fn cell(text: String, right: bool, width: u16, style: Style) -> Cell<'static> {
-    let text = truncate(&text, width as usize);
-    let text = if right {
-        format!("{text:>w$}", w = width as usize)
+fn cell(s: String, right: bool, width: u16, style: Style) -> Cell<'static> {
+    let s = text::truncate(&s, width as usize);
+    let s = if right {
+        text::pad(&s, width as usize, true)
     } else {
-        text
+        s
     };
-    Cell::from(Span::styled(text, style))
+    Cell::from(Span::styled(s, style))
 }
 
 fn health_cell(app: &App, h: &HealthCounts) -> Cell<'static> {
@@ -492,7 +474,10 @@ fn replica_cell(app: &App, r: &Replica, col: usize, w: u16, right: bool) -> Cell
         .filter(|l| r.is_running() && l.sample.counters.at.is_some());
     let dash = || "-".to_string();
     match col {
-        0 => Cell::from(Span::styled(truncate_middle(&r.name, w as usize), t.title)),
+        0 => Cell::from(Span::styled(
+            text::truncate_middle(&r.name, w as usize),
+            t.title,
+        )),
         1 => {
             let text = if r.is_running() || r.state == "created" {
                 r.state.clone()
@@ -573,9 +558,9 @@ mod tests {
     #[test]
     fn names_are_cut_in_the_middle() {
         assert_eq!(
-            truncate_middle("agile-agent-development-dev-006", 24),
+            text::truncate_middle("agile-agent-development-dev-006", 24),
             "agile-agent-…ent-dev-006"
         );
-        assert_eq!(truncate_middle("short", 24), "short");
+        assert_eq!(text::truncate_middle("short", 24), "short");
     }
 }

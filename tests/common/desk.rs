@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
+use agile_deck::app::ops::OpView;
 use agile_deck::app::{App, Cmd, Msg};
 use agile_deck::journal::{Entry, Journal};
 use agile_deck::ops::Machine;
-use agile_deck::ops::desk::OpView;
 use agile_deck::ops::exec::{self, Context, Progress};
 use agile_deck::rollout::{self, Control};
 use agile_deck::sources;
@@ -168,7 +168,7 @@ impl Desk {
         let id = view.id;
         let (ctl, controls) = mpsc::channel(8);
         self.controls.insert(id, ctl);
-        let driver = rollout::driver::Driver::new(
+        let driver = agile_deck::driver::Driver::new(
             *request.clone(),
             *view,
             self.tx.clone(),

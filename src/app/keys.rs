@@ -1,0 +1,303 @@
+//! Keys and the mouse: a key press found in the keymap for the context
+//! it was pressed in, and routed to what owns it.
+
+use super::*;
+
+impl App {
+    /// A click: on the tabs, switch; on a table row, select it (a second
+    /// click on the selected row drills down).
+    pub(super) fn click(&mut self, column: u16, row: u16, cmds: &mut Vec<Cmd>) {
+        if self.prompt.is_some() || self.ops.pending.is_some() || self.adhoc.is_some() {
+            return;
+        }
+        if row == 1 {
+            // " Layers │ Teams │ …": each tab is its title and 3 separators.
+            let mut x = 1u16;
+            let alerts = self.alert_total();
+            for (i, (_, _, title)) in crate::app::views::TABS.iter().enumerate() {
+                let mut w = crate::text::width(title) as u16 + 2;
+                if *title == "Events" && alerts > 0 {
+                    w += alerts.to_string().len() as u16 + 2; // " 3!"
+                }
+                if (x..x + w).contains(&column) {
+                    while self.tab_index() != i {
+                        self.next_tab(true);
+                    }
+                    return;
+                }
+                x += w + 3;
+            }
+            return;
+        }
+        // Table rows start under the border and the header (row 4). The
+        // table scrolls only past a page, so within the first page the row
+        // on screen is the index.
+        if self.views.view != crate::app::views::View::Fleet || row < 4 {
+            return;
+        }
+        let i = (row - 4) as usize;
+        if i >= self.page() || i >= self.row_count() {
+            return;
+        }
+        if matches!(self.frame().level, Level::Replica { .. }) {
+            return;
+        }
+        if self.frame().selected == i {
+            self.drill_down();
+            self.ask_prometheus_about_new_rows(cmds);
+        } else {
+            self.frame_mut().selected = i;
+        }
+    }
+
+    /// Keys while an ad-hoc answer is shown.
+    pub(super) fn on_adhoc_key(
+        &mut self,
+        key: KeyEvent,
+        action: Option<Action>,
+        cmds: &mut Vec<Cmd>,
+    ) {
+        use crossterm::event::KeyCode;
+        let Some(a) = self.adhoc.as_mut() else {
+            return;
+        };
+        match (key.code, action) {
+            // `r` flips between now and the last 15 minutes.
+            (KeyCode::Char('r'), _) => {
+                let expr = a.query.expr().to_string();
+                let query = match a.query {
+                    Query::Instant { .. } => Query::Range {
+                        expr,
+                        span: crate::metrics::CHART_SPAN,
+                        step: crate::metrics::CHART_STEP,
+                    },
+                    Query::Range { .. } => Query::Instant { expr },
+                };
+                self.start_adhoc(query, cmds);
+            }
+            (_, Some(Action::Up)) => a.scroll = a.scroll.saturating_sub(1),
+            (_, Some(Action::Down)) => a.scroll += 1,
+            (_, Some(Action::Enter)) => {
+                let query = a.query.clone();
+                self.start_adhoc(query, cmds);
+            }
+            (_, Some(Action::PromQL | Action::Command)) => {
+                self.prompt = Some(format!("promql {}", a.query.expr()));
+            }
+            (_, Some(Action::Back | Action::Quit | Action::Help)) => self.adhoc = None,
+            _ => {}
+        }
+    }
+
+    /// The action the keys pressed so far make in `context`. While a
+    /// sequence (`g g`) is under way it says so and waits (Err); a key
+    /// that continues no sequence starts afresh.
+    pub(super) fn press(&mut self, context: Context, key: &KeyEvent) -> Result<Option<Action>, ()> {
+        let Some(k) = crate::keymap::Key::from_event(key) else {
+            self.pending_keys.clear();
+            return Ok(None);
+        };
+        self.pending_keys.push(k);
+        let mut found = self.keymap.lookup(context, &self.pending_keys);
+        if found == Lookup::None && self.pending_keys.len() > 1 {
+            self.pending_keys = vec![k];
+            found = self.keymap.lookup(context, &self.pending_keys);
+        }
+        match found {
+            Lookup::Prefix => {
+                self.flash = Some(format!(
+                    "{} …",
+                    crate::keymap::Keys(self.pending_keys.clone())
+                ));
+                Err(())
+            }
+            Lookup::Action(a) => {
+                self.pending_keys.clear();
+                Ok(Some(a))
+            }
+            Lookup::None => {
+                self.pending_keys.clear();
+                Ok(None)
+            }
+        }
+    }
+
+    pub(super) fn on_key(&mut self, key: KeyEvent, cmds: &mut Vec<Cmd>) {
+        self.flash = None;
+        if self.prompt.is_some() && self.ops.pending.is_none() {
+            return self.on_prompt_key(key, cmds);
+        }
+        let context = if self.ops.pending.is_some() {
+            Context::Dialog
+        } else if self.views.view == crate::app::views::View::Logs && self.logs.is_some() {
+            Context::Logs
+        } else {
+            match self.views.view {
+                crate::app::views::View::Rollouts => Context::Rollouts,
+                crate::app::views::View::Events => Context::Events,
+                crate::app::views::View::Networks => Context::Networks,
+                _ => Context::Table,
+            }
+        };
+        let Ok(action) = self.press(context, &key) else {
+            return;
+        };
+        if self.ops.pending.is_some() {
+            return self.on_dialog_key(action, cmds);
+        }
+        if self.on_logs_key(action, cmds) {
+            return;
+        }
+        if self.adhoc.is_some() {
+            let ctrl_c = key.code == crossterm::event::KeyCode::Char('c')
+                && key
+                    .modifiers
+                    .contains(crossterm::event::KeyModifiers::CONTROL);
+            if !ctrl_c {
+                return self.on_adhoc_key(key, action, cmds);
+            }
+        }
+        let Some(action) = action else {
+            return;
+        };
+        if self.show_help {
+            // The help overlay closes on its own key, Back or Quit's keys;
+            // the moves scroll it (as far as its lines go).
+            let help_lines =
+                self.keymap.help().len() + Context::ALL.len() + crate::commands::COMMANDS.len() + 4;
+            match action {
+                Action::Help | Action::Back => self.show_help = false,
+                Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top => {
+                    self.help_scroll = action
+                        .moved(self.help_scroll, help_lines + 1, super::nav::LIST_PAGE)
+                        .unwrap_or(self.help_scroll)
+                }
+                Action::Quit
+                    if key.code == crossterm::event::KeyCode::Char('c')
+                        && key
+                            .modifiers
+                            .contains(crossterm::event::KeyModifiers::CONTROL) =>
+                {
+                    self.quit(cmds)
+                }
+                Action::Quit => self.show_help = false,
+                _ => {}
+            }
+            return;
+        }
+        if action.changes() && self.refused_read_only() {
+            return;
+        }
+        if self.on_view_key(action) {
+            return;
+        }
+        if self.views.view == crate::app::views::View::Rollouts
+            && self.on_rollouts_key(action, cmds)
+        {
+            return;
+        }
+        let n = self.row_count();
+        let page = self.page();
+        match action {
+            Action::Quit => self.quit(cmds),
+            Action::Help => {
+                self.show_help = true;
+                self.help_scroll = 0;
+            }
+            Action::ToggleLog => self.show_log = !self.show_log,
+            Action::ToggleEngine => self.show_engine = !self.show_engine,
+            Action::Command => self.prompt = Some(String::new()),
+            Action::PromQL => self.prompt = Some("promql ".into()),
+            Action::Scale => self.operation_key(Kind::Scale),
+            Action::Resize => self.operation_key(Kind::Resize),
+            Action::Restart => self.operation_key(Kind::Restart),
+            Action::StopOp => self.operation_key(Kind::Stop),
+            Action::StartOp => self.operation_key(Kind::Start),
+            Action::Undo => self.operation_key(Kind::Undo),
+            Action::CancelOp => self.cancel_operation(cmds),
+            Action::ToggleJournal => self.ops.show_journal = !self.ops.show_journal,
+            Action::Advise => self.apply_advice(),
+            Action::NextPane | Action::PrevPane => self.next_tab(action == Action::NextPane),
+            Action::AckAlerts => self.acknowledge_alerts(),
+            Action::FollowLogs => self.logs_key(cmds),
+            Action::Exec => match self.selected_replica().map(|r| r.name.clone()) {
+                Some(name) => self.exec(&name, cmds),
+                None => self.flash = Some("select a replica first (Enter down to one)".into()),
+            },
+            Action::Up
+            | Action::Down
+            | Action::PageUp
+            | Action::PageDown
+            | Action::Top
+            | Action::Bottom => {
+                let at = self.frame().selected;
+                self.frame_mut().selected = action.moved(at, n, page).unwrap_or(at);
+            }
+            Action::Enter => self.drill_down(),
+            // Esc clears a filter before it goes back up.
+            Action::Back if self.filter.is_some() => self.filter = None,
+            Action::Back => {
+                let i = self.pane_index();
+                if self.stacks[i].len() > 1 {
+                    self.stacks[i].pop();
+                }
+            }
+            Action::Filter => {
+                let now = self
+                    .filter
+                    .as_ref()
+                    .map(|f| f.text.clone())
+                    .unwrap_or_default();
+                self.prompt = Some(format!("filter {now}"));
+            }
+            Action::SortNext => {
+                self.sort.0 = self.sort.0.next();
+                self.flash = Some(format!("order by {}", self.sort.0.word()));
+            }
+            Action::SortReverse => self.sort.1 = !self.sort.1,
+            Action::Rollout => self.rollout_key(),
+            // Their own view's keys (handled above).
+            Action::RolloutPause
+            | Action::RolloutResume
+            | Action::RolloutBack
+            | Action::RolloutAbort
+            | Action::Switch
+            | Action::Retire => {
+                self.flash = Some("those keys work in the Rollouts tab (Tab to it)".into())
+            }
+            // The logs pane's and the dialog's own (handled above).
+            Action::LogTimestamps
+            | Action::LogWrap
+            | Action::LogPause
+            | Action::LogFilter
+            | Action::LogSearch
+            | Action::LogNext
+            | Action::LogPrev
+            | Action::LogSave
+            | Action::Confirm
+            | Action::ConfirmAnyway
+            | Action::Cancel => {}
+        }
+    }
+
+    pub(super) fn quit(&mut self, cmds: &mut Vec<Cmd>) {
+        // A rollout agile-deck drives stops with the program, maybe between
+        // a replica's removal and its replacement: say so once.
+        let busy = self.ops.running().count()
+            + self
+                .ops
+                .rollouts
+                .iter()
+                .filter(|r| !r.phase.finished() && !r.what.is_swarm())
+                .count();
+        if busy > 0 && !self.quit_armed {
+            self.quit_armed = true;
+            self.flash = Some(format!(
+                "{busy} operation(s) or rollout(s) under way stop if agile-deck quits (maybe mid-batch): pause or abort first, or quit again to quit anyway"
+            ));
+            return;
+        }
+        self.quitting = true;
+        cmds.push(Cmd::Quit);
+    }
+}

@@ -1,0 +1,197 @@
+//! Everything that reaches the app (`Msg`) and everything it asks the
+//! runtime to do (`Cmd`); the reports of the layers below become `Msg`s.
+
+use super::*;
+
+#[derive(Debug)]
+pub enum Msg {
+    Key(KeyEvent),
+    Resize {
+        width: u16,
+        height: u16,
+    },
+    Tick(DateTime<Utc>),
+    /// Time for the slow full resync that repairs anything events missed.
+    ResyncDue,
+    Daemon(DaemonInfo),
+    Listing(Listing),
+    Inspected {
+        id: String,
+        replica: Option<Box<Replica>>,
+    },
+    ContainerEvent {
+        id: String,
+        action: String,
+    },
+    SwarmEvent {
+        action: String,
+    },
+    Services(Vec<SwarmService>),
+    NetworkEvent {
+        action: String,
+        container: Option<String>,
+    },
+    Networks(Vec<DockerNetwork>),
+    /// Figures of some containers, read at about the same time.
+    Stats {
+        at: DateTime<Utc>,
+        samples: Vec<(String, Sample)>,
+    },
+    /// What the stats engine costs (sent while the engine line is shown).
+    Engine(Cost),
+    /// The cgroup reader found no cgroup for these containers.
+    NoCgroup(Vec<Target>),
+    SourceError {
+        source: crate::sources::Source,
+        error: String,
+    },
+    /// The daemon answers again after an error.
+    DaemonBack,
+    /// Time to ask Prometheus about what is on screen again.
+    PromDue,
+    /// Answers to `Cmd::Prom`.
+    PromResults(Vec<(Request, Result<Data, PromError>)>),
+    /// The answer to an ad-hoc query.
+    PromAdhoc {
+        query: Query,
+        result: Result<Data, PromError>,
+    },
+    /// How operation `op` goes.
+    Op {
+        op: u64,
+        progress: Progress,
+    },
+    /// A line the journal just took.
+    Journaled(Box<crate::journal::Entry>),
+    /// How a rollout goes (its driver's latest view).
+    Rollout(Box<crate::rollout::View>),
+    /// A Docker event for the timeline.
+    Timeline(Box<crate::events::RawEvent>),
+    /// Lines for logs pane `pane`.
+    LogLines {
+        pane: u64,
+        lines: Vec<crate::logs::LogLine>,
+    },
+    /// A followed replica's stream ended.
+    LogEnded {
+        pane: u64,
+        source: usize,
+        why: String,
+    },
+    /// A command run in a replica (`:exec`) ended: how.
+    ExecDone(String),
+    /// A click (column, row) or the wheel (`up`).
+    Click {
+        column: u16,
+        row: u16,
+    },
+    Wheel {
+        up: bool,
+    },
+}
+
+// The layers below report in their own words; these put them in the app's.
+
+impl From<crate::engine::Report> for Msg {
+    fn from(r: crate::engine::Report) -> Msg {
+        use crate::engine::Report;
+        match r {
+            Report::Stats { at, samples } => Msg::Stats { at, samples },
+            Report::NoCgroup(targets) => Msg::NoCgroup(targets),
+        }
+    }
+}
+
+impl From<crate::sources::Feed> for Msg {
+    fn from(f: crate::sources::Feed) -> Msg {
+        use crate::sources::Feed;
+        match f {
+            Feed::Timeline(raw) => Msg::Timeline(raw),
+            Feed::Container { id, action } => Msg::ContainerEvent { id, action },
+            Feed::Swarm { action } => Msg::SwarmEvent { action },
+            Feed::Network { action, container } => Msg::NetworkEvent { action, container },
+            Feed::Failed { source, error } => Msg::SourceError { source, error },
+            Feed::DaemonBack => Msg::DaemonBack,
+            Feed::LogLines { pane, lines } => Msg::LogLines { pane, lines },
+            Feed::LogEnded { pane, source, why } => Msg::LogEnded { pane, source, why },
+        }
+    }
+}
+
+impl From<crate::ops::exec::Report> for Msg {
+    fn from(r: crate::ops::exec::Report) -> Msg {
+        use crate::ops::exec::Report;
+        match r {
+            Report::Op { op, progress } => Msg::Op { op, progress },
+            Report::Journaled(e) => Msg::Journaled(e),
+        }
+    }
+}
+
+impl From<crate::driver::Report> for Msg {
+    fn from(r: crate::driver::Report) -> Msg {
+        use crate::driver::Report;
+        match r {
+            Report::View(view) => Msg::Rollout(view),
+            Report::Journaled(e) => Msg::Journaled(e),
+        }
+    }
+}
+
+#[derive(Debug, PartialEq)]
+pub enum Cmd {
+    Quit,
+    Inspect(String),
+    /// List everything; `known` lets the lister skip unchanged containers.
+    Resync {
+        known: HashMap<String, (String, Health)>,
+    },
+    ListServices,
+    ListNetworks,
+    /// The containers to take figures of, in priority order.
+    WatchStats(Vec<Target>),
+    /// Stream these from the Docker API: their cgroup files are not found.
+    StreamInstead(Vec<Target>),
+    /// Questions for Prometheus (cells and charts on screen).
+    Prom(Vec<Request>),
+    PromAdhoc(Query),
+    /// Run a confirmed plan as operation `op`.
+    RunOp {
+        op: u64,
+        plan: Plan,
+    },
+    /// Stop operation `op` between steps.
+    CancelOp(u64),
+    /// Hand a confirmed rollout to its driver.
+    StartRollout {
+        request: Box<crate::rollout::Request>,
+        view: Box<crate::rollout::View>,
+    },
+    /// Tell rollout `id` to pause, resume, roll back or abort.
+    RolloutControl {
+        id: u64,
+        control: crate::rollout::Control,
+    },
+    /// Open log streams for logs pane `pane`.
+    FollowLogs {
+        pane: u64,
+        follows: Vec<crate::app::logview::Follow>,
+    },
+    /// Cancel every stream of logs pane `pane`.
+    StopLogs(u64),
+    /// Run a command in a replica with this terminal (the dashboard steps aside).
+    Exec {
+        id: String,
+        name: String,
+        command: Vec<String>,
+    },
+    /// Write a result line for an interrupted operation the user dismissed
+    /// (run, op, what to say).
+    CloseInterrupted {
+        run: String,
+        op: u64,
+        operation: String,
+        target: String,
+        detail: String,
+    },
+}

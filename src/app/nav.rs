@@ -1,0 +1,170 @@
+//! Where the user is: the drill-down stacks, the rows and replicas a
+//! level shows (filtered and ordered), the selection and paging.
+
+use super::*;
+
+/// Rows a page moves in the lists beside the fleet (events, networks,
+/// rollouts) and in the help.
+pub const LIST_PAGE: usize = 10;
+
+impl App {
+    pub(super) fn pane_index(&self) -> usize {
+        Pane::ALL.iter().position(|p| *p == self.pane).unwrap_or(0)
+    }
+
+    pub fn frame(&self) -> &Frame {
+        self.stacks[self.pane_index()]
+            .last()
+            .expect("stack is never empty")
+    }
+
+    pub(super) fn frame_mut(&mut self) -> &mut Frame {
+        let i = self.pane_index();
+        self.stacks[i].last_mut().expect("stack is never empty")
+    }
+
+    pub fn stack(&self) -> &[Frame] {
+        &self.stacks[self.pane_index()]
+    }
+
+    /// Replace the current pane's drill-down (jumps from other views).
+    pub fn set_stack(&mut self, stack: Vec<Frame>) {
+        if !stack.is_empty() {
+            let i = self.pane_index();
+            self.stacks[i] = stack;
+            self.clamp_selection();
+        }
+    }
+
+    /// Rows of the current level (empty for a single replica's detail).
+    pub fn rows(&self) -> Vec<Row> {
+        let by = self.pane.group_by();
+        let mut rows = match &self.frame().level {
+            Level::Groups => self.fleet.group_rows(by),
+            Level::Services { group } => self.fleet.service_rows(by, group),
+            Level::Replicas { .. } | Level::Replica { .. } => Vec::new(),
+        };
+        if let Some(f) = &self.filter {
+            rows.retain(|r| {
+                f.row(
+                    &r.name,
+                    r.replicas
+                        .iter()
+                        .filter_map(|id| self.fleet.replicas.get(id)),
+                )
+            });
+        }
+        let (by, desc) = self.sort;
+        let key = |r: &Row| match by {
+            SortBy::Name => 0.0,
+            SortBy::Services => r.services as f64,
+            SortBy::Running => r.running as f64,
+            SortBy::Health => (r.health.unhealthy * 1000 + r.health.starting) as f64,
+            SortBy::Cpu => r.figures.cpu_pct,
+            SortBy::Memory => r.figures.mem_used as f64,
+            SortBy::Net => r.figures.net_rx_rate + r.figures.net_tx_rate,
+            SortBy::Block => r.figures.blk_read_rate + r.figures.blk_write_rate,
+            SortBy::Pids => r.figures.pids as f64,
+        };
+        if by != SortBy::Name {
+            rows.sort_by(|a, b| key(a).total_cmp(&key(b)));
+        }
+        if desc {
+            rows.reverse();
+        }
+        rows
+    }
+
+    /// Replicas listed at the current level (replica levels only).
+    pub fn replicas(&self) -> Vec<&Replica> {
+        let by = self.pane.group_by();
+        let mut reps = match &self.frame().level {
+            Level::Replicas { group, service } => self.fleet.replicas_of(by, group, service),
+            Level::Replica { id, .. } => return self.fleet.replicas.get(id).into_iter().collect(),
+            _ => Vec::new(),
+        };
+        if let Some(f) = &self.filter {
+            reps.retain(|r| f.replica(r));
+        }
+        let (by, desc) = self.sort;
+        let live = |r: &Replica| self.fleet.live.get(&r.id).map(|l| l.sample);
+        let key = |r: &Replica| {
+            let s = live(r);
+            let fig = |f: fn(&crate::stats::Sample) -> f64| s.as_ref().map(f).unwrap_or(0.0);
+            match by {
+                SortBy::Name | SortBy::Services => 0.0,
+                SortBy::Running => f64::from(u8::from(r.is_running())),
+                SortBy::Health => match r.health {
+                    crate::model::Health::Unhealthy => 2.0,
+                    crate::model::Health::Starting => 1.0,
+                    _ => 0.0,
+                },
+                SortBy::Cpu => fig(|s| s.cpu_pct),
+                SortBy::Memory => fig(|s| s.mem_used as f64),
+                SortBy::Net => fig(|s| s.net_rx_rate + s.net_tx_rate),
+                SortBy::Block => fig(|s| s.blk_read_rate + s.blk_write_rate),
+                SortBy::Pids => fig(|s| s.pids as f64),
+            }
+        };
+        if !matches!(by, SortBy::Name | SortBy::Services) {
+            reps.sort_by(|a, b| key(a).total_cmp(&key(b)));
+        }
+        if desc {
+            reps.reverse();
+        }
+        reps
+    }
+
+    pub(super) fn row_count(&self) -> usize {
+        match &self.frame().level {
+            Level::Groups | Level::Services { .. } => self.rows().len(),
+            Level::Replicas { .. } => self.replicas().len(),
+            // The replica page scrolls by line.
+            Level::Replica { .. } => self.drawn.replica_lines.get(),
+        }
+    }
+
+    /// Rows a page holds: the table's height without header and borders.
+    pub(super) fn page(&self) -> usize {
+        (self.viewport.1 as usize).saturating_sub(14).max(1)
+    }
+
+    /// The selected replica, at replica levels.
+    pub fn selected_replica(&self) -> Option<&Replica> {
+        let reps = self.replicas();
+        reps.get(self.frame().selected.min(reps.len().saturating_sub(1)))
+            .copied()
+    }
+
+    pub(super) fn clamp_selection(&mut self) {
+        let n = self.row_count();
+        let f = self.frame_mut();
+        if f.selected >= n {
+            f.selected = n.saturating_sub(1);
+        }
+    }
+
+    pub(super) fn drill_down(&mut self) {
+        let selected = self.frame().selected;
+        let next = match self.frame().level.clone() {
+            Level::Groups => self.rows().get(selected).map(|r| Level::Services {
+                group: r.name.clone(),
+            }),
+            Level::Services { group } => self
+                .rows()
+                .get(selected)
+                .and_then(|r| r.service.clone())
+                .map(|service| Level::Replicas { group, service }),
+            Level::Replicas { group, service } => self.selected_replica().map(|r| Level::Replica {
+                group,
+                service,
+                id: r.id.clone(),
+            }),
+            Level::Replica { .. } => None,
+        };
+        if let Some(level) = next {
+            let i = self.pane_index();
+            self.stacks[i].push(Frame { level, selected: 0 });
+        }
+    }
+}
