@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::file_error::line_of;
+use crate::file_error::{FileError, FileKind};
 use crate::prometheus::Auth;
-use crate::topology::line_of;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -63,30 +64,6 @@ pub struct PromConfig {
     pub password_file: Option<PathBuf>,
 }
 
-/// A config file that cannot be used: file, line and reason.
-#[derive(Debug, PartialEq, Eq)]
-pub struct ConfigError {
-    pub origin: String,
-    pub line: usize,
-    pub reason: String,
-}
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.line == 0 {
-            write!(f, "config {}: {}", self.origin, self.reason)
-        } else {
-            write!(
-                f,
-                "config {}, line {}: {}",
-                self.origin, self.line, self.reason
-            )
-        }
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
 /// Where the config file is looked for when `--config` is not given.
 pub fn default_path() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CONFIG_HOME")
@@ -97,8 +74,9 @@ pub fn default_path() -> Option<PathBuf> {
 }
 
 impl Config {
-    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
-        toml::from_str(text).map_err(|e| ConfigError {
+    pub fn parse(text: &str, origin: &str) -> Result<Config, FileError> {
+        toml::from_str(text).map_err(|e| FileError {
+            kind: FileKind::Config,
             origin: origin.to_string(),
             line: e.span().map(|s| line_of(text, s.start)).unwrap_or(0),
             reason: e.message().to_string(),
@@ -106,7 +84,7 @@ impl Config {
     }
 
     /// `--config FILE` must exist; the default file may not.
-    pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+    pub fn load(explicit: Option<&Path>) -> Result<Config, FileError> {
         let (path, required) = match explicit {
             Some(p) => (p.to_path_buf(), true),
             None => match default_path() {
@@ -119,7 +97,8 @@ impl Config {
             Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
                 Ok(Config::default())
             }
-            Err(e) => Err(ConfigError {
+            Err(e) => Err(FileError {
+                kind: FileKind::Config,
                 origin: path.display().to_string(),
                 line: 0,
                 reason: format!("cannot read it: {e}"),

@@ -9,7 +9,8 @@ use std::path::Path;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use toml::Spanned;
 
-use crate::topology::line_of;
+use crate::file_error::line_of;
+use crate::file_error::{FileError, FileKind};
 
 pub const DEFAULT_KEYMAP: &str = include_str!("../keymaps/default.toml");
 pub const VIM_KEYMAP: &str = include_str!("../keymaps/vim.toml");
@@ -525,25 +526,6 @@ impl std::fmt::Display for Key {
     }
 }
 
-#[derive(Debug, PartialEq, Eq)]
-pub struct KeymapError {
-    pub origin: String,
-    pub line: usize,
-    pub reason: String,
-}
-
-impl std::fmt::Display for KeymapError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "keymap {}, line {}: {}",
-            self.origin, self.line, self.reason
-        )
-    }
-}
-
-impl std::error::Error for KeymapError {}
-
 type RawKeymap = BTreeMap<String, BTreeMap<String, Spanned<Vec<Spanned<String>>>>>;
 
 #[derive(Debug, Clone)]
@@ -562,12 +544,13 @@ impl Keymap {
 
     /// `--keymap NAME|FILE`: a keymap that ships, or a file; either goes
     /// over the default.
-    pub fn load(path: &Path) -> Result<Keymap, KeymapError> {
+    pub fn load(path: &Path) -> Result<Keymap, FileError> {
         if let Some((name, text)) = BUILT_IN.iter().find(|(n, _)| path.as_os_str() == *n) {
             return Keymap::over_default(text, &format!("{name} (built-in)"));
         }
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| KeymapError {
+        let text = std::fs::read_to_string(path).map_err(|e| FileError {
+            kind: FileKind::Keymap,
             origin: origin.clone(),
             line: 0,
             reason: format!("cannot read it: {e}"),
@@ -578,7 +561,7 @@ impl Keymap {
     /// A user's keymap over the default one: each action it names gets
     /// exactly the keys it lists in that context (`[]` unbinds it), and a
     /// key it takes is taken from whatever default action had it there.
-    pub fn over_default(text: &str, origin: &str) -> Result<Keymap, KeymapError> {
+    pub fn over_default(text: &str, origin: &str) -> Result<Keymap, FileError> {
         let (user, named) = Keymap::read(text, origin)?;
         let base = Keymap::default_keymap();
         // A key (or sequence) the user binds is taken from the default,
@@ -595,7 +578,7 @@ impl Keymap {
         Keymap::finish(order, origin)
     }
 
-    pub fn parse(text: &str, origin: &str) -> Result<Keymap, KeymapError> {
+    pub fn parse(text: &str, origin: &str) -> Result<Keymap, FileError> {
         let (order, _) = Keymap::read(text, origin)?;
         Keymap::finish(order, origin)
     }
@@ -606,8 +589,9 @@ impl Keymap {
     fn read(
         text: &str,
         origin: &str,
-    ) -> Result<(Vec<(Context, Keys, Action)>, Vec<(Context, Action)>), KeymapError> {
-        let err = |line: usize, reason: String| KeymapError {
+    ) -> Result<(Vec<(Context, Keys, Action)>, Vec<(Context, Action)>), FileError> {
+        let err = |line: usize, reason: String| FileError {
+            kind: FileKind::Keymap,
             origin: origin.to_string(),
             line,
             reason,
@@ -692,8 +676,9 @@ impl Keymap {
         Ok((order, named))
     }
 
-    fn finish(order: Vec<(Context, Keys, Action)>, origin: &str) -> Result<Keymap, KeymapError> {
-        let err = |line: usize, reason: String| KeymapError {
+    fn finish(order: Vec<(Context, Keys, Action)>, origin: &str) -> Result<Keymap, FileError> {
+        let err = |line: usize, reason: String| FileError {
+            kind: FileKind::Keymap,
             origin: origin.to_string(),
             line,
             reason,

@@ -14,6 +14,7 @@ pub mod demo;
 pub mod driver;
 pub mod engine;
 pub mod events;
+pub mod file_error;
 pub mod filter;
 pub mod fleet;
 pub mod format;

@@ -11,7 +11,8 @@ use ratatui::style::{Color, Modifier, Style};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::topology::line_of;
+use crate::file_error::line_of;
+use crate::file_error::{FileError, FileKind};
 
 pub const DEFAULT_THEME: &str = include_str!("../themes/default.toml");
 
@@ -91,34 +92,16 @@ const ELEMENTS: [&str; 15] = [
     "dialog",
 ];
 
-#[derive(Debug, PartialEq, Eq)]
-pub struct ThemeError {
-    pub origin: String,
-    pub line: usize,
-    pub reason: String,
-}
-
-impl std::fmt::Display for ThemeError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "theme {}, line {}: {}",
-            self.origin, self.line, self.reason
-        )
-    }
-}
-
-impl std::error::Error for ThemeError {}
-
 impl Theme {
     pub fn default_theme() -> Theme {
         Theme::parse(DEFAULT_THEME, "(built-in default)")
             .expect("the built-in theme is valid (tested)")
     }
 
-    pub fn load(path: &Path) -> Result<Theme, ThemeError> {
+    pub fn load(path: &Path) -> Result<Theme, FileError> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ThemeError {
+        let text = std::fs::read_to_string(path).map_err(|e| FileError {
+            kind: FileKind::Theme,
             origin: origin.clone(),
             line: 0,
             reason: format!("cannot read it: {e}"),
@@ -126,8 +109,9 @@ impl Theme {
         Theme::parse(&text, &origin)
     }
 
-    pub fn parse(text: &str, origin: &str) -> Result<Theme, ThemeError> {
-        let err = |line: usize, reason: String| ThemeError {
+    pub fn parse(text: &str, origin: &str) -> Result<Theme, FileError> {
+        let err = |line: usize, reason: String| FileError {
+            kind: FileKind::Theme,
             origin: origin.to_string(),
             line,
             reason,
@@ -169,7 +153,7 @@ impl Theme {
                 ));
             }
             let r = spanned.get_ref();
-            let colour = |c: &Option<Spanned<String>>| -> Result<Option<Color>, ThemeError> {
+            let colour = |c: &Option<Spanned<String>>| -> Result<Option<Color>, FileError> {
                 match c {
                     None => Ok(None),
                     Some(s) => Color::from_str(s.get_ref()).map(Some).map_err(|_| {
@@ -258,7 +242,7 @@ impl Theme {
     }
 
     /// `--theme NAME|FILE`: a built-in name, else a file.
-    pub fn resolve(spec: &Path) -> Result<Theme, ThemeError> {
+    pub fn resolve(spec: &Path) -> Result<Theme, FileError> {
         match spec.to_str().and_then(Theme::named) {
             Some(t) => Ok(t),
             None => Theme::load(spec),

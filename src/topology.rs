@@ -15,6 +15,7 @@ use regex::Regex;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::file_error::{FileError, FileKind, line_of};
 use crate::metrics::{Metric, RawMetric};
 use crate::model::{Placement, ServiceId, ServiceKind};
 use crate::policy::{Policy, Profile, RawPolicy, RawProfile};
@@ -125,31 +126,6 @@ pub struct Topology {
     pub origin: String,
 }
 
-/// A topology file that cannot be used: file, line and reason.
-#[derive(Debug, PartialEq, Eq)]
-pub struct TopologyError {
-    pub origin: String,
-    pub line: usize,
-    pub reason: String,
-}
-
-impl std::fmt::Display for TopologyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "topology {}, line {}: {}",
-            self.origin, self.line, self.reason
-        )
-    }
-}
-
-impl std::error::Error for TopologyError {}
-
-/// 1-based line of a byte offset.
-pub fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
-}
-
 /// Turn a pattern like `agile-agent-{team}-{role}-{id}` or `postgres*` into
 /// an anchored regex: `{name}` captures one dash-free word, `*` anything.
 fn compile_pattern(pattern: &str) -> Result<Regex, String> {
@@ -215,9 +191,10 @@ impl Topology {
             .expect("the built-in topology is valid (tested)")
     }
 
-    pub fn load(path: &Path) -> Result<Topology, TopologyError> {
+    pub fn load(path: &Path) -> Result<Topology, FileError> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| TopologyError {
+        let text = std::fs::read_to_string(path).map_err(|e| FileError {
+            kind: FileKind::Topology,
             origin: origin.clone(),
             line: 0,
             reason: format!("cannot read it: {e}"),
@@ -225,8 +202,9 @@ impl Topology {
         Topology::parse(&text, &origin)
     }
 
-    pub fn parse(text: &str, origin: &str) -> Result<Topology, TopologyError> {
-        let err = |line: usize, reason: String| TopologyError {
+    pub fn parse(text: &str, origin: &str) -> Result<Topology, FileError> {
+        let err = |line: usize, reason: String| FileError {
+            kind: FileKind::Topology,
             origin: origin.to_string(),
             line,
             reason,
