@@ -66,11 +66,7 @@ pub struct PromConfig {
 
 /// Where the config file is looked for when `--config` is not given.
 pub fn default_path() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
-    Some(base.join("agile-deck").join("config.toml"))
+    crate::dirs::config_file()
 }
 
 impl Config {

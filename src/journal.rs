@@ -62,7 +62,7 @@ impl std::fmt::Debug for Journal {
 
 /// Where the journal goes by default.
 pub fn default_path() -> PathBuf {
-    crate::promserver::state_dir().join("journal.jsonl")
+    crate::dirs::state().join("journal.jsonl")
 }
 
 impl Journal {

@@ -11,6 +11,7 @@ pub mod commands;
 pub mod config;
 pub mod connect;
 pub mod demo;
+pub mod dirs;
 pub mod driver;
 pub mod engine;
 pub mod events;

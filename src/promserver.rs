@@ -191,20 +191,9 @@ impl Drop for Server {
     }
 }
 
-/// agile-deck's state folder: `$XDG_STATE_HOME/agile-deck`, else
-/// `~/.local/state/agile-deck`.
-pub fn state_dir() -> PathBuf {
-    let base = std::env::var_os("XDG_STATE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
-        .unwrap_or_else(std::env::temp_dir);
-    base.join("agile-deck")
-}
-
 /// Where the demo's Prometheus keeps its config, data, log and pid.
 pub fn demo_dir() -> PathBuf {
-    state_dir().join("demo-prometheus")
+    crate::dirs::state().join("demo-prometheus")
 }
 
 /// The demo's Prometheus, if it runs: (pid, URL).

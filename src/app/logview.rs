@@ -221,11 +221,11 @@ impl App {
                         }
                     })
                     .collect();
-                let path = crate::promserver::state_dir().join(format!(
+                let path = crate::dirs::state().join(format!(
                     "logs-{name}-{}.log",
                     self.now.format("%Y%m%dT%H%M%S")
                 ));
-                let _ = std::fs::create_dir_all(crate::promserver::state_dir());
+                let _ = std::fs::create_dir_all(crate::dirs::state());
                 self.flash = Some(match l.save(&path) {
                     Ok(n) => format!("saved {n} lines to {}", path.display()),
                     Err(e) => e,
