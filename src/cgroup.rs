@@ -461,26 +461,11 @@ fn read_whole<'a>(file: &File, buf: &'a mut Vec<u8>) -> std::io::Result<&'a str>
 /// keep open: the limit less a reserve for sockets, logs and the terminal.
 pub fn descriptor_budget() -> usize {
     const RESERVE: u64 = 512;
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit and setrlimit only read and write `lim`.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
-            return 0;
-        }
-        if lim.rlim_cur < lim.rlim_max {
-            let raised = libc::rlimit {
-                rlim_cur: lim.rlim_max,
-                rlim_max: lim.rlim_max,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
-                lim = raised;
-            }
-        }
-    }
-    usize::try_from(lim.rlim_cur.saturating_sub(RESERVE)).unwrap_or(usize::MAX)
+    // Raised to the hard limit if allowed; else what it is.
+    let limit = rlimit::increase_nofile_limit(u64::MAX)
+        .or_else(|_| rlimit::Resource::NOFILE.get().map(|(soft, _)| soft))
+        .unwrap_or(0);
+    usize::try_from(limit.saturating_sub(RESERVE)).unwrap_or(usize::MAX)
 }
 
 fn number(text: &str) -> u64 {
