@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use strum::IntoEnumIterator;
 use toml::Spanned;
 
 use crate::file_error::line_of;
@@ -18,229 +19,133 @@ pub const VIM_KEYMAP: &str = include_str!("../keymaps/vim.toml");
 /// Keymaps that ship, by name (`--keymap vim`).
 pub const BUILT_IN: [(&str, &str); 2] = [("default", DEFAULT_KEYMAP), ("vim", VIM_KEYMAP)];
 
-/// Every action of the program, by the name used in keymap files.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Every action of the program: its name in keymap files (snake case of
+/// the variant unless `serialize` says otherwise) and what the help says
+/// of it (`message`), in one place.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    strum::EnumIter,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::EnumMessage,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum Action {
+    #[strum(message = "quit agile-deck")]
     Quit,
+    #[strum(message = "show or hide this help")]
     Help,
+    #[strum(message = "next tab")]
     NextPane,
+    #[strum(message = "previous tab")]
     PrevPane,
+    #[strum(message = "show or hide the program's own log")]
     ToggleLog,
+    #[strum(message = "show or hide the stats engine and its cost")]
     ToggleEngine,
+    #[strum(message = "command line (the commands are listed below)")]
     Command,
+    #[strum(serialize = "promql", message = "ad-hoc PromQL query")]
     PromQL,
+    #[strum(message = "scale the selected service (plan, then confirm)")]
     Scale,
+    #[strum(message = "resize: cpus, memory, swap, pids (plan, then confirm)")]
     Resize,
+    #[strum(message = "restart the selection's replicas (plan, then confirm)")]
     Restart,
+    #[strum(serialize = "stop", message = "stop the selection's replicas (plan, then confirm)")]
     StopOp,
+    #[strum(serialize = "start", message = "start the selection's stopped replicas")]
     StartOp,
+    #[strum(message = "undo the last scale or resize of the selection")]
     Undo,
+    #[strum(message = "cancel the running operation (between steps)")]
     CancelOp,
+    #[strum(message = "show or hide the audit journal")]
     ToggleJournal,
+    #[strum(serialize = "apply_advice", message = "scale as advised by the scaling policy (plan, then confirm)")]
     Advise,
+    #[strum(message = "acknowledge the alerts in the header")]
     AckAlerts,
+    #[strum(message = "follow the logs of the selection (its keys: in the logs pane, below)")]
     FollowLogs,
+    #[strum(message = "a shell in the selected replica (:exec REPLICA [COMMAND])")]
     Exec,
+    #[strum(message = "filter rows: regex on names, layer=data, team!=qa, unhealthy, !running")]
     Filter,
+    #[strum(serialize = "sort", message = "order by the next column: name, services, running, health, cpu, memory, net, block, pids (:sort COLUMN)")]
     SortNext,
+    #[strum(message = "reverse the order")]
     SortReverse,
+    #[strum(message = "move up")]
     Up,
+    #[strum(message = "move down")]
     Down,
+    #[strum(message = "page up")]
     PageUp,
+    #[strum(message = "page down")]
     PageDown,
+    #[strum(message = "first row")]
     Top,
+    #[strum(message = "last row")]
     Bottom,
+    #[strum(message = "drill down: layer → services → replicas")]
     Enter,
+    #[strum(message = "go back up / close overlay")]
     Back,
+    #[strum(message = "roll a new image over the selected service (:rollout, plan, then confirm)")]
     Rollout,
+    #[strum(serialize = "pause_rollout", message = "pause the selected rollout after its batch")]
     RolloutPause,
+    #[strum(serialize = "resume_rollout", message = "resume the selected paused rollout")]
     RolloutResume,
+    #[strum(serialize = "rollback", message = "roll the selected rollout back to the old image")]
     RolloutBack,
+    #[strum(serialize = "abort_rollout", message = "abort the selected rollout: failed replicas go back, the rest stay")]
     RolloutAbort,
+    #[strum(serialize = "switch_colour", message = "blue-green: make the other colour live (plan, then confirm)")]
     Switch,
+    #[strum(serialize = "retire_colour", message = "blue-green: stop the colour that is not live")]
     Retire,
+    #[strum(message = "show or hide timestamps")]
     LogTimestamps,
+    #[strum(message = "wrap long lines or cut them")]
     LogWrap,
+    #[strum(message = "pause (lines keep coming in) or follow again")]
     LogPause,
+    #[strum(message = "keep only lines matching a regex")]
     LogFilter,
+    #[strum(message = "search (regex)")]
     LogSearch,
+    #[strum(message = "next match")]
     LogNext,
+    #[strum(message = "previous match")]
     LogPrev,
+    #[strum(message = "save the lines shown to a file")]
     LogSave,
+    #[strum(message = "run the plan")]
     Confirm,
+    #[strum(message = "run a plan that has warnings")]
     ConfirmAnyway,
+    #[strum(message = "drop the plan: nothing changes")]
     Cancel,
 }
 
 impl Action {
-    pub const ALL: [Action; 49] = [
-        Action::Quit,
-        Action::Help,
-        Action::NextPane,
-        Action::PrevPane,
-        Action::ToggleLog,
-        Action::ToggleEngine,
-        Action::Command,
-        Action::PromQL,
-        Action::Scale,
-        Action::Resize,
-        Action::Restart,
-        Action::StopOp,
-        Action::StartOp,
-        Action::Undo,
-        Action::CancelOp,
-        Action::ToggleJournal,
-        Action::Advise,
-        Action::AckAlerts,
-        Action::FollowLogs,
-        Action::Exec,
-        Action::Filter,
-        Action::SortNext,
-        Action::SortReverse,
-        Action::Up,
-        Action::Down,
-        Action::PageUp,
-        Action::PageDown,
-        Action::Top,
-        Action::Bottom,
-        Action::Enter,
-        Action::Back,
-        Action::Rollout,
-        Action::RolloutPause,
-        Action::RolloutResume,
-        Action::RolloutBack,
-        Action::RolloutAbort,
-        Action::Switch,
-        Action::Retire,
-        Action::LogTimestamps,
-        Action::LogWrap,
-        Action::LogPause,
-        Action::LogFilter,
-        Action::LogSearch,
-        Action::LogNext,
-        Action::LogPrev,
-        Action::LogSave,
-        Action::Confirm,
-        Action::ConfirmAnyway,
-        Action::Cancel,
-    ];
 
     pub fn name(self) -> &'static str {
-        match self {
-            Action::Quit => "quit",
-            Action::Help => "help",
-            Action::NextPane => "next_pane",
-            Action::PrevPane => "prev_pane",
-            Action::ToggleLog => "toggle_log",
-            Action::ToggleEngine => "toggle_engine",
-            Action::Command => "command",
-            Action::PromQL => "promql",
-            Action::Scale => "scale",
-            Action::Resize => "resize",
-            Action::Restart => "restart",
-            Action::StopOp => "stop",
-            Action::StartOp => "start",
-            Action::Undo => "undo",
-            Action::CancelOp => "cancel_op",
-            Action::ToggleJournal => "toggle_journal",
-            Action::Advise => "apply_advice",
-            Action::AckAlerts => "ack_alerts",
-            Action::FollowLogs => "follow_logs",
-            Action::Exec => "exec",
-            Action::Filter => "filter",
-            Action::SortNext => "sort",
-            Action::SortReverse => "sort_reverse",
-            Action::Up => "up",
-            Action::Down => "down",
-            Action::PageUp => "page_up",
-            Action::PageDown => "page_down",
-            Action::Top => "top",
-            Action::Bottom => "bottom",
-            Action::Enter => "enter",
-            Action::Back => "back",
-            Action::Rollout => "rollout",
-            Action::RolloutPause => "pause_rollout",
-            Action::RolloutResume => "resume_rollout",
-            Action::RolloutBack => "rollback",
-            Action::RolloutAbort => "abort_rollout",
-            Action::Switch => "switch_colour",
-            Action::Retire => "retire_colour",
-            Action::LogTimestamps => "log_timestamps",
-            Action::LogWrap => "log_wrap",
-            Action::LogPause => "log_pause",
-            Action::LogFilter => "log_filter",
-            Action::LogSearch => "log_search",
-            Action::LogNext => "log_next",
-            Action::LogPrev => "log_prev",
-            Action::LogSave => "log_save",
-            Action::Confirm => "confirm",
-            Action::ConfirmAnyway => "confirm_anyway",
-            Action::Cancel => "cancel",
-        }
+        self.into()
     }
 
     pub fn describe(self) -> &'static str {
-        match self {
-            Action::Quit => "quit agile-deck",
-            Action::Help => "show or hide this help",
-            Action::NextPane => "next tab",
-            Action::PrevPane => "previous tab",
-            Action::ToggleLog => "show or hide the program's own log",
-            Action::ToggleEngine => "show or hide the stats engine and its cost",
-            Action::Command => "command line (the commands are listed below)",
-            Action::PromQL => "ad-hoc PromQL query",
-            Action::Scale => "scale the selected service (plan, then confirm)",
-            Action::Resize => "resize: cpus, memory, swap, pids (plan, then confirm)",
-            Action::Restart => "restart the selection's replicas (plan, then confirm)",
-            Action::StopOp => "stop the selection's replicas (plan, then confirm)",
-            Action::StartOp => "start the selection's stopped replicas",
-            Action::Undo => "undo the last scale or resize of the selection",
-            Action::CancelOp => "cancel the running operation (between steps)",
-            Action::ToggleJournal => "show or hide the audit journal",
-            Action::AckAlerts => "acknowledge the alerts in the header",
-            Action::Filter => {
-                "filter rows: regex on names, layer=data, team!=qa, unhealthy, !running"
-            }
-            Action::SortNext => {
-                "order by the next column: name, services, running, health, cpu, memory, net, block, pids (:sort COLUMN)"
-            }
-            Action::SortReverse => "reverse the order",
-            Action::Exec => "a shell in the selected replica (:exec REPLICA [COMMAND])",
-            Action::FollowLogs => {
-                "follow the logs of the selection (its keys: in the logs pane, below)"
-            }
-            Action::Advise => "scale as advised by the scaling policy (plan, then confirm)",
-            Action::Up => "move up",
-            Action::Down => "move down",
-            Action::PageUp => "page up",
-            Action::PageDown => "page down",
-            Action::Top => "first row",
-            Action::Bottom => "last row",
-            Action::Enter => "drill down: layer → services → replicas",
-            Action::Back => "go back up / close overlay",
-            Action::Rollout => {
-                "roll a new image over the selected service (:rollout, plan, then confirm)"
-            }
-            Action::RolloutPause => "pause the selected rollout after its batch",
-            Action::RolloutResume => "resume the selected paused rollout",
-            Action::RolloutBack => "roll the selected rollout back to the old image",
-            Action::RolloutAbort => {
-                "abort the selected rollout: failed replicas go back, the rest stay"
-            }
-            Action::Switch => "blue-green: make the other colour live (plan, then confirm)",
-            Action::Retire => "blue-green: stop the colour that is not live",
-            Action::LogTimestamps => "show or hide timestamps",
-            Action::LogWrap => "wrap long lines or cut them",
-            Action::LogPause => "pause (lines keep coming in) or follow again",
-            Action::LogFilter => "keep only lines matching a regex",
-            Action::LogSearch => "search (regex)",
-            Action::LogNext => "next match",
-            Action::LogPrev => "previous match",
-            Action::LogSave => "save the lines shown to a file",
-            Action::Confirm => "run the plan",
-            Action::ConfirmAnyway => "run a plan that has warnings",
-            Action::Cancel => "drop the plan: nothing changes",
-        }
+        strum::EnumMessage::get_message(&self).unwrap_or_default()
     }
 
     /// Whether the action changes the deployment: refused in read-only
@@ -284,7 +189,7 @@ impl Action {
     }
 
     fn from_name(name: &str) -> Option<Action> {
-        Action::ALL.into_iter().find(|a| a.name() == name)
+        name.parse().ok()
     }
 }
 
@@ -640,7 +545,7 @@ impl Keymap {
                     line,
                     format!(
                         "unknown action {name:?}; actions are {}",
-                        Action::ALL.map(Action::name).join(", ")
+                        Action::iter().map(Action::name).collect::<Vec<_>>().join(", ")
                     ),
                 )
             })?;
@@ -789,7 +694,7 @@ mod tests {
     #[test]
     fn default_keymap_binds_every_action() {
         let km = Keymap::default_keymap();
-        for a in Action::ALL {
+        for a in Action::iter() {
             assert!(!km.keys_for(a).is_empty(), "{} unbound", a.name());
         }
         assert_eq!(
