@@ -10,33 +10,29 @@ impl App {
         if self.prompt.is_some() || self.ops.pending.is_some() || self.adhoc.is_some() {
             return;
         }
-        if row == 1 {
-            // " Layers │ Teams │ …": each tab is its title and 3 separators.
-            let mut x = 1u16;
-            let alerts = self.alert_total();
-            for (i, (_, _, title)) in crate::app::views::TABS.iter().enumerate() {
-                let mut w = crate::text::width(title) as u16 + 2;
-                if *title == "Events" && alerts > 0 {
-                    w += alerts.to_string().len() as u16 + 2; // " 3!"
+        let Some(screen) = self.screen() else {
+            return;
+        };
+        if row == screen.tabs.y {
+            let hit = screen
+                .tab_titles
+                .iter()
+                .position(|(_, cols)| cols.contains(&column));
+            if let Some(i) = hit {
+                while self.tab_index() != i {
+                    self.next_tab(true);
                 }
-                if (x..x + w).contains(&column) {
-                    while self.tab_index() != i {
-                        self.next_tab(true);
-                    }
-                    return;
-                }
-                x += w + 3;
             }
             return;
         }
-        // Table rows start under the border and the header (row 4). The
-        // table scrolls only past a page, so within the first page the row
-        // on screen is the index.
-        if self.views.view != crate::app::views::View::Fleet || row < 4 {
+        // The table scrolls only past a page, so within the first page the
+        // row on screen is the index.
+        let first = screen.first_table_row();
+        if self.views.view != crate::app::views::View::Fleet || row < first {
             return;
         }
-        let i = (row - 4) as usize;
-        if i >= self.page() || i >= self.row_count() {
+        let i = (row - first) as usize;
+        if i >= screen.table_rows() || i >= self.row_count() {
             return;
         }
         if matches!(self.frame().level, Level::Replica { .. }) {

@@ -6,6 +6,7 @@
 
 mod command_line;
 mod keys;
+pub mod layout;
 pub mod logview;
 mod msg;
 mod nav;

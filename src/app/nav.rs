@@ -126,7 +126,7 @@ impl App {
 
     /// Rows a page holds: the table's height without header and borders.
     pub(super) fn page(&self) -> usize {
-        (self.viewport.1 as usize).saturating_sub(14).max(1)
+        self.screen().map_or(1, |s| s.table_rows())
     }
 
     /// The selected replica, at replica levels.

@@ -129,10 +129,12 @@ impl App {
 
     /// Rows that can be on screen (the table keeps the selection visible,
     /// so at most a page either side of it), with their placeholder values
-    /// and whether each is the selected one.
+    /// and whether each is the selected one. The reach is the terminal's
+    /// height, which bounds any page: after a scroll or a larger window
+    /// the rows shown already have their figures.
     pub(super) fn prom_rows(&self) -> Vec<(Scope, String, Vars, bool)> {
         let sel = self.frame().selected;
-        let page = self.page();
+        let page = (self.viewport.1 as usize).max(1);
         let window = |n: usize| (sel + 1).saturating_sub(page)..(sel + page).min(n);
         let scope = self.prom_scope();
         match &self.frame().level {

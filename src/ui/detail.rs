@@ -180,30 +180,6 @@ pub fn draw_detail(f: &mut Frame, app: &App, rows: &[crate::fleet::Row], area: R
     }
 }
 
-/// How many metric lines the detail of the selected row needs (the layout
-/// makes room for them).
-pub fn metric_line_count(app: &App, rows: &[crate::fleet::Row]) -> u16 {
-    let row = match &app.frame().level {
-        Level::Groups | Level::Services { .. } => {
-            rows.get(app.frame().selected).map(|r| r.name.clone())
-        }
-        Level::Replicas { .. } => app.selected_replica().map(|r| r.name.clone()),
-        Level::Replica { .. } => None,
-    };
-    match (&app.prom, row) {
-        (Some(_), Some(row)) => {
-            let scope = app.prom_scope();
-            app.fleet
-                .topology
-                .metrics
-                .iter()
-                .filter(|m| m.applies_to(scope, &row))
-                .count() as u16
-        }
-        _ => 0,
-    }
-}
-
 /// One line per metric of a row: name, the last 15 minutes as a
 /// sparkline of `chart_width` cells, the value now and the peak, or why
 /// there is nothing to show.

@@ -10,11 +10,12 @@ mod rollouts;
 mod tables;
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
+use crate::app::layout::Screen;
 use crate::app::{App, Level, Link, Pane};
 use crate::keymap::{Action, Context};
 
@@ -22,12 +23,11 @@ pub use crate::text::{self, truncate};
 pub use detail::replica_lines;
 
 /// Below this the layout cannot hold a table: say so instead.
-pub const MIN_WIDTH: u16 = 40;
-pub const MIN_HEIGHT: u16 = 10;
+pub use crate::app::layout::{MIN_HEIGHT, MIN_WIDTH};
 
 pub fn draw(f: &mut Frame, app: &App) {
     let area = f.area();
-    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+    let Some(screen) = app.layout(area) else {
         let msg = format!(
             "terminal too small ({}×{}); agile-deck needs {MIN_WIDTH}×{MIN_HEIGHT}",
             area.width, area.height
@@ -39,83 +39,38 @@ pub fn draw(f: &mut Frame, app: &App) {
             area,
         );
         return;
-    }
-    // Height goes first to the table's rows (up to six, so a few stay in
-    // view at 80×24), then to the panes the user opened (log, journal),
-    // then to the detail box, which shrinks or goes.
+    };
     let fleet_view = app.views.view == crate::app::views::View::Fleet;
     let rows = if fleet_view { app.rows() } else { Vec::new() };
     let alerts = app.alert_total();
-    let engine_height = u16::from(app.show_engine);
-    let progress_height = ops::progress_height(app).min(area.height / 4);
-    let body = area
-        .height
-        .saturating_sub(3 + engine_height + progress_height);
-    let table_min = if fleet_view {
-        rows.len().clamp(1, 6) as u16 + 3
-    } else {
-        8
-    };
-    let mut spare = body.saturating_sub(table_min);
-    let mut take = |want: u16| {
-        let got = want.min(spare);
-        spare -= got;
-        got
-    };
-    let log_height = take(if app.show_log { area.height / 3 } else { 0 });
-    let journal_height = take(if app.ops.show_journal {
-        area.height / 3
-    } else {
-        0
-    });
-    let detail_want = match app.frame().level {
-        _ if !fleet_view => 0,
-        Level::Replica { .. } => 0,
-        _ => 7 + detail::metric_line_count(app, &rows),
-    };
-    // Less than its first two lines and borders is no detail at all.
-    let detail_height = match take(detail_want) {
-        h if h < 4 => 0,
-        h => h,
-    };
-    let [
+    let Screen {
         header,
         tabs,
         main,
-        detail_area,
-        log_area,
-        journal_area,
-        engine_area,
-        progress_area,
+        detail: detail_area,
+        log: log_area,
+        journal: journal_area,
+        engine: engine_area,
+        progress: progress_area,
         footer,
-    ] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Length(1),
-        Constraint::Min(3),
-        Constraint::Length(detail_height),
-        Constraint::Length(log_height),
-        Constraint::Length(journal_height),
-        Constraint::Length(engine_height),
-        Constraint::Length(progress_height),
-        Constraint::Length(1),
-    ])
-    .areas(area);
+        ..
+    } = screen;
     draw_header(f, app, header, alerts);
-    draw_tabs(f, app, tabs, alerts);
+    draw_tabs(f, app, tabs, &screen.tab_titles);
     draw_main(f, app, &rows, main);
-    if detail_height > 0 {
+    if detail_area.height > 0 {
         detail::draw_detail(f, app, &rows, detail_area);
     }
-    if log_height > 0 {
+    if log_area.height > 0 {
         draw_log(f, app, log_area);
     }
-    if journal_height > 0 {
+    if journal_area.height > 0 {
         ops::draw_journal(f, app, journal_area);
     }
-    if engine_height > 0 {
+    if engine_area.height > 0 {
         draw_engine(f, app, engine_area);
     }
-    if progress_height > 0 {
+    if progress_area.height > 0 {
         ops::draw_progress(f, app, progress_area);
     }
     draw_footer(f, app, footer);
@@ -239,21 +194,16 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect, alerts: u32) {
     );
 }
 
-fn draw_tabs(f: &mut Frame, app: &App, area: Rect, alerts: u32) {
+fn draw_tabs(f: &mut Frame, app: &App, area: Rect, titles: &[(String, std::ops::Range<u16>)]) {
     let t = &app.theme;
     let mut spans = vec![Span::raw(" ")];
     let active = app.tab_index();
-    for (i, (_, _, title)) in crate::app::views::TABS.iter().enumerate() {
+    for (i, (title, _)) in titles.iter().enumerate() {
         if i > 0 {
             spans.push(Span::styled(" │ ", t.muted));
         }
         let style = if i == active { t.tab_active } else { t.tab };
-        let title = if *title == "Events" && alerts > 0 {
-            format!(" {title} {alerts}! ")
-        } else {
-            format!(" {title} ")
-        };
-        spans.push(Span::styled(title, style));
+        spans.push(Span::styled(title.clone(), style));
     }
     if app.show_log {
         spans.push(Span::styled(" │ ", t.muted));

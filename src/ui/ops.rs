@@ -12,31 +12,7 @@ use crate::app::ops::{OpView, Pending};
 use crate::ops::{Status, StepState};
 
 /// Most step lines the progress panel shows.
-const STEP_LINES: usize = 6;
-
-/// Rollouts under way, shown on every view but their own (at most 2).
-fn rollouts_under_way(app: &App) -> Vec<&crate::rollout::View> {
-    if app.views.view == crate::app::views::View::Rollouts {
-        return Vec::new();
-    }
-    app.ops
-        .rollouts
-        .iter()
-        .filter(|r| !r.phase.finished())
-        .take(2)
-        .collect()
-}
-
-/// Lines of the progress panel: the running operation's steps, or one
-/// line for the last result; a line per rollout under way.
-pub fn progress_height(app: &App) -> u16 {
-    let op = match app.ops.current() {
-        Some(o) if !o.status.finished() => 1 + o.steps.len().min(STEP_LINES) as u16,
-        Some(_) => 1,
-        None => 0,
-    };
-    op + rollouts_under_way(app).len() as u16
-}
+use crate::app::layout::STEP_LINES;
 
 fn rollout_line(app: &App, r: &crate::rollout::View) -> Line<'static> {
     let t = &app.theme;
@@ -99,7 +75,8 @@ fn step_line(app: &App, o: &OpView, i: usize) -> Line<'static> {
 }
 
 pub fn draw_progress(f: &mut Frame, app: &App, area: Rect) {
-    let rollouts: Vec<Line> = rollouts_under_way(app)
+    let rollouts: Vec<Line> = app
+        .rollouts_under_way()
         .into_iter()
         .map(|r| rollout_line(app, r))
         .collect();
