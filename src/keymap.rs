@@ -60,9 +60,15 @@ pub enum Action {
     Resize,
     #[strum(message = "restart the selection's replicas (plan, then confirm)")]
     Restart,
-    #[strum(serialize = "stop", message = "stop the selection's replicas (plan, then confirm)")]
+    #[strum(
+        serialize = "stop",
+        message = "stop the selection's replicas (plan, then confirm)"
+    )]
     StopOp,
-    #[strum(serialize = "start", message = "start the selection's stopped replicas")]
+    #[strum(
+        serialize = "start",
+        message = "start the selection's stopped replicas"
+    )]
     StartOp,
     #[strum(message = "undo the last scale or resize of the selection")]
     Undo,
@@ -70,7 +76,10 @@ pub enum Action {
     CancelOp,
     #[strum(message = "show or hide the audit journal")]
     ToggleJournal,
-    #[strum(serialize = "apply_advice", message = "scale as advised by the scaling policy (plan, then confirm)")]
+    #[strum(
+        serialize = "apply_advice",
+        message = "scale as advised by the scaling policy (plan, then confirm)"
+    )]
     Advise,
     #[strum(message = "acknowledge the alerts in the header")]
     AckAlerts,
@@ -80,7 +89,10 @@ pub enum Action {
     Exec,
     #[strum(message = "filter rows: regex on names, layer=data, team!=qa, unhealthy, !running")]
     Filter,
-    #[strum(serialize = "sort", message = "order by the next column: name, services, running, health, cpu, memory, net, block, pids (:sort COLUMN)")]
+    #[strum(
+        serialize = "sort",
+        message = "order by the next column: name, services, running, health, cpu, memory, net, block, pids (:sort COLUMN)"
+    )]
     SortNext,
     #[strum(message = "reverse the order")]
     SortReverse,
@@ -102,17 +114,35 @@ pub enum Action {
     Back,
     #[strum(message = "roll a new image over the selected service (:rollout, plan, then confirm)")]
     Rollout,
-    #[strum(serialize = "pause_rollout", message = "pause the selected rollout after its batch")]
+    #[strum(
+        serialize = "pause_rollout",
+        message = "pause the selected rollout after its batch"
+    )]
     RolloutPause,
-    #[strum(serialize = "resume_rollout", message = "resume the selected paused rollout")]
+    #[strum(
+        serialize = "resume_rollout",
+        message = "resume the selected paused rollout"
+    )]
     RolloutResume,
-    #[strum(serialize = "rollback", message = "roll the selected rollout back to the old image")]
+    #[strum(
+        serialize = "rollback",
+        message = "roll the selected rollout back to the old image"
+    )]
     RolloutBack,
-    #[strum(serialize = "abort_rollout", message = "abort the selected rollout: failed replicas go back, the rest stay")]
+    #[strum(
+        serialize = "abort_rollout",
+        message = "abort the selected rollout: failed replicas go back, the rest stay"
+    )]
     RolloutAbort,
-    #[strum(serialize = "switch_colour", message = "blue-green: make the other colour live (plan, then confirm)")]
+    #[strum(
+        serialize = "switch_colour",
+        message = "blue-green: make the other colour live (plan, then confirm)"
+    )]
     Switch,
-    #[strum(serialize = "retire_colour", message = "blue-green: stop the colour that is not live")]
+    #[strum(
+        serialize = "retire_colour",
+        message = "blue-green: stop the colour that is not live"
+    )]
     Retire,
     #[strum(message = "show or hide timestamps")]
     LogTimestamps,
@@ -139,7 +169,6 @@ pub enum Action {
 }
 
 impl Action {
-
     pub fn name(self) -> &'static str {
         self.into()
     }
@@ -545,7 +574,10 @@ impl Keymap {
                     line,
                     format!(
                         "unknown action {name:?}; actions are {}",
-                        Action::iter().map(Action::name).collect::<Vec<_>>().join(", ")
+                        Action::iter()
+                            .map(Action::name)
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 )
             })?;
