@@ -12,6 +12,7 @@ mod msg;
 mod nav;
 pub mod ops;
 mod palette;
+mod recovery;
 pub mod rollouts;
 pub mod views;
 mod watch;
