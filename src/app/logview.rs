@@ -181,6 +181,10 @@ impl App {
         if self.views.view != View::Logs {
             return false;
         }
+        // The lines the view shows: its box inside the borders.
+        let page = self
+            .screen()
+            .map_or(1, |s| (s.main.height as usize).saturating_sub(2).max(1));
         let Some((_, l)) = self.logs.as_mut() else {
             if action == Some(Action::Back) {
                 self.views.view = View::Fleet;
@@ -188,7 +192,6 @@ impl App {
             }
             return false;
         };
-        let page = (self.viewport.1 as usize).saturating_sub(6).max(1);
         match action {
             Some(Action::LogTimestamps) => l.timestamps = !l.timestamps,
             Some(Action::LogWrap) => l.wrap = !l.wrap,
