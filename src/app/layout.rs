@@ -46,6 +46,17 @@ impl Screen {
 impl App {
     /// The screen for a terminal of `area` (None: too small to draw in).
     pub fn layout(&self, area: Rect) -> Option<Screen> {
+        let rows = if self.views.view == View::Fleet {
+            self.rows()
+        } else {
+            Vec::new()
+        };
+        self.layout_for(area, &rows)
+    }
+
+    /// The same, for the fleet `rows` the caller has already computed (a
+    /// frame needs them anyway; summing them twice would double its cost).
+    pub fn layout_for(&self, area: Rect, rows: &[Row]) -> Option<Screen> {
         if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
             return None;
         }
@@ -53,7 +64,6 @@ impl App {
         // in view at 80×24), then to the panes the user opened (log,
         // journal), then to the detail box, which shrinks or goes.
         let fleet_view = self.views.view == View::Fleet;
-        let rows = if fleet_view { self.rows() } else { Vec::new() };
         let engine_height = u16::from(self.show_engine);
         let progress_height = self.progress_lines().min(area.height / 4);
         let body = area
@@ -79,7 +89,7 @@ impl App {
         let detail_want = match self.frame().level {
             _ if !fleet_view => 0,
             Level::Replica { .. } => 0,
-            _ => 7 + self.metric_line_count(&rows),
+            _ => 7 + self.metric_line_count(rows),
         };
         // Less than its first two lines and borders is no detail at all.
         let detail_height = match take(detail_want) {

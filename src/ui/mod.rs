@@ -28,7 +28,9 @@ pub use crate::app::layout::{MIN_HEIGHT, MIN_WIDTH};
 
 pub fn draw(f: &mut Frame, app: &App) {
     let area = f.area();
-    let Some(screen) = app.layout(area) else {
+    let fleet_view = app.views.view == crate::app::views::View::Fleet;
+    let rows = if fleet_view { app.rows() } else { Vec::new() };
+    let Some(screen) = app.layout_for(area, &rows) else {
         let msg = format!(
             "terminal too small ({}×{}); agile-deck needs {MIN_WIDTH}×{MIN_HEIGHT}",
             area.width, area.height
@@ -41,8 +43,6 @@ pub fn draw(f: &mut Frame, app: &App) {
         );
         return;
     };
-    let fleet_view = app.views.view == crate::app::views::View::Fleet;
-    let rows = if fleet_view { app.rows() } else { Vec::new() };
     let alerts = app.alert_total();
     let Screen {
         header,
