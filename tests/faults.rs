@@ -583,3 +583,47 @@ async fn the_daemon_dies_mid_rollout() {
     names.sort();
     assert_eq!(names, ["dd-dd-1", "dd-dd-2", "dd-dd-3"]);
 }
+
+/// A journal that refuses every line (a full disk: `/dev/full`): the batch
+/// under way finishes, then the rollout pauses and says why, replacing
+/// nothing more — the operations' policy, nothing runs unrecorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journal_that_cannot_be_written_pauses_the_rollout() {
+    if !docker_or_skip("a_journal_that_cannot_be_written_pauses_the_rollout") {
+        return;
+    }
+    let t = TestRun::new();
+    let s = service(&t, "fj", &[]).await;
+    let next = common::derived_image(&s.base, "agile-sim:fault-journal-v2", "VERSION=v2");
+    let mut desk = desk().await;
+    desk.journal = std::sync::Arc::new(
+        agile_deck::journal::Journal::open(std::path::Path::new("/dev/full")).unwrap(),
+    );
+    desk.command(&format!("rollout {} image={next} parallelism=1", s.project));
+    let id = desk.start_rollout('y');
+    let r = desk
+        .until(id, Duration::from_secs(120), |r| {
+            matches!(r.phase, Phase::Paused(_)) || r.phase.finished()
+        })
+        .await;
+    match &r.phase {
+        Phase::Paused(why) => assert!(why.contains("the journal cannot be written"), "{why}"),
+        other => panic!("not paused: {other:?}\n{r:#?}"),
+    }
+    // The first batch (one replica) went through; the second did not start.
+    let images: Vec<String> = s
+        .names
+        .iter()
+        .map(|n| inspect(n, "{{.Config.Image}}"))
+        .collect();
+    assert_eq!(
+        images.iter().filter(|i| **i == next).count(),
+        1,
+        "{images:?}"
+    );
+    assert_eq!(
+        images.iter().filter(|i| **i == s.base).count(),
+        1,
+        "{images:?}"
+    );
+}
