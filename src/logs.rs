@@ -239,7 +239,9 @@ impl Logs {
     }
 
     /// Save what the pane holds (after the filter), whole lines.
-    pub fn save(&self, path: &std::path::Path) -> Result<usize, String> {
+    /// The lines shown, as a file holds them (one per line: time, source,
+    /// `!` for stderr, text), and how many.
+    pub fn shown_text(&self) -> (String, usize) {
         let mut out = String::new();
         let shown = self.shown();
         for i in &shown {
@@ -256,9 +258,23 @@ impl Logs {
                 l.text
             );
         }
-        std::fs::write(path, out).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        Ok(shown.len())
+        (out, shown.len())
     }
+
+    pub fn save(&self, path: &std::path::Path) -> Result<usize, String> {
+        let (text, n) = self.shown_text();
+        write_file(path, &text)?;
+        Ok(n)
+    }
+}
+
+/// Write `text` to `path`, making its folder; the error names the file.
+pub fn write_file(path: &std::path::Path, text: &str) -> Result<(), String> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 #[cfg(test)]

@@ -217,6 +217,13 @@ impl Runtime {
                 }
             }
             Cmd::Exec { .. } => {} // run by the loop: it needs the terminal
+            Cmd::SaveLogs { path, text, lines } => {
+                tokio::task::spawn_blocking(move || {
+                    let said = crate::logs::write_file(&path, &text)
+                        .map(|()| format!("saved {lines} lines to {}", path.display()));
+                    let _ = tx.blocking_send(Msg::LogsSaved(said));
+                });
+            }
             Cmd::CloseInterrupted {
                 run,
                 op,

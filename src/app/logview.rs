@@ -228,11 +228,9 @@ impl App {
                     "logs-{name}-{}.log",
                     self.now.format("%Y%m%dT%H%M%S")
                 ));
-                let _ = std::fs::create_dir_all(crate::dirs::state());
-                self.flash = Some(match l.save(&path) {
-                    Ok(n) => format!("saved {n} lines to {}", path.display()),
-                    Err(e) => e,
-                });
+                // The runtime writes it: `update` does no file I/O.
+                let (text, lines) = l.shown_text();
+                cmds.push(Cmd::SaveLogs { path, text, lines });
             }
             Some(Action::Up) => {
                 l.scroll += 1;

@@ -450,6 +450,11 @@ impl App {
                 self.on_key(key, &mut cmds);
                 self.dirty = true;
             }
+            Msg::LogsSaved(said) => {
+                self.flash = Some(said.unwrap_or_else(|e| e));
+                self.dirty = true;
+                return cmds;
+            }
             Msg::ExecDone(line) => {
                 log::info!("{line}");
                 self.flash = Some(line);
@@ -764,5 +769,32 @@ mod tests {
         assert_eq!(a.samples_seen, 2);
         a.update(a1);
         assert!(a.dirty);
+    }
+
+    #[test]
+    fn saving_the_logs_is_the_runtimes_work_and_its_word_is_shown() {
+        let mut a = app();
+        let mut logs = crate::logs::Logs::new("logs".into(), "web/1".into(), 100);
+        for text in ["one", "two"] {
+            logs.push(crate::logs::LogLine {
+                at: a.now,
+                source: 0,
+                stderr: false,
+                text: text.into(),
+                marker: false,
+            });
+        }
+        a.logs = Some((1, logs));
+        a.views.view = crate::app::views::View::Logs;
+        let cmds = key(&mut a, KeyCode::Char('s'));
+        let Some(Cmd::SaveLogs { path, text, lines }) = cmds.into_iter().next() else {
+            panic!("no SaveLogs");
+        };
+        assert_eq!(lines, 2);
+        assert!(text.ends_with("one\n") || text.contains(" one\n"), "{text}");
+        assert!(path.to_string_lossy().contains("logs-web_1-"), "{path:?}");
+        assert!(!path.exists(), "update writes no file");
+        a.update(Msg::LogsSaved(Ok("saved 2 lines to x".into())));
+        assert_eq!(a.flash.as_deref(), Some("saved 2 lines to x"));
     }
 }

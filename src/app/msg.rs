@@ -78,6 +78,8 @@ pub enum Msg {
         source: usize,
         why: String,
     },
+    /// Saving the logs pane's lines (`Cmd::SaveLogs`) ended: what to say.
+    LogsSaved(Result<String, String>),
     /// A command run in a replica (`:exec`) ended: how.
     ExecDone(String),
     /// A click (column, row) or the wheel (`up`).
@@ -179,6 +181,12 @@ pub enum Cmd {
     },
     /// Cancel every stream of logs pane `pane`.
     StopLogs(u64),
+    /// Write the logs pane's lines shown (`lines` of them) to `path`.
+    SaveLogs {
+        path: std::path::PathBuf,
+        text: String,
+        lines: usize,
+    },
     /// Run a command in a replica with this terminal (the dashboard steps aside).
     Exec {
         id: String,
