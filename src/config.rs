@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::file_error::line_of;
-use crate::file_error::{FileError, FileKind};
+use crate::file_error::{FileError, FileKind, line_of};
 use crate::prometheus::Auth;
 
 #[derive(Debug, Default, Deserialize)]

@@ -10,8 +10,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use strum::IntoEnumIterator;
 use toml::Spanned;
 
-use crate::file_error::line_of;
-use crate::file_error::{FileError, FileKind};
+use crate::file_error::{FileError, FileKind, line_of};
 
 pub const DEFAULT_KEYMAP: &str = include_str!("../keymaps/default.toml");
 pub const VIM_KEYMAP: &str = include_str!("../keymaps/vim.toml");

@@ -11,8 +11,7 @@ use ratatui::style::{Color, Modifier, Style};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::file_error::line_of;
-use crate::file_error::{FileError, FileKind};
+use crate::file_error::{FileError, FileKind, line_of};
 
 pub const DEFAULT_THEME: &str = include_str!("../themes/default.toml");
 

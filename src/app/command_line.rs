@@ -93,8 +93,7 @@ impl App {
             _ if self.operation_command(word, rest) => {}
             _ if self.rollout_command(word, rest, cmds) => {}
             _ if self.view_command(word, rest) => {}
-            _ if self.views.view == crate::app::views::View::Logs
-                && self.logs_command(word, rest) => {}
+            _ if self.views.view == views::View::Logs && self.logs_command(word, rest) => {}
             "sort" => {
                 let mut words = rest.split_whitespace();
                 match (words.next().and_then(SortBy::parse), words.next()) {

@@ -28,7 +28,7 @@ impl App {
         // The table scrolls only past a page, so within the first page the
         // row on screen is the index.
         let first = screen.first_table_row();
-        if self.views.view != crate::app::views::View::Fleet || row < first {
+        if self.views.view != views::View::Fleet || row < first {
             return;
         }
         let i = (row - first) as usize;
@@ -125,13 +125,13 @@ impl App {
         }
         let context = if self.ops.pending.is_some() {
             Context::Dialog
-        } else if self.views.view == crate::app::views::View::Logs && self.logs.is_some() {
+        } else if self.views.view == views::View::Logs && self.logs.is_some() {
             Context::Logs
         } else {
             match self.views.view {
-                crate::app::views::View::Rollouts => Context::Rollouts,
-                crate::app::views::View::Events => Context::Events,
-                crate::app::views::View::Networks => Context::Networks,
+                views::View::Rollouts => Context::Rollouts,
+                views::View::Events => Context::Events,
+                views::View::Networks => Context::Networks,
                 _ => Context::Table,
             }
         };
@@ -187,9 +187,7 @@ impl App {
         if self.on_view_key(action) {
             return;
         }
-        if self.views.view == crate::app::views::View::Rollouts
-            && self.on_rollouts_key(action, cmds)
-        {
+        if self.views.view == views::View::Rollouts && self.on_rollouts_key(action, cmds) {
             return;
         }
         let n = self.row_count();

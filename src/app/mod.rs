@@ -418,7 +418,7 @@ impl App {
                     for line in lines {
                         l.push(line);
                     }
-                    self.dirty |= self.views.view == crate::app::views::View::Logs;
+                    self.dirty |= self.views.view == views::View::Logs;
                 }
                 return cmds;
             }
@@ -785,7 +785,7 @@ mod tests {
             });
         }
         a.logs = Some((1, logs));
-        a.views.view = crate::app::views::View::Logs;
+        a.views.view = views::View::Logs;
         let cmds = key(&mut a, KeyCode::Char('s'));
         let Some(Cmd::SaveLogs { path, text, lines }) = cmds.into_iter().next() else {
             panic!("no SaveLogs");

@@ -269,7 +269,7 @@ impl App {
     /// resize open the command line with the current values to edit;
     /// restart, stop and start go straight to the plan.
     pub fn operation_key(&mut self, kind: Kind) {
-        if self.views.view != crate::app::views::View::Fleet {
+        if self.views.view != super::views::View::Fleet {
             self.flash =
                 Some("pick a target in Layers or Teams (Tab), or type :scale, :update …".into());
             return;
