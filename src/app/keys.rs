@@ -190,8 +190,6 @@ impl App {
         if self.views.view == views::View::Rollouts && self.on_rollouts_key(action, cmds) {
             return;
         }
-        let n = self.row_count();
-        let page = self.page();
         match action {
             Action::Quit => self.quit(cmds),
             Action::Help => {
@@ -224,7 +222,8 @@ impl App {
             | Action::PageDown
             | Action::Top
             | Action::Bottom => {
-                let at = self.frame().selected;
+                // Only a move needs the rows and the page (a layout each).
+                let (at, n, page) = (self.frame().selected, self.row_count(), self.page());
                 self.frame_mut().selected = action.moved(at, n, page).unwrap_or(at);
             }
             Action::Enter => self.drill_down(),

@@ -28,6 +28,8 @@ pub struct Screen {
     pub footer: Rect,
     /// Each tab's title as drawn and the columns it takes on the tab line.
     pub tab_titles: Vec<(String, std::ops::Range<u16>)>,
+    /// Alerts not acknowledged (the header and the Events tab say them).
+    pub alerts: u32,
 }
 
 impl Screen {
@@ -96,6 +98,7 @@ impl App {
             h if h < 4 => 0,
             h => h,
         };
+        let alerts = self.alert_total();
         let [
             header,
             tabs,
@@ -128,14 +131,14 @@ impl App {
             engine,
             progress,
             footer,
-            tab_titles: self.tab_titles(tabs.x),
+            tab_titles: self.tab_titles(tabs.x, alerts),
+            alerts,
         })
     }
 
     /// " Layers │ Teams │ Events 3! │ …": each title and its columns,
     /// from column `x`.
-    fn tab_titles(&self, x: u16) -> Vec<(String, std::ops::Range<u16>)> {
-        let alerts = self.alert_total();
+    fn tab_titles(&self, x: u16, alerts: u32) -> Vec<(String, std::ops::Range<u16>)> {
         let mut at = x + 1;
         TABS.iter()
             .map(|(_, _, title)| {

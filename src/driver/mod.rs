@@ -141,17 +141,19 @@ impl<M: From<Report> + Send + 'static> Driver<M> {
                 // The operations' policy: nothing goes on unrecorded. The
                 // step that ran is reported; the next poll pauses.
                 log::error!("{err}");
-                *self.unjournaled.lock().unwrap_or_else(|p| p.into_inner()) = Some(err.to_string());
+                *self.journal_trouble() = Some(err.to_string());
             }
         }
     }
 
+    fn journal_trouble(&self) -> std::sync::MutexGuard<'_, Option<String>> {
+        // A panic elsewhere while holding it leaves a plain Option behind.
+        self.unjournaled.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Why the journal refused a line, once (the rollout paused for it).
     pub fn take_unjournaled(&self) -> Option<String> {
-        self.unjournaled
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
+        self.journal_trouble().take()
     }
 
     /// End in `phase`: the result line and the last view.
@@ -191,12 +193,7 @@ impl<M: From<Report> + Send + 'static> Driver<M> {
     /// The user's word within `wait` (Nothing if none came); Pause at once
     /// while the journal refuses lines.
     pub async fn control(&mut self, wait: Duration) -> Got {
-        if self
-            .unjournaled
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_some()
-        {
+        if self.journal_trouble().is_some() {
             return Got::Pause;
         }
         match tokio::time::timeout(wait, self.controls.recv()).await {

@@ -179,12 +179,13 @@ impl<M: From<super::Report> + Send + 'static> Driver<M> {
             // Swarm says "completed" when the last task is started, not
             // running: the end waits (a while) for every slot to run on
             // the target, so it never reports a state Docker does not show.
-            let settled = !self.view.slots.is_empty()
-                && self
-                    .view
-                    .slots
-                    .iter()
-                    .all(|v| v.state == SlotState::Replaced);
+            let running = self
+                .view
+                .slots
+                .iter()
+                .filter(|v| v.state == SlotState::Replaced)
+                .count();
+            let settled = running > 0 && running == self.view.slots.len();
             let over = |done: Phase, settling: &mut Option<Instant>| {
                 let since = *settling.get_or_insert_with(Instant::now);
                 (settled || since.elapsed() > SETTLE).then_some(done)
@@ -206,15 +207,7 @@ impl<M: From<super::Report> + Send + 'static> Driver<M> {
                 }
                 // No status: Swarm found nothing to change, or has not
                 // started; every task on the target image means done.
-                _ if !self.view.slots.is_empty()
-                    && self
-                        .view
-                        .slots
-                        .iter()
-                        .all(|v| v.state == SlotState::Replaced) =>
-                {
-                    Some(Phase::Done)
-                }
+                _ if settled => Some(Phase::Done),
                 _ if since.elapsed() > SILENT => Some(Phase::Failed(format!(
                     "Swarm reports no update after {} s",
                     SILENT.as_secs()
@@ -223,12 +216,6 @@ impl<M: From<super::Report> + Send + 'static> Driver<M> {
             };
             if let Some(p) = phase {
                 if settling.is_some() && !settled {
-                    let running = self
-                        .view
-                        .slots
-                        .iter()
-                        .filter(|v| v.state == SlotState::Replaced)
-                        .count();
                     self.view.message = format!(
                         "Swarm says it is over, but {running} of {} tasks run on {target}",
                         self.view.slots.len()

@@ -43,7 +43,7 @@ pub fn draw(f: &mut Frame, app: &App) {
         );
         return;
     };
-    let alerts = app.alert_total();
+    let alerts = screen.alerts;
     let Screen {
         header,
         tabs,
