@@ -269,28 +269,21 @@ pub async fn connect(endpoint: &Endpoint) -> Result<(Docker, DaemonInfo), String
 
 pub async fn daemon_info(docker: &Docker) -> Result<DaemonInfo, String> {
     let info = docker.info().await.map_err(|e| e.to_string())?;
-    let swarm = info
-        .swarm
-        .as_ref()
-        .map(|s| {
-            let state = s
-                .local_node_state
-                .as_ref()
-                .map(|s| s.to_string())
-                .unwrap_or_default();
-            if state == "active" {
+    use crate::model::SwarmRole;
+    let swarm = match info.swarm.as_ref() {
+        None => SwarmRole::Inactive,
+        Some(s) => match s.local_node_state.as_ref().map(|s| s.to_string()) {
+            Some(state) if state == "active" => {
                 if s.control_available == Some(true) {
-                    "manager".to_string()
+                    SwarmRole::Manager
                 } else {
-                    "worker".to_string()
+                    SwarmRole::Worker
                 }
-            } else if state.is_empty() {
-                "inactive".to_string()
-            } else {
-                state
             }
-        })
-        .unwrap_or_else(|| "inactive".into());
+            Some(state) if !state.is_empty() => SwarmRole::from(state),
+            _ => SwarmRole::Inactive,
+        },
+    };
     Ok(DaemonInfo {
         name: info.name.unwrap_or_default(),
         server_version: info.server_version.unwrap_or_default(),

@@ -295,7 +295,7 @@ pub fn diagnose(r: &Replica, now: DateTime<Utc>) -> Option<String> {
                 .into(),
         );
     }
-    if r.restart_count >= LOOP_DEATHS as i64 && r.state == "restarting" {
+    if r.restart_count >= LOOP_DEATHS as i64 && r.state == crate::model::State::Restarting {
         return Some(format!(
             "crash loop: restarted {} times, last exit {}; read its logs",
             r.restart_count, r.exit_code

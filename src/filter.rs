@@ -92,7 +92,7 @@ impl Filter {
                     "layer" => r.placement.layer.clone(),
                     "team" => r.placement.team.clone(),
                     "service" => Some(r.placement.service.name.clone()),
-                    "state" => Some(r.state.clone()),
+                    "state" => Some(r.state.to_string()),
                     "health" => Some(r.health.word().to_string()),
                     k => r.labels.get(k).cloned(),
                 };

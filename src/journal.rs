@@ -41,13 +41,34 @@ pub struct Entry {
     pub after: Value,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub cli: String,
-    /// done, skipped, failed, cancelled.
-    pub outcome: String,
+    pub outcome: Outcome,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub error: String,
 }
+
+/// How a step or a whole operation or rollout ended, in the journal's words.
+#[derive(Clone, Debug, PartialEq, Eq, strum::EnumString, strum::AsRefStr)]
+#[strum(serialize_all = "lowercase")]
+pub enum Outcome {
+    Done,
+    Skipped,
+    Failed,
+    Cancelled,
+    #[strum(serialize = "rolled back")]
+    RolledBack,
+    Aborted,
+    /// An earlier agile-deck stopped mid-way.
+    Interrupted,
+    /// Still under way (a result written while it runs).
+    Running,
+    /// A word this version does not know (an older or newer journal).
+    #[strum(default)]
+    Other(String),
+}
+
+crate::words!(Outcome);
 
 pub struct Journal {
     pub path: PathBuf,
@@ -156,10 +177,25 @@ mod tests {
             before: Value::Null,
             after: serde_json::json!({"replicas": 3}),
             cli: "docker run …".into(),
-            outcome: "done".into(),
+            outcome: Outcome::Done,
             detail: String::new(),
             error: String::new(),
         }
+    }
+
+    #[test]
+    fn outcomes_are_their_words_and_keep_unknown_ones() {
+        for word in ["done", "rolled back", "interrupted", "paused: journal full"] {
+            let o = Outcome::from(word);
+            assert_eq!(o.as_str(), word);
+            assert_eq!(o.to_string(), word);
+            let json = serde_json::to_string(&o).unwrap();
+            assert_eq!(json, format!("\"{word}\""));
+            assert_eq!(serde_json::from_str::<Outcome>(&json).unwrap(), o);
+        }
+        assert_eq!(Outcome::from("rolled back"), Outcome::RolledBack);
+        assert_eq!(Outcome::from("later"), Outcome::Other("later".into()));
+        assert_eq!(format!("{:<8}|", Outcome::Done), "done    |");
     }
 
     #[test]

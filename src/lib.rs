@@ -41,3 +41,5 @@ pub mod theme;
 pub mod topology;
 pub mod ui;
 pub mod units;
+pub mod words;
+pub mod work;

@@ -124,8 +124,7 @@ pub struct Replica {
     pub id: String,
     pub name: String,
     pub image: String,
-    /// Docker's state word: created, running, paused, restarting, exited, dead.
-    pub state: String,
+    pub state: State,
     pub health: Health,
     pub created: Option<DateTime<Utc>>,
     pub started_at: Option<DateTime<Utc>>,
@@ -156,9 +155,48 @@ pub struct Replica {
 
 impl Replica {
     pub fn is_running(&self) -> bool {
-        self.state == "running"
+        self.state == State::Running
     }
 }
+
+/// A container's state, in Docker's words.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, strum::EnumString, strum::AsRefStr)]
+#[strum(serialize_all = "lowercase")]
+pub enum State {
+    #[default]
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Removing,
+    Exited,
+    Dead,
+    /// A word this version does not know.
+    #[strum(default)]
+    Other(String),
+}
+
+crate::words!(State);
+
+/// What a daemon is in its Swarm, in Docker's words (`docker info`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, strum::EnumString, strum::AsRefStr)]
+#[strum(serialize_all = "lowercase")]
+pub enum SwarmRole {
+    /// Not asked yet.
+    #[default]
+    #[strum(serialize = "")]
+    Unknown,
+    Inactive,
+    Manager,
+    Worker,
+    Pending,
+    Locked,
+    Error,
+    #[strum(default)]
+    Other(String),
+}
+
+crate::words!(SwarmRole);
 
 /// A Swarm service as listed by the manager.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -199,8 +237,7 @@ pub struct DaemonInfo {
     pub name: String,
     pub server_version: String,
     pub api_version: String,
-    /// "inactive", "manager", "worker", …
-    pub swarm: String,
+    pub swarm: SwarmRole,
     pub ncpu: u64,
     pub mem_total: u64,
     pub cgroup_version: String,
@@ -209,7 +246,7 @@ pub struct DaemonInfo {
 impl DaemonInfo {
     /// A Swarm manager: it can list services and tasks cluster-wide.
     pub fn is_swarm_manager(&self) -> bool {
-        self.swarm == "manager"
+        self.swarm == SwarmRole::Manager
     }
 }
 

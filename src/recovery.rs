@@ -24,7 +24,7 @@ pub struct Interrupted {
     pub user: String,
     pub params: Value,
     /// The steps it journalled: (number, what, outcome), in order.
-    pub steps: Vec<(usize, String, String)>,
+    pub steps: Vec<(usize, String, crate::journal::Outcome)>,
     pub last_time: String,
     /// Why it cannot be acted on, if it cannot: another host's, a record
     /// whose first steps are not in this file (rotated), or a process that
@@ -101,7 +101,11 @@ impl Interrupted {
     /// "3 steps: 2 done, 1 failed; last at 14:02:11".
     pub fn summary(&self) -> String {
         let done = self.steps.iter().filter(|s| s.2 == "done").count();
-        let failed = self.steps.iter().filter(|s| s.2 == "failed").count();
+        let failed = self
+            .steps
+            .iter()
+            .filter(|s| s.2 == crate::journal::Outcome::Failed)
+            .count();
         let time = self
             .last_time
             .get(11..19)
@@ -216,7 +220,7 @@ mod tests {
             before: Value::Null,
             after: Value::Null,
             cli: String::new(),
-            outcome: "done".into(),
+            outcome: crate::journal::Outcome::Done,
             detail: String::new(),
             error: String::new(),
         }

@@ -20,11 +20,12 @@ use std::collections::HashMap;
 use crate::journal::Journal;
 use crate::metrics::CellKey;
 use crate::model::DaemonInfo;
-use crate::ops::{Machine, exec};
+use crate::ops::exec;
 use crate::prometheus;
 use crate::sources;
 use crate::topology::Topology;
 use crate::ui;
+use crate::work::Work;
 
 const FRAME: Duration = Duration::from_millis(33);
 const RESYNC: Duration = Duration::from_secs(30);
@@ -48,15 +49,10 @@ pub struct Runtime {
     /// the same thing again before it answered (or timed out).
     prom_in_flight: Arc<std::sync::Mutex<std::collections::HashSet<(CellKey, bool)>>>,
     prom_permits: Arc<tokio::sync::Semaphore>,
-    journal: Arc<Journal>,
-    /// Who and where, for the journal.
-    op_context: exec::Context,
-    /// Cancel flags of running operations.
-    cancels: HashMap<u64, Arc<AtomicBool>>,
+    /// Confirmed operations and rollouts, and the journal they write.
+    work: Work,
     /// Log streams by logs pane, cancelled when the pane closes.
     log_streams: HashMap<u64, Vec<tokio::task::AbortHandle>>,
-    /// The way to each running rollout's driver.
-    rollouts: HashMap<u64, mpsc::Sender<crate::rollout::Control>>,
 }
 
 impl Runtime {
@@ -177,25 +173,6 @@ impl Runtime {
                     let _ = tx.send(Msg::PromResults(results)).await;
                 });
             }
-            Cmd::RunOp { op, plan } => {
-                let cancel = Arc::new(AtomicBool::new(false));
-                self.cancels.retain(|_, c| Arc::strong_count(c) > 1);
-                self.cancels.insert(op, cancel.clone());
-                log::info!(
-                    "#{op} {}: confirmed, {} steps",
-                    plan.title,
-                    plan.steps.len()
-                );
-                tokio::spawn(exec::run(
-                    docker,
-                    Machine::new(plan),
-                    op,
-                    self.op_context.clone(),
-                    self.journal.clone(),
-                    cancel,
-                    tx,
-                ));
-            }
             Cmd::FollowLogs { pane, follows } => {
                 let streams = self.log_streams.entry(pane).or_default();
                 for f in follows {
@@ -224,59 +201,12 @@ impl Runtime {
                     let _ = tx.blocking_send(Msg::LogsSaved(said));
                 });
             }
-            Cmd::CloseInterrupted {
-                run,
-                op,
-                operation,
-                target,
-                detail,
-            } => {
-                let mut e = crate::ops::exec::entry_for(
-                    &self.op_context,
-                    op,
-                    crate::ops::Kind::Rollout,
-                    &target,
-                    &serde_json::Value::Null,
-                    "result",
-                );
-                (e.run, e.operation, e.outcome, e.detail) =
-                    (run, operation, "interrupted".into(), detail);
-                match self.journal.append(&e) {
-                    Ok(()) => {
-                        let _ = tx.try_send(Msg::Journaled(Box::new(e)));
-                    }
-                    Err(err) => log::error!("{err}"),
-                }
-            }
-            Cmd::StartRollout { request, view } => {
-                let (ctl, controls) = mpsc::channel(8);
-                self.rollouts.retain(|_, c| !c.is_closed());
-                self.rollouts.insert(view.id, ctl);
-                let swarm = request.swarm_id.is_some();
-                let driver = crate::driver::Driver::new(
-                    *request,
-                    *view,
-                    tx,
-                    controls,
-                    self.journal.clone(),
-                    self.op_context.clone(),
-                );
-                if swarm {
-                    tokio::spawn(driver.run_swarm(docker));
-                } else {
-                    let prom = self.prom.clone().map(|c| (c, topology.metrics.clone()));
-                    tokio::spawn(driver.run_compose(docker, prom));
-                }
-            }
-            Cmd::RolloutControl { id, control } => {
-                if let Some(c) = self.rollouts.get(&id) {
-                    let _ = c.try_send(control);
-                }
-            }
-            Cmd::CancelOp(op) => {
-                if let Some(c) = self.cancels.get(&op) {
-                    c.store(true, Ordering::Relaxed);
-                }
+            Cmd::RunOp { .. }
+            | Cmd::CancelOp(_)
+            | Cmd::StartRollout { .. }
+            | Cmd::RolloutControl { .. }
+            | Cmd::CloseInterrupted { .. } => {
+                self.work.handle(cmd, &tx);
             }
             Cmd::PromAdhoc(query) => {
                 let Some(client) = self.prom.clone() else {
@@ -320,6 +250,27 @@ pub async fn run(
     let (tx, mut rx) = mpsc::channel::<Msg>(4096);
     let docker = Arc::new(docker);
     let topology = app.fleet.topology.clone();
+    let prom = settings
+        .prometheus
+        .as_ref()
+        .map(|(c, _)| Arc::new(c.clone()));
+    let context = exec::Context {
+        // The pid tells a later agile-deck whether this run still runs.
+        run: format!(
+            "{}-p{}",
+            Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
+            std::process::id()
+        ),
+        user: crate::journal::os_user(),
+        host: app.host_label.clone(),
+    };
+    let mut work = Work::new(
+        docker.clone(),
+        topology.clone(),
+        Arc::new(settings.journal),
+        context,
+    );
+    work.prom = prom.clone();
     let mut rt = Runtime {
         docker: docker.clone(),
         topology,
@@ -335,28 +286,13 @@ pub async fn run(
         inspects: Arc::new(tokio::sync::Semaphore::new(sources::INSPECT_CONCURRENCY)),
         swarm_manager: Arc::new(AtomicBool::new(info.is_swarm_manager())),
         started,
-        prom: settings
-            .prometheus
-            .as_ref()
-            .map(|(c, _)| Arc::new(c.clone())),
+        prom,
         prom_in_flight: Default::default(),
         prom_permits: Arc::new(tokio::sync::Semaphore::new(PROM_CONCURRENCY)),
-        op_context: exec::Context {
-            // The pid tells a later agile-deck whether this run still runs.
-            run: format!(
-                "{}-p{}",
-                Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
-                std::process::id()
-            ),
-            user: crate::journal::os_user(),
-            host: app.host_label.clone(),
-        },
-        journal: Arc::new(settings.journal),
-        cancels: HashMap::new(),
+        work,
         log_streams: HashMap::new(),
-        rollouts: HashMap::new(),
     };
-    for e in Journal::tail(&rt.journal.path, 200) {
+    for e in Journal::tail(&rt.work.journal.path, 200) {
         app.ops.journaled(e);
     }
     // Without Prometheus the timer never fires (a day is as good as never).

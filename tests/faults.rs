@@ -347,7 +347,7 @@ async fn a_canary_that_cannot_start() {
         url: url.clone(),
         ..Default::default()
     });
-    desk.prom = Some(std::sync::Arc::new(
+    desk.work.prom = Some(std::sync::Arc::new(
         agile_deck::prometheus::Client::new(
             &url,
             agile_deck::prometheus::Auth::None,
@@ -596,7 +596,7 @@ async fn a_journal_that_cannot_be_written_pauses_the_rollout() {
     let s = service(&t, "fj", &[]).await;
     let next = common::derived_image(&s.base, "agile-sim:fault-journal-v2", "VERSION=v2");
     let mut desk = desk().await;
-    desk.journal = std::sync::Arc::new(
+    desk.work.journal = std::sync::Arc::new(
         agile_deck::journal::Journal::open(std::path::Path::new("/dev/full")).unwrap(),
     );
     desk.command(&format!("rollout {} image={next} parallelism=1", s.project));

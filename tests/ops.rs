@@ -5,14 +5,13 @@
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use agile_deck::app::{Cmd, Msg};
 use agile_deck::engine::{Engine, Target};
 use agile_deck::journal::Entry;
-use agile_deck::ops::exec::{self, Context, Progress};
-use agile_deck::ops::{Machine, Status, StepState};
+use agile_deck::ops::exec::Progress;
+use agile_deck::ops::{Status, StepState};
 use agile_deck::topology::{DEFAULT_TOPOLOGY, Topology};
 use bollard::Docker;
 use common::desk::Desk;
@@ -225,7 +224,7 @@ async fn compose_scale_resize_profile_undo_and_journal() {
 
     // The journal: a line per step and per result, valid JSON, no secrets.
     let lines = desk.journal_lines();
-    let text = std::fs::read_to_string(&desk.journal.path).unwrap();
+    let text = std::fs::read_to_string(&desk.work.journal.path).unwrap();
     assert!(
         !text.contains("hunter2"),
         "a secret leaked into the journal"
@@ -288,7 +287,7 @@ async fn an_unreachable_daemon_stops_the_operation_in_a_known_state() {
     assert!(desk.app.ops.pending.is_some(), "{:?}", desk.app.flash);
     // The daemon goes away between the plan and the run.
     let port = agile_deck::promserver::free_port(0).unwrap();
-    desk.runner = Arc::new(
+    desk.work.docker = Arc::new(
         Docker::connect_with_http(
             &format!("http://127.0.0.1:{port}"),
             5,
@@ -325,24 +324,10 @@ async fn cancel_stops_between_steps_and_says_what_was_done() {
     let mut desk = Desk::new(Topology::default_topology()).await;
     desk.command(&format!("scale service:cw{} 4", t.id));
     let cmds = desk.key(KeyCode::Char('y'));
-    let Some(Cmd::RunOp { op, plan }) = cmds.into_iter().find(|c| matches!(c, Cmd::RunOp { .. }))
-    else {
+    let Some(&Cmd::RunOp { op, .. }) = cmds.iter().find(|c| matches!(c, Cmd::RunOp { .. })) else {
         panic!("not started")
     };
-    let cancel = Arc::new(AtomicBool::new(false));
-    tokio::spawn(exec::run(
-        desk.runner.clone(),
-        Machine::new(plan),
-        op,
-        Context {
-            run: "t".into(),
-            user: "tester".into(),
-            host: "local".into(),
-        },
-        desk.journal.clone(),
-        cancel.clone(),
-        desk.tx.clone(),
-    ));
+    desk.forward(cmds);
     // C as soon as the first step is under way.
     loop {
         let msg = desk.rx.recv().await.unwrap();
@@ -367,7 +352,7 @@ async fn cancel_stops_between_steps_and_says_what_was_done() {
         if first {
             let cmds = desk.key(KeyCode::Char('C'));
             assert_eq!(cmds, vec![Cmd::CancelOp(op)]);
-            cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+            desk.forward(cmds);
         }
         if done {
             break;

@@ -822,7 +822,7 @@ async fn canary_gates_on_the_error_rate() {
         )
         .unwrap(),
     );
-    desk.prom = Some(client.clone());
+    desk.work.prom = Some(client.clone());
     desk.app.prom = Some(agile_deck::app::Prom {
         url: server.url(),
         ..Default::default()

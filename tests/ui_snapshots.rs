@@ -959,7 +959,7 @@ fn journal_pane() {
             before: serde_json::Value::Null,
             after: serde_json::Value::Null,
             cli: String::new(),
-            outcome: outcome.to_string(),
+            outcome: (*outcome).into(),
             detail: String::new(),
             error: if *outcome == "failed" {
                 "Docker refused: Conflict (HTTP 409)".into()

@@ -146,7 +146,7 @@ pub enum Cmd {
     Inspect(String),
     /// List everything; `known` lets the lister skip unchanged containers.
     Resync {
-        known: HashMap<String, (String, Health)>,
+        known: HashMap<String, (crate::model::State, Health)>,
     },
     ListServices,
     ListNetworks,

@@ -31,14 +31,42 @@ pub struct OpView {
     pub started: DateTime<Utc>,
 }
 
-/// The plan waiting for a yes or no.
+/// The plan waiting for a yes or no, and the work a yes starts.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Pending {
     pub plan: Plan,
-    /// A rollout's plan is carried out by its driver, not step by step.
-    pub rollout: Option<Box<crate::rollout::Request>>,
+    pub job: Job,
     /// First line shown, for plans longer than the screen.
     pub scroll: usize,
+}
+
+/// Who carries out a confirmed plan.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Job {
+    /// The executor, step by step.
+    Steps,
+    /// A rollout driver, from its request.
+    Rollout(Box<crate::rollout::Request>),
+}
+
+impl From<Plan> for Pending {
+    fn from(plan: Plan) -> Pending {
+        Pending {
+            plan,
+            job: Job::Steps,
+            scroll: 0,
+        }
+    }
+}
+
+impl From<(Plan, crate::rollout::Request)> for Pending {
+    fn from((plan, request): (Plan, crate::rollout::Request)) -> Pending {
+        Pending {
+            plan,
+            job: Job::Rollout(Box::new(request)),
+            scroll: 0,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -75,6 +103,29 @@ impl Ops {
     /// last one.
     pub fn current(&self) -> Option<&OpView> {
         self.running().last().or(self.list.last())
+    }
+
+    /// Why work holding one of `locks` cannot start now: an operation or
+    /// a rollout is changing the same thing.
+    pub fn busy_with(&self, locks: &[String]) -> Option<String> {
+        if let Some(o) = self
+            .running()
+            .find(|o| o.plan.locks.iter().any(|l| locks.contains(l)))
+        {
+            return Some(format!(
+                "#{} ({}) is still changing it; wait for it or cancel it (C)",
+                o.id, o.plan.title
+            ));
+        }
+        self.rollouts
+            .iter()
+            .find(|r| !r.phase.finished() && locks.contains(&plan::lock_of(&r.service)))
+            .map(|r| {
+                format!(
+                    "rollout #{} of {} is under way; let it finish, roll it back or abort it",
+                    r.id, r.service.name
+                )
+            })
     }
 
     pub fn journaled(&mut self, e: Entry) {
@@ -251,16 +302,11 @@ impl App {
         }
     }
 
-    /// Show a plan for confirmation (or say why there is none).
-    pub fn propose(&mut self, plan: Result<Plan, String>) {
-        match plan {
-            Ok(plan) => {
-                self.ops.pending = Some(Pending {
-                    plan,
-                    rollout: None,
-                    scroll: 0,
-                })
-            }
+    /// Show a plan (an operation's, or a rollout's with its request) for
+    /// confirmation, or say why there is none.
+    pub fn propose(&mut self, planned: Result<impl Into<Pending>, String>) {
+        match planned {
+            Ok(p) => self.ops.pending = Some(p.into()),
             Err(e) => self.flash = Some(e),
         }
     }
@@ -585,47 +631,38 @@ impl App {
     }
 
     fn confirm(&mut self, cmds: &mut Vec<Cmd>) {
-        let Some(Pending { plan, rollout, .. }) = self.ops.pending.take() else {
+        let Some(Pending { plan, job, .. }) = self.ops.pending.take() else {
             return;
         };
-        if let Some(busy) = self
-            .ops
-            .running()
-            .find(|o| o.plan.locks.iter().any(|l| plan.locks.contains(l)))
-        {
-            self.flash = Some(format!(
-                "refused: #{} ({}) is still changing it; wait for it or cancel it (C)",
-                busy.id, busy.plan.title
-            ));
-            return;
-        }
-        if let Some(busy) = self
-            .ops
-            .rollouts
-            .iter()
-            .find(|r| !r.phase.finished() && plan.locks.contains(&plan::lock_of(&r.service)))
-        {
-            self.flash = Some(format!(
-                "refused: rollout #{} of {} is under way; let it finish, roll it back or abort it",
-                busy.id, busy.service.name
-            ));
+        if let Some(why) = self.ops.busy_with(&plan.locks) {
+            self.flash = Some(format!("refused: {why}"));
             return;
         }
         self.ops.next_id += 1;
         let id = self.ops.next_id;
-        if let Some(request) = rollout {
-            self.start_rollout(id, &plan, *request, cmds);
-            return;
+        match job {
+            Job::Rollout(request) => self.start_rollout(id, &plan, *request, cmds),
+            Job::Steps => {
+                self.ops.list.push(OpView {
+                    id,
+                    steps: vec![StepState::Pending; plan.steps.len()],
+                    plan: plan.clone(),
+                    status: Status::Running,
+                    summary: String::new(),
+                    started: self.now,
+                });
+                cmds.push(Cmd::RunOp { op: id, plan });
+            }
         }
-        self.ops.list.push(OpView {
-            id,
-            steps: vec![StepState::Pending; plan.steps.len()],
-            plan: plan.clone(),
-            status: Status::Running,
-            summary: String::new(),
-            started: self.now,
+    }
+
+    /// Work just ended that changed the deployment: what changed shows up
+    /// from events, but ask at once anyway.
+    pub(super) fn relist_after_work(&self, cmds: &mut Vec<Cmd>) {
+        cmds.push(Cmd::Resync {
+            known: self.known(),
         });
-        cmds.push(Cmd::RunOp { op: id, plan });
+        cmds.push(Cmd::ListServices);
     }
 
     /// C: cancel the running operation (between steps).
@@ -663,11 +700,7 @@ impl App {
                     self.ops.undo.insert(o.plan.target.clone(), spec);
                     self.ops.last_undo = Some(o.plan.target.clone());
                 }
-                // What changed shows up from events; ask at once anyway.
-                cmds.push(Cmd::Resync {
-                    known: self.known(),
-                });
-                cmds.push(Cmd::ListServices);
+                self.relist_after_work(cmds);
             }
         }
         self.dirty = true;

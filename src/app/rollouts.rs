@@ -250,19 +250,6 @@ impl App {
         Ok((plan, request))
     }
 
-    fn propose_rollout(&mut self, planned: Result<(Plan, Request), String>) {
-        match planned {
-            Ok((plan, request)) => {
-                self.ops.pending = Some(crate::app::ops::Pending {
-                    plan,
-                    rollout: Some(Box::new(request)),
-                    scroll: 0,
-                })
-            }
-            Err(e) => self.flash = Some(e),
-        }
-    }
-
     /// Confirmed: hand the request to a driver.
     pub(crate) fn start_rollout(
         &mut self,
@@ -327,10 +314,7 @@ impl App {
                 view.phase.word(),
                 view.message
             );
-            cmds.push(Cmd::Resync {
-                known: self.known(),
-            });
-            cmds.push(Cmd::ListServices);
+            self.relist_after_work(cmds);
         }
         self.ops.rollouts[i] = view;
         self.dirty = true;
@@ -415,7 +399,7 @@ impl App {
                     };
                     self.rollout_plan(&service, change, spec, mode)
                 });
-                self.propose_rollout(planned);
+                self.propose(planned);
             }
             "rollback" => match args.as_slice() {
                 [name] => match self.rollout_service(name) {
@@ -425,7 +409,7 @@ impl App {
                     Ok(s) if s.kind == ServiceKind::Swarm => {
                         let spec = config::spec_for(&self.fleet.topology.rollouts, &s.name);
                         let p = self.rollout_plan(&s, Change::Restart, spec, Mode::SwarmRollback);
-                        self.propose_rollout(p);
+                        self.propose(p);
                     }
                     Ok(s) => {
                         // Finished: roll the previous image back over it.
@@ -445,7 +429,7 @@ impl App {
                                 s.name
                             )),
                         };
-                        self.propose_rollout(p);
+                        self.propose(p);
                     }
                     Err(e) => self.flash = Some(e),
                 },
@@ -518,7 +502,7 @@ impl App {
                     _ => {
                         let planned = self
                             .recovery_plan(&self.ops.interrupted[i], action == Key::RolloutBack);
-                        self.propose_rollout(planned);
+                        self.propose(planned);
                     }
                 }
             }

@@ -5,7 +5,7 @@ use super::*;
 
 impl App {
     /// What the lister may skip: the state and health we already have.
-    pub fn known(&self) -> HashMap<String, (String, Health)> {
+    pub fn known(&self) -> HashMap<String, (crate::model::State, Health)> {
         self.fleet
             .replicas
             .values()

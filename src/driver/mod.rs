@@ -6,6 +6,7 @@
 pub mod compose;
 pub mod swarm;
 
+use crate::journal::Outcome;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -125,8 +126,8 @@ impl<M: From<Report> + Send + 'static> Driver<M> {
         e.what = what;
         e.cli = cli;
         match &result {
-            Ok(d) => (e.outcome, e.detail) = ("done".into(), d.clone()),
-            Err(err) => (e.outcome, e.error) = ("failed".into(), err.message.clone()),
+            Ok(d) => (e.outcome, e.detail) = (Outcome::Done, d.clone()),
+            Err(err) => (e.outcome, e.error) = (Outcome::Failed, err.message.clone()),
         }
         self.journaled(e).await;
         result
@@ -159,13 +160,7 @@ impl<M: From<Report> + Send + 'static> Driver<M> {
     /// End in `phase`: the result line and the last view.
     pub async fn finish(&mut self, phase: Phase) {
         let mut e = self.entry("result");
-        (e.outcome, e.error) = match &phase {
-            Phase::Done => ("done".into(), String::new()),
-            Phase::RolledBack => ("rolled back".into(), String::new()),
-            Phase::Aborted => ("aborted".into(), String::new()),
-            Phase::Failed(why) => ("failed".into(), why.clone()),
-            other => (other.word(), String::new()),
-        };
+        (e.outcome, e.error) = phase.outcome();
         e.detail = self.view.message.clone();
         e.after = json!({
             "replicas": self.view.slots.iter().map(|s| json!({

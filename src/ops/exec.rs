@@ -2,6 +2,7 @@
 //! decision on what it observed, a journal line (fsync'd) per step and one
 //! for the result, and a progress message per change.
 
+use crate::journal::Outcome;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -533,7 +534,7 @@ pub fn entry_for(
         before: serde_json::Value::Null,
         after: serde_json::Value::Null,
         cli: String::new(),
-        outcome: String::new(),
+        outcome: Outcome::Running,
         detail: String::new(),
         error: String::new(),
     }
@@ -588,10 +589,14 @@ pub async fn run<M: From<Report>>(
         e.before = step.before.clone();
         e.cli = step.cli.clone();
         (e.outcome, e.detail, e.error) = match &state {
-            StepState::Done(d) => ("done".into(), d.clone(), String::new()),
-            StepState::Skipped(d) => ("skipped".into(), d.clone(), String::new()),
-            StepState::Failed(err) => ("failed".into(), String::new(), err.clone()),
-            other => (format!("{other:?}"), String::new(), String::new()),
+            StepState::Done(d) => (Outcome::Done, d.clone(), String::new()),
+            StepState::Skipped(d) => (Outcome::Skipped, d.clone(), String::new()),
+            StepState::Failed(err) => (Outcome::Failed, String::new(), err.clone()),
+            other => (
+                Outcome::Other(format!("{other:?}")),
+                String::new(),
+                String::new(),
+            ),
         };
         if state.took_effect() {
             e.after = step.after.clone();
@@ -611,12 +616,7 @@ pub async fn run<M: From<Report>>(
     }
     let summary = m.summary();
     let mut e = entry(&ctx, op, &m, "result");
-    (e.outcome, e.error) = match &m.status {
-        Status::Done => ("done".into(), String::new()),
-        Status::Cancelled => ("cancelled".into(), String::new()),
-        Status::Failed(why) => ("failed".into(), why.clone()),
-        Status::Running => ("running".into(), String::new()),
-    };
+    (e.outcome, e.error) = m.status.outcome();
     e.detail = summary.clone();
     e.after = json!({ "steps": m.steps.iter().map(|s| s.symbol()).collect::<String>() });
     match journal.append(&e) {

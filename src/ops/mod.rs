@@ -9,6 +9,7 @@ pub mod exec;
 pub mod pair;
 pub mod plan;
 
+use crate::journal::Outcome;
 use serde_json::Value;
 
 use crate::units::Resources;
@@ -217,6 +218,16 @@ pub enum Status {
 impl Status {
     pub fn finished(&self) -> bool {
         *self != Status::Running
+    }
+
+    /// The journal's word for it, and the error to record with it.
+    pub fn outcome(&self) -> (Outcome, String) {
+        match self {
+            Status::Done => (Outcome::Done, String::new()),
+            Status::Cancelled => (Outcome::Cancelled, String::new()),
+            Status::Failed(why) => (Outcome::Failed, why.clone()),
+            Status::Running => (Outcome::Running, String::new()),
+        }
     }
 }
 

@@ -9,6 +9,7 @@
 
 pub mod config;
 
+use crate::journal::Outcome;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -334,6 +335,17 @@ impl Phase {
             Phase::RolledBack => "rolled back",
             Phase::Aborted => "aborted",
             Phase::Failed(_) => "failed",
+        }
+    }
+
+    /// The journal's word for it, and the error to record with it.
+    pub fn outcome(&self) -> (Outcome, String) {
+        match self {
+            Phase::Done => (Outcome::Done, String::new()),
+            Phase::RolledBack => (Outcome::RolledBack, String::new()),
+            Phase::Aborted => (Outcome::Aborted, String::new()),
+            Phase::Failed(why) => (Outcome::Failed, why.clone()),
+            other => (Outcome::Other(other.word()), String::new()),
         }
     }
 

@@ -3,6 +3,7 @@
 //! running tasks cluster-wide.
 
 use super::*;
+use crate::model::State;
 
 /// Concurrent inspect calls, in a listing and for events.
 pub const INSPECT_CONCURRENCY: usize = 8;
@@ -70,8 +71,8 @@ pub fn replica_from_inspect(topology: &Topology, c: ContainerInspectResponse) ->
         image: config.image.unwrap_or_default(),
         state: state
             .status
-            .map(|s| s.to_string())
-            .unwrap_or_else(|| "unknown".into()),
+            .map(|s| State::from(s.to_string()))
+            .unwrap_or(State::Other("unknown".into())),
         health,
         created: c.created,
         started_at: parse_time(state.started_at.as_deref()),
@@ -205,10 +206,13 @@ pub async fn inspect(
 
 /// State and health as `docker ps` shows them, to skip inspecting
 /// containers that did not change since the last listing.
-pub fn summary_state(s: &ContainerSummary) -> (String, Health) {
-    let state = s.state.map(|s| s.to_string()).unwrap_or_default();
+pub fn summary_state(s: &ContainerSummary) -> (State, Health) {
+    let state = s
+        .state
+        .map(|s| State::from(s.to_string()))
+        .unwrap_or_default();
     let status = s.status.as_deref().unwrap_or("");
-    let health = if state != "running" {
+    let health = if state != State::Running {
         Health::NoCheck
     } else if status.contains("(healthy)") {
         Health::Healthy
@@ -248,7 +252,7 @@ pub struct Listing {
 pub async fn list(
     docker: &Docker,
     topology: &Topology,
-    known: &HashMap<String, (String, Health)>,
+    known: &HashMap<String, (State, Health)>,
     swarm_manager: bool,
 ) -> Result<Listing, bollard::errors::Error> {
     let summaries = all_containers(docker).await?;

@@ -292,7 +292,7 @@ pub fn replica_lines(r: &Replica, app: &App) -> Vec<Line<'static>> {
         .get(&r.id)
         .filter(|l| r.is_running() && l.sample.counters.at.is_some());
     let state = if r.is_running() {
-        r.state.clone()
+        r.state.to_string()
     } else {
         format!(
             "{} (exit {}{})",

@@ -148,7 +148,7 @@ pub fn draw_networks(f: &mut Frame, app: &App, area: Rect) {
                 let a = r.networks.iter().find(|a| &a.network == net);
                 Row::new(vec![
                     Cell::from(Span::styled(r.name.clone(), t.title)),
-                    Cell::from(Span::styled(r.state.clone(), t.text)),
+                    Cell::from(Span::styled(r.state.to_string(), t.text)),
                     Cell::from(Span::styled(
                         a.map(|a| a.ip.clone()).unwrap_or_default(),
                         t.text,

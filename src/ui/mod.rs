@@ -134,7 +134,10 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect, alerts: u32) {
         .next()
         .unwrap_or(&app.host_label)
         .to_string();
-    let swarm = format!("swarm: {}", if d.swarm.is_empty() { "?" } else { &d.swarm });
+    let swarm = match &d.swarm {
+        crate::model::SwarmRole::Unknown => "swarm: ?".to_string(),
+        role => format!("swarm: {role}"),
+    };
     let stats = format!("stats: {}", app.engine.path);
     let (running, wanted) = app.fleet.totals();
     let running = format!("{running}/{wanted} running");

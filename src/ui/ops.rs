@@ -242,9 +242,10 @@ pub fn draw_journal(f: &mut Frame, app: &App, area: Rect) {
             .rev()
             .map(|e| {
                 let time = e.time.get(11..19).unwrap_or(&e.time).to_string();
-                let style = match e.outcome.as_str() {
-                    "done" => t.healthy,
-                    "skipped" | "cancelled" => t.warning,
+                use crate::journal::Outcome;
+                let style = match e.outcome {
+                    Outcome::Done => t.healthy,
+                    Outcome::Skipped | Outcome::Cancelled => t.warning,
                     _ => t.critical,
                 };
                 let what = match e.step {

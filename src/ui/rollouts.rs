@@ -183,7 +183,7 @@ fn draw_interrupted(f: &mut Frame, app: &App, it: &Interrupted, area: Rect) {
     for (n, what, outcome) in &it.steps {
         lines.push(Line::from(Span::styled(
             format!(" {n:>3}. {what} — {outcome}"),
-            if outcome == "failed" {
+            if *outcome == crate::journal::Outcome::Failed {
                 t.critical
             } else {
                 t.muted

@@ -1,6 +1,7 @@
 //! The tables: layers / teams / services rows and replica rows. Columns
 //! have a priority; on a narrow terminal the least important ones drop.
 
+use crate::model::State;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
@@ -447,9 +448,9 @@ fn render_table<T>(
 }
 
 pub fn state_style(app: &App, r: &Replica) -> Style {
-    match r.state.as_str() {
-        "running" => app.theme.healthy,
-        "restarting" | "paused" | "created" => app.theme.warning,
+    match r.state {
+        State::Running => app.theme.healthy,
+        State::Restarting | State::Paused | State::Created => app.theme.warning,
         _ => app.theme.critical,
     }
 }
@@ -479,8 +480,8 @@ fn replica_cell(app: &App, r: &Replica, col: usize, w: u16, right: bool) -> Cell
             t.title,
         )),
         1 => {
-            let text = if r.is_running() || r.state == "created" {
-                r.state.clone()
+            let text = if r.is_running() || r.state == State::Created {
+                r.state.to_string()
             } else {
                 format!("{} {}", r.state, r.exit_code)
             };

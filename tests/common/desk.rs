@@ -4,34 +4,32 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use agile_deck::app::ops::OpView;
 use agile_deck::app::{App, Cmd, Msg};
 use agile_deck::journal::{Entry, Journal};
-use agile_deck::ops::Machine;
-use agile_deck::ops::exec::{self, Context, Progress};
-use agile_deck::rollout::{self, Control};
+use agile_deck::ops::exec::{Context, Progress};
+use agile_deck::rollout;
 use agile_deck::sources;
 use agile_deck::topology::Topology;
+use agile_deck::work::Work;
 use bollard::Docker;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use tokio::sync::mpsc;
 
-/// The app, a real executor and a journal in a temporary folder.
+/// The app, and the dashboard's own `Work` (a real executor and rollout
+/// drivers) with a journal in a temporary folder.
 pub struct Desk {
     pub app: App,
+    /// The daemon the listing comes from.
     pub docker: Arc<Docker>,
-    /// The daemon the executor talks to (a test swaps it for a dead one).
-    pub runner: Arc<Docker>,
-    pub journal: Arc<Journal>,
+    /// What runs confirmed work: a test may swap its daemon for a dead
+    /// one (`work.docker`) or give canaries a Prometheus (`work.prom`).
+    pub work: Work,
     _dir: tempfile::TempDir,
     pub tx: mpsc::Sender<Msg>,
     pub rx: mpsc::Receiver<Msg>,
-    /// Canaries ask this Prometheus (with the topology's metrics).
-    pub prom: Option<Arc<agile_deck::prometheus::Client>>,
-    controls: HashMap<u64, mpsc::Sender<Control>>,
 }
 
 impl Desk {
@@ -45,16 +43,24 @@ impl Desk {
         let dir = tempfile::tempdir().unwrap();
         let journal = Arc::new(Journal::open(&dir.path().join("journal.jsonl")).unwrap());
         let (tx, rx) = mpsc::channel(4096);
+        let docker = Arc::new(d);
+        let work = Work::new(
+            docker.clone(),
+            app.fleet.topology.clone(),
+            journal,
+            Context {
+                run: "test".into(),
+                user: "tester".into(),
+                host: "local".into(),
+            },
+        );
         let mut desk = Desk {
             app,
-            runner: Arc::new(d.clone()),
-            docker: Arc::new(d),
-            journal,
+            docker,
+            work,
             _dir: dir,
             tx,
             rx,
-            prom: None,
-            controls: HashMap::new(),
         };
         desk.relist().await;
         desk
@@ -62,7 +68,7 @@ impl Desk {
 
     pub async fn relist(&mut self) {
         let topology = self.app.fleet.topology.clone();
-        let manager = self.app.daemon.swarm == "manager";
+        let manager = self.app.daemon.is_swarm_manager();
         let listing = sources::list(&self.docker, &topology, &HashMap::new(), manager)
             .await
             .unwrap();
@@ -105,26 +111,14 @@ impl Desk {
     /// executor, feeding its messages to the app; then list again.
     pub async fn confirm(&mut self, key: char) -> OpView {
         let cmds = self.key(KeyCode::Char(key));
-        let (op, plan) = cmds
-            .into_iter()
+        let op = cmds
+            .iter()
             .find_map(|c| match c {
-                Cmd::RunOp { op, plan } => Some((op, plan)),
+                Cmd::RunOp { op, .. } => Some(*op),
                 _ => None,
             })
             .unwrap_or_else(|| panic!("not started; flash: {:?}", self.app.flash));
-        tokio::spawn(exec::run(
-            self.runner.clone(),
-            Machine::new(plan),
-            op,
-            Context {
-                run: "test".into(),
-                user: "tester".into(),
-                host: "local".into(),
-            },
-            self.journal.clone(),
-            Arc::new(AtomicBool::new(false)),
-            self.tx.clone(),
-        ));
+        self.forward(cmds);
         loop {
             let msg = tokio::time::timeout(Duration::from_secs(120), self.rx.recv())
                 .await
@@ -148,7 +142,7 @@ impl Desk {
     }
 
     pub fn journal_lines(&self) -> Vec<Entry> {
-        let text = std::fs::read_to_string(&self.journal.path).unwrap();
+        let text = std::fs::read_to_string(&self.work.journal.path).unwrap();
         text.lines()
             .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
             .collect()
@@ -158,44 +152,23 @@ impl Desk {
     /// runtime does; its id.
     pub fn start_rollout(&mut self, key: char) -> u64 {
         let cmds = self.key(KeyCode::Char(key));
-        let (request, view) = cmds
-            .into_iter()
+        let id = cmds
+            .iter()
             .find_map(|c| match c {
-                Cmd::StartRollout { request, view } => Some((request, view)),
+                Cmd::StartRollout { view, .. } => Some(view.id),
                 _ => None,
             })
             .unwrap_or_else(|| panic!("not started; flash: {:?}", self.app.flash));
-        let id = view.id;
-        let (ctl, controls) = mpsc::channel(8);
-        self.controls.insert(id, ctl);
-        let driver = agile_deck::driver::Driver::new(
-            *request.clone(),
-            *view,
-            self.tx.clone(),
-            controls,
-            self.journal.clone(),
-            Context {
-                run: "test".into(),
-                user: "tester".into(),
-                host: "local".into(),
-            },
-        );
-        if request.swarm_id.is_some() {
-            tokio::spawn(driver.run_swarm(self.runner.clone()));
-        } else {
-            let metrics = self.app.fleet.topology.metrics.clone();
-            let prom = self.prom.clone().map(|c| (c, metrics));
-            tokio::spawn(driver.run_compose(self.runner.clone(), prom));
-        }
+        self.forward(cmds);
         id
     }
 
-    /// Hand the app's commands for rollouts to their drivers.
+    /// Hand the app's commands for confirmed work (runs, cancels, rollout
+    /// controls) to `Work`, as the runtime does; the others are the
+    /// test's to look at.
     pub fn forward(&mut self, cmds: Vec<Cmd>) {
         for c in cmds {
-            if let Cmd::RolloutControl { id, control } = c {
-                self.controls[&id].try_send(control).unwrap();
-            }
+            self.work.handle(c, &self.tx);
         }
     }
 

@@ -2,6 +2,7 @@
 //! read from inspect, waited for with Swarm's monitor semantics.
 
 use super::*;
+use crate::model::State;
 
 /// The health check's interval and timeout (Docker's 30 s defaults).
 pub(super) fn check_of(c: &ContainerInspectResponse) -> Option<(Duration, Duration)> {
@@ -19,7 +20,7 @@ pub(super) fn check_of(c: &ContainerInspectResponse) -> Option<(Duration, Durati
 
 /// What one look at a new replica found.
 pub(super) struct Look {
-    pub(super) status: String,
+    pub(super) status: State,
     pub(super) health: Option<String>,
     pub(super) exit_code: i64,
     pub(super) restarts: i64,
@@ -35,7 +36,10 @@ pub(super) async fn look(docker: &Docker, id: &str) -> Result<Look, String> {
     let state = c.state.clone().unwrap_or_default();
     let health = state.health.as_ref();
     Ok(Look {
-        status: state.status.map(|s| s.to_string()).unwrap_or_default(),
+        status: state
+            .status
+            .map(|s| State::from(s.to_string()))
+            .unwrap_or_default(),
         health: health
             .and_then(|h| h.status)
             .map(|s| s.to_string())
@@ -56,13 +60,13 @@ impl Look {
     /// Why this replica has failed, if it has: it stopped, restarted
     /// (a crash loop under a restart policy), or turned unhealthy.
     pub(super) fn failure(&self, restarts_at_start: i64, took: f64) -> Option<String> {
-        if matches!(self.status.as_str(), "exited" | "dead") {
+        if matches!(self.status, State::Exited | State::Dead) {
             return Some(format!(
                 "{} with code {} after {took:.1} s",
                 self.status, self.exit_code
             ));
         }
-        if self.restarts > restarts_at_start || self.status == "restarting" {
+        if self.restarts > restarts_at_start || self.status == State::Restarting {
             return Some(format!(
                 "restarted {} time(s) in {took:.1} s (exit code {})",
                 (self.restarts - restarts_at_start).max(1),
@@ -106,14 +110,14 @@ pub(super) async fn wait_healthy(
         }
         match now.health.as_deref() {
             Some("healthy") => break took,
-            None if now.status == "running" => break took,
+            None if now.status == State::Running => break took,
             _ => {}
         }
         if started.elapsed() >= deadline {
             return Err(format!(
                 "not healthy within {} (still {}{})",
                 crate::rollout::duration_text(deadline),
-                now.health.as_deref().unwrap_or(&now.status),
+                now.health.as_deref().unwrap_or(now.status.as_str()),
                 now.last_probe
                     .as_ref()
                     .map(|p| format!(", last probe: {p}"))

@@ -3,6 +3,7 @@
 //! Docker calls that tolerate someone else having got there first.
 
 use super::*;
+use crate::model::State;
 
 /// A container found by name, as it is now.
 #[derive(Clone, Debug)]
@@ -11,14 +12,14 @@ pub(super) struct Held {
     pub(super) name: String,
     pub(super) image: String,
     /// Docker's state word: created, running, exited, dead…
-    pub(super) status: String,
+    pub(super) status: State,
     /// healthy, unhealthy, starting; None without a health check.
     pub(super) health: Option<String>,
 }
 
 impl Held {
     pub(super) fn running(&self) -> bool {
-        self.status == "running"
+        self.status == State::Running
     }
 
     /// Running, and healthy if it has a health check.
@@ -89,7 +90,10 @@ impl Holders {
                 id: i.id.unwrap_or_default(),
                 name: own.clone(),
                 image: i.config.and_then(|c| c.image).unwrap_or_default(),
-                status: state.status.map(|s| s.to_string()).unwrap_or_default(),
+                status: state
+                    .status
+                    .map(|s| State::from(s.to_string()))
+                    .unwrap_or_default(),
                 health: state
                     .health
                     .and_then(|h| h.status)

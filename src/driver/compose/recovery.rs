@@ -13,7 +13,7 @@ impl<M: From<crate::driver::Report> + Send + 'static> Driver<M> {
         let how = if r.back { "rolled back" } else { "resumed" };
         let mut e = self.entry("result");
         (e.run, e.op) = (r.run.clone(), r.op);
-        e.outcome = "interrupted".into();
+        e.outcome = crate::journal::Outcome::Interrupted;
         e.detail = format!("agile-deck stopped mid-way; {how} by #{}", self.view.id);
         self.journaled(e).await;
         let (slots, states) = match self.prepare_recovered(docker, &r).await {
