@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use agile_deck::app::{App, Prom};
+use agile_deck::app::{App, Options};
 use agile_deck::cli::{self as cli_def, Cli, Command, ConfigAction, DemoAction, parse_labels};
 use agile_deck::config::{self, Config, PromFlags};
 use agile_deck::connect::{self, Endpoint};
@@ -400,20 +400,11 @@ async fn run(mut cli: Cli) -> Result<(), Fail> {
         info.cgroup_version
     );
     log::info!("topology: {}", topology.origin);
-    let mut app = App::new(
-        Fleet::new(topology),
-        keymap,
-        theme,
-        format!("{} ({})", endpoint.label(), endpoint.url),
-    );
-    app.show_log = cli.log;
-    app.views.timeline = agile_deck::events::Timeline::new(cli.events_max as usize);
-    app.log_cap = cli.log_lines as usize;
-    app.ops.read_only = cli.read_only || config.read_only_for(&endpoint.url);
+    let host_label = format!("{} ({})", endpoint.label(), endpoint.url);
     // What an earlier agile-deck left unfinished, from the journal.
-    app.ops.interrupted =
-        agile_deck::recovery::find(agile_deck::recovery::read(&journal.path), &app.host_label);
-    for i in &app.ops.interrupted {
+    let interrupted =
+        agile_deck::recovery::find(agile_deck::recovery::read(&journal.path), &host_label);
+    for i in &interrupted {
         log::warn!(
             "interrupted {} of {} (run {}, {}): see the Rollouts tab",
             i.operation,
@@ -422,10 +413,11 @@ async fn run(mut cli: Cli) -> Result<(), Fail> {
             i.summary()
         );
     }
+    let read_only = cli.read_only || config.read_only_for(&endpoint.url);
     log::info!(
         "journal: {}{}",
         journal.path.display(),
-        if app.ops.read_only {
+        if read_only {
             " (read-only: no operation can start)"
         } else {
             ""
@@ -439,12 +431,16 @@ async fn run(mut cli: Cli) -> Result<(), Fail> {
             p.timeout.as_secs_f64(),
             p.auth
         );
-        app.prom = Some(Prom {
-            url: p.url.clone(),
-            ..Default::default()
-        });
     }
-    app.show_engine = cli.show_engine;
+    let app = App::new(Fleet::new(topology), keymap, theme, host_label).with(Options {
+        show_log: cli.log,
+        show_engine: cli.show_engine,
+        log_cap: cli.log_lines as usize,
+        events_max: cli.events_max as usize,
+        read_only,
+        prometheus: prom.as_ref().map(|(_, p)| p.url.clone()),
+        interrupted,
+    });
     let layout = engine::choose_path(
         cli.stats,
         endpoint.url.starts_with("unix://"),

@@ -303,9 +303,11 @@ pub async fn run(
         .unwrap_or(Duration::from_secs(86_400));
     let mut prom_tick = tokio::time::interval(prom_every);
     prom_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    app.local_offset = *chrono::Local::now().offset();
-    app.stats_cap = rt.engine.target_cap();
-    app.engine = rt.engine.cost();
+    app.update(Msg::Started {
+        stats_cap: rt.engine.target_cap(),
+        cost: rt.engine.cost(),
+        local_offset: *chrono::Local::now().offset(),
+    });
     log::info!("stats: {}", app.engine.path);
     let mut own = engine::OwnUsage::now();
     let mut engine_line = tokio::time::interval(ENGINE_LINE);
@@ -340,7 +342,7 @@ pub async fn run(
             // Ages and the CPU history window are relative to now.
             app.update(Msg::Tick(Utc::now()));
             terminal.draw(|f| ui::draw(f, &app))?;
-            app.dirty = false;
+            app.update(Msg::Drawn);
             last_draw = Instant::now();
             if panic_after_first_frame {
                 panic!("AGILE_DECK_TEST_PANIC is set: panicking after the first frame");

@@ -804,10 +804,7 @@ fn scale_plan_dialog() {
     let mut app = fixture();
     development_team(&mut app);
     key(&mut app, KeyCode::Char('s'));
-    assert_eq!(
-        app.prompt.as_deref(),
-        Some("scale service:development-team 8")
-    );
+    assert_eq!(app.prompt.text(), Some("scale service:development-team 8"));
     key(&mut app, KeyCode::Backspace);
     typed(&mut app, "10");
     key(&mut app, KeyCode::Enter);
@@ -925,7 +922,7 @@ fn read_only_says_why() {
     app.ops.read_only = true;
     development_team(&mut app);
     key(&mut app, KeyCode::Char('s'));
-    assert!(app.prompt.is_none());
+    assert!(!app.prompt.is_open());
     let screen = render(&mut app, 120, 30);
     assert!(
         screen.contains("read-only: agile-deck was started with --read-only"),
@@ -1113,18 +1110,15 @@ fn command_line_completes_and_remembers() {
     key(&mut app, KeyCode::Char(':'));
     typed(&mut app, "sc");
     key(&mut app, KeyCode::Tab);
-    assert_eq!(app.prompt.as_deref(), Some("scale "));
+    assert_eq!(app.prompt.text(), Some("scale "));
     typed(&mut app, "team:pro");
     key(&mut app, KeyCode::Tab);
-    assert_eq!(app.prompt.as_deref(), Some("scale team:product "));
+    assert_eq!(app.prompt.text(), Some("scale team:product "));
     key(&mut app, KeyCode::Esc);
     key(&mut app, KeyCode::Char(':'));
     typed(&mut app, "restart agile-agent-product-pm-00");
     key(&mut app, KeyCode::Tab);
-    assert_eq!(
-        app.prompt.as_deref(),
-        Some("restart agile-agent-product-pm-00")
-    );
+    assert_eq!(app.prompt.text(), Some("restart agile-agent-product-pm-00"));
     let screen = render(&mut app, 160, 48);
     assert!(
         screen.contains("5 choices: agile-agent-product-pm-001"),
@@ -1135,7 +1129,7 @@ fn command_line_completes_and_remembers() {
     key(&mut app, KeyCode::Char(':'));
     typed(&mut app, "theme hi");
     key(&mut app, KeyCode::Tab);
-    assert_eq!(app.prompt.as_deref(), Some("theme high-contrast "));
+    assert_eq!(app.prompt.text(), Some("theme high-contrast "));
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.theme.name, "high-contrast");
     key(&mut app, KeyCode::Char(':'));
@@ -1149,13 +1143,13 @@ fn command_line_completes_and_remembers() {
     );
     key(&mut app, KeyCode::Char(':'));
     key(&mut app, KeyCode::Up);
-    assert_eq!(app.prompt.as_deref(), Some("theme neon"));
+    assert_eq!(app.prompt.text(), Some("theme neon"));
     key(&mut app, KeyCode::Up);
-    assert_eq!(app.prompt.as_deref(), Some("theme high-contrast"));
+    assert_eq!(app.prompt.text(), Some("theme high-contrast"));
     key(&mut app, KeyCode::Down);
-    assert_eq!(app.prompt.as_deref(), Some("theme neon"));
+    assert_eq!(app.prompt.text(), Some("theme neon"));
     key(&mut app, KeyCode::Down);
-    assert_eq!(app.prompt.as_deref(), Some(""));
+    assert_eq!(app.prompt.text(), Some(""));
 }
 
 #[test]
@@ -1463,7 +1457,7 @@ fn rollout_commands_complete() {
     key(&mut app, KeyCode::Tab);
     typed(&mut app, "g");
     key(&mut app, KeyCode::Tab);
-    assert_eq!(app.prompt.as_deref(), Some("switch agents green "));
+    assert_eq!(app.prompt.text(), Some("switch agents green "));
     key(&mut app, KeyCode::Esc);
     key(&mut app, KeyCode::Char(':'));
     typed(&mut app, "rollout development-t");
@@ -1471,10 +1465,7 @@ fn rollout_commands_complete() {
     typed(&mut app, "im");
     key(&mut app, KeyCode::Tab);
     // An option with a value waits for it.
-    assert_eq!(
-        app.prompt.as_deref(),
-        Some("rollout development-team image=")
-    );
+    assert_eq!(app.prompt.text(), Some("rollout development-team image="));
     typed(&mut app, "agile-sim:next order=st");
     key(&mut app, KeyCode::Tab);
     assert_eq!(
@@ -1630,7 +1621,7 @@ fn slash_filters_events_and_networks() {
     key(&mut app, KeyCode::Enter);
     let all = app.event_lines().len();
     key(&mut app, KeyCode::Char('/'));
-    assert_eq!(app.prompt.as_deref(), Some("events "));
+    assert_eq!(app.prompt.text(), Some("events "));
     typed(&mut app, "critical");
     key(&mut app, KeyCode::Enter);
     let critical = app.event_lines().len();

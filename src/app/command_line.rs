@@ -130,31 +130,4 @@ impl App {
             }
         }
     }
-
-    /// Keys while the command line is open: it takes the text.
-    pub(super) fn on_prompt_key(&mut self, key: KeyEvent, cmds: &mut Vec<Cmd>) {
-        use crossterm::event::{KeyCode, KeyModifiers};
-        let Some(text) = self.prompt.as_mut() else {
-            return;
-        };
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        match key.code {
-            KeyCode::Esc => self.prompt = None,
-            KeyCode::Enter => {
-                let line = self.prompt.take().unwrap_or_default();
-                self.remember(&line);
-                self.run_command(&line, cmds);
-            }
-            KeyCode::Tab => self.complete_prompt(),
-            KeyCode::Up => self.prompt_history(true),
-            KeyCode::Down => self.prompt_history(false),
-            KeyCode::Backspace => {
-                text.pop();
-            }
-            KeyCode::Char('u') if ctrl => text.clear(),
-            KeyCode::Char('c') if ctrl => self.prompt = None,
-            KeyCode::Char(c) if !ctrl => text.push(c),
-            _ => {}
-        }
-    }
 }

@@ -3,11 +3,19 @@
 
 use super::*;
 
+/// Ctrl-c quits from anywhere, overlays included.
+fn is_ctrl_c(key: &KeyEvent) -> bool {
+    key.code == crossterm::event::KeyCode::Char('c')
+        && key
+            .modifiers
+            .contains(crossterm::event::KeyModifiers::CONTROL)
+}
+
 impl App {
     /// A click: on the tabs, switch; on a table row, select it (a second
     /// click on the selected row drills down).
     pub(super) fn click(&mut self, column: u16, row: u16, cmds: &mut Vec<Cmd>) {
-        if self.prompt.is_some() || self.ops.pending.is_some() || self.adhoc.is_some() {
+        if self.prompt.is_open() || self.ops.pending.is_some() || self.adhoc.is_some() {
             return;
         }
         let Some(screen) = self.screen() else {
@@ -78,7 +86,7 @@ impl App {
                 self.start_adhoc(query, cmds);
             }
             (_, Some(Action::PromQL | Action::Command)) => {
-                self.prompt = Some(format!("promql {}", a.query.expr()));
+                self.prompt.open(format!("promql {}", a.query.expr()));
             }
             (_, Some(Action::Back | Action::Quit | Action::Help)) => self.adhoc = None,
             _ => {}
@@ -120,8 +128,12 @@ impl App {
 
     pub(super) fn on_key(&mut self, key: KeyEvent, cmds: &mut Vec<Cmd>) {
         self.flash = None;
-        if self.prompt.is_some() && self.ops.pending.is_none() {
-            return self.on_prompt_key(key, cmds);
+        if self.prompt.is_open() && self.ops.pending.is_none() {
+            return match self.prompt.on_key(key) {
+                prompt::Typed::Run(line) => self.run_command(&line, cmds),
+                prompt::Typed::Complete => self.complete_prompt(),
+                prompt::Typed::Nothing => {}
+            };
         }
         let context = if self.ops.pending.is_some() {
             Context::Dialog
@@ -144,40 +156,17 @@ impl App {
         if self.on_logs_key(action, cmds) {
             return;
         }
-        if self.adhoc.is_some() {
-            let ctrl_c = key.code == crossterm::event::KeyCode::Char('c')
-                && key
-                    .modifiers
-                    .contains(crossterm::event::KeyModifiers::CONTROL);
-            if !ctrl_c {
-                return self.on_adhoc_key(key, action, cmds);
-            }
+        if self.adhoc.is_some() && !is_ctrl_c(&key) {
+            return self.on_adhoc_key(key, action, cmds);
         }
         let Some(action) = action else {
             return;
         };
-        if self.show_help {
-            // The help overlay closes on its own key, Back or Quit's keys;
-            // the moves scroll it (as far as its lines go).
-            let help_lines =
+        if self.help.shown() {
+            let lines =
                 self.keymap.help().len() + Context::ALL.len() + crate::commands::COMMANDS.len() + 4;
-            match action {
-                Action::Help | Action::Back => self.show_help = false,
-                Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top => {
-                    self.help_scroll = action
-                        .moved(self.help_scroll, help_lines + 1, super::nav::LIST_PAGE)
-                        .unwrap_or(self.help_scroll)
-                }
-                Action::Quit
-                    if key.code == crossterm::event::KeyCode::Char('c')
-                        && key
-                            .modifiers
-                            .contains(crossterm::event::KeyModifiers::CONTROL) =>
-                {
-                    self.quit(cmds)
-                }
-                Action::Quit => self.show_help = false,
-                _ => {}
+            if self.help.on_action(action, is_ctrl_c(&key), lines) {
+                self.quit(cmds);
             }
             return;
         }
@@ -192,14 +181,11 @@ impl App {
         }
         match action {
             Action::Quit => self.quit(cmds),
-            Action::Help => {
-                self.show_help = true;
-                self.help_scroll = 0;
-            }
+            Action::Help => self.help.open(),
             Action::ToggleLog => self.show_log = !self.show_log,
             Action::ToggleEngine => self.show_engine = !self.show_engine,
-            Action::Command => self.prompt = Some(String::new()),
-            Action::PromQL => self.prompt = Some("promql ".into()),
+            Action::Command => self.prompt.open(""),
+            Action::PromQL => self.prompt.open("promql "),
             Action::Scale => self.operation_key(Kind::Scale),
             Action::Resize => self.operation_key(Kind::Resize),
             Action::Restart => self.operation_key(Kind::Restart),
@@ -241,7 +227,7 @@ impl App {
                     .as_ref()
                     .map(|f| f.text.clone())
                     .unwrap_or_default();
-                self.prompt = Some(format!("filter {now}"));
+                self.prompt.open(format!("filter {now}"));
             }
             Action::SortNext => {
                 self.sort.0 = self.sort.0.next();

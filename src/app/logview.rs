@@ -207,9 +207,9 @@ impl App {
                     .as_ref()
                     .map(|r| r.as_str().to_string())
                     .unwrap_or_default();
-                self.prompt = Some(format!("filter {now}"));
+                self.prompt.open(format!("filter {now}"));
             }
-            Some(Action::LogSearch) => self.prompt = Some("search ".into()),
+            Some(Action::LogSearch) => self.prompt.open("search "),
             Some(Action::LogNext) => l.jump(false),
             Some(Action::LogPrev) => l.jump(true),
             Some(Action::LogSave) => {

@@ -5,6 +5,7 @@
 //! daemon.
 
 mod command_line;
+pub mod help;
 mod keys;
 pub mod layout;
 pub mod logview;
@@ -12,6 +13,7 @@ mod msg;
 mod nav;
 pub mod ops;
 mod palette;
+pub mod prompt;
 mod recovery;
 pub mod rollouts;
 pub mod views;
@@ -121,9 +123,8 @@ pub struct App {
     pub pane: Pane,
     /// Drill-down stack per pane; never empty.
     stacks: [Vec<Frame>; 2],
-    pub show_help: bool,
-    /// First line of the help overlay shown.
-    pub help_scroll: usize,
+    /// The help overlay (`?`).
+    pub help: help::Help,
     pub show_log: bool,
     pub keymap: Keymap,
     pub theme: Theme,
@@ -143,16 +144,13 @@ pub struct App {
     pub engine: Cost,
     pub prom: Option<Prom>,
     pub adhoc: Option<Adhoc>,
-    /// The command line, while open (`:`): what was typed so far.
-    pub prompt: Option<String>,
+    /// The command line (`:`).
+    pub prompt: prompt::Prompt,
     /// A one-line message in the footer until the next key.
     pub flash: Option<String>,
     /// The table filter (`/`), and the order (`o`, `O`).
     pub filter: Option<Filter>,
     pub sort: (SortBy, bool),
-    /// Lines run on the command line, oldest first, and where ↑↓ are.
-    pub history: Vec<String>,
-    pub history_pos: Option<usize>,
     /// Keys of a sequence under way (`g` of `g g`).
     pending_keys: Vec<crate::keymap::Key>,
     /// Operations: the dialog, running and finished ones, undo, journal.
@@ -183,7 +181,36 @@ pub struct Drawn {
     pub replica_lines: std::cell::Cell<usize>,
 }
 
+/// What the user chose at start (flags, config file, journal) that the
+/// app holds.
+#[derive(Debug, Default)]
+pub struct Options {
+    pub show_log: bool,
+    pub show_engine: bool,
+    /// Most lines the logs pane keeps.
+    pub log_cap: usize,
+    /// Most events the Events timeline keeps.
+    pub events_max: usize,
+    pub read_only: bool,
+    /// The Prometheus asked, by URL.
+    pub prometheus: Option<String>,
+    /// What an earlier agile-deck left unfinished, from the journal.
+    pub interrupted: Vec<crate::recovery::Interrupted>,
+}
+
 impl App {
+    /// The app as the user started it.
+    pub fn with(mut self, o: Options) -> App {
+        (self.show_log, self.show_engine, self.log_cap) = (o.show_log, o.show_engine, o.log_cap);
+        self.views.timeline = crate::events::Timeline::new(o.events_max);
+        (self.ops.read_only, self.ops.interrupted) = (o.read_only, o.interrupted);
+        self.prom = o.prometheus.map(|url| Prom {
+            url,
+            ..Default::default()
+        });
+        self
+    }
+
     pub fn new(fleet: Fleet, keymap: Keymap, theme: Theme, host_label: String) -> App {
         let root = || {
             vec![Frame {
@@ -198,8 +225,7 @@ impl App {
             link: Link::Connecting,
             pane: Pane::Layers,
             stacks: [root(), root()],
-            show_help: false,
-            help_scroll: 0,
+            help: Default::default(),
             show_log: false,
             keymap,
             theme,
@@ -214,12 +240,10 @@ impl App {
             engine: Cost::default(),
             prom: None,
             adhoc: None,
-            prompt: None,
+            prompt: Default::default(),
             flash: None,
-            history: Vec::new(),
             filter: None,
             sort: (SortBy::Name, false),
-            history_pos: None,
             pending_keys: Vec::new(),
             ops: Ops::default(),
             views: Default::default(),
@@ -362,6 +386,19 @@ impl App {
                 return cmds;
             }
             Msg::NoCgroup(targets) => return vec![Cmd::StreamInstead(targets)],
+            Msg::Started {
+                stats_cap,
+                cost,
+                local_offset,
+            } => {
+                (self.stats_cap, self.engine, self.local_offset) = (stats_cap, cost, local_offset);
+                self.dirty = true;
+                return cmds;
+            }
+            Msg::Drawn => {
+                self.dirty = false;
+                return cmds;
+            }
             Msg::Engine(cost) => {
                 self.dirty |= self.show_engine && self.engine != cost;
                 self.engine = cost;
@@ -732,10 +769,10 @@ mod tests {
     fn help_and_quit_keys() {
         let mut a = app();
         key(&mut a, KeyCode::Char('?'));
-        assert!(a.show_help);
+        assert!(a.help.shown());
         // q closes the help first; Esc too.
         assert!(key(&mut a, KeyCode::Char('q')).is_empty());
-        assert!(!a.show_help);
+        assert!(!a.help.shown());
         assert_eq!(key(&mut a, KeyCode::Char('q')), vec![Cmd::Quit]);
         let mut b = app();
         key(&mut b, KeyCode::Char('?'));

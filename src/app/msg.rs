@@ -39,6 +39,15 @@ pub enum Msg {
     },
     /// What the stats engine costs (sent while the engine line is shown).
     Engine(Cost),
+    /// The runtime is up: how many containers its stats engine takes at
+    /// most, what it costs so far, and the local clock's offset.
+    Started {
+        stats_cap: usize,
+        cost: Cost,
+        local_offset: chrono::FixedOffset,
+    },
+    /// The state as it is now is on screen.
+    Drawn,
     /// The cgroup reader found no cgroup for these containers.
     NoCgroup(Vec<Target>),
     SourceError {

@@ -334,7 +334,7 @@ impl App {
                         .find(|x| x.name == s.name)
                         .and_then(|x| x.replicas)
                         .unwrap_or(plan::replicas_of_service(&self.fleet, &s).len() as u64);
-                    self.prompt = Some(format!("scale service:{} {now}", s.name));
+                    self.prompt.open(format!("scale service:{} {now}", s.name));
                 }
                 Err(e) => self.flash = Some(format!("{e} (Enter, then s on the service)")),
             },
@@ -353,7 +353,7 @@ impl App {
                     })
                     .unwrap_or_default();
                 let spec = target.label.replacen(' ', ":", 1);
-                self.prompt = Some(format!("update {spec}{current}"));
+                self.prompt.open(format!("update {spec}{current}"));
             }
             Kind::Undo => {
                 let key = self

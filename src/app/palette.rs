@@ -1,5 +1,4 @@
-//! The command line's help: completion of commands and of names, and the
-//! history of what was run (↑ ↓).
+//! The command line's help: completion of commands and of names.
 
 use crate::app::App;
 
@@ -116,7 +115,7 @@ impl App {
 
     /// Tab on the command line: complete the last word, or list the choices.
     pub fn complete_prompt(&mut self) {
-        let Some(text) = self.prompt.clone() else {
+        let Some(text) = self.prompt.text().map(str::to_string) else {
             return;
         };
         let words: Vec<&str> = text.split(' ').collect();
@@ -136,12 +135,12 @@ impl App {
                 let head = &text[..text.len() - word.len()];
                 // `image=` waits for its value.
                 let space = if found[0].ends_with('=') { "" } else { " " };
-                self.prompt = Some(format!("{head}{}{space}", found[0]));
+                self.prompt.open(format!("{head}{}{space}", found[0]));
             }
             n => {
                 let prefix = common_prefix(&found);
                 let head = &text[..text.len() - word.len()];
-                self.prompt = Some(format!("{head}{prefix}"));
+                self.prompt.open(format!("{head}{prefix}"));
                 let shown: Vec<&str> = found.iter().take(8).map(String::as_str).collect();
                 self.flash = Some(format!(
                     "{n} choices: {}{}",
@@ -150,35 +149,6 @@ impl App {
                 ));
             }
         }
-    }
-
-    /// ↑ / ↓ on the command line: earlier / later lines run.
-    pub fn prompt_history(&mut self, older: bool) {
-        let n = self.history.len();
-        if n == 0 {
-            return;
-        }
-        let pos = match (self.history_pos, older) {
-            (None, true) => Some(n - 1),
-            (None, false) => None,
-            (Some(p), true) => Some(p.saturating_sub(1)),
-            (Some(p), false) if p + 1 < n => Some(p + 1),
-            (Some(_), false) => None,
-        };
-        self.history_pos = pos;
-        self.prompt = Some(pos.map(|p| self.history[p].clone()).unwrap_or_default());
-    }
-
-    /// Remember a line run (not twice in a row).
-    pub fn remember(&mut self, line: &str) {
-        let line = line.trim();
-        if !line.is_empty() && self.history.last().map(String::as_str) != Some(line) {
-            self.history.push(line.to_string());
-            if self.history.len() > 100 {
-                self.history.remove(0);
-            }
-        }
-        self.history_pos = None;
     }
 }
 

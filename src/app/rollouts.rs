@@ -555,7 +555,8 @@ impl App {
                             .map(|x| x.image.clone())
                     })
                     .unwrap_or_default();
-                self.prompt = Some(format!("rollout service:{} image={image}", s.name));
+                self.prompt
+                    .open(format!("rollout service:{} image={image}", s.name));
             }
             Err(e) => self.flash = Some(format!("{e} (Enter, then D on the service)")),
         }

@@ -304,12 +304,10 @@ impl App {
                 self.views.networks_selected = 0;
             }
             // `/` filters what this view lists (Esc clears it).
-            Action::Filter => {
-                self.prompt = Some(match self.views.view {
-                    View::Events => format!("events {}", self.views.events_filter),
-                    _ => format!("networks {}", self.views.networks_filter),
-                })
-            }
+            Action::Filter => self.prompt.open(match self.views.view {
+                View::Events => format!("events {}", self.views.events_filter),
+                _ => format!("networks {}", self.views.networks_filter),
+            }),
             _ => return false,
         }
         true

@@ -112,7 +112,7 @@ pub(super) fn draw(f: &mut Frame, app: &App, area: Rect) {
     };
     let (w, h) = (popup.width, popup.height);
     let inner_h = h.saturating_sub(2) as usize;
-    let scroll = app.help_scroll.min(lines.len().saturating_sub(inner_h));
+    let scroll = app.help.scroll().min(lines.len().saturating_sub(inner_h));
     f.render_widget(Clear, popup);
     let close = app.keymap.hint(Action::Back);
     let more = if lines.len() > inner_h {

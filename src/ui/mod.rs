@@ -81,7 +81,7 @@ pub fn draw(f: &mut Frame, app: &App) {
     if let Some(pending) = &app.ops.pending {
         ops::draw_dialog(f, app, pending, area);
     }
-    if app.show_help {
+    if app.help.shown() {
         help::draw(f, app, area);
     }
 }
@@ -370,7 +370,7 @@ fn draw_engine(f: &mut Frame, app: &App, area: Rect) {
 fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
     let km = &app.keymap;
-    if let Some(typed) = &app.prompt {
+    if let Some(typed) = app.prompt.text() {
         // Keep the end of a long line in view: that is where one types.
         let width = area.width as usize;
         let shown = text::tail(typed, width.saturating_sub(3)).to_string();
