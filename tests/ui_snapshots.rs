@@ -192,15 +192,15 @@ fn fixture() -> App {
         });
     }
     let mut fleet = Fleet::new(topology);
-    fleet.networks = agile_deck::demo::ZONES
+    fleet.networks = agile_deck::demo::zones()
         .iter()
         .map(|z| agile_deck::model::DockerNetwork {
-            id: z.name.into(),
-            name: z.name.into(),
+            id: z.name.clone(),
+            name: z.name.clone(),
             driver: "bridge".into(),
             scope: "local".into(),
             internal: z.internal,
-            subnets: vec![z.subnet.into()],
+            subnets: vec![z.subnet.clone()],
             gateways: vec![z.subnet.replace(".0/24", ".1")],
             labels: [("zone".to_string(), z.zone.to_string())]
                 .into_iter()
