@@ -16,7 +16,7 @@ use bollard::query_parameters::{InspectServiceOptions, ListTasksOptions, UpdateS
 
 use super::{Driver, Got};
 use crate::ops::StepError;
-use crate::ops::exec::{step_error, update_spec};
+use crate::ops::steps::{step_error, update_spec};
 use crate::rollout::{Change, Mode, OnFailure, Order, Phase, SlotState, SlotView, Spec};
 
 /// How long a Swarm update may show no progress at all before we say so.

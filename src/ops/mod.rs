@@ -5,9 +5,11 @@
 //! on, skip or stop, so it always stops in a known state; `exec` runs the
 //! steps against Docker and journals each one.
 
+pub mod clone;
 pub mod exec;
 pub mod pair;
 pub mod plan;
+pub mod steps;
 
 use crate::journal::Outcome;
 use serde_json::Value;

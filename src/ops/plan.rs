@@ -38,7 +38,7 @@ pub fn replicas_of_service<'a>(fleet: &'a Fleet, service: &ServiceId) -> Vec<&'a
 /// A replica's number: Compose's label, else the digits its name ends with.
 pub fn number_of(r: &Replica) -> Option<u64> {
     r.labels
-        .get(super::exec::COMPOSE_NUMBER)
+        .get(super::clone::COMPOSE_NUMBER)
         .and_then(|n| n.parse().ok())
         .or_else(|| trailing_number(&r.name).map(|(_, n, _)| n))
 }

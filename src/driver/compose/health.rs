@@ -32,7 +32,7 @@ pub(super) async fn look(docker: &Docker, id: &str) -> Result<Look, String> {
     let c = docker
         .inspect_container(id, None)
         .await
-        .map_err(|e| exec::step_error(e).message)?;
+        .map_err(|e| steps::step_error(e).message)?;
     let state = c.state.clone().unwrap_or_default();
     let health = state.health.as_ref();
     Ok(Look {

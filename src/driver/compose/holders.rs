@@ -65,7 +65,7 @@ impl Holders {
                 ..Default::default()
             }))
             .await
-            .map_err(exec::step_error)?;
+            .map_err(steps::step_error)?;
         let prefix = format!("{name}-old-");
         let mut found = Holders::default();
         for c in listed {
@@ -122,7 +122,7 @@ pub(super) async fn remove_now(docker: &Docker, id: &str) -> Result<String, Step
             }),
         )
         .await
-        .map_err(exec::step_error)
+        .map_err(steps::step_error)
         .map(|()| "removed".to_string());
     match removed {
         Err(e)
@@ -161,7 +161,7 @@ pub(super) async fn rename(docker: &Docker, id: &str, name: &str) -> Result<Stri
             },
         )
         .await
-        .map_err(exec::step_error)?;
+        .map_err(steps::step_error)?;
     Ok(format!("now called {name}"))
 }
 

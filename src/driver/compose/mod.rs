@@ -18,7 +18,8 @@ use futures_util::future::join_all;
 
 use super::{Driver, Got};
 use crate::metrics::{Metric, Vars};
-use crate::ops::exec::{self, COMPOSE_NUMBER, clone_body, create_and_start};
+use crate::ops::clone::{COMPOSE_NUMBER, clone_body, create_and_start};
+use crate::ops::steps;
 use crate::ops::{Action, StepError};
 use crate::prometheus::{Client, Data, Query};
 use crate::rollout::health_deadline;
@@ -90,7 +91,7 @@ impl<M: From<super::Report> + Send + 'static> Driver<M> {
             docker.inspect_image(image).await.map_err(|e| {
                 format!(
                     "image {image} is not on this host ({}); build or tag it here first",
-                    exec::step_error(e).message
+                    steps::step_error(e).message
                 )
             })?;
         }
@@ -99,7 +100,7 @@ impl<M: From<super::Report> + Send + 'static> Driver<M> {
             let c = docker
                 .inspect_container(id, None)
                 .await
-                .map_err(|e| format!("replica {}: {}", short(id), exec::step_error(e).message))?;
+                .map_err(|e| format!("replica {}: {}", short(id), steps::step_error(e).message))?;
             let name = c
                 .name
                 .clone()
@@ -172,7 +173,7 @@ impl<M: From<super::Report> + Send + 'static> Driver<M> {
                 self.step(
                     format!("stop and remove {aside}"),
                     format!("docker stop -t {timeout} {aside} && docker rm {aside}"),
-                    gone_is_done(exec::execute(docker, &stop).await),
+                    gone_is_done(steps::execute(docker, &stop).await),
                 )
                 .await
                 .map_err(|e| e.message)?;
@@ -191,7 +192,7 @@ impl<M: From<super::Report> + Send + 'static> Driver<M> {
                             "docker stop -t {timeout} {n} && docker rm {n}",
                             n = slot.name
                         ),
-                        gone_is_done(exec::execute(docker, &stop).await),
+                        gone_is_done(steps::execute(docker, &stop).await),
                     )
                     .await
                     .map_err(|e| e.message)?;

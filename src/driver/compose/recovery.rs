@@ -76,7 +76,7 @@ impl<M: From<crate::driver::Report> + Send + 'static> Driver<M> {
                 .map_err(|e| {
                     format!(
                         "image {image} is not on this host ({})",
-                        exec::step_error(e).message
+                        steps::step_error(e).message
                     )
                 })
         };
@@ -113,7 +113,7 @@ impl<M: From<crate::driver::Report> + Send + 'static> Driver<M> {
             let c = docker
                 .inspect_container(&source, None)
                 .await
-                .map_err(|e| format!("{name}: {}", exec::step_error(e).message))?;
+                .map_err(|e| format!("{name}: {}", steps::step_error(e).message))?;
             let number = name
                 .rsplit('-')
                 .next()
