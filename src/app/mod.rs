@@ -4,6 +4,7 @@
 //! and changes nothing, so all of this is testable without a terminal or a
 //! daemon.
 
+mod advice;
 mod command_line;
 pub mod help;
 mod keys;
@@ -16,6 +17,7 @@ mod palette;
 pub mod prompt;
 mod recovery;
 pub mod rollouts;
+mod targets;
 pub mod views;
 mod watch;
 

@@ -1,20 +1,17 @@
-//! What the app does with operations: targets (from the selection or a
-//! typed name), the confirmation dialog, running and finished operations,
-//! undo, and the journal's recent lines. State lives in `App::ops`; these
+//! What the app does with operations: the keys and commands that plan
+//! them, the confirmation dialog, running and finished operations, undo,
+//! and the journal's recent lines. State lives in `App::ops`; these
 //! are `App` methods so they can read the fleet and the selection.
 
 use std::collections::{HashMap, VecDeque};
 
 use chrono::{DateTime, Utc};
 
-use crate::app::{App, Cmd, Level, Pane};
+use crate::app::{App, Cmd};
 use crate::journal::Entry;
-use crate::model::{Replica, ServiceId};
 use crate::ops::exec::Progress;
-use crate::ops::plan::{self, Target};
+use crate::ops::plan;
 use crate::ops::{Kind, Plan, Status, StepState, UndoSpec};
-use crate::policy::{self, Advice, LastChange, Load};
-use crate::topology::normalize_team;
 use crate::units;
 
 /// How many journal lines the journal pane keeps.
@@ -136,172 +133,7 @@ impl Ops {
     }
 }
 
-fn service_target(fleet: &crate::fleet::Fleet, s: &ServiceId) -> Target {
-    Target {
-        label: format!("service {}", s.name),
-        replicas: plan::replicas_of_service(fleet, s)
-            .iter()
-            .map(|r| r.id.clone())
-            .collect(),
-        services: vec![s.clone()],
-    }
-}
-
-fn replica_target(r: &Replica) -> Target {
-    Target {
-        label: format!("replica {}", r.name),
-        replicas: vec![r.id.clone()],
-        services: vec![r.placement.service.clone()],
-    }
-}
-
 impl App {
-    /// Every service known: from replicas and from Swarm's list.
-    fn services(&self) -> Vec<ServiceId> {
-        let mut out: Vec<ServiceId> = self
-            .fleet
-            .replicas
-            .values()
-            .map(|r| r.placement.service.clone())
-            .chain(
-                self.fleet
-                    .swarm_services()
-                    .iter()
-                    .map(|s| s.placement.service.clone()),
-            )
-            .collect();
-        out.sort();
-        out.dedup();
-        out
-    }
-
-    /// Replicas and services of a layer or team.
-    fn group_target(&self, by_team: bool, name: &str) -> Option<Target> {
-        let in_group = |r: &Replica| {
-            if by_team {
-                r.placement.team.as_deref().map(normalize_team).as_deref() == Some(name)
-            } else {
-                r.placement.layer.as_deref() == Some(name)
-            }
-        };
-        let mut replicas: Vec<&Replica> = self
-            .fleet
-            .replicas
-            .values()
-            .filter(|r| in_group(r))
-            .collect();
-        replicas.sort_by(|a, b| a.name.cmp(&b.name));
-        let mut services: Vec<ServiceId> = replicas
-            .iter()
-            .map(|r| r.placement.service.clone())
-            .collect();
-        services.extend(
-            self.fleet
-                .swarm_services()
-                .iter()
-                .filter(|s| {
-                    if by_team {
-                        s.placement.team.as_deref() == Some(name)
-                    } else {
-                        s.placement.layer.as_deref() == Some(name)
-                    }
-                })
-                .map(|s| s.placement.service.clone()),
-        );
-        services.sort();
-        services.dedup();
-        (!services.is_empty()).then(|| Target {
-            label: format!("{} {name}", if by_team { "team" } else { "layer" }),
-            replicas: replicas.iter().map(|r| r.id.clone()).collect(),
-            services,
-        })
-    }
-
-    /// What the selection is: a layer or team row, a service, a replica.
-    pub fn selection_target(&self) -> Option<Target> {
-        let by_team = self.pane == Pane::Teams;
-        match &self.frame().level {
-            Level::Groups => {
-                let row = self.rows().get(self.frame().selected)?.name.clone();
-                self.group_target(by_team, &row)
-            }
-            Level::Services { .. } => {
-                let s = self.rows().get(self.frame().selected)?.service.clone()?;
-                Some(service_target(&self.fleet, &s))
-            }
-            Level::Replicas { .. } | Level::Replica { .. } => {
-                self.selected_replica().map(replica_target)
-            }
-        }
-    }
-
-    /// A typed target: `replica:`, `service:`, `team:` or `layer:` NAME,
-    /// or a bare name tried in that order.
-    pub fn resolve_target(&self, spec: &str) -> Result<Target, String> {
-        let (kind, name) = spec.split_once(':').unwrap_or(("", spec));
-        let replica = || {
-            self.fleet
-                .replicas
-                .values()
-                .find(|r| r.name == name)
-                .map(replica_target)
-        };
-        let named: Vec<ServiceId> = self
-            .services()
-            .into_iter()
-            .filter(|s| s.name == name)
-            .collect();
-        if named.len() > 1 && matches!(kind, "" | "service") {
-            let which: Vec<String> = named
-                .iter()
-                .map(|s| match &s.kind {
-                    crate::model::ServiceKind::Compose { project } => {
-                        format!("compose project {project}")
-                    }
-                    _ => s.kind_word().to_string(),
-                })
-                .collect();
-            return Err(format!(
-                "{} services are called {name:?} ({}): name a replica instead",
-                named.len(),
-                which.join(", ")
-            ));
-        }
-        let service = || named.first().map(|s| service_target(&self.fleet, s));
-        let team = || self.group_target(true, &normalize_team(name));
-        let layer = || self.group_target(false, name);
-        let found = match kind {
-            "replica" => replica(),
-            "service" => service(),
-            "team" => team(),
-            "layer" => layer(),
-            "" => replica().or_else(service).or_else(team).or_else(layer),
-            other => {
-                return Err(format!(
-                    "{other}: is not a kind of target; use replica:, service:, team: or layer:"
-                ));
-            }
-        };
-        found.ok_or_else(|| format!("no replica, service, team or layer is called {name:?}"))
-    }
-
-    /// The one service a scale or rollout applies to.
-    pub(crate) fn one_service(&self, target: &Target, verb: &str) -> Result<ServiceId, String> {
-        match target.services.as_slice() {
-            [one] => Ok(one.clone()),
-            [] => Err(format!("{} has no service", target.label)),
-            many => Err(format!(
-                "{} has {} services ({}): {verb} one of them",
-                target.label,
-                many.len(),
-                many.iter()
-                    .map(|s| s.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
-        }
-    }
-
     /// Show a plan (an operation's, or a rollout's with its request) for
     /// confirmation, or say why there is none.
     pub fn propose(&mut self, planned: Result<impl Into<Pending>, String>) {
@@ -443,99 +275,6 @@ impl App {
         };
         self.propose(plan);
         true
-    }
-
-    /// Advice for a row at the current level: team rows (when the team
-    /// has one service) and service rows, under the first matching policy.
-    pub fn advice(&self, row: &crate::fleet::Row) -> Option<(ServiceId, Advice)> {
-        let service = match (&self.frame().level, self.pane) {
-            (Level::Services { .. }, _) => row.service.clone()?,
-            (Level::Groups, Pane::Teams) => {
-                let t = self.group_target(true, &row.name)?;
-                match t.services.as_slice() {
-                    [one] => one.clone(),
-                    _ => return None,
-                }
-            }
-            _ => return None,
-        };
-        let policy = self
-            .fleet
-            .topology
-            .policies
-            .iter()
-            .find(|p| p.applies_to(&service.name))?;
-        let replicas: Vec<&Replica> = plan::replicas_of_service(&self.fleet, &service)
-            .into_iter()
-            .filter(|r| r.is_running())
-            .collect();
-        let ids: Vec<String> = replicas.iter().map(|r| r.id.clone()).collect();
-        // History only since the newest replica started: before that the
-        // service was smaller and its figures say nothing of now.
-        let newest = replicas
-            .iter()
-            .filter_map(|r| r.started_at.or(r.created))
-            .max();
-        let since = newest.map(|t| (self.now - t).num_seconds().max(0) as u64);
-        let watched = self
-            .watching_since
-            .map(|t| (self.now - t).num_seconds().max(0) as u64)
-            .unwrap_or(0);
-        let slot = crate::stats::SLOT_SECS as u64;
-        let slots = (since.unwrap_or(0).min(watched) / slot) as usize;
-        let slots = slots.min(crate::stats::HISTORY_SLOTS - 1);
-        let mut cpu = self.fleet.cpu_history(&ids, slots + 1, self.now);
-        cpu.pop(); // the slot under way is not complete
-        let cores = row
-            .cpu_limit
-            .filter(|c| *c > 0.0)
-            .unwrap_or(replicas.len().max(1) as f64);
-        let cpu: Vec<f64> = cpu.iter().map(|v| v / cores).collect();
-        let memory = if row.figures.mem_limit > 0 {
-            row.figures.mem_used as f64 * 100.0 / row.figures.mem_limit as f64
-        } else {
-            0.0
-        };
-        // Started by a rollout of this service (while it ran): replaced,
-        // not scaled.
-        let by_rollout = newest.and_then(|t| {
-            self.ops.rollouts.iter().rev().find(|r| {
-                r.service == service
-                    && r.started <= t
-                    && t <= r.finished.unwrap_or(self.now) + chrono::Duration::seconds(5)
-            })
-        });
-        let last_change = since.map(|secs| match by_rollout {
-            Some(r) => LastChange::Replaced {
-                secs,
-                by: format!("{} #{}", r.what, r.id),
-            },
-            None => LastChange::Scaled { secs },
-        });
-        let load = Load {
-            replicas: replicas.len() as u64,
-            cpu,
-            memory,
-            last_change,
-        };
-        Some((service, policy::advise(policy, &load, slot)))
-    }
-
-    /// `a`: turn the selected row's advice into a scale plan.
-    pub fn apply_advice(&mut self) {
-        let row = self.rows().get(self.frame().selected).cloned();
-        let plan = match row.as_ref().and_then(|r| self.advice(r)) {
-            Some((service, Advice { to: Some(n), why })) => plan::scale(&self.fleet, &service, n)
-                .map(|mut p| {
-                    p.notes.push(format!("advice: {why}"));
-                    p
-                }),
-            Some((_, Advice { to: None, why })) => Err(format!("no scaling advised: {why}")),
-            None => {
-                Err("no scaling policy covers this row (see [[policy]] in the topology)".into())
-            }
-        };
-        self.propose(plan);
     }
 
     /// `:profile NAME`: every set of the profile, in one operation.
