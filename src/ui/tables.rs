@@ -1,7 +1,6 @@
 //! The tables: layers / teams / services rows and replica rows. Columns
 //! have a priority; on a narrow terminal the least important ones drop.
 
-use crate::model::State;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
@@ -13,43 +12,118 @@ use crate::app::{App, Level};
 use crate::fleet::{Figures, HealthCounts, Row};
 use crate::format;
 use crate::metrics::{CellKey, Reading, Scope};
-use crate::model::{Health, Replica};
+use crate::model::{Health, Replica, State};
+use strum::IntoEnumIterator;
 
 /// A column: header, width (0 = takes the rest, at least `min`), priority
 /// (0 is kept first), alignment, and what it shows.
-struct Col {
+struct Col<C> {
     title: String,
     width: u16,
     prio: u8,
     right: bool,
-    shows: Shows,
+    shows: Shows<C>,
 }
 
-/// A built-in figure (by number, per table) or a topology metric (by index).
+/// A built-in column of the table (`GroupCol`, `ReplicaCol`) or a topology
+/// metric (by index).
 #[derive(Clone, Copy)]
-enum Shows {
-    Fixed(usize),
+enum Shows<C> {
+    Builtin(C),
     Metric(usize),
     /// The scaling policy's advice (team and service rows).
     Advice,
 }
 
-fn col(title: &str, width: u16, prio: u8, right: bool) -> Col {
-    Col {
-        title: title.to_string(),
-        width,
-        prio,
-        right,
-        shows: Shows::Fixed(0),
+/// The built-in columns of the layer, team and service tables, in display
+/// order; the last one takes the width left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::EnumIter)]
+enum GroupCol {
+    Name,
+    /// SVC on layers and teams, KIND on services.
+    Services,
+    Running,
+    Health,
+    Cpu,
+    Memory,
+    Net,
+    Block,
+    Pids,
+    History,
+}
+
+impl GroupCol {
+    /// Its header, width, priority and alignment on the services level or
+    /// not, the name column being `name` wide under `first`.
+    fn col(self, services_level: bool, first: &str, name: u16) -> Col<GroupCol> {
+        let (title, width, prio, right) = match self {
+            GroupCol::Name => (first, name, 0, false),
+            GroupCol::Services if services_level => ("KIND", 7, 6, true),
+            GroupCol::Services => ("SVC", 4, 6, false),
+            GroupCol::Running => ("RUN/WANT", 8, 1, true),
+            GroupCol::Health => ("HEALTH", 12, 2, false),
+            GroupCol::Cpu => ("CPU%", 7, 1, true),
+            GroupCol::Memory => ("MEM use/lim", 13, 3, true),
+            GroupCol::Net => ("NET rx/tx/s", 13, 5, true),
+            GroupCol::Block => ("BLK r/w/s", 13, 7, true),
+            GroupCol::Pids => ("PIDS", 5, 6, true),
+            GroupCol::History => ("CPU history", 0, 4, false),
+        };
+        Col {
+            title: title.to_string(),
+            width,
+            prio,
+            right,
+            shows: Shows::Builtin(self),
+        }
     }
 }
 
-/// Number the built-in columns in order, then insert the metric columns of
-/// `scope` before the last one (the flexible history or image column).
-fn with_metrics(app: &App, mut cols: Vec<Col>, scope: Scope) -> Vec<Col> {
-    for (i, c) in cols.iter_mut().enumerate() {
-        c.shows = Shows::Fixed(i);
+/// The built-in columns of the replica table, in display order; the last
+/// one takes the width left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::EnumIter)]
+enum ReplicaCol {
+    Name,
+    State,
+    Health,
+    Up,
+    Restarts,
+    Cpu,
+    Memory,
+    Limits,
+    Net,
+    Pids,
+    Image,
+}
+
+impl ReplicaCol {
+    fn col(self, name: u16) -> Col<ReplicaCol> {
+        let (title, width, prio, right) = match self {
+            ReplicaCol::Name => ("NAME", name, 0, false),
+            ReplicaCol::State => ("STATE", 10, 1, false),
+            ReplicaCol::Health => ("HEALTH", 11, 1, false),
+            ReplicaCol::Up => ("UP", 7, 3, true),
+            ReplicaCol::Restarts => ("RST", 4, 4, true),
+            ReplicaCol::Cpu => ("CPU%", 6, 1, true),
+            ReplicaCol::Memory => ("MEM", 13, 2, true),
+            ReplicaCol::Limits => ("LIMITS", 11, 5, true),
+            ReplicaCol::Net => ("NET rx/tx/s", 13, 6, true),
+            ReplicaCol::Pids => ("PIDS", 5, 6, true),
+            ReplicaCol::Image => ("IMAGE", 0, 7, false),
+        };
+        Col {
+            title: title.to_string(),
+            width,
+            prio,
+            right,
+            shows: Shows::Builtin(self),
+        }
     }
+}
+
+/// Insert the metric columns of `scope` before the last built-in column
+/// (the flexible history or image column).
+fn with_metrics<C>(app: &App, mut cols: Vec<Col<C>>, scope: Scope) -> Vec<Col<C>> {
     if app.prom.is_none() {
         return cols;
     }
@@ -193,23 +267,9 @@ pub fn draw_rows(f: &mut Frame, app: &App, rows: &[Row], area: Rect, block: Bloc
         first,
         if services_level { 16 } else { 12 },
     );
-    let cols = vec![
-        col(first, name_w, 0, false),
-        col(
-            if services_level { "KIND" } else { "SVC" },
-            if services_level { 7 } else { 4 },
-            6,
-            services_level,
-        ),
-        col("RUN/WANT", 8, 1, true),
-        col("HEALTH", 12, 2, false),
-        col("CPU%", 7, 1, true),
-        col("MEM use/lim", 13, 3, true),
-        col("NET rx/tx/s", 13, 5, true),
-        col("BLK r/w/s", 13, 7, true),
-        col("PIDS", 5, 6, true),
-        col("CPU history", 0, 4, false),
-    ];
+    let cols = GroupCol::iter()
+        .map(|c| c.col(services_level, first, name_w))
+        .collect();
     let scope = app.prom_scope();
     let mut cols = with_metrics(app, cols, scope);
     if matches!(scope, Scope::Team | Scope::Service) && !app.fleet.topology.policies.is_empty() {
@@ -231,7 +291,7 @@ pub fn draw_rows(f: &mut Frame, app: &App, rows: &[Row], area: Rect, block: Bloc
         &cols,
         rows,
         |r, shows, w, right| match shows {
-            Shows::Fixed(i) => row_cell(app, r, i, w, right, services_level),
+            Shows::Builtin(c) => row_cell(app, r, c, w, right, services_level),
             Shows::Metric(m) => metric_cell(app, scope, &r.name, m, w),
             Shows::Advice => match app.advice(r) {
                 Some((_, a)) => match a.to {
@@ -247,7 +307,7 @@ pub fn draw_rows(f: &mut Frame, app: &App, rows: &[Row], area: Rect, block: Bloc
 fn row_cell(
     app: &App,
     r: &Row,
-    col: usize,
+    col: GroupCol,
     w: u16,
     right: bool,
     services_level: bool,
@@ -257,13 +317,13 @@ fn row_cell(
     let empty = r.replicas.is_empty();
     let style = if empty { t.muted } else { t.text };
     match col {
-        0 => cell(
+        GroupCol::Name => cell(
             r.name.clone(),
             right,
             w,
             if empty { t.muted } else { t.title },
         ),
-        1 if services_level => cell(
+        GroupCol::Services if services_level => cell(
             r.service
                 .as_ref()
                 .map(|s| s.kind_word())
@@ -273,8 +333,8 @@ fn row_cell(
             w,
             t.muted,
         ),
-        1 => cell(r.services.to_string(), right, w, style),
-        2 => {
+        GroupCol::Services => cell(r.services.to_string(), right, w, style),
+        GroupCol::Running => {
             let s = if r.running < r.wanted {
                 t.warning
             } else {
@@ -288,15 +348,15 @@ fn row_cell(
             );
             cell(text, right, w, s)
         }
-        3 => health_cell(app, &r.health),
-        4 => {
+        GroupCol::Health => health_cell(app, &r.health),
+        GroupCol::Cpu => {
             let hot = r
                 .cpu_limit
                 .is_some_and(|l| fig.sampled > 0 && fig.cpu_pct >= l * 90.0);
             let text = cpu_text(fig, r.running) + if hot { "!" } else { "" };
             cell(text, right, w, if hot { t.critical } else { style })
         }
-        5 => cell(
+        GroupCol::Memory => cell(
             if fig.sampled == 0 {
                 "-".into()
             } else {
@@ -306,7 +366,7 @@ fn row_cell(
             w,
             mem_style(app, fig.mem_used, fig.mem_limit),
         ),
-        6 => cell(
+        GroupCol::Net => cell(
             if fig.sampled == 0 {
                 "-".into()
             } else {
@@ -316,7 +376,7 @@ fn row_cell(
             w,
             style,
         ),
-        7 => cell(
+        GroupCol::Block => cell(
             if fig.sampled == 0 {
                 "-".into()
             } else {
@@ -326,7 +386,7 @@ fn row_cell(
             w,
             style,
         ),
-        8 => cell(
+        GroupCol::Pids => cell(
             if fig.sampled == 0 {
                 "-".into()
             } else {
@@ -336,7 +396,7 @@ fn row_cell(
             w,
             style,
         ),
-        _ => {
+        GroupCol::History => {
             let hist = app.fleet.cpu_history(&r.replicas, w as usize, app.now);
             // Against the CPU limit when every replica has one: a bar shows
             // how close to its ceiling a row runs, not just its own ups and downs.
@@ -356,19 +416,7 @@ pub fn draw_replicas(f: &mut Frame, app: &App, area: Rect, block: Block) {
     } else {
         40
     });
-    let cols = vec![
-        col("NAME", name_w, 0, false),
-        col("STATE", 10, 1, false),
-        col("HEALTH", 11, 1, false),
-        col("UP", 7, 3, true),
-        col("RST", 4, 4, true),
-        col("CPU%", 6, 1, true),
-        col("MEM", 13, 2, true),
-        col("LIMITS", 11, 5, true),
-        col("NET rx/tx/s", 13, 6, true),
-        col("PIDS", 5, 6, true),
-        col("IMAGE", 0, 7, false),
-    ];
+    let cols = ReplicaCol::iter().map(|c| c.col(name_w)).collect();
     let cols = with_metrics(app, cols, Scope::Replica);
     render_table(
         f,
@@ -378,7 +426,7 @@ pub fn draw_replicas(f: &mut Frame, app: &App, area: Rect, block: Block) {
         &cols,
         &reps,
         |r, shows, w, right| match shows {
-            Shows::Fixed(i) => replica_cell(app, r, i, w, right),
+            Shows::Builtin(c) => replica_cell(app, r, c, w, right),
             Shows::Metric(m) => metric_cell(app, Scope::Replica, &r.name, m, w),
             Shows::Advice => cell(String::new(), right, w, app.theme.muted),
         },
@@ -387,14 +435,14 @@ pub fn draw_replicas(f: &mut Frame, app: &App, area: Rect, block: Block) {
 
 /// Fit the columns into the area (dropping the least important) and render
 /// one row per item; `cell_of(item, what the column shows, width, right-aligned)`.
-fn render_table<T>(
+fn render_table<T, C: Copy>(
     f: &mut Frame,
     app: &App,
     area: Rect,
     block: Block,
-    cols: &[Col],
+    cols: &[Col<C>],
     items: &[T],
-    cell_of: impl Fn(&T, Shows, u16, bool) -> Cell<'static>,
+    cell_of: impl Fn(&T, Shows<C>, u16, bool) -> Cell<'static>,
 ) {
     let t = &app.theme;
     let inner = area.width.saturating_sub(2);
@@ -466,7 +514,7 @@ pub fn uptime(app: &App, r: &Replica) -> String {
     }
 }
 
-fn replica_cell(app: &App, r: &Replica, col: usize, w: u16, right: bool) -> Cell<'static> {
+fn replica_cell(app: &App, r: &Replica, col: ReplicaCol, w: u16, right: bool) -> Cell<'static> {
     let t = &app.theme;
     let live = app
         .fleet
@@ -475,11 +523,11 @@ fn replica_cell(app: &App, r: &Replica, col: usize, w: u16, right: bool) -> Cell
         .filter(|l| r.is_running() && l.sample.counters.at.is_some());
     let dash = || "-".to_string();
     match col {
-        0 => Cell::from(Span::styled(
+        ReplicaCol::Name => Cell::from(Span::styled(
             text::truncate_middle(&r.name, w as usize),
             t.title,
         )),
-        1 => {
+        ReplicaCol::State => {
             let text = if r.is_running() || r.state == State::Created {
                 r.state.to_string()
             } else {
@@ -488,15 +536,15 @@ fn replica_cell(app: &App, r: &Replica, col: usize, w: u16, right: bool) -> Cell
             cell(text, right, w, state_style(app, r))
         }
         // A stopped container's last health is stale: do not show it.
-        2 if !r.is_running() => cell("-".into(), right, w, t.muted),
-        2 => cell(
+        ReplicaCol::Health if !r.is_running() => cell("-".into(), right, w, t.muted),
+        ReplicaCol::Health => cell(
             format!("{} {}", r.health.symbol(), r.health.word()),
             right,
             w,
             health_style(app, r.health),
         ),
-        3 => cell(uptime(app, r), right, w, t.text),
-        4 => cell(
+        ReplicaCol::Up => cell(uptime(app, r), right, w, t.text),
+        ReplicaCol::Restarts => cell(
             r.restart_count.to_string(),
             right,
             w,
@@ -506,7 +554,7 @@ fn replica_cell(app: &App, r: &Replica, col: usize, w: u16, right: bool) -> Cell
                 t.text
             },
         ),
-        5 => {
+        ReplicaCol::Cpu => {
             let hot =
                 live.is_some_and(|l| r.cpu_limit.is_some_and(|c| l.sample.cpu_pct >= c * 90.0));
             let text = live
@@ -514,7 +562,7 @@ fn replica_cell(app: &App, r: &Replica, col: usize, w: u16, right: bool) -> Cell
                 .unwrap_or_else(dash);
             cell(text, right, w, if hot { t.critical } else { t.text })
         }
-        6 => match live {
+        ReplicaCol::Memory => match live {
             Some(l) => cell(
                 mem_text(l.sample.mem_used, l.sample.mem_limit),
                 right,
@@ -523,7 +571,7 @@ fn replica_cell(app: &App, r: &Replica, col: usize, w: u16, right: bool) -> Cell
             ),
             None => cell(dash(), right, w, t.muted),
         },
-        7 => cell(
+        ReplicaCol::Limits => cell(
             format!(
                 "{}/{}",
                 format::cores(r.cpu_limit),
@@ -535,20 +583,20 @@ fn replica_cell(app: &App, r: &Replica, col: usize, w: u16, right: bool) -> Cell
             w,
             t.text,
         ),
-        8 => cell(
+        ReplicaCol::Net => cell(
             live.map(|l| pair(l.sample.net_rx_rate, l.sample.net_tx_rate))
                 .unwrap_or_else(dash),
             right,
             w,
             t.text,
         ),
-        9 => cell(
+        ReplicaCol::Pids => cell(
             live.map(|l| l.sample.pids.to_string()).unwrap_or_else(dash),
             right,
             w,
             t.text,
         ),
-        _ => cell(r.image.clone(), right, w, t.muted),
+        ReplicaCol::Image => cell(r.image.clone(), right, w, t.muted),
     }
 }
 
