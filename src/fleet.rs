@@ -132,7 +132,49 @@ pub struct Fleet {
     index: [Index; 2],
 }
 
+impl Row {
+    /// Its key in the order `by` (ascending); rows equal by it keep their
+    /// name order, so by name every key is the same.
+    pub fn sort_key(&self, by: crate::filter::SortBy) -> f64 {
+        use crate::filter::SortBy;
+        let f = &self.figures;
+        match by {
+            SortBy::Name => 0.0,
+            SortBy::Services => self.services as f64,
+            SortBy::Running => self.running as f64,
+            SortBy::Health => (self.health.unhealthy * 1000 + self.health.starting) as f64,
+            SortBy::Cpu => f.cpu_pct,
+            SortBy::Memory => f.mem_used as f64,
+            SortBy::Net => f.net_rx_rate + f.net_tx_rate,
+            SortBy::Block => f.blk_read_rate + f.blk_write_rate,
+            SortBy::Pids => f.pids as f64,
+        }
+    }
+}
+
 impl Fleet {
+    /// A replica's key in the order `by` (ascending), from its latest
+    /// figures (none counts as 0); equal keys keep their name order.
+    pub fn sort_key(&self, r: &Replica, by: crate::filter::SortBy) -> f64 {
+        use crate::filter::SortBy;
+        let s = self.live.get(&r.id).map(|l| l.sample);
+        let fig = |f: fn(&Sample) -> f64| s.as_ref().map(f).unwrap_or(0.0);
+        match by {
+            SortBy::Name | SortBy::Services => 0.0,
+            SortBy::Running => f64::from(u8::from(r.is_running())),
+            SortBy::Health => match r.health {
+                Health::Unhealthy => 2.0,
+                Health::Starting => 1.0,
+                _ => 0.0,
+            },
+            SortBy::Cpu => fig(|s| s.cpu_pct),
+            SortBy::Memory => fig(|s| s.mem_used as f64),
+            SortBy::Net => fig(|s| s.net_rx_rate + s.net_tx_rate),
+            SortBy::Block => fig(|s| s.blk_read_rate + s.blk_write_rate),
+            SortBy::Pids => fig(|s| s.pids as f64),
+        }
+    }
+
     pub fn new(topology: Topology) -> Fleet {
         Fleet {
             topology: std::sync::Arc::new(topology),

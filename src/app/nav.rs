@@ -55,20 +55,8 @@ impl App {
             });
         }
         let (by, desc) = self.sort;
-        let key = |r: &Row| match by {
-            SortBy::Name => 0.0,
-            SortBy::Services => r.services as f64,
-            SortBy::Running => r.running as f64,
-            SortBy::Health => (r.health.unhealthy * 1000 + r.health.starting) as f64,
-            SortBy::Cpu => r.figures.cpu_pct,
-            SortBy::Memory => r.figures.mem_used as f64,
-            SortBy::Net => r.figures.net_rx_rate + r.figures.net_tx_rate,
-            SortBy::Block => r.figures.blk_read_rate + r.figures.blk_write_rate,
-            SortBy::Pids => r.figures.pids as f64,
-        };
-        if by != SortBy::Name {
-            rows.sort_by(|a, b| key(a).total_cmp(&key(b)));
-        }
+        // Rows come in name order; a sort by figures keeps it among equals.
+        rows.sort_by(|a, b| a.sort_key(by).total_cmp(&b.sort_key(by)));
         if desc {
             rows.reverse();
         }
@@ -87,28 +75,8 @@ impl App {
             reps.retain(|r| f.replica(r));
         }
         let (by, desc) = self.sort;
-        let live = |r: &Replica| self.fleet.live.get(&r.id).map(|l| l.sample);
-        let key = |r: &Replica| {
-            let s = live(r);
-            let fig = |f: fn(&crate::stats::Sample) -> f64| s.as_ref().map(f).unwrap_or(0.0);
-            match by {
-                SortBy::Name | SortBy::Services => 0.0,
-                SortBy::Running => f64::from(u8::from(r.is_running())),
-                SortBy::Health => match r.health {
-                    crate::model::Health::Unhealthy => 2.0,
-                    crate::model::Health::Starting => 1.0,
-                    _ => 0.0,
-                },
-                SortBy::Cpu => fig(|s| s.cpu_pct),
-                SortBy::Memory => fig(|s| s.mem_used as f64),
-                SortBy::Net => fig(|s| s.net_rx_rate + s.net_tx_rate),
-                SortBy::Block => fig(|s| s.blk_read_rate + s.blk_write_rate),
-                SortBy::Pids => fig(|s| s.pids as f64),
-            }
-        };
-        if !matches!(by, SortBy::Name | SortBy::Services) {
-            reps.sort_by(|a, b| key(a).total_cmp(&key(b)));
-        }
+        let key = |r: &Replica| self.fleet.sort_key(r, by);
+        reps.sort_by(|a, b| key(a).total_cmp(&key(b)));
         if desc {
             reps.reverse();
         }
