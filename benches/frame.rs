@@ -6,8 +6,6 @@
 //!
 //! Goals (issue 8): under 2 ms a frame, under 1 ms a batch.
 
-use std::collections::BTreeMap;
-
 use chrono::Utc;
 use criterion::{Criterion, criterion_group, criterion_main};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -17,7 +15,7 @@ use ratatui::backend::TestBackend;
 use agile_deck::app::{App, Msg};
 use agile_deck::fleet::Fleet;
 use agile_deck::keymap::Keymap;
-use agile_deck::model::{Health, Replica};
+use agile_deck::model::Replica;
 use agile_deck::stats::{Counters, Sample};
 use agile_deck::theme::Theme;
 use agile_deck::topology::Topology;
@@ -26,40 +24,20 @@ use agile_deck::ui;
 const N: usize = 500;
 
 fn replica(topology: &Topology, i: usize) -> Replica {
-    let labels: BTreeMap<String, String> = [
+    Replica::builder(
+        format!("{i:064x}"),
+        format!("agile-agent-development-{i:03}"),
+    )
+    .image("agile-sim:0.1.0")
+    .labels(&[
         ("com.docker.compose.project", "agile"),
         ("com.docker.compose.service", "agent-development"),
         ("layer", "execution"),
         ("team", "development-team"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    let name = format!("agile-agent-development-{i:03}");
-    Replica {
-        id: format!("{i:064x}"),
-        placement: topology.place(&name, &labels),
-        name,
-        image: "agile-sim:0.1.0".into(),
-        state: "running".into(),
-        health: Health::Healthy,
-        created: Some(Utc::now()),
-        started_at: Some(Utc::now()),
-        finished_at: None,
-        restart_count: 0,
-        exit_code: 0,
-        oom_killed: false,
-        pid: None,
-        cpu_limit: Some(0.25),
-        mem_limit: Some(64 << 20),
-        limits: Default::default(),
-        stop_timeout: None,
-        health_log: Vec::new(),
-        start_period: None,
-        networks: Vec::new(),
-        ports: Vec::new(),
-        labels,
-    }
+    ])
+    .limits(Some(0.25), Some(64 << 20))
+    .started(Utc::now(), Utc::now())
+    .placed(topology)
 }
 
 fn batch(at: chrono::DateTime<Utc>, cpu: f64) -> Msg {

@@ -250,6 +250,103 @@ impl DaemonInfo {
     }
 }
 
+/// A replica made by hand, for the tests, the benchmarks and fixtures:
+/// `Replica::builder(id, name)`, the setters that matter, then `placed`
+/// by a topology. Everything not set is as `docker inspect` shows a plain
+/// running container with no limits.
+#[derive(Clone, Debug)]
+pub struct ReplicaBuilder {
+    r: Replica,
+}
+
+impl Replica {
+    pub fn builder(id: impl Into<String>, name: impl Into<String>) -> ReplicaBuilder {
+        let name: String = name.into();
+        ReplicaBuilder {
+            r: Replica {
+                id: id.into(),
+                // Placed by `placed`; until then a service of its own name.
+                placement: Placement {
+                    layer: None,
+                    team: None,
+                    service: ServiceId {
+                        kind: ServiceKind::Named,
+                        name: name.clone(),
+                    },
+                },
+                name,
+                image: "agile-sim:test".into(),
+                state: State::Running,
+                health: Health::Healthy,
+                created: None,
+                started_at: None,
+                finished_at: None,
+                restart_count: 0,
+                exit_code: 0,
+                oom_killed: false,
+                health_log: Vec::new(),
+                start_period: None,
+                pid: None,
+                cpu_limit: None,
+                mem_limit: None,
+                limits: Default::default(),
+                stop_timeout: None,
+                networks: Vec::new(),
+                ports: Vec::new(),
+                labels: BTreeMap::new(),
+            },
+        }
+    }
+}
+
+impl ReplicaBuilder {
+    pub fn image(mut self, image: &str) -> Self {
+        self.r.image = image.into();
+        self
+    }
+
+    pub fn state(mut self, state: impl Into<State>) -> Self {
+        self.r.state = state.into();
+        self
+    }
+
+    pub fn health(mut self, health: Health) -> Self {
+        self.r.health = health;
+        self
+    }
+
+    pub fn labels(mut self, labels: &[(&str, &str)]) -> Self {
+        self.r
+            .labels
+            .extend(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        self
+    }
+
+    /// CPU limit in cores and memory limit in bytes.
+    pub fn limits(mut self, cpus: Option<f64>, memory: Option<u64>) -> Self {
+        (self.r.cpu_limit, self.r.mem_limit) = (cpus, memory);
+        self
+    }
+
+    /// Created and started at these times.
+    pub fn started(mut self, created: DateTime<Utc>, started: DateTime<Utc>) -> Self {
+        (self.r.created, self.r.started_at) = (Some(created), Some(started));
+        self
+    }
+
+    /// Anything else.
+    pub fn with(mut self, f: impl FnOnce(&mut Replica)) -> Self {
+        f(&mut self.r);
+        self
+    }
+
+    /// The replica, placed by `topology` from its name and labels.
+    pub fn placed(mut self, topology: &crate::topology::Topology) -> Replica {
+        self.r.placement = topology.place(&self.r.name, &self.r.labels);
+        self.r
+    }
+}
+
 /// A running-or-not replica for unit tests, placed by `topology`.
 #[cfg(test)]
 pub(crate) fn test_replica(
@@ -259,32 +356,9 @@ pub(crate) fn test_replica(
     labels: &[(&str, &str)],
     state: &str,
 ) -> Replica {
-    let labels: BTreeMap<String, String> = labels
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    Replica {
-        id: id.into(),
-        name: name.into(),
-        image: "agile-sim:test".into(),
-        state: state.into(),
-        health: Health::Healthy,
-        created: None,
-        started_at: None,
-        finished_at: None,
-        restart_count: 0,
-        exit_code: 0,
-        oom_killed: false,
-        health_log: Vec::new(),
-        start_period: None,
-        pid: None,
-        cpu_limit: Some(1.0),
-        mem_limit: None,
-        limits: Default::default(),
-        stop_timeout: None,
-        networks: Vec::new(),
-        ports: Vec::new(),
-        placement: topology.place(name, &labels),
-        labels,
-    }
+    Replica::builder(id, name)
+        .state(state)
+        .labels(labels)
+        .limits(Some(1.0), None)
+        .placed(topology)
 }

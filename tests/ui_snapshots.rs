@@ -47,66 +47,53 @@ fn spec(name: &str, service: &'static str, layer: &'static str, cpu: f64, mem_mi
 }
 
 fn replica(topology: &Topology, i: usize, s: &Spec) -> Replica {
-    let mut labels: BTreeMap<String, String> = [
+    let mut labels = vec![
         ("com.docker.compose.project", "agile"),
         ("com.docker.compose.service", s.service),
         ("layer", s.layer),
         ("app", "agile-ai"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    if let Some(t) = s.team {
-        labels.insert("team".into(), t.into());
-    }
-    let placement = topology.place(&s.name, &labels);
-    Replica {
-        id: format!("{:012x}{:052x}", 0xabc000 + i, i),
-        name: s.name.clone(),
-        image: "agile-sim:0.1.0".into(),
-        state: s.state.into(),
-        health: s.health,
-        created: Some(now() - Duration::hours(3)),
-        started_at: Some(now() - Duration::minutes(42 + i as i64)),
-        finished_at: None,
-        restart_count: if s.state == "restarting" { 4 } else { 0 },
-        exit_code: if s.state == "exited" { 137 } else { 0 },
-        oom_killed: s.state == "exited",
-        pid: None,
-        cpu_limit: Some(0.25),
-        mem_limit: Some(64 << 20),
-        limits: agile_deck::units::Resources {
-            nano_cpus: Some(250_000_000),
-            memory: Some(64 << 20),
-            memory_reservation: Some(0),
-            memory_swap: Some(128 << 20),
-            pids_limit: Some(0),
-        },
-        stop_timeout: None,
-        health_log: Vec::new(),
-        start_period: None,
-        networks: s
-            .networks
-            .iter()
-            .enumerate()
-            .map(|(n, net)| NetworkAttachment {
-                network: net.to_string(),
-                ip: format!("172.2{}.0.{}", n, 10 + i),
-                aliases: vec![s.service.to_string()],
-            })
-            .collect(),
-        ports: if s.service == "web-ui" {
-            vec![PortMapping {
-                container_port: "8080/tcp".into(),
-                host_ip: "127.0.0.1".into(),
-                host_port: "32768".into(),
-            }]
-        } else {
-            Vec::new()
-        },
-        labels,
-        placement,
-    }
+    ];
+    labels.extend(s.team.map(|t| ("team", t)));
+    Replica::builder(format!("{:012x}{:052x}", 0xabc000 + i, i), s.name.as_str())
+        .image("agile-sim:0.1.0")
+        .state(s.state)
+        .health(s.health)
+        .labels(&labels)
+        .limits(Some(0.25), Some(64 << 20))
+        .started(
+            now() - Duration::hours(3),
+            now() - Duration::minutes(42 + i as i64),
+        )
+        .with(|r| {
+            r.restart_count = if s.state == "restarting" { 4 } else { 0 };
+            r.exit_code = if s.state == "exited" { 137 } else { 0 };
+            r.oom_killed = s.state == "exited";
+            r.limits = agile_deck::units::Resources {
+                nano_cpus: Some(250_000_000),
+                memory: Some(64 << 20),
+                memory_reservation: Some(0),
+                memory_swap: Some(128 << 20),
+                pids_limit: Some(0),
+            };
+            r.networks = s
+                .networks
+                .iter()
+                .enumerate()
+                .map(|(n, net)| NetworkAttachment {
+                    network: net.to_string(),
+                    ip: format!("172.2{}.0.{}", n, 10 + i),
+                    aliases: vec![s.service.to_string()],
+                })
+                .collect();
+            if s.service == "web-ui" {
+                r.ports = vec![PortMapping {
+                    container_port: "8080/tcp".into(),
+                    host_ip: "127.0.0.1".into(),
+                    host_port: "32768".into(),
+                }];
+            }
+        })
+        .placed(topology)
 }
 
 /// The demo's shape with a few troubles: a starting and an unhealthy agent,
