@@ -54,42 +54,21 @@ impl App {
         }
     }
 
-    /// Keys while an ad-hoc answer is shown.
+    /// Keys while an ad-hoc answer is shown: what it answers.
     pub(super) fn on_adhoc_key(
         &mut self,
         key: KeyEvent,
         action: Option<Action>,
         cmds: &mut Vec<Cmd>,
     ) {
-        use crossterm::event::KeyCode;
         let Some(a) = self.adhoc.as_mut() else {
             return;
         };
-        match (key.code, action) {
-            // `r` flips between now and the last 15 minutes.
-            (KeyCode::Char('r'), _) => {
-                let expr = a.query.expr().to_string();
-                let query = match a.query {
-                    Query::Instant { .. } => Query::Range {
-                        expr,
-                        span: crate::metrics::CHART_SPAN,
-                        step: crate::metrics::CHART_STEP,
-                    },
-                    Query::Range { .. } => Query::Instant { expr },
-                };
-                self.start_adhoc(query, cmds);
-            }
-            (_, Some(Action::Up)) => a.scroll = a.scroll.saturating_sub(1),
-            (_, Some(Action::Down)) => a.scroll += 1,
-            (_, Some(Action::Enter)) => {
-                let query = a.query.clone();
-                self.start_adhoc(query, cmds);
-            }
-            (_, Some(Action::PromQL | Action::Command)) => {
-                self.prompt.open(format!("promql {}", a.query.expr()));
-            }
-            (_, Some(Action::Back | Action::Quit | Action::Help)) => self.adhoc = None,
-            _ => {}
+        match a.on_key(&key, action) {
+            AdhocKey::Ask(query) => self.start_adhoc(query, cmds),
+            AdhocKey::Edit(text) => self.prompt.open(text),
+            AdhocKey::Close => self.adhoc = None,
+            AdhocKey::Nothing => {}
         }
     }
 

@@ -59,6 +59,53 @@ pub struct Adhoc {
     pub scroll: usize,
 }
 
+/// What a key on the ad-hoc answer asks of the app.
+#[derive(Debug, PartialEq)]
+pub enum AdhocKey {
+    /// Ask this (again, or now / over the last 15 minutes).
+    Ask(Query),
+    /// Edit the query on the command line.
+    Edit(String),
+    Close,
+    /// It took it (scrolled) or ignores it.
+    Nothing,
+}
+
+impl Adhoc {
+    /// Its keys: `r` flips between now and the last 15 minutes, Enter
+    /// asks again, the moves scroll, `:`/`P` edit the query, Back, Quit
+    /// and Help close it.
+    pub fn on_key(&mut self, key: &KeyEvent, action: Option<Action>) -> AdhocKey {
+        match (key.code, action) {
+            (crossterm::event::KeyCode::Char('r'), _) => {
+                let expr = self.query.expr().to_string();
+                AdhocKey::Ask(match self.query {
+                    Query::Instant { .. } => Query::Range {
+                        expr,
+                        span: crate::metrics::CHART_SPAN,
+                        step: crate::metrics::CHART_STEP,
+                    },
+                    Query::Range { .. } => Query::Instant { expr },
+                })
+            }
+            (_, Some(Action::Up)) => {
+                self.scroll = self.scroll.saturating_sub(1);
+                AdhocKey::Nothing
+            }
+            (_, Some(Action::Down)) => {
+                self.scroll += 1;
+                AdhocKey::Nothing
+            }
+            (_, Some(Action::Enter)) => AdhocKey::Ask(self.query.clone()),
+            (_, Some(Action::PromQL | Action::Command)) => {
+                AdhocKey::Edit(format!("promql {}", self.query.expr()))
+            }
+            (_, Some(Action::Back | Action::Quit | Action::Help)) => AdhocKey::Close,
+            _ => AdhocKey::Nothing,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pane {
     Layers,

@@ -46,6 +46,41 @@ pub enum Job {
     Rollout(Box<crate::rollout::Request>),
 }
 
+/// What a key in the plan dialog asks of the app.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// Run it (`y`, or `Y` over warnings).
+    Confirm,
+    /// Drop it.
+    Cancel,
+    /// `y` on a plan with warnings: say which key runs it anyway.
+    Warned,
+    /// The dialog took it (scrolled) or ignores it.
+    Nothing,
+}
+
+impl Pending {
+    /// The dialog's keys (`[dialog]` in the keymap): confirm (confirm
+    /// anyway when the plan carries warnings), cancel, and the table's
+    /// moves scroll it.
+    pub fn on_action(&mut self, action: Option<crate::keymap::Action>) -> Answer {
+        use crate::keymap::Action as A;
+        let warned = !self.plan.warnings.is_empty();
+        match action {
+            Some(A::Up) => self.scroll = self.scroll.saturating_sub(1),
+            Some(A::Down) => self.scroll += 1,
+            Some(A::PageUp) => self.scroll = self.scroll.saturating_sub(10),
+            Some(A::PageDown) => self.scroll += 10,
+            Some(A::Cancel) => return Answer::Cancel,
+            Some(A::ConfirmAnyway) => return Answer::Confirm,
+            Some(A::Confirm) if !warned => return Answer::Confirm,
+            Some(A::Confirm) => return Answer::Warned,
+            _ => {}
+        }
+        Answer::Nothing
+    }
+}
+
 impl From<Plan> for Pending {
     fn from(plan: Plan) -> Pending {
         Pending {
@@ -338,34 +373,26 @@ impl App {
         Ok(plan)
     }
 
-    /// The dialog's keys (`[dialog]` in the keymap): confirm runs the plan
-    /// (confirm_anyway when it carries warnings), cancel drops it, the
-    /// table's moves scroll it.
+    /// A key while the plan dialog is open: what the dialog answers.
     pub fn on_dialog_key(&mut self, action: Option<crate::keymap::Action>, cmds: &mut Vec<Cmd>) {
         use crate::keymap::Action as A;
         let Some(p) = &mut self.ops.pending else {
             return;
         };
-        let warned = !p.plan.warnings.is_empty();
-        match action {
-            Some(A::Up) => p.scroll = p.scroll.saturating_sub(1),
-            Some(A::Down) => p.scroll += 1,
-            Some(A::PageUp) => p.scroll = p.scroll.saturating_sub(10),
-            Some(A::PageDown) => p.scroll += 10,
-            Some(A::Cancel) => {
+        match p.on_action(action) {
+            Answer::Confirm => self.confirm(cmds),
+            Answer::Cancel => {
                 self.ops.pending = None;
                 self.flash = Some("cancelled: nothing was changed".into());
             }
-            Some(A::ConfirmAnyway) => self.confirm(cmds),
-            Some(A::Confirm) if !warned => self.confirm(cmds),
-            Some(A::Confirm) => {
+            Answer::Warned => {
                 self.flash = Some(format!(
                     "this plan has warnings: {} runs it anyway, {} cancels",
                     self.keymap.hint(A::ConfirmAnyway),
                     self.keymap.hint(A::Cancel)
                 ))
             }
-            _ => {}
+            Answer::Nothing => {}
         }
     }
 
