@@ -6,6 +6,7 @@
 //! Nothing secret goes in: steps carry names, limits and replica counts,
 //! never environment values (a cloned replica's env is not written out).
 
+use color_eyre::eyre::{Result, WrapErr};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -87,22 +88,17 @@ pub fn default_path() -> PathBuf {
 }
 
 impl Journal {
-    pub fn open(path: &Path) -> Result<Journal, String> {
+    pub fn open(path: &Path) -> Result<Journal> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                format!("journal {}: cannot create its folder: {e}", path.display())
+            std::fs::create_dir_all(dir).wrap_err_with(|| {
+                format!("journal {}: cannot create its folder", path.display())
             })?;
         }
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
-            .map_err(|e| {
-                format!(
-                    "journal {}: cannot open it for writing: {e}",
-                    path.display()
-                )
-            })?;
+            .wrap_err_with(|| format!("journal {}: cannot open it for writing", path.display()))?;
         Ok(Journal {
             path: path.to_path_buf(),
             file: Mutex::new(file),
@@ -110,13 +106,13 @@ impl Journal {
     }
 
     /// Append a line and fsync it: when this returns Ok the entry is on disk.
-    pub fn append(&self, entry: &Entry) -> Result<(), String> {
-        let mut line = serde_json::to_string(entry).map_err(|e| e.to_string())?;
+    pub fn append(&self, entry: &Entry) -> Result<()> {
+        let mut line = serde_json::to_string(entry)?;
         line.push('\n');
         let mut f = self.file.lock().unwrap_or_else(|e| e.into_inner());
         f.write_all(line.as_bytes())
             .and_then(|_| f.sync_data())
-            .map_err(|e| format!("journal {}: cannot write: {e}", self.path.display()))
+            .wrap_err_with(|| format!("journal {}: cannot write", self.path.display()))
     }
 
     /// The last `n` entries (lines that do not parse are passed over).
@@ -225,7 +221,15 @@ mod tests {
 
     #[test]
     fn an_unwritable_place_says_so() {
-        let e = Journal::open(Path::new("/proc/agile-deck/journal.jsonl")).unwrap_err();
+        // The message, then its cause (the OS's words), as the operator reads it.
+        let e = format!(
+            "{:#}",
+            Journal::open(Path::new("/proc/agile-deck/journal.jsonl")).unwrap_err()
+        );
         assert!(e.contains("cannot create its folder"), "{e}");
+        assert!(
+            e.contains("cannot create its folder: ") && e.contains("os error"),
+            "{e}"
+        );
     }
 }

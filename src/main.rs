@@ -15,15 +15,10 @@ use agile_deck::keymap::Keymap;
 use agile_deck::theme::{self, Theme};
 use agile_deck::topology::Topology;
 use agile_deck::{demo, engine, prometheus, promserver, runtime, terminal};
+use color_eyre::eyre::{WrapErr, eyre};
 
-/// An error for the user: printed as is, no backtrace.
-struct Fail(String);
-
-impl<E: std::fmt::Display> From<E> for Fail {
-    fn from(e: E) -> Fail {
-        Fail(e.to_string())
-    }
-}
+/// An error for the user: printed with its causes, no backtrace.
+type Fail = color_eyre::Report;
 
 fn main() -> ExitCode {
     // color-eyre first so ratatui's panic hook (installed at TUI entry)
@@ -45,8 +40,9 @@ fn main() -> ExitCode {
     };
     match rt.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Fail(msg)) => {
-            eprintln!("agile-deck: {msg}");
+        Err(e) => {
+            // `{:#}`: the message and each cause after it, on one line.
+            eprintln!("agile-deck: {e:#}");
             ExitCode::FAILURE
         }
     }
@@ -57,7 +53,7 @@ async fn connect(
 ) -> Result<(bollard::Docker, agile_deck::model::DaemonInfo), Fail> {
     connect::connect(endpoint)
         .await
-        .map_err(|e| Fail(connect::explain(endpoint, &e)))
+        .map_err(|e| eyre!(connect::explain(endpoint, &e)))
 }
 
 fn progress(line: String) {
@@ -90,7 +86,7 @@ fn config_check(cli: &Cli, config: &Config, topology: &Topology) -> Result<(), F
         .is_ok_and(|e| e.url.starts_with("unix://"));
     match choose_prometheus(cli, config, local)? {
         (Some(p), why) => {
-            prometheus::Client::new(&p.url, p.auth.clone(), p.timeout)?;
+            prometheus::Client::new(&p.url, p.auth.clone(), p.timeout).map_err(Fail::msg)?;
             println!(
                 "prometheus:  {} every {:.1} s, timeout {:.1} s, auth {:?} ({why})",
                 p.url,
@@ -187,7 +183,8 @@ fn choose_prometheus(
     };
     let configured = config::prometheus_settings(&flags, config.prometheus.as_ref(), |k| {
         std::env::var(k).ok()
-    })?;
+    })
+    .map_err(Fail::msg)?;
     if let Some(p) = configured {
         let from_flag =
             std::env::args().any(|a| a == "--prometheus" || a.starts_with("--prometheus="));
@@ -216,7 +213,8 @@ fn choose_prometheus(
                 },
                 None,
                 |_| None,
-            )?;
+            )
+            .map_err(Fail::msg)?;
             Ok((p, format!("the demo's, pid {pid}: {none_set}")))
         }
         None => Ok((
@@ -230,7 +228,7 @@ fn choose_prometheus(
 fn with_client(
     p: config::PromSettings,
 ) -> Result<(prometheus::Client, config::PromSettings), Fail> {
-    let client = prometheus::Client::new(&p.url, p.auth.clone(), p.timeout)?;
+    let client = prometheus::Client::new(&p.url, p.auth.clone(), p.timeout).map_err(Fail::msg)?;
     Ok((client, p))
 }
 
@@ -278,10 +276,8 @@ async fn run(mut cli: Cli) -> Result<(), Fail> {
     if cli.refresh.is_none()
         && let Some(r) = config.refresh
     {
-        cli.refresh = Some(
-            cli_def::parse_refresh(&r.to_string())
-                .map_err(|e| Fail(format!("config refresh: {e}")))?,
-        );
+        cli.refresh =
+            Some(cli_def::parse_refresh(&r.to_string()).map_err(|e| eyre!("config refresh: {e}"))?);
     }
     let topology = match &cli.topology {
         Some(path) => Topology::load(path)?,
@@ -306,7 +302,7 @@ async fn run(mut cli: Cli) -> Result<(), Fail> {
         }) => return config_check(&cli, &config, &topology),
         _ => {}
     }
-    let endpoint = connect::endpoint_from_environment(cli.host.as_deref())?;
+    let endpoint = connect::endpoint_from_environment(cli.host.as_deref()).map_err(Fail::msg)?;
 
     if let Some(Command::Snapshot { json }) = &cli.command {
         let (docker, info) = connect(&endpoint).await?;
@@ -314,7 +310,8 @@ async fn run(mut cli: Cli) -> Result<(), Fail> {
             cli.stats,
             endpoint.url.starts_with("unix://"),
             &info.cgroup_version,
-        )?;
+        )
+        .map_err(Fail::msg)?;
         let mut app = App::new(
             Fleet::new(topology),
             Keymap::default_keymap(),
@@ -335,7 +332,7 @@ async fn run(mut cli: Cli) -> Result<(), Fail> {
         let (docker, _) = connect(&endpoint).await?;
         return match action {
             DemoAction::Up { label } => {
-                demo_up(&docker, &endpoint, &parse_labels(label)?).await?;
+                demo_up(&docker, &endpoint, &parse_labels(label).map_err(Fail::msg)?).await?;
                 eprintln!("agile-deck: demo is up. Watch it with: agile-deck");
                 Ok(())
             }
@@ -344,7 +341,7 @@ async fn run(mut cli: Cli) -> Result<(), Fail> {
                     "agile-deck: removing the demo deployment from {}",
                     endpoint.url
                 );
-                let labels = parse_labels(label)?;
+                let labels = parse_labels(label).map_err(Fail::msg)?;
                 demo::down(&docker, &labels, &mut progress).await?;
                 // The tests' partial downs (by label) leave the demo's Prometheus alone.
                 if labels.is_empty() && promserver::demo_down() {
@@ -445,7 +442,8 @@ async fn run(mut cli: Cli) -> Result<(), Fail> {
         cli.stats,
         endpoint.url.starts_with("unix://"),
         &info.cgroup_version,
-    )?;
+    )
+    .map_err(Fail::msg)?;
     let settings = runtime::Settings {
         layout,
         refresh: cli
@@ -457,9 +455,9 @@ async fn run(mut cli: Cli) -> Result<(), Fail> {
     };
 
     terminal::want_mouse(!cli.no_mouse);
-    let mut term = terminal::enter().map_err(|e| Fail(format!("cannot open the terminal: {e}")))?;
+    let mut term = terminal::enter().wrap_err("cannot open the terminal")?;
     let _restore = terminal::Guard;
     runtime::run(&mut term, app, docker, info, settings)
         .await
-        .map_err(|e| Fail(format!("terminal error: {e}")))
+        .wrap_err("terminal error")
 }

@@ -7,6 +7,7 @@
 //! `container`, `service` (Compose, else Swarm), `layer` and `team`: the
 //! labels the default topology's queries use.
 
+use color_eyre::eyre::{Result, WrapErr, eyre};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -111,17 +112,17 @@ impl Server {
     /// 127.0.0.1:`port`, and wait until it is ready. It runs in its own
     /// process group, so it outlives a demo command and ignores the
     /// terminal's Ctrl-C.
-    pub fn start(dir: &Path, port: u16, config: &str) -> Result<Server, String> {
+    pub fn start(dir: &Path, port: u16, config: &str) -> Result<Server> {
         use std::os::unix::process::CommandExt;
-        let bin = binary().ok_or_else(|| format!("no prometheus on PATH: {HOW_TO_GET_IT}"))?;
+        let bin = binary().ok_or_else(|| eyre!("no prometheus on PATH: {HOW_TO_GET_IT}"))?;
         std::fs::create_dir_all(dir.join("data"))
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            .wrap_err_with(|| format!("cannot create {}", dir.display()))?;
         let config_path = dir.join("prometheus.yml");
         std::fs::write(&config_path, config)
-            .map_err(|e| format!("cannot write {}: {e}", config_path.display()))?;
+            .wrap_err_with(|| format!("cannot write {}", config_path.display()))?;
         let log_path = dir.join("prometheus.log");
         let log = std::fs::File::create(&log_path)
-            .map_err(|e| format!("cannot write {}: {e}", log_path.display()))?;
+            .wrap_err_with(|| format!("cannot write {}", log_path.display()))?;
         let child = Command::new(&bin)
             .arg(format!("--config.file={}", config_path.display()))
             .arg(format!(
@@ -131,11 +132,11 @@ impl Server {
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .arg("--storage.tsdb.retention.time=1d")
             .stdin(Stdio::null())
-            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stdout(log.try_clone()?)
             .stderr(log)
             .process_group(0)
             .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+            .wrap_err_with(|| format!("cannot start {}", bin.display()))?;
         let mut server = Server {
             port,
             dir: dir.to_path_buf(),
@@ -145,7 +146,7 @@ impl Server {
         Ok(server)
     }
 
-    fn wait_ready(&mut self, within: Duration) -> Result<(), String> {
+    fn wait_ready(&mut self, within: Duration) -> Result<()> {
         let start = Instant::now();
         while start.elapsed() < within {
             if http_status(self.port, "/-/ready") == Some(200) {
@@ -157,14 +158,14 @@ impl Server {
                 let log =
                     std::fs::read_to_string(self.dir.join("prometheus.log")).unwrap_or_default();
                 let tail: Vec<&str> = log.lines().rev().take(5).collect();
-                return Err(format!(
+                return Err(eyre!(
                     "prometheus exited ({status}): {}",
                     tail.into_iter().rev().collect::<Vec<_>>().join("\n")
                 ));
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        Err(format!(
+        Err(eyre!(
             "prometheus did not get ready on 127.0.0.1:{} within {} s",
             self.port,
             within.as_secs()
@@ -218,20 +219,20 @@ pub fn demo_running() -> Option<(u32, String)> {
 }
 
 /// Start the demo's Prometheus unless it runs; returns its URL.
-pub fn demo_up(docker_socket: &str, label: &str) -> Result<String, String> {
+pub fn demo_up(docker_socket: &str, label: &str) -> Result<String> {
     if let Some((_, url)) = demo_running() {
         return Ok(url);
     }
     let dir = demo_dir();
-    let port = free_port(9090).map_err(|e| format!("no free port on 127.0.0.1: {e}"))?;
+    let port = free_port(9090).wrap_err("no free port on 127.0.0.1")?;
     let server = Server::start(
         &dir,
         port,
         &scrape_config(docker_socket, label, Duration::from_secs(5)),
     )?;
     let pid = server.pid().unwrap_or_default();
-    std::fs::write(dir.join("pid"), pid.to_string()).map_err(|e| e.to_string())?;
-    std::fs::write(dir.join("port"), port.to_string()).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("pid"), pid.to_string())?;
+    std::fs::write(dir.join("port"), port.to_string())?;
     let url = server.url();
     server.detach();
     Ok(url)

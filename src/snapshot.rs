@@ -2,6 +2,7 @@
 //! incident channels and scripts. The same listing and stats engine as the
 //! dashboard, for as long as the first figures take, then out.
 
+use color_eyre::eyre::{Result, WrapErr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,7 +24,7 @@ pub async fn take(
     docker: Docker,
     info: DaemonInfo,
     layout: Option<Layout>,
-) -> Result<(), String> {
+) -> Result<()> {
     app.update(Msg::Daemon(info.clone()));
     let topology = app.fleet.topology.clone();
     let listing = sources::list(
@@ -33,7 +34,7 @@ pub async fn take(
         info.is_swarm_manager(),
     )
     .await
-    .map_err(|e| format!("cannot list containers: {e}"))?;
+    .wrap_err("cannot list containers")?;
     app.update(Msg::Listing(listing));
     let targets: Vec<Target> = app
         .fleet

@@ -129,7 +129,7 @@ impl Work {
                     Ok(()) => {
                         let _ = tx.try_send(Msg::Journaled(Box::new(e)));
                     }
-                    Err(err) => log::error!("{err}"),
+                    Err(err) => log::error!("{err:#}"),
                 }
             }
             other => return Some(other),

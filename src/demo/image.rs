@@ -3,6 +3,7 @@
 //! binary `build.rs` compiled and this binary embeds, and its variants for
 //! trying rollouts.
 
+use color_eyre::eyre::{Result, WrapErr, eyre};
 use std::collections::HashMap;
 
 use bollard::Docker;
@@ -58,7 +59,7 @@ async fn build(
     tag: &str,
     files: &[(&str, &[u8], u32)],
     labels: HashMap<String, String>,
-) -> Result<(), String> {
+) -> Result<()> {
     let mut builder = tar::Builder::new(Vec::new());
     for (name, data, mode) in files {
         let mut header = tar::Header::new_gnu();
@@ -67,11 +68,11 @@ async fn build(
         header.set_cksum();
         builder
             .append_data(&mut header, name, *data)
-            .map_err(|e| format!("cannot pack the build context: {e}"))?;
+            .wrap_err("cannot pack the build context")?;
     }
     let tar = builder
         .into_inner()
-        .map_err(|e| format!("cannot pack the build context: {e}"))?;
+        .wrap_err("cannot pack the build context")?;
     let options = BuildImageOptions {
         dockerfile: "Dockerfile".into(),
         t: Some(tag.to_string()),
@@ -82,9 +83,9 @@ async fn build(
     };
     let mut stream = docker.build_image(options, None, Some(bollard::body_full(tar.into())));
     while let Some(item) = stream.next().await {
-        let info = item.map_err(|e| format!("image {tag}: build failed: {e}"))?;
+        let info = item.wrap_err_with(|| format!("image {tag}: build failed"))?;
         if let Some(detail) = info.error_detail {
-            return Err(format!(
+            return Err(eyre!(
                 "image {tag}: build failed: {}",
                 detail.message.unwrap_or_default()
             ));
@@ -94,12 +95,9 @@ async fn build(
 }
 
 /// Build the workload image unless an identical one exists; returns its tag.
-pub async fn ensure_image(
-    docker: &Docker,
-    progress: &mut dyn FnMut(String),
-) -> Result<String, String> {
+pub async fn ensure_image(docker: &Docker, progress: &mut dyn FnMut(String)) -> Result<String> {
     if AGILE_SIM.is_empty() {
-        return Err(format!(
+        return Err(eyre!(
             "this agile-deck was built without the workload binary: {AGILE_SIM_MISSING_WHY}"
         ));
     }
@@ -113,7 +111,7 @@ pub async fn ensure_image(
             ..Default::default()
         }))
         .await
-        .map_err(|e| format!("cannot list images: {e}"))?;
+        .wrap_err("cannot list images")?;
     if images
         .iter()
         .any(|i| i.labels.get(IMAGE_DIGEST_LABEL) == Some(&want))
@@ -149,7 +147,7 @@ pub async fn ensure_variants(
     docker: &Docker,
     base: &str,
     progress: &mut dyn FnMut(String),
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for (tag, version) in VARIANTS {
         let tag = format!("{IMAGE_REPO}:{tag}");

@@ -15,6 +15,7 @@ pub use deployment::{
 };
 pub use image::{AGILE_SIM, VARIANTS, ensure_image, ensure_variants, image_tag};
 
+use color_eyre::eyre::{Result, WrapErr, eyre};
 use std::collections::HashMap;
 
 use bollard::Docker;
@@ -39,11 +40,11 @@ async fn ensure_networks(
     docker: &Docker,
     extra: &[(String, String)],
     progress: &mut dyn FnMut(String),
-) -> Result<(), String> {
+) -> Result<()> {
     let existing = docker
         .list_networks(None::<ListNetworksOptions>)
         .await
-        .map_err(|e| format!("cannot list networks: {e}"))?;
+        .wrap_err("cannot list networks")?;
     for z in zones().iter().chain([monitoring()]) {
         if existing
             .iter()
@@ -93,13 +94,13 @@ async fn ensure_networks(
                 docker
                     .create_network(request(None))
                     .await
-                    .map_err(|e| format!("cannot create network {}: {e}", z.name))?;
+                    .wrap_err_with(|| format!("cannot create network {}", z.name))?;
                 progress(format!(
                     "network {}: created (subnet {} in use here; Docker chose one)",
                     z.name, z.subnet
                 ));
             }
-            Err(e) => return Err(format!("cannot create network {}: {e}", z.name)),
+            Err(e) => return Err(eyre!("cannot create network {}: {e}", z.name)),
         }
     }
     Ok(())
@@ -119,7 +120,7 @@ pub async fn up(
     docker: &Docker,
     extra_labels: &[(String, String)],
     progress: &mut dyn FnMut(String),
-) -> Result<(), String> {
+) -> Result<()> {
     let image = ensure_image(docker, progress).await?;
     ensure_variants(docker, &image, progress).await?;
     ensure_networks(docker, extra_labels, progress).await?;
@@ -129,7 +130,7 @@ pub async fn up(
             ..Default::default()
         }))
         .await
-        .map_err(|e| format!("cannot list containers: {e}"))?;
+        .wrap_err("cannot list containers")?;
     // (state, made by this recipe) of the container called `name`.
     let state_of = |name: &str| {
         existing
@@ -164,7 +165,7 @@ pub async fn up(
                     }),
                 )
                 .await
-                .map_err(|e| format!("cannot replace {}: {e}", r.name))?;
+                .wrap_err_with(|| format!("cannot replace {}", r.name))?;
             progress(format!(
                 "[{n}/{total}] {}: made by an older agile-deck, recreating",
                 r.name
@@ -187,7 +188,7 @@ pub async fn up(
                         container_body(r, &image, extra_labels),
                     )
                     .await
-                    .map_err(|e| format!("cannot create {}: {e}", r.name))?;
+                    .wrap_err_with(|| format!("cannot create {}", r.name))?;
                 for net in &r.networks[1..] {
                     docker
                         .connect_network(
@@ -198,7 +199,7 @@ pub async fn up(
                             },
                         )
                         .await
-                        .map_err(|e| format!("cannot attach {} to {net}: {e}", r.name))?;
+                        .wrap_err_with(|| format!("cannot attach {} to {net}", r.name))?;
                 }
                 docker
                     .connect_network(
@@ -209,19 +210,15 @@ pub async fn up(
                         },
                     )
                     .await
-                    .map_err(|e| {
-                        format!(
-                            "cannot attach {} to {}: {e}",
-                            r.name,
-                            monitoring().name.as_str()
-                        )
+                    .wrap_err_with(|| {
+                        format!("cannot attach {} to {}", r.name, monitoring().name)
                     })?;
             }
         }
         docker
             .start_container(&r.name, None)
             .await
-            .map_err(|e| format!("cannot start {}: {e}", r.name))?;
+            .wrap_err_with(|| format!("cannot start {}", r.name))?;
         progress(format!(
             "[{n}/{total}] {}: started ({} · {})",
             r.name,
@@ -233,14 +230,14 @@ pub async fn up(
 }
 
 /// Whether the demo's containers all exist and run.
-pub async fn is_up(docker: &Docker) -> Result<bool, String> {
+pub async fn is_up(docker: &Docker) -> Result<bool> {
     let running = docker
         .list_containers(Some(ListContainersOptions {
             filters: Some(demo_filter(&[])),
             ..Default::default()
         }))
         .await
-        .map_err(|e| format!("cannot list containers: {e}"))?;
+        .wrap_err("cannot list containers")?;
     Ok(running.len() >= deployment().len())
 }
 
@@ -250,7 +247,7 @@ pub async fn down(
     docker: &Docker,
     extra_labels: &[(String, String)],
     progress: &mut dyn FnMut(String),
-) -> Result<(), String> {
+) -> Result<()> {
     let containers = docker
         .list_containers(Some(ListContainersOptions {
             all: true,
@@ -258,7 +255,7 @@ pub async fn down(
             ..Default::default()
         }))
         .await
-        .map_err(|e| format!("cannot list containers: {e}"))?;
+        .wrap_err("cannot list containers")?;
     let removals = containers.iter().filter_map(|c| {
         let id = c.id.clone()?;
         let name = c.names.iter().flatten().next().cloned().unwrap_or_default();
@@ -289,7 +286,7 @@ pub async fn down(
             filters: Some(demo_filter(extra_labels)),
         }))
         .await
-        .map_err(|e| format!("cannot list networks: {e}"))?;
+        .wrap_err("cannot list networks")?;
     for n in networks {
         let name = n.name.unwrap_or_default();
         match docker.remove_network(&name).await {

@@ -141,8 +141,8 @@ impl<M: From<Report> + Send + 'static> Driver<M> {
             Err(err) => {
                 // The operations' policy: nothing goes on unrecorded. The
                 // step that ran is reported; the next poll pauses.
-                log::error!("{err}");
-                *self.journal_trouble() = Some(err.to_string());
+                log::error!("{err:#}");
+                *self.journal_trouble() = Some(format!("{err:#}"));
             }
         }
     }

@@ -130,7 +130,7 @@ pub async fn run<M: From<Report>>(
             Err(err) => {
                 // A journal that cannot be written stops the operation:
                 // nothing happens that is not on record.
-                log::error!("{err}");
+                log::error!("{err:#}");
                 m.cancel();
             }
         }
@@ -145,7 +145,7 @@ pub async fn run<M: From<Report>>(
         Ok(()) => {
             let _ = tx.send(Report::Journaled(Box::new(e)).into()).await;
         }
-        Err(err) => log::error!("{err}"),
+        Err(err) => log::error!("{err:#}"),
     }
     send(Progress::Finished {
         status: m.status.clone(),
