@@ -9,6 +9,7 @@ use ratatui::widgets::{Block, Cell, Row as TableRow, Table, TableState};
 
 use super::{health_style, metric_style, text};
 use crate::app::{App, Level};
+use crate::filter::SortBy;
 use crate::fleet::{Figures, HealthCounts, Row};
 use crate::format;
 use crate::metrics::{CellKey, Reading, Scope};
@@ -35,47 +36,54 @@ enum Shows<C> {
     Advice,
 }
 
-/// The built-in columns of the layer, team and service tables, in display
-/// order; the last one takes the width left.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::EnumIter)]
-enum GroupCol {
-    Name,
-    /// SVC on layers and teams, KIND on services.
-    Services,
-    Running,
-    Health,
-    Cpu,
-    Memory,
-    Net,
-    Block,
-    Pids,
-    History,
-}
-
-impl GroupCol {
-    /// Its header, width, priority and alignment on the services level or
-    /// not, the name column being `name` wide under `first`.
-    fn col(self, services_level: bool, first: &str, name: u16) -> Col<GroupCol> {
-        let (title, width, prio, right) = match self {
-            GroupCol::Name => (first, name, 0, false),
-            GroupCol::Services if services_level => ("KIND", 7, 6, true),
-            GroupCol::Services => ("SVC", 4, 6, false),
-            GroupCol::Running => ("RUN/WANT", 8, 1, true),
-            GroupCol::Health => ("HEALTH", 12, 2, false),
-            GroupCol::Cpu => ("CPU%", 7, 1, true),
-            GroupCol::Memory => ("MEM use/lim", 13, 3, true),
-            GroupCol::Net => ("NET rx/tx/s", 13, 5, true),
-            GroupCol::Block => ("BLK r/w/s", 13, 7, true),
-            GroupCol::Pids => ("PIDS", 5, 6, true),
-            GroupCol::History => ("CPU history", 0, 4, false),
-        };
+impl<C> Col<C> {
+    /// A built-in column from its (header, width, priority, right-aligned).
+    fn builtin(c: C, (title, width, prio, right): (&str, u16, u8, bool)) -> Col<C> {
         Col {
             title: title.to_string(),
             width,
             prio,
             right,
-            shows: Shows::Builtin(self),
+            shows: Shows::Builtin(c),
         }
+    }
+}
+
+/// The built-in columns of the layer, team and service tables, in display
+/// order: one per order the rows sort by (its sort key), then the CPU
+/// history, which takes the width left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum GroupCol {
+    /// SVC on layers and teams (KIND on services) under `By(SortBy::Services)`.
+    By(SortBy),
+    History,
+}
+
+impl GroupCol {
+    fn all() -> impl Iterator<Item = GroupCol> {
+        SortBy::ALL
+            .into_iter()
+            .map(GroupCol::By)
+            .chain([GroupCol::History])
+    }
+
+    /// Its header, width, priority and alignment on the services level or
+    /// not, the name column being `name` wide under `first`.
+    fn col(self, services_level: bool, first: &str, name: u16) -> Col<GroupCol> {
+        let spec = match self {
+            GroupCol::By(SortBy::Name) => (first, name, 0, false),
+            GroupCol::By(SortBy::Services) if services_level => ("KIND", 7, 6, true),
+            GroupCol::By(SortBy::Services) => ("SVC", 4, 6, false),
+            GroupCol::By(SortBy::Running) => ("RUN/WANT", 8, 1, true),
+            GroupCol::By(SortBy::Health) => ("HEALTH", 12, 2, false),
+            GroupCol::By(SortBy::Cpu) => ("CPU%", 7, 1, true),
+            GroupCol::By(SortBy::Memory) => ("MEM use/lim", 13, 3, true),
+            GroupCol::By(SortBy::Net) => ("NET rx/tx/s", 13, 5, true),
+            GroupCol::By(SortBy::Block) => ("BLK r/w/s", 13, 7, true),
+            GroupCol::By(SortBy::Pids) => ("PIDS", 5, 6, true),
+            GroupCol::History => ("CPU history", 0, 4, false),
+        };
+        Col::builtin(self, spec)
     }
 }
 
@@ -98,7 +106,7 @@ enum ReplicaCol {
 
 impl ReplicaCol {
     fn col(self, name: u16) -> Col<ReplicaCol> {
-        let (title, width, prio, right) = match self {
+        let spec = match self {
             ReplicaCol::Name => ("NAME", name, 0, false),
             ReplicaCol::State => ("STATE", 10, 1, false),
             ReplicaCol::Health => ("HEALTH", 11, 1, false),
@@ -111,13 +119,7 @@ impl ReplicaCol {
             ReplicaCol::Pids => ("PIDS", 5, 6, true),
             ReplicaCol::Image => ("IMAGE", 0, 7, false),
         };
-        Col {
-            title: title.to_string(),
-            width,
-            prio,
-            right,
-            shows: Shows::Builtin(self),
-        }
+        Col::builtin(self, spec)
     }
 }
 
@@ -267,7 +269,7 @@ pub fn draw_rows(f: &mut Frame, app: &App, rows: &[Row], area: Rect, block: Bloc
         first,
         if services_level { 16 } else { 12 },
     );
-    let cols = GroupCol::iter()
+    let cols = GroupCol::all()
         .map(|c| c.col(services_level, first, name_w))
         .collect();
     let scope = app.prom_scope();
@@ -317,13 +319,13 @@ fn row_cell(
     let empty = r.replicas.is_empty();
     let style = if empty { t.muted } else { t.text };
     match col {
-        GroupCol::Name => cell(
+        GroupCol::By(SortBy::Name) => cell(
             r.name.clone(),
             right,
             w,
             if empty { t.muted } else { t.title },
         ),
-        GroupCol::Services if services_level => cell(
+        GroupCol::By(SortBy::Services) if services_level => cell(
             r.service
                 .as_ref()
                 .map(|s| s.kind_word())
@@ -333,8 +335,8 @@ fn row_cell(
             w,
             t.muted,
         ),
-        GroupCol::Services => cell(r.services.to_string(), right, w, style),
-        GroupCol::Running => {
+        GroupCol::By(SortBy::Services) => cell(r.services.to_string(), right, w, style),
+        GroupCol::By(SortBy::Running) => {
             let s = if r.running < r.wanted {
                 t.warning
             } else {
@@ -348,15 +350,15 @@ fn row_cell(
             );
             cell(text, right, w, s)
         }
-        GroupCol::Health => health_cell(app, &r.health),
-        GroupCol::Cpu => {
+        GroupCol::By(SortBy::Health) => health_cell(app, &r.health),
+        GroupCol::By(SortBy::Cpu) => {
             let hot = r
                 .cpu_limit
                 .is_some_and(|l| fig.sampled > 0 && fig.cpu_pct >= l * 90.0);
             let text = cpu_text(fig, r.running) + if hot { "!" } else { "" };
             cell(text, right, w, if hot { t.critical } else { style })
         }
-        GroupCol::Memory => cell(
+        GroupCol::By(SortBy::Memory) => cell(
             if fig.sampled == 0 {
                 "-".into()
             } else {
@@ -366,7 +368,7 @@ fn row_cell(
             w,
             mem_style(app, fig.mem_used, fig.mem_limit),
         ),
-        GroupCol::Net => cell(
+        GroupCol::By(SortBy::Net) => cell(
             if fig.sampled == 0 {
                 "-".into()
             } else {
@@ -376,7 +378,7 @@ fn row_cell(
             w,
             style,
         ),
-        GroupCol::Block => cell(
+        GroupCol::By(SortBy::Block) => cell(
             if fig.sampled == 0 {
                 "-".into()
             } else {
@@ -386,7 +388,7 @@ fn row_cell(
             w,
             style,
         ),
-        GroupCol::Pids => cell(
+        GroupCol::By(SortBy::Pids) => cell(
             if fig.sampled == 0 {
                 "-".into()
             } else {
