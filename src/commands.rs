@@ -32,7 +32,7 @@ const fn changing(name: &'static str, args: &'static str, what: &'static str) ->
     }
 }
 
-pub const COMMANDS: [Command; 28] = [
+pub const COMMANDS: [Command; 29] = [
     // Where to look.
     cmd("layers", "", "the fleet by layer"),
     cmd("teams", "", "the fleet by agent team"),
@@ -51,6 +51,11 @@ pub const COMMANDS: [Command; 28] = [
         aliases: &["pairs"],
         ..cmd("rollouts", "", "rollouts and blue-green pairs")
     },
+    cmd(
+        "nodes",
+        "",
+        "the Swarm's nodes: role, state, capacity, reservations, tasks",
+    ),
     cmd(
         "filter",
         "EXPR",

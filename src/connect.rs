@@ -289,6 +289,11 @@ pub async fn daemon_info(docker: &Docker) -> Result<DaemonInfo, String> {
         server_version: info.server_version.unwrap_or_default(),
         api_version: docker.client_version().to_string(),
         swarm,
+        node_id: info
+            .swarm
+            .as_ref()
+            .and_then(|s| s.node_id.clone())
+            .unwrap_or_default(),
         ncpu: info.ncpu.unwrap_or(0).max(0) as u64,
         mem_total: info.mem_total.unwrap_or(0).max(0) as u64,
         cgroup_version: info

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 
 use crate::model::{
-    DockerNetwork, Health, Placement, Replica, ServiceId, ServiceKind, SwarmService,
+    DockerNetwork, Health, Placement, Replica, ServiceId, ServiceKind, SwarmNode, SwarmService,
 };
 use crate::stats::{History, Sample};
 use crate::topology::Topology;
@@ -127,6 +127,8 @@ pub struct Fleet {
     pub replicas: HashMap<String, Replica>,
     pub live: HashMap<String, Live>,
     swarm_services: Vec<SwarmService>,
+    /// The Swarm's nodes (empty unless this daemon is a manager).
+    pub nodes: Vec<SwarmNode>,
     pub networks: Vec<DockerNetwork>,
     /// By layer and by team (`GroupBy as usize`).
     index: [Index; 2],
@@ -181,6 +183,7 @@ impl Fleet {
             replicas: HashMap::new(),
             live: HashMap::new(),
             swarm_services: Vec::new(),
+            nodes: Vec::new(),
             networks: Vec::new(),
             index: Default::default(),
         }
@@ -469,6 +472,22 @@ impl Fleet {
 
     pub fn running(&self) -> usize {
         self.replicas.values().filter(|r| r.is_running()).count()
+    }
+
+    /// The figures of every running replica of this host, summed (a
+    /// node's live load, when the node is this daemon's).
+    pub fn host_figures(&self) -> Figures {
+        let mut f = Figures::default();
+        for r in self.replicas.values().filter(|r| r.is_running()) {
+            if let Some(l) = self
+                .live
+                .get(&r.id)
+                .filter(|l| l.sample.counters.at.is_some())
+            {
+                f.add(&l.sample);
+            }
+        }
+        f
     }
 }
 

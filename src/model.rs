@@ -231,6 +231,37 @@ pub struct DockerNetwork {
     pub labels: BTreeMap<String, String>,
 }
 
+/// A node of the Swarm as its manager lists it, with what the tasks meant
+/// to run there hold of it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SwarmNode {
+    pub id: String,
+    pub hostname: String,
+    /// Manager or worker.
+    pub role: SwarmRole,
+    pub leader: bool,
+    /// A manager's reachability (`reachable`, `unreachable`); empty for workers.
+    pub reachability: String,
+    /// `active`, `pause` or `drain`.
+    pub availability: String,
+    /// `ready`, `down`, `disconnected`, `unknown`.
+    pub state: String,
+    /// Why it is in that state, when Swarm says.
+    pub message: String,
+    pub addr: String,
+    pub engine: String,
+    pub labels: BTreeMap<String, String>,
+    /// What it has: cores and bytes.
+    pub cpus: f64,
+    pub memory: u64,
+    /// What its tasks reserve (those Swarm wants running there).
+    pub reserved_cpus: f64,
+    pub reserved_memory: u64,
+    /// Tasks Swarm wants running there, and those that run.
+    pub tasks_wanted: usize,
+    pub tasks_running: usize,
+}
+
 /// What the daemon told us about itself.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DaemonInfo {
@@ -238,6 +269,8 @@ pub struct DaemonInfo {
     pub server_version: String,
     pub api_version: String,
     pub swarm: SwarmRole,
+    /// Its node's id in the Swarm (empty outside one).
+    pub node_id: String,
     pub ncpu: u64,
     pub mem_total: u64,
     pub cgroup_version: String,

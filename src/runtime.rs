@@ -120,10 +120,17 @@ impl Runtime {
                     let _ = tx.send(msg).await;
                 });
             }
-            Cmd::ListServices => {
+            Cmd::ListSwarm => {
                 tokio::spawn(async move {
-                    if let Ok(services) = sources::list_services(&docker, &topology).await {
+                    let (services, nodes) = tokio::join!(
+                        sources::list_services(&docker, &topology),
+                        sources::list_nodes(&docker)
+                    );
+                    if let Ok(services) = services {
                         let _ = tx.send(Msg::Services(services)).await;
+                    }
+                    if let Ok(nodes) = nodes {
+                        let _ = tx.send(Msg::Nodes(nodes)).await;
                     }
                 });
             }

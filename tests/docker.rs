@@ -864,3 +864,82 @@ async fn swarm_service_placed_once_and_counted_by_wanted_replicas() {
     assert_eq!(teams.len(), 1, "{teams:#?}");
     drop(t);
 }
+
+/// Issue 17, point 3 (the Nodes view's data): the manager's node is listed
+/// with its role, state, capacity, and what the tasks Swarm wants there
+/// reserve; `docker info` names the same node, so its live load can be
+/// summed from this daemon's containers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swarm_nodes_with_their_tasks_and_reservations() {
+    if !docker_or_skip("swarm_nodes_with_their_tasks_and_reservations") {
+        return;
+    }
+    let mut t = TestRun::new();
+    let d = client().await;
+    let img = image(&d).await;
+    t.ensure_swarm_manager();
+    let service = format!("nsvc{}", t.id);
+    docker(&[
+        "service",
+        "create",
+        "-d",
+        "--no-resolve-image",
+        "--name",
+        &service,
+        "--replicas",
+        "2",
+        "--reserve-cpu",
+        "0.25",
+        "--reserve-memory",
+        "32m",
+        "--label",
+        &t.label(),
+        "--container-label",
+        &t.label(),
+        &img,
+    ]);
+    let info = agile_deck::connect::daemon_info(&d).await.unwrap();
+    assert!(info.is_swarm_manager(), "{info:?}");
+    assert!(!info.node_id.is_empty());
+    // Other tests may run services at the same time: count at least ours.
+    let node = wait_for(
+        "2 tasks running on the node",
+        Duration::from_secs(60),
+        || {
+            let rt = tokio::runtime::Handle::current();
+            let nodes =
+                tokio::task::block_in_place(|| rt.block_on(sources::list_nodes(&d))).unwrap();
+            let n = nodes.into_iter().find(|n| n.id == info.node_id)?;
+            (n.tasks_running >= 2).then_some(n)
+        },
+    );
+    let cli = docker(&[
+        "node",
+        "inspect",
+        "self",
+        "--format",
+        "{{.Description.Hostname}} {{.Spec.Role}} {{.Status.State}} {{.Spec.Availability}} {{.Description.Resources.NanoCPUs}} {{.Description.Resources.MemoryBytes}}",
+    ]);
+    let expected = format!(
+        "{} {} {} {} {} {}",
+        node.hostname,
+        node.role,
+        node.state,
+        node.availability,
+        (node.cpus * 1e9).round() as i64,
+        node.memory
+    );
+    assert_eq!(cli.trim(), expected, "as `docker node inspect` says");
+    assert!(node.leader, "the only manager leads: {node:?}");
+    assert!(node.tasks_wanted >= node.tasks_running);
+    assert!(
+        node.reserved_cpus >= 0.5 - 1e-9 && node.reserved_memory >= 64 << 20,
+        "2 × 0.25 CPU and 2 × 32 MiB reserved at least: {node:?}"
+    );
+    // The listing a manager gets carries the nodes too.
+    let listing = sources::list(&d, &Topology::default_topology(), &HashMap::new(), true)
+        .await
+        .unwrap();
+    assert!(listing.nodes.unwrap().iter().any(|n| n.id == info.node_id));
+    drop(t);
+}

@@ -74,7 +74,7 @@ impl App {
                     .get(self.views.networks_selected)
                     .map(|r| format!("replica:{}", r.name))
             }),
-            View::Logs => return,
+            View::Logs | View::Nodes => return,
             View::Rollouts => match self.rollout_rows().get(self.ops.rollouts_selected) {
                 Some(crate::app::rollouts::Row::Pair(p)) => Some(format!("service:{}", p.name)),
                 Some(crate::app::rollouts::Row::Interrupted(i)) => self

@@ -360,6 +360,10 @@ impl App {
                 if let Some(services) = listing.services {
                     self.dirty |= self.fleet.set_swarm_services(services);
                 }
+                if let Some(nodes) = listing.nodes {
+                    self.dirty |= self.fleet.nodes != nodes;
+                    self.fleet.nodes = nodes;
+                }
                 self.dirty |= self.fleet.networks != listing.networks;
                 self.fleet.networks = listing.networks;
                 if !self.listed || self.link != Link::Up {
@@ -406,7 +410,7 @@ impl App {
                     cmds.push(Cmd::Inspect(id));
                 }
             }
-            Msg::SwarmEvent { .. } => cmds.push(Cmd::ListServices),
+            Msg::SwarmEvent { .. } => cmds.push(Cmd::ListSwarm),
             Msg::NetworkEvent { action, container } => {
                 if matches!(action.as_str(), "create" | "destroy" | "remove") {
                     cmds.push(Cmd::ListNetworks);
@@ -423,6 +427,10 @@ impl App {
             }
             Msg::Services(services) => {
                 self.dirty |= self.fleet.set_swarm_services(services);
+            }
+            Msg::Nodes(nodes) => {
+                self.dirty |= self.fleet.nodes != nodes;
+                self.fleet.nodes = nodes;
             }
             Msg::Stats { at, samples } => {
                 // The hot path: a sample changes no row count and no stream
@@ -617,6 +625,7 @@ mod tests {
             inspected: replicas,
             provisional: false,
             services: None,
+            nodes: None,
             networks: Vec::new(),
         }));
         app
@@ -641,6 +650,7 @@ mod tests {
             inspected: vec![sketch, new],
             provisional: true,
             services: None,
+            nodes: None,
             networks: Vec::new(),
         }));
         assert_ne!(a.fleet.replicas["a1"].restart_count, -1);

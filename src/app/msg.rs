@@ -27,6 +27,7 @@ pub enum Msg {
         action: String,
     },
     Services(Vec<SwarmService>),
+    Nodes(Vec<crate::model::SwarmNode>),
     NetworkEvent {
         action: String,
         container: Option<String>,
@@ -157,7 +158,8 @@ pub enum Cmd {
     Resync {
         known: HashMap<String, (crate::model::State, Health)>,
     },
-    ListServices,
+    /// List the Swarm's services and nodes (a manager's view).
+    ListSwarm,
     ListNetworks,
     /// The containers to take figures of, in priority order.
     WatchStats(Vec<Target>),

@@ -428,7 +428,7 @@ impl App {
         cmds.push(Cmd::Resync {
             known: self.known(),
         });
-        cmds.push(Cmd::ListServices);
+        cmds.push(Cmd::ListSwarm);
     }
 
     /// C: cancel the running operation (between steps).

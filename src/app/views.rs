@@ -18,16 +18,19 @@ pub enum View {
     Networks,
     Logs,
     Rollouts,
+    /// The Swarm's nodes.
+    Nodes,
 }
 
 /// The tabs, in Tab order: the fleet's two panes, then the views.
-pub const TABS: [(View, Option<Pane>, &str); 6] = [
+pub const TABS: [(View, Option<Pane>, &str); 7] = [
     (View::Fleet, Some(Pane::Layers), "Layers"),
     (View::Fleet, Some(Pane::Teams), "Teams"),
     (View::Events, None, "Events"),
     (View::Networks, None, "Networks"),
     (View::Logs, None, "Logs"),
     (View::Rollouts, None, "Rollouts"),
+    (View::Nodes, None, "Nodes"),
 ];
 
 /// State of the incident views.
@@ -42,6 +45,7 @@ pub struct Views {
     pub networks_filter: String,
     /// The network whose containers are listed (Enter on a row).
     pub network_open: Option<String>,
+    pub nodes_selected: usize,
     /// Zone breaches already acknowledged (container names).
     acked_breaches: HashSet<String>,
     /// The first listing's unhealthy replicas are on the timeline.
@@ -277,10 +281,22 @@ impl App {
             .collect()
     }
 
-    /// Keys in the Events and Networks views; false if not theirs.
+    /// Keys in the Events, Networks and Nodes views; false if not theirs.
     pub fn on_view_key(&mut self, action: Action) -> bool {
         let (n, sel) = match self.views.view {
             View::Fleet | View::Logs | View::Rollouts => return false,
+            View::Nodes => {
+                let n = self.fleet.nodes.len();
+                let sel = &mut self.views.nodes_selected;
+                return match action.moved(*sel, n, super::nav::LIST_PAGE) {
+                    Some(to) => {
+                        *sel = to;
+                        true
+                    }
+                    // Nothing to go back up to, and nothing to filter yet.
+                    None => matches!(action, Action::Back | Action::Enter | Action::Filter),
+                };
+            }
             View::Events => (self.event_lines().len(), &mut self.views.events_selected),
             View::Networks => match &self.views.network_open {
                 Some(net) => {
@@ -315,6 +331,7 @@ impl App {
 
     fn view_enter(&mut self) {
         match self.views.view {
+            View::Nodes => {}
             View::Events => {
                 let id = self
                     .event_lines()
@@ -391,7 +408,7 @@ impl App {
         self.set_stack(stack);
     }
 
-    /// `:events [FILTER]`, `:networks`.
+    /// `:events [FILTER]`, `:networks`, `:rollouts`, `:nodes`, `:layers`, `:teams`.
     pub fn view_command(&mut self, word: &str, rest: &str) -> bool {
         match word {
             "events" => {
@@ -406,6 +423,7 @@ impl App {
                 self.views.networks_selected = 0;
             }
             "rollouts" | "pairs" => self.views.view = View::Rollouts,
+            "nodes" => self.views.view = View::Nodes,
             "layers" | "teams" => {
                 self.views.view = View::Fleet;
                 self.pane = if word == "layers" {

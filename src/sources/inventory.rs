@@ -3,7 +3,7 @@
 //! running tasks cluster-wide.
 
 use super::*;
-use crate::model::State;
+use crate::model::{State, SwarmNode, SwarmRole};
 
 /// Concurrent inspect calls, in a listing and for events.
 pub const INSPECT_CONCURRENCY: usize = 8;
@@ -246,6 +246,8 @@ pub struct Listing {
     /// stand in only for containers not known yet.
     pub provisional: bool,
     pub services: Option<Vec<SwarmService>>,
+    /// The Swarm's nodes, when this daemon is a manager.
+    pub nodes: Option<Vec<SwarmNode>>,
     pub networks: Vec<DockerNetwork>,
 }
 
@@ -270,20 +272,24 @@ pub async fn list(
         .buffer_unordered(INSPECT_CONCURRENCY)
         .filter_map(|r| async move { r.ok().flatten() })
         .collect::<Vec<Replica>>();
-    let services = async {
+    let swarm = async {
         if swarm_manager {
-            list_services(docker, topology).await.map(Some)
+            let (services, nodes) =
+                tokio::join!(list_services(docker, topology), list_nodes(docker));
+            Ok::<_, bollard::errors::Error>((Some(services?), Some(nodes?)))
         } else {
-            Ok(None)
+            Ok((None, None))
         }
     };
     // All at once: the first screen waits for the slowest, not the sum.
-    let (inspected, services, networks) = tokio::join!(inspected, services, list_networks(docker));
+    let (inspected, swarm, networks) = tokio::join!(inspected, swarm, list_networks(docker));
+    let (services, nodes) = swarm?;
     Ok(Listing {
         present,
         inspected,
         provisional: false,
-        services: services?,
+        services,
+        nodes,
         networks: networks?,
     })
 }
@@ -304,6 +310,7 @@ pub async fn list_quick(
             .collect(),
         provisional: true,
         services: None,
+        nodes: None,
         networks: list_networks(docker).await?,
     })
 }
@@ -341,19 +348,90 @@ pub async fn list_networks(docker: &Docker) -> Result<Vec<DockerNetwork>, bollar
     Ok(networks)
 }
 
+/// The Swarm's nodes (a manager's view), each with the tasks Swarm wants
+/// running there: how many, how many run, and what they reserve.
+pub async fn list_nodes(docker: &Docker) -> Result<Vec<SwarmNode>, bollard::errors::Error> {
+    let (nodes, tasks) = tokio::join!(docker.list_nodes(None), wanted_tasks(docker));
+    let (nodes, tasks) = (nodes?, tasks?);
+    let mut out: Vec<SwarmNode> = nodes
+        .into_iter()
+        .map(|n| {
+            let spec = n.spec.unwrap_or_default();
+            let desc = n.description.unwrap_or_default();
+            let status = n.status.unwrap_or_default();
+            let resources = desc.resources.unwrap_or_default();
+            let manager = n.manager_status;
+            let word = |w: Option<String>| w.unwrap_or_default();
+            SwarmNode {
+                id: n.id.unwrap_or_default(),
+                hostname: desc.hostname.unwrap_or_default(),
+                role: spec
+                    .role
+                    .map(|r| SwarmRole::from(r.to_string()))
+                    .unwrap_or_default(),
+                leader: manager.as_ref().and_then(|m| m.leader).unwrap_or(false),
+                reachability: word(
+                    manager
+                        .as_ref()
+                        .and_then(|m| m.reachability)
+                        .map(|r| r.to_string()),
+                ),
+                availability: word(spec.availability.map(|a| a.to_string())),
+                state: word(status.state.map(|s| s.to_string())),
+                message: word(status.message),
+                addr: word(status.addr),
+                engine: word(desc.engine.and_then(|e| e.engine_version)),
+                labels: spec.labels.unwrap_or_default().into_iter().collect(),
+                cpus: resources.nano_cpus.unwrap_or(0) as f64 / 1e9,
+                memory: resources.memory_bytes.unwrap_or(0).max(0) as u64,
+                ..SwarmNode::default()
+            }
+        })
+        .collect();
+    for t in tasks {
+        let Some(node) = out
+            .iter_mut()
+            .find(|n| t.node_id.as_deref() == Some(n.id.as_str()))
+        else {
+            continue;
+        };
+        node.tasks_wanted += 1;
+        let state = t.status.and_then(|s| s.state).map(|s| s.to_string());
+        if state.as_deref() == Some("running") {
+            node.tasks_running += 1;
+        }
+        let reserved = t
+            .spec
+            .and_then(|s| s.resources)
+            .and_then(|r| r.reservations)
+            .unwrap_or_default();
+        node.reserved_cpus += reserved.nano_cpus.unwrap_or(0) as f64 / 1e9;
+        node.reserved_memory += reserved.memory_bytes.unwrap_or(0).max(0) as u64;
+    }
+    out.sort_by(|a, b| a.hostname.cmp(&b.hostname).then(a.id.cmp(&b.id)));
+    Ok(out)
+}
+
+/// The tasks Swarm wants running, cluster-wide.
+async fn wanted_tasks(
+    docker: &Docker,
+) -> Result<Vec<bollard::models::Task>, bollard::errors::Error> {
+    let mut filters = HashMap::new();
+    filters.insert("desired-state".to_string(), vec!["running".to_string()]);
+    docker
+        .list_tasks(Some(ListTasksOptions {
+            filters: Some(filters),
+        }))
+        .await
+}
+
 pub async fn list_services(
     docker: &Docker,
     topology: &Topology,
 ) -> Result<Vec<SwarmService>, bollard::errors::Error> {
     let services = docker.list_services(None).await?;
     // Running tasks per service, cluster-wide.
-    let mut filters = HashMap::new();
-    filters.insert("desired-state".to_string(), vec!["running".to_string()]);
-    let tasks = docker
-        .list_tasks(Some(ListTasksOptions {
-            filters: Some(filters),
-        }))
-        .await?;
+    let tasks = wanted_tasks(docker).await?;
     let mut running: HashMap<String, u64> = HashMap::new();
     let mut desired: HashMap<String, u64> = HashMap::new();
     for t in tasks {

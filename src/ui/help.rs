@@ -42,9 +42,10 @@ pub(super) fn draw(f: &mut Frame, app: &App, area: Rect) {
             } else {
                 Span::raw("  ")
             };
-            // The tabs as they are drawn, not as a sentence remembers them.
+            // The tabs as they are drawn, not as a sentence remembers them;
+            // short enough for 80 columns.
             let what = match action {
-                Action::NextPane => format!("{what}: {}", tabs.join(", ")),
+                Action::NextPane => format!("next: {}", tabs.join(" ")),
                 _ => what,
             };
             lines.push(Line::from(vec![

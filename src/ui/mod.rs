@@ -5,6 +5,7 @@ mod detail;
 mod help;
 mod incident;
 mod logs;
+mod nodes;
 mod ops;
 mod promql;
 mod rollouts;
@@ -250,7 +251,7 @@ fn draw_main(f: &mut Frame, app: &App, rows: &[crate::fleet::Row], area: Rect) {
         f.render_widget(Paragraph::new(msg).style(t.muted).block(block), area);
         return;
     }
-    if app.fleet.replicas.is_empty() {
+    if app.fleet.replicas.is_empty() && app.views.view != crate::app::views::View::Nodes {
         let msg = vec![
             Line::from("No containers on this daemon."),
             Line::from(""),
@@ -266,6 +267,7 @@ fn draw_main(f: &mut Frame, app: &App, rows: &[crate::fleet::Row], area: Rect) {
         crate::app::views::View::Networks => return incident::draw_networks(f, app, area),
         crate::app::views::View::Logs => return logs::draw(f, app, area),
         crate::app::views::View::Rollouts => return rollouts::draw(f, app, area),
+        crate::app::views::View::Nodes => return nodes::draw(f, app, area),
         crate::app::views::View::Fleet => {}
     }
     match &app.frame().level {

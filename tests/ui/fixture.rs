@@ -247,6 +247,7 @@ pub fn fixture() -> App {
         server_version: "20.10.24".into(),
         api_version: "1.41".into(),
         swarm: "inactive".into(),
+        node_id: String::new(),
         ncpu: 2,
         mem_total: 24 << 30,
         cgroup_version: "1".into(),

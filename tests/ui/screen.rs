@@ -408,7 +408,13 @@ fn every_view_draws_at_every_size() {
                 key(app, KeyCode::Enter);
             }),
         ),
-        ("networks", Box::new(|app| key(app, KeyCode::BackTab))),
+        (
+            "networks",
+            Box::new(|app| {
+                typed(app, ":networks");
+                key(app, KeyCode::Enter)
+            }),
+        ),
         (
             "logs",
             Box::new(|app| {
@@ -447,4 +453,59 @@ fn every_view_draws_at_every_size() {
             }
         }
     }
+}
+
+/// Three nodes as a manager lists them: one down with Swarm's reason, one
+/// drained, this daemon's own with its live load.
+fn with_nodes(app: &mut App) {
+    use agile_deck::model::{SwarmNode, SwarmRole};
+    app.daemon.swarm = SwarmRole::Manager;
+    app.daemon.node_id = "n1".into();
+    let node = |id: &str, host: &str, role: SwarmRole| SwarmNode {
+        id: id.into(),
+        hostname: host.into(),
+        role,
+        reachability: "reachable".into(),
+        availability: "active".into(),
+        state: "ready".into(),
+        engine: "20.10.24".into(),
+        cpus: 2.0,
+        memory: 8 << 30,
+        ..SwarmNode::default()
+    };
+    let mut n1 = node("n1", "deck-host", SwarmRole::Manager);
+    (n1.leader, n1.reserved_cpus, n1.reserved_memory) = (true, 1.75, 6 << 30);
+    (n1.tasks_wanted, n1.tasks_running) = (7, 7);
+    n1.labels = [("db".to_string(), "primary".to_string())].into();
+    let mut n2 = node("n2", "worker-2", SwarmRole::Worker);
+    n2.reachability.clear();
+    n2.availability = "drain".into();
+    let mut n3 = node("n3", "worker-3", SwarmRole::Worker);
+    n3.reachability.clear();
+    (n3.state, n3.message) = ("down".into(), "heartbeat failure".into());
+    (n3.tasks_wanted, n3.tasks_running) = (2, 0);
+    app.fleet.nodes = vec![n1, n2, n3];
+    typed(app, ":nodes");
+    key(app, KeyCode::Enter);
+}
+
+#[test]
+fn nodes_pane() {
+    both("nodes", with_nodes);
+    // Tab reaches it too, and a daemon outside a Swarm says why it is empty.
+    let mut app = fixture();
+    for _ in 0..6 {
+        key(&mut app, KeyCode::Tab);
+    }
+    assert_eq!(app.views.view, agile_deck::app::views::View::Nodes);
+    let screen = render(&mut app, 100, 20);
+    assert!(
+        screen.contains("not in a Swarm (swarm: inactive)"),
+        "{screen}"
+    );
+    // j moves the selection down the nodes.
+    let mut app = fixture();
+    with_nodes(&mut app);
+    key(&mut app, KeyCode::Char('j'));
+    assert_eq!(app.views.nodes_selected, 1);
 }
