@@ -193,11 +193,24 @@ pub fn draw_networks(f: &mut Frame, app: &App, area: Rect) {
     let matrix_h = (matrix.len() as u16 + breaches.len() as u16 + 3).min(area.height / 2);
     let [table_area, matrix_area] =
         Layout::vertical([Constraint::Min(4), Constraint::Length(matrix_h)]).areas(area);
+    // Columns drop by priority on a narrow terminal: the name, its zone and
+    // whether it is internal stay.
+    const COLS: [(&str, u16, u8); 7] = [
+        ("NETWORK", 22, 0),
+        ("DRIVER", 8, 4),
+        ("SCOPE", 6, 5),
+        ("SUBNET GATEWAY", 30, 3),
+        ("INTERNAL", 9, 1),
+        ("CTRS", 5, 2),
+        ("ZONE", 0, 0),
+    ];
+    let specs: Vec<(u16, u8)> = COLS.iter().map(|(_, w, p)| (*w, *p)).collect();
+    let fitted = super::columns::fit(&specs, table_area.width.saturating_sub(2), 12);
     let body: Vec<Row> = rows
         .iter()
         .map(|r| {
             let n = &r.network;
-            Row::new(vec![
+            let cells = [
                 Cell::from(Span::styled(n.name.clone(), t.title)),
                 Cell::from(Span::styled(n.driver.clone(), t.text)),
                 Cell::from(Span::styled(n.scope.clone(), t.muted)),
@@ -214,47 +227,43 @@ pub fn draw_networks(f: &mut Frame, app: &App, area: Rect) {
                     r.zone.clone().unwrap_or_else(|| "-".into()),
                     t.text,
                 )),
-            ])
+            ];
+            Row::new(
+                cells
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(i, _)| fitted.kept.contains(i))
+                    .map(|(_, c)| c)
+                    .collect::<Vec<_>>(),
+            )
         })
         .collect();
-    let table = Table::new(
-        body,
-        [
-            Constraint::Length(22),
-            Constraint::Length(8),
-            Constraint::Length(6),
-            Constraint::Length(30),
-            Constraint::Length(9),
-            Constraint::Length(5),
-            Constraint::Min(8),
-        ],
-    )
-    .header(header(
-        app,
-        &[
-            "NETWORK",
-            "DRIVER",
-            "SCOPE",
-            "SUBNET GATEWAY",
-            "INTERNAL",
-            "CTRS",
-            "ZONE",
-        ],
-    ))
-    .block(block(
-        app,
-        format!(
-            " networks{}: {} (Enter: attached containers · / filter) ",
-            if app.views.networks_filter.is_empty() {
-                String::new()
-            } else {
-                format!(" [{}]", app.views.networks_filter)
-            },
-            rows.len()
-        ),
-    ))
-    .column_spacing(1)
-    .row_highlight_style(t.selection);
+    let widths: Vec<Constraint> = fitted
+        .kept
+        .iter()
+        .zip(&fitted.widths)
+        .map(|(i, w)| match COLS[*i].1 {
+            0 => Constraint::Min(*w),
+            _ => Constraint::Length(*w),
+        })
+        .collect();
+    let titles: Vec<&str> = fitted.kept.iter().map(|i| COLS[*i].0).collect();
+    let table = Table::new(body, widths)
+        .header(header(app, &titles))
+        .block(block(
+            app,
+            format!(
+                " networks{}: {} (Enter: attached containers · / filter) ",
+                if app.views.networks_filter.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [{}]", app.views.networks_filter)
+                },
+                rows.len()
+            ),
+        ))
+        .column_spacing(1)
+        .row_highlight_style(t.selection);
     let sel = app
         .views
         .networks_selected
