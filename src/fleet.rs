@@ -583,6 +583,7 @@ mod tests {
             replicas: Some(4),
             running_tasks: 3,
             desired_tasks: 4,
+            pending: None,
             labels: BTreeMap::new(),
             placement: placement.clone(),
         }];
@@ -594,6 +595,7 @@ mod tests {
             replicas: Some(1),
             running_tasks: 0,
             desired_tasks: 1,
+            pending: None,
             labels: BTreeMap::new(),
             placement: Placement {
                 service: ServiceId {

@@ -212,6 +212,9 @@ pub struct SwarmService {
     /// Tasks Swarm wants running (desired state running): what a global
     /// service wants, where the spec has no replica count.
     pub desired_tasks: u64,
+    /// Why tasks Swarm wants running do not run, in Swarm's words
+    /// (`no suitable node (…)`), with how many: None when all run.
+    pub pending: Option<String>,
     pub labels: BTreeMap<String, String>,
     /// Where the service belongs, so it shows even with no task on this node.
     pub placement: Placement,

@@ -212,6 +212,13 @@ async fn inventory_grouping_swarm_and_events() {
         .find(|s| s.name == stuck)
         .expect("stuck service listed");
     assert_eq!((pending.replicas, pending.running_tasks), (Some(1), 0));
+    // Issue 17, point 5: Swarm's own reason, as `docker service ps` says it.
+    let why = pending.pending.as_deref().unwrap_or_default();
+    assert!(
+        why.starts_with("1 not running: ") && why.contains("no suitable node"),
+        "{why}"
+    );
+    assert_eq!(swarm.pending, None, "all its tasks run");
     assert!(swarm.image.starts_with(&img), "{}", swarm.image);
 
     let by_id = |cid: &str| mine.iter().find(|r| r.id == cid).unwrap();

@@ -56,7 +56,9 @@ impl App {
         }
         let (by, desc) = self.sort;
         // Rows come in name order; a sort by figures keeps it among equals.
-        rows.sort_by(|a, b| a.sort_key(by).total_cmp(&b.sort_key(by)));
+        if by != SortBy::Name {
+            sort_by_key_once(&mut rows, |r| r.sort_key(by));
+        }
         if desc {
             rows.reverse();
         }
@@ -75,8 +77,9 @@ impl App {
             reps.retain(|r| f.replica(r));
         }
         let (by, desc) = self.sort;
-        let key = |r: &Replica| self.fleet.sort_key(r, by);
-        reps.sort_by(|a, b| key(a).total_cmp(&key(b)));
+        if !matches!(by, SortBy::Name | SortBy::Services) {
+            sort_by_key_once(&mut reps, |r| self.fleet.sort_key(r, by));
+        }
         if desc {
             reps.reverse();
         }
@@ -135,4 +138,12 @@ impl App {
             self.stacks[i].push(Frame { level, selected: 0 });
         }
     }
+}
+
+/// Sort `items` by `key`, ascending, computing each key once (a figure's
+/// key looks the replica's sample up); equal keys keep their order.
+fn sort_by_key_once<T>(items: &mut Vec<T>, key: impl Fn(&T) -> f64) {
+    let mut keyed: Vec<(f64, T)> = items.drain(..).map(|t| (key(&t), t)).collect();
+    keyed.sort_by(|a, b| a.0.total_cmp(&b.0));
+    items.extend(keyed.into_iter().map(|(_, t)| t));
 }

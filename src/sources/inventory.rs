@@ -434,14 +434,30 @@ pub async fn list_services(
     let tasks = wanted_tasks(docker).await?;
     let mut running: HashMap<String, u64> = HashMap::new();
     let mut desired: HashMap<String, u64> = HashMap::new();
+    // Tasks that do not run, and Swarm's first reason for them.
+    let mut waiting: HashMap<String, (u64, String)> = HashMap::new();
     for t in tasks {
-        let state = t.status.and_then(|s| s.state).map(|s| s.to_string());
+        let status = t.status.unwrap_or_default();
+        let state = status.state.map(|s| s.to_string());
         let Some(service) = t.service_id else {
             continue;
         };
         *desired.entry(service.clone()).or_default() += 1;
         if state.as_deref() == Some("running") {
             *running.entry(service).or_default() += 1;
+        } else {
+            // `err` says why (no suitable node, image not found); else the
+            // state and Swarm's message (`pending task scheduling`).
+            let why = match status.err.filter(|e| !e.is_empty()) {
+                Some(err) => err,
+                None => format!(
+                    "{}: {}",
+                    state.unwrap_or_default(),
+                    status.message.unwrap_or_default()
+                ),
+            };
+            let w = waiting.entry(service).or_insert((0, why));
+            w.0 += 1;
         }
     }
     Ok(services
@@ -468,6 +484,9 @@ pub async fn list_services(
             Some(SwarmService {
                 running_tasks: running.get(&id).copied().unwrap_or(0),
                 desired_tasks: desired.get(&id).copied().unwrap_or(0),
+                pending: waiting
+                    .get(&id)
+                    .map(|(n, why)| format!("{n} not running: {why}")),
                 id,
                 placement: topology.place(&name, &placement_labels),
                 name,

@@ -162,8 +162,24 @@ pub fn draw_detail(f: &mut Frame, app: &App, rows: &[crate::fleet::Row], area: R
             }),
         _ => None,
     };
+    // A Swarm service whose tasks do not all run: Swarm's reason.
+    let pending = match &app.frame().level {
+        Level::Services { .. } => rows
+            .get(app.frame().selected)
+            .and_then(|r| r.service.as_ref())
+            .filter(|s| s.kind == crate::model::ServiceKind::Swarm)
+            .and_then(|s| app.fleet.swarm_services().iter().find(|x| x.name == s.name))
+            .and_then(|s| s.pending.as_ref())
+            .map(|why| {
+                Line::from(vec![
+                    Span::styled("pending ", t.table_header),
+                    Span::styled(truncate(why, width.saturating_sub(8)), t.warning),
+                ])
+            }),
+        _ => None,
+    };
     let [text_area, metrics_area, chart_area] = Layout::vertical([
-        Constraint::Length(2 + u16::from(advice.is_some())),
+        Constraint::Length(2 + u16::from(advice.is_some()) + u16::from(pending.is_some())),
         Constraint::Length(metric_lines.len() as u16),
         Constraint::Min(0),
     ])
@@ -172,6 +188,7 @@ pub fn draw_detail(f: &mut Frame, app: &App, rows: &[crate::fleet::Row], area: R
         Line::from(Span::styled(truncate(&summary, width), t.text)),
         Line::from(members),
     ];
+    text.extend(pending);
     text.extend(advice);
     f.render_widget(Paragraph::new(text), text_area);
     f.render_widget(Paragraph::new(metric_lines), metrics_area);

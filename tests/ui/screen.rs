@@ -509,3 +509,48 @@ fn nodes_pane() {
     key(&mut app, KeyCode::Char('j'));
     assert_eq!(app.views.nodes_selected, 1);
 }
+
+/// Issue 17, point 5: a Swarm service whose task cannot be placed says
+/// Swarm's reason in the detail box of its row.
+#[test]
+fn a_pending_swarm_service_says_why() {
+    use agile_deck::model::{Placement, ServiceId, ServiceKind, SwarmService};
+    let mut app = fixture();
+    let name = "stack_postgres-replica";
+    app.fleet.set_swarm_services(vec![SwarmService {
+        id: "s1".into(),
+        name: name.into(),
+        image: "agile-sim:0.1.0".into(),
+        replicas: Some(1),
+        running_tasks: 0,
+        desired_tasks: 1,
+        pending: Some(
+            "1 not running: no suitable node (scheduling constraints not satisfied on 1 node)"
+                .into(),
+        ),
+        labels: Default::default(),
+        placement: Placement {
+            layer: Some("data".into()),
+            team: None,
+            service: ServiceId {
+                kind: ServiceKind::Swarm,
+                name: name.into(),
+            },
+        },
+    }]);
+    // Layers: data is the last but ungrouped; its services, the Swarm one.
+    key(&mut app, KeyCode::End);
+    key(&mut app, KeyCode::Up);
+    key(&mut app, KeyCode::Enter);
+    let rows = app.rows();
+    let at = rows.iter().position(|r| r.name == name).expect("listed");
+    for _ in 0..at {
+        key(&mut app, KeyCode::Char('j'));
+    }
+    let screen = render(&mut app, 160, 48);
+    assert!(
+        screen.contains("pending 1 not running: no suitable node (scheduling constraints"),
+        "{screen}"
+    );
+    assert!(screen.contains("0/1!"), "{screen}");
+}
