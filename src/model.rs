@@ -376,9 +376,13 @@ impl ReplicaBuilder {
         self
     }
 
-    /// The replica, placed by `topology` from its name and labels.
-    pub fn placed(mut self, topology: &crate::topology::Topology) -> Replica {
-        self.r.placement = topology.place(&self.r.name, &self.r.labels);
+    /// The replica, placed by `place` from its name and labels (the
+    /// topology's `place`: see `Topology::placed`).
+    pub fn placed_by(
+        mut self,
+        place: impl FnOnce(&str, &BTreeMap<String, String>) -> Placement,
+    ) -> Replica {
+        self.r.placement = place(&self.r.name, &self.r.labels);
         self.r
     }
 }

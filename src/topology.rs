@@ -185,6 +185,13 @@ pub fn normalize_team(team: &str) -> String {
     team.strip_prefix("team-").unwrap_or(team).to_string()
 }
 
+impl crate::model::ReplicaBuilder {
+    /// The replica, placed by `topology` from its name and labels.
+    pub fn placed(self, topology: &Topology) -> crate::model::Replica {
+        self.placed_by(|name, labels| topology.place(name, labels))
+    }
+}
+
 impl Topology {
     pub fn default_topology() -> Topology {
         Topology::parse(DEFAULT_TOPOLOGY, "(built-in default)")
