@@ -584,6 +584,7 @@ mod tests {
             running_tasks: 3,
             desired_tasks: 4,
             pending: None,
+            tasks: Vec::new(),
             labels: BTreeMap::new(),
             placement: placement.clone(),
         }];
@@ -596,6 +597,7 @@ mod tests {
             running_tasks: 0,
             desired_tasks: 1,
             pending: None,
+            tasks: Vec::new(),
             labels: BTreeMap::new(),
             placement: Placement {
                 service: ServiceId {

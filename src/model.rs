@@ -215,6 +215,8 @@ pub struct SwarmService {
     /// Why tasks Swarm wants running do not run, in Swarm's words
     /// (`no suitable node (…)`), with how many: None when all run.
     pub pending: Option<String>,
+    /// The tasks Swarm wants running, by slot: where each is and how it goes.
+    pub tasks: Vec<SwarmTask>,
     pub labels: BTreeMap<String, String>,
     /// Where the service belongs, so it shows even with no task on this node.
     pub placement: Placement,
@@ -232,6 +234,21 @@ pub struct DockerNetwork {
     pub subnets: Vec<String>,
     pub gateways: Vec<String>,
     pub labels: BTreeMap<String, String>,
+}
+
+/// One task of a Swarm service, as the manager lists it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SwarmTask {
+    /// Replicated services number their tasks; global ones do not.
+    pub slot: Option<u64>,
+    /// The node it is assigned to (empty while it waits for one).
+    pub node_id: String,
+    /// What Swarm wants of it (`running`, `shutdown`).
+    pub desired: String,
+    /// Where it is (`running`, `pending`, `rejected`, `failed`…).
+    pub state: String,
+    /// Swarm's error, when it failed or cannot be placed.
+    pub error: String,
 }
 
 /// A node of the Swarm as its manager lists it, with what the tasks meant

@@ -943,10 +943,30 @@ async fn swarm_nodes_with_their_tasks_and_reservations() {
         node.reserved_cpus >= 0.5 - 1e-9 && node.reserved_memory >= 64 << 20,
         "2 × 0.25 CPU and 2 × 32 MiB reserved at least: {node:?}"
     );
-    // The listing a manager gets carries the nodes too.
+    // The listing a manager gets carries the nodes too, and each service
+    // its tasks by slot and node.
     let listing = sources::list(&d, &Topology::default_topology(), &HashMap::new(), true)
         .await
         .unwrap();
+    let mine = listing
+        .services
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|s| s.name == service)
+        .unwrap();
+    let tasks: Vec<_> = mine
+        .tasks
+        .iter()
+        .map(|t| (t.slot, t.node_id.as_str(), t.state.as_str()))
+        .collect();
+    assert_eq!(
+        tasks,
+        [
+            (Some(1), info.node_id.as_str(), "running"),
+            (Some(2), info.node_id.as_str(), "running")
+        ]
+    );
     assert!(listing.nodes.unwrap().iter().any(|n| n.id == info.node_id));
     drop(t);
 }

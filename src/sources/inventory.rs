@@ -3,7 +3,7 @@
 //! running tasks cluster-wide.
 
 use super::*;
-use crate::model::{State, SwarmNode, SwarmRole};
+use crate::model::{State, SwarmNode, SwarmRole, SwarmTask};
 
 /// Concurrent inspect calls, in a listing and for events.
 pub const INSPECT_CONCURRENCY: usize = 8;
@@ -436,12 +436,23 @@ pub async fn list_services(
     let mut desired: HashMap<String, u64> = HashMap::new();
     // Tasks that do not run, and Swarm's first reason for them.
     let mut waiting: HashMap<String, (u64, String)> = HashMap::new();
+    let mut by_service: HashMap<String, Vec<SwarmTask>> = HashMap::new();
     for t in tasks {
         let status = t.status.unwrap_or_default();
         let state = status.state.map(|s| s.to_string());
         let Some(service) = t.service_id else {
             continue;
         };
+        by_service
+            .entry(service.clone())
+            .or_default()
+            .push(SwarmTask {
+                slot: t.slot.map(|s| s.max(0) as u64),
+                node_id: t.node_id.unwrap_or_default(),
+                desired: t.desired_state.map(|s| s.to_string()).unwrap_or_default(),
+                state: state.clone().unwrap_or_default(),
+                error: status.err.clone().unwrap_or_default(),
+            });
         *desired.entry(service.clone()).or_default() += 1;
         if state.as_deref() == Some("running") {
             *running.entry(service).or_default() += 1;
@@ -487,6 +498,11 @@ pub async fn list_services(
                 pending: waiting
                     .get(&id)
                     .map(|(n, why)| format!("{n} not running: {why}")),
+                tasks: {
+                    let mut tasks = by_service.remove(&id).unwrap_or_default();
+                    tasks.sort_by(|a, b| (a.slot, &a.node_id).cmp(&(b.slot, &b.node_id)));
+                    tasks
+                },
                 id,
                 placement: topology.place(&name, &placement_labels),
                 name,

@@ -61,6 +61,11 @@ pub fn draw_detail(f: &mut Frame, app: &App, rows: &[crate::fleet::Row], area: R
                             ));
                         }
                     }
+                    // A Swarm service: its tasks cluster-wide, by slot and node.
+                    _ if swarm_service(app, r).is_some() => {
+                        let s = swarm_service(app, r).expect("just found");
+                        spans.extend(task_spans(app, &s.tasks));
+                    }
                     _ => {
                         for id in &r.replicas {
                             if let Some(rep) = app.fleet.replicas.get(id) {
@@ -166,9 +171,7 @@ pub fn draw_detail(f: &mut Frame, app: &App, rows: &[crate::fleet::Row], area: R
     let pending = match &app.frame().level {
         Level::Services { .. } => rows
             .get(app.frame().selected)
-            .and_then(|r| r.service.as_ref())
-            .filter(|s| s.kind == crate::model::ServiceKind::Swarm)
-            .and_then(|s| app.fleet.swarm_services().iter().find(|x| x.name == s.name))
+            .and_then(|r| swarm_service(app, r))
             .and_then(|s| s.pending.as_ref())
             .map(|why| {
                 Line::from(vec![
@@ -502,4 +505,48 @@ pub fn draw_replica(f: &mut Frame, app: &App, area: Rect, block: Block) {
             .scroll((scroll as u16, 0)),
         area,
     );
+}
+
+/// The Swarm service a services-level row stands for, if it is one.
+fn swarm_service<'a>(
+    app: &'a App,
+    r: &crate::fleet::Row,
+) -> Option<&'a crate::model::SwarmService> {
+    let id = r.service.as_ref()?;
+    (id.kind == crate::model::ServiceKind::Swarm)
+        .then(|| {
+            app.fleet
+                .swarm_services()
+                .iter()
+                .find(|s| s.name == id.name)
+        })
+        .flatten()
+}
+
+/// `.1 deck-host running  .2 - pending: no suitable node …`: each task's
+/// slot, node (its hostname when the manager listed the nodes), state and
+/// error.
+fn task_spans(app: &App, tasks: &[crate::model::SwarmTask]) -> Vec<Span<'static>> {
+    let t = &app.theme;
+    let mut spans = vec![Span::styled("tasks ", t.table_header)];
+    for task in tasks {
+        let node = match app.fleet.nodes.iter().find(|n| n.id == task.node_id) {
+            Some(n) => n.hostname.clone(),
+            None if task.node_id.is_empty() => "-".into(),
+            None => task.node_id.chars().take(10).collect(),
+        };
+        let style = match task.state.as_str() {
+            "running" => t.healthy,
+            "failed" | "rejected" | "orphaned" => t.critical,
+            _ => t.warning,
+        };
+        let slot = task.slot.map(|s| format!(".{s} ")).unwrap_or_default();
+        spans.push(Span::styled(format!("{slot}{node} "), t.text));
+        spans.push(Span::styled(task.state.clone(), style));
+        if !task.error.is_empty() {
+            spans.push(Span::styled(format!(": {}", task.error), t.critical));
+        }
+        spans.push(Span::raw("  "));
+    }
+    spans
 }

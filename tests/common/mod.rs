@@ -107,7 +107,14 @@ pub fn docker(args: &[&str]) -> String {
 pub struct TestRun {
     pub id: String,
     swarm_initialised: bool,
+    /// Held by a test that uses the Swarm until it is done (and has left
+    /// the Swarm it made): tests of one binary run in parallel, and one
+    /// leaving while another still uses it failed the other.
+    _swarm: Option<std::sync::MutexGuard<'static, ()>>,
 }
+
+/// One Swarm user at a time per test binary.
+static SWARM: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl TestRun {
     pub fn new() -> TestRun {
@@ -118,6 +125,7 @@ impl TestRun {
         TestRun {
             id: format!("{:x}{:05x}", std::process::id(), nanos & 0xfffff),
             swarm_initialised: false,
+            _swarm: None,
         }
     }
 
@@ -128,6 +136,7 @@ impl TestRun {
 
     /// Make the daemon a Swarm manager if it is not one yet.
     pub fn ensure_swarm_manager(&mut self) {
+        self._swarm = Some(SWARM.lock().unwrap_or_else(|e| e.into_inner()));
         let state = docker(&[
             "info",
             "--format",

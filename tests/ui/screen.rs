@@ -510,22 +510,43 @@ fn nodes_pane() {
     assert_eq!(app.views.nodes_selected, 1);
 }
 
-/// Issue 17, point 5: a Swarm service whose task cannot be placed says
-/// Swarm's reason in the detail box of its row.
+/// Issue 17, points 3 and 5: a Swarm service's row lists its tasks by slot
+/// and node in the detail box, and one whose task cannot be placed says
+/// Swarm's reason.
 #[test]
 fn a_pending_swarm_service_says_why() {
-    use agile_deck::model::{Placement, ServiceId, ServiceKind, SwarmService};
+    use agile_deck::model::{Placement, ServiceId, ServiceKind, SwarmService, SwarmTask};
     let mut app = fixture();
+    with_nodes(&mut app);
+    key(&mut app, KeyCode::Esc);
+    typed(&mut app, ":layers");
+    key(&mut app, KeyCode::Enter);
+    let task = |slot, node: &str, state: &str, error: &str| SwarmTask {
+        slot: Some(slot),
+        node_id: node.into(),
+        desired: "running".into(),
+        state: state.into(),
+        error: error.into(),
+    };
     let name = "stack_postgres-replica";
     app.fleet.set_swarm_services(vec![SwarmService {
         id: "s1".into(),
         name: name.into(),
         image: "agile-sim:0.1.0".into(),
-        replicas: Some(1),
-        running_tasks: 0,
-        desired_tasks: 1,
+        replicas: Some(2),
+        running_tasks: 1,
+        desired_tasks: 2,
+        tasks: vec![
+            task(1, "n1", "running", ""),
+            task(
+                2,
+                "",
+                "pending",
+                "no suitable node (scheduling constraints not satisfied on 3 nodes)",
+            ),
+        ],
         pending: Some(
-            "1 not running: no suitable node (scheduling constraints not satisfied on 1 node)"
+            "1 not running: no suitable node (scheduling constraints not satisfied on 3 nodes)"
                 .into(),
         ),
         labels: Default::default(),
@@ -552,5 +573,9 @@ fn a_pending_swarm_service_says_why() {
         screen.contains("pending 1 not running: no suitable node (scheduling constraints"),
         "{screen}"
     );
-    assert!(screen.contains("0/1!"), "{screen}");
+    assert!(screen.contains("1/2!"), "{screen}");
+    assert!(
+        screen.contains("tasks .1 deck-host running  .2 - pending: no suitable node"),
+        "{screen}"
+    );
 }
