@@ -49,6 +49,8 @@ pub struct Runtime {
     /// the same thing again before it answered (or timed out).
     prom_in_flight: Arc<std::sync::Mutex<std::collections::HashSet<(CellKey, bool)>>>,
     prom_permits: Arc<tokio::sync::Semaphore>,
+    /// Wakes the Swarm lister (services, tasks, nodes).
+    swarm_list: Arc<tokio::sync::Notify>,
     /// Confirmed operations and rollouts, and the journal they write.
     work: Work,
     /// Log streams by logs pane, cancelled when the pane closes.
@@ -120,20 +122,8 @@ impl Runtime {
                     let _ = tx.send(msg).await;
                 });
             }
-            Cmd::ListSwarm => {
-                tokio::spawn(async move {
-                    let (services, nodes) = tokio::join!(
-                        sources::list_services(&docker, &topology),
-                        sources::list_nodes(&docker)
-                    );
-                    if let Ok(services) = services {
-                        let _ = tx.send(Msg::Services(services)).await;
-                    }
-                    if let Ok(nodes) = nodes {
-                        let _ = tx.send(Msg::Nodes(nodes)).await;
-                    }
-                });
-            }
+            // Asks arriving while a listing runs make one more, not one each.
+            Cmd::ListSwarm => self.swarm_list.notify_one(),
             Cmd::ListNetworks => {
                 tokio::spawn(async move {
                     if let Ok(networks) = sources::list_networks(&docker).await {
@@ -228,6 +218,38 @@ impl Runtime {
     }
 }
 
+/// The Swarm lister: lists services (with their tasks) and nodes each
+/// time it is woken. A Swarm with many tasks asks for it on every task
+/// container's start and stop; woken while it lists, it lists once more.
+fn swarm_lister(
+    docker: Arc<Docker>,
+    topology: Arc<Topology>,
+    tx: mpsc::Sender<Msg>,
+) -> Arc<tokio::sync::Notify> {
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let woken = wake.clone();
+    tokio::spawn(async move {
+        loop {
+            woken.notified().await;
+            let (services, nodes) = tokio::join!(
+                sources::list_services(&docker, &topology),
+                sources::list_nodes(&docker)
+            );
+            if let Ok(services) = services
+                && tx.send(Msg::Services(services)).await.is_err()
+            {
+                return;
+            }
+            if let Ok(nodes) = nodes
+                && tx.send(Msg::Nodes(nodes)).await.is_err()
+            {
+                return;
+            }
+        }
+    });
+    wake
+}
+
 /// How the runtime takes figures.
 pub struct Settings {
     /// From `engine::choose_path`: None for Docker stats streams.
@@ -296,6 +318,7 @@ pub async fn run(
         prom,
         prom_in_flight: Default::default(),
         prom_permits: Arc::new(tokio::sync::Semaphore::new(PROM_CONCURRENCY)),
+        swarm_list: swarm_lister(docker.clone(), app.fleet.topology.clone(), tx.clone()),
         work,
         log_streams: HashMap::new(),
     };

@@ -378,6 +378,15 @@ impl App {
             }
             Msg::Inspected { id, replica } => {
                 let running = replica.as_ref().is_some_and(|r| r.is_running());
+                // A Swarm task's container started or stopped: its service's
+                // and node's task counts changed (no Swarm event says so).
+                let task_moved = replica.as_ref().is_some_and(|r| {
+                    r.placement.service.kind == crate::model::ServiceKind::Swarm
+                        && self.fleet.replicas.get(&id).map(|was| &was.state) != Some(&r.state)
+                });
+                if task_moved && self.daemon.is_swarm_manager() {
+                    cmds.push(Cmd::ListSwarm);
+                }
                 if let Some(r) = &replica {
                     self.views.timeline.probe_result(&id, r);
                 }
@@ -822,6 +831,42 @@ mod tests {
         assert_eq!(a.link, Link::Up);
         assert!(matches!(&cmds[0], Cmd::Resync { known } if known.is_empty()));
         assert!(matches!(&cmds[1], Cmd::WatchStats(ids) if ids.len() == 3));
+    }
+
+    /// A Swarm task's container that starts or stops changes its service's
+    /// and node's task counts, which no Swarm event reports: the Swarm is
+    /// listed again (the runtime coalesces a burst into one listing).
+    #[test]
+    fn a_task_container_that_starts_or_stops_relists_the_swarm() {
+        let mut a = app();
+        a.daemon.swarm = crate::model::SwarmRole::Manager;
+        let t = Topology::default_topology();
+        let mut task = test_replica(
+            &t,
+            "t1",
+            "vsvc.1.abc",
+            &[("com.docker.swarm.service.name", "vsvc")],
+            "running",
+        );
+        assert_eq!(
+            task.placement.service.kind,
+            crate::model::ServiceKind::Swarm
+        );
+        let inspected = |r: &Replica| Msg::Inspected {
+            id: r.id.clone(),
+            replica: Some(Box::new(r.clone())),
+        };
+        assert!(a.update(inspected(&task)).contains(&Cmd::ListSwarm));
+        assert!(
+            !a.update(inspected(&task)).contains(&Cmd::ListSwarm),
+            "no change"
+        );
+        task.state = crate::model::State::Exited;
+        assert!(a.update(inspected(&task)).contains(&Cmd::ListSwarm));
+        // Not a manager: nothing to list.
+        a.daemon.swarm = crate::model::SwarmRole::Worker;
+        task.state = crate::model::State::Running;
+        assert!(!a.update(inspected(&task)).contains(&Cmd::ListSwarm));
     }
 
     #[test]
