@@ -23,7 +23,7 @@ const COLS: [(&str, u16, u8); 10] = [
     ("MEM res/cap", 13, 2),
     ("TASKS", 7, 1),
     ("LOAD cpu/mem", 14, 3),
-    ("ENGINE", 9, 4),
+    ("ENGINE", 14, 4),
     ("LABELS / WHY", 0, 5),
 ];
 
