@@ -8,9 +8,30 @@
 pub struct Fitted {
     pub kept: Vec<usize>,
     pub widths: Vec<u16>,
+    /// Which kept columns are the flexible ones.
+    pub flexible: Vec<bool>,
+    /// The least a flexible column takes.
+    pub flex_min: u16,
 }
 
 impl Fitted {
+    /// The kept columns' constraints for a table: a flexible one takes at
+    /// least `flex_min` and what is left; the others their width.
+    pub fn constraints(&self) -> Vec<ratatui::layout::Constraint> {
+        use ratatui::layout::Constraint;
+        self.widths
+            .iter()
+            .zip(&self.flexible)
+            .map(|(w, flex)| {
+                if *flex {
+                    Constraint::Min(self.flex_min)
+                } else {
+                    Constraint::Length(*w)
+                }
+            })
+            .collect()
+    }
+
     /// The width of column `i`, if it was kept.
     pub fn width_of(&self, i: usize) -> Option<u16> {
         self.kept
@@ -48,7 +69,13 @@ pub fn fit(cols: &[(u16, u8)], avail: u16, flex_min: u16) -> Fitted {
         .iter()
         .map(|i| if cols[*i].0 == 0 { flex } else { cols[*i].0 })
         .collect();
-    Fitted { kept, widths }
+    let flexible = kept.iter().map(|i| cols[*i].0 == 0).collect();
+    Fitted {
+        kept,
+        widths,
+        flexible,
+        flex_min,
+    }
 }
 
 #[cfg(test)]

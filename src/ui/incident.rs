@@ -238,17 +238,8 @@ pub fn draw_networks(f: &mut Frame, app: &App, area: Rect) {
             )
         })
         .collect();
-    let widths: Vec<Constraint> = fitted
-        .kept
-        .iter()
-        .zip(&fitted.widths)
-        .map(|(i, w)| match COLS[*i].1 {
-            0 => Constraint::Min(*w),
-            _ => Constraint::Length(*w),
-        })
-        .collect();
     let titles: Vec<&str> = fitted.kept.iter().map(|i| COLS[*i].0).collect();
-    let table = Table::new(body, widths)
+    let table = Table::new(body, fitted.constraints())
         .header(header(app, &titles))
         .block(block(
             app,

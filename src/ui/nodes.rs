@@ -2,7 +2,7 @@
 //! their tasks reserve and, for this daemon's own node, its live load.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::Span;
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
@@ -83,19 +83,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             )
         })
         .collect();
-    let widths: Vec<Constraint> = fitted
-        .kept
-        .iter()
-        .zip(&fitted.widths)
-        .map(|(i, w)| {
-            if COLS[*i].1 == 0 {
-                Constraint::Min(FLEX_MIN)
-            } else {
-                Constraint::Length(*w)
-            }
-        })
-        .collect();
-    let table = Table::new(body, widths)
+    let table = Table::new(body, fitted.constraints())
         .header(header)
         .block(block)
         .column_spacing(1)

@@ -2,7 +2,7 @@
 //! have a priority; on a narrow terminal the least important ones drop.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Row as TableRow, Table, TableState};
@@ -474,17 +474,7 @@ fn render_table<T, C: Copy>(
             })
             .collect::<Vec<_>>(),
     );
-    let widths: Vec<Constraint> = kept
-        .iter()
-        .map(|i| {
-            if cols[*i].width == 0 {
-                Constraint::Min(FLEX_MIN)
-            } else {
-                Constraint::Length(cols[*i].width)
-            }
-        })
-        .collect();
-    let table = Table::new(body, widths)
+    let table = Table::new(body, fitted.constraints())
         .header(header)
         .block(block)
         .column_spacing(1)
