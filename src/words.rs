@@ -1,13 +1,14 @@
-//! Enums that stand for Docker's or the journal's words. Each derives
-//! strum's `EnumString` and `AsRefStr`, with a `#[strum(default)]
-//! Other(String)` variant that keeps a word this version does not know;
-//! `words!` adds what makes them easy to hold where a word was: `Display`
-//! and serde as the word,
-//! `From<String>`, and comparison with a `&str` (strum's `EnumString` gives
-//! `From<&str>` when there is a default variant).
+//! Enums that stand for Docker's or the journal's words (`State`,
+//! `SwarmRole`, `Outcome`). Each derives strum's `EnumString` and
+//! `AsRefStr` and has a `#[strum(default)] Other(String)` variant, which
+//! keeps a word this version does not know (and makes `From<&str>`
+//! infallible). `words!` adds the rest of what lets them stand where a
+//! word stood: `as_str()`, `Display` and serde as the word,
+//! `From<String>`, and `== "word"`.
 
-/// Implement serde (as the word), `From<String>`, `PartialEq<&str>` and `as_str()` for an enum deriving `EnumString`
-/// and `AsRefStr`, with a default variant `Other(String)`.
+/// Implement `as_str()`, `Display`, serde (as the word), `From<String>`
+/// and `PartialEq<&str>` for an enum deriving `EnumString` and `AsRefStr`
+/// with a default variant `Other(String)`.
 #[macro_export]
 macro_rules! words {
     ($t:ty) => {
