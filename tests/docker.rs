@@ -263,6 +263,23 @@ async fn inventory_grouping_swarm_and_events() {
             .all(|r| r.placement.layer.as_deref() == Some("data"))
     );
 
+    // Issue 17, point 5: the app puts Swarm's reason for the stuck task on
+    // the timeline (no Docker event says it).
+    let mut fresh = App::new(
+        Fleet::new(Topology::default_topology()),
+        Keymap::default_keymap(),
+        Theme::default_theme(),
+        "test".into(),
+    );
+    fresh.update(Msg::Services(services.clone()));
+    assert!(
+        fresh.event_lines().iter().any(|l| l.event == "pending"
+            && l.service == stuck
+            && l.detail.contains("no suitable node")),
+        "{:#?}",
+        fresh.event_lines()
+    );
+
     // The app, fed that listing (only this run's containers), groups them.
     let mut app = app_with(services, listing, mine.clone());
     let layers = app.fleet.group_rows(GroupBy::Layer);

@@ -358,7 +358,7 @@ impl App {
                     .collect();
                 self.dirty |= self.fleet.apply(&gone, fresh);
                 if let Some(services) = listing.services {
-                    self.dirty |= self.fleet.set_swarm_services(services);
+                    self.swarm_services(services);
                 }
                 if let Some(nodes) = listing.nodes {
                     self.dirty |= self.fleet.nodes != nodes;
@@ -434,9 +434,7 @@ impl App {
                     self.dirty = true;
                 }
             }
-            Msg::Services(services) => {
-                self.dirty |= self.fleet.set_swarm_services(services);
-            }
+            Msg::Services(services) => self.swarm_services(services),
             Msg::Nodes(nodes) => {
                 self.dirty |= self.fleet.nodes != nodes;
                 self.fleet.nodes = nodes;
@@ -867,6 +865,63 @@ mod tests {
         a.daemon.swarm = crate::model::SwarmRole::Worker;
         task.state = crate::model::State::Running;
         assert!(!a.update(inspected(&task)).contains(&Cmd::ListSwarm));
+    }
+
+    /// Issue 17, point 5: a task Swarm cannot place goes on the timeline
+    /// once per reason (no Docker event says it); a task merely starting
+    /// does not.
+    #[test]
+    fn a_task_swarm_cannot_place_goes_on_the_timeline_once() {
+        use crate::model::{Placement, ServiceId, ServiceKind, SwarmService, SwarmTask};
+        let mut a = app();
+        let service = |state: &str, error: &str| SwarmService {
+            id: "s1".into(),
+            name: "stuckdb".into(),
+            image: "i".into(),
+            replicas: Some(1),
+            running_tasks: 0,
+            desired_tasks: 1,
+            pending: None,
+            tasks: vec![SwarmTask {
+                slot: Some(1),
+                desired: "running".into(),
+                state: state.into(),
+                error: error.into(),
+                ..SwarmTask::default()
+            }],
+            labels: Default::default(),
+            placement: Placement {
+                layer: Some("data".into()),
+                team: None,
+                service: ServiceId {
+                    kind: ServiceKind::Swarm,
+                    name: "stuckdb".into(),
+                },
+            },
+        };
+        let pending = |a: &App| {
+            a.event_lines()
+                .iter()
+                .filter(|l| l.event == "pending")
+                .map(|l| l.detail.clone())
+                .collect::<Vec<_>>()
+        };
+        a.update(Msg::Services(vec![service("starting", "")]));
+        assert!(pending(&a).is_empty(), "starting is no reason");
+        let why = "no suitable node (scheduling constraints not satisfied on 1 node)";
+        a.update(Msg::Services(vec![service("pending", why)]));
+        a.update(Msg::Services(vec![service("pending", why)]));
+        assert_eq!(pending(&a), [format!("1 not running: {why}")]);
+        let line = &a.event_lines()[0];
+        assert_eq!(
+            (line.service.as_str(), line.layer.as_str()),
+            ("stuckdb", "data")
+        );
+        a.update(Msg::Services(vec![service(
+            "rejected",
+            "No such image: x:1",
+        )]));
+        assert_eq!(pending(&a).len(), 2, "a new reason is a new line");
     }
 
     #[test]

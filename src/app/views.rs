@@ -80,12 +80,7 @@ impl App {
         // for (`Timeline::probe_result`); until then the line says "health check".
         Line {
             time: raw.time,
-            host: self
-                .host_label
-                .split(" (")
-                .next()
-                .unwrap_or_default()
-                .to_string(),
+            host: self.host_short(),
             layer: placement.layer.unwrap_or_default(),
             team: placement.team.unwrap_or_default(),
             service: if raw.kind == "container" {
@@ -271,6 +266,55 @@ impl App {
             .collect();
         v.sort_by(|a, b| a.name.cmp(&b.name));
         v
+    }
+
+    /// The Swarm's services as listed now. A task that Swarm cannot run for
+    /// a reason (`no suitable node …`, an image not found on the node)
+    /// goes on the timeline when the reason is new for its service: no
+    /// Docker event says it. Tasks merely starting carry no reason.
+    pub fn swarm_services(&mut self, services: Vec<crate::model::SwarmService>) {
+        let reason = |s: &crate::model::SwarmService| {
+            s.tasks
+                .iter()
+                .find(|t| t.state != "running" && !t.error.is_empty())
+                .map(|t| t.error.clone())
+        };
+        for s in &services {
+            let Some(why) = reason(s) else {
+                continue;
+            };
+            let before = self
+                .fleet
+                .swarm_services()
+                .iter()
+                .find(|o| o.id == s.id)
+                .and_then(reason);
+            if before.as_ref() != Some(&why) {
+                let waiting = s.tasks.iter().filter(|t| t.state != "running").count();
+                self.views.timeline.push(Line {
+                    time: self.now,
+                    host: self.host_short(),
+                    layer: s.placement.layer.clone().unwrap_or_default(),
+                    team: s.placement.team.clone().unwrap_or_default(),
+                    service: s.name.clone(),
+                    container: "(service)".into(),
+                    id: None,
+                    event: "pending".into(),
+                    detail: format!("{waiting} not running: {why}"),
+                    severity: events::Severity::Warning,
+                });
+            }
+        }
+        self.dirty |= self.fleet.set_swarm_services(services);
+    }
+
+    /// The host's name for timeline lines: the label before its URL.
+    fn host_short(&self) -> String {
+        self.host_label
+            .split(" (")
+            .next()
+            .unwrap_or_default()
+            .to_string()
     }
 
     /// The events shown, after the filter, newest first.
