@@ -251,7 +251,12 @@ fn draw_main(f: &mut Frame, app: &App, rows: &[crate::fleet::Row], area: Rect) {
         f.render_widget(Paragraph::new(msg).style(t.muted).block(block), area);
         return;
     }
-    if app.fleet.replicas.is_empty() && app.views.view != crate::app::views::View::Nodes {
+    // Nothing to list at all: say how to get something. Not in the other
+    // views, and not on a Swarm manager whose services run elsewhere.
+    if app.fleet.replicas.is_empty()
+        && app.fleet.swarm_services().is_empty()
+        && app.views.view == crate::app::views::View::Fleet
+    {
         let msg = vec![
             Line::from("No containers on this daemon."),
             Line::from(""),
