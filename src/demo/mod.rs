@@ -289,7 +289,18 @@ pub async fn down(
         .wrap_err("cannot list networks")?;
     for n in networks {
         let name = n.name.unwrap_or_default();
-        match docker.remove_network(&name).await {
+        // A container just removed can hold its endpoint a moment longer.
+        let mut tries = 0;
+        let result = loop {
+            match docker.remove_network(&name).await {
+                Err(e) if e.to_string().contains("active endpoints") && tries < 10 => {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                }
+                other => break other,
+            }
+        };
+        match result {
             Ok(()) => progress(format!("network {name}: removed")),
             Err(e) => progress(format!("network {name}: not removed: {e}")),
         }

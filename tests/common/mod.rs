@@ -181,12 +181,20 @@ impl Drop for TestRun {
             let _ = docker_cli().args(["rm", "-f"]).args(&containers).output();
             std::thread::sleep(Duration::from_millis(300));
         }
-        let networks = ids(&["network", "ls", "-q", "--filter", &filter]);
-        if !networks.is_empty() {
+        // A network can still hold the endpoint of a container just
+        // removed ("active endpoints"): try again for a few seconds, so a
+        // run leaves no network behind (one was seen left by the demo test).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let networks = ids(&["network", "ls", "-q", "--filter", &filter]);
+            if networks.is_empty() || Instant::now() > deadline {
+                break;
+            }
             let _ = docker_cli()
                 .args(["network", "rm"])
                 .args(&networks)
                 .output();
+            std::thread::sleep(Duration::from_millis(300));
         }
         if self.swarm_initialised {
             let _ = docker_cli().args(["swarm", "leave", "--force"]).output();
