@@ -193,6 +193,13 @@ impl Fleet {
         &self.swarm_services
     }
 
+    /// Replace the Swarm's nodes; returns whether anything changed.
+    pub fn set_nodes(&mut self, nodes: Vec<SwarmNode>) -> bool {
+        let changed = self.nodes != nodes;
+        self.nodes = nodes;
+        changed
+    }
+
     /// Replace the Swarm services; returns whether anything changed.
     pub fn set_swarm_services(&mut self, services: Vec<SwarmService>) -> bool {
         if self.swarm_services == services {

@@ -358,11 +358,10 @@ impl App {
                     .collect();
                 self.dirty |= self.fleet.apply(&gone, fresh);
                 if let Some(services) = listing.services {
-                    self.swarm_services(services);
+                    self.set_swarm_services(services);
                 }
                 if let Some(nodes) = listing.nodes {
-                    self.dirty |= self.fleet.nodes != nodes;
-                    self.fleet.nodes = nodes;
+                    self.dirty |= self.fleet.set_nodes(nodes);
                 }
                 self.dirty |= self.fleet.networks != listing.networks;
                 self.fleet.networks = listing.networks;
@@ -434,10 +433,9 @@ impl App {
                     self.dirty = true;
                 }
             }
-            Msg::Services(services) => self.swarm_services(services),
+            Msg::Services(services) => self.set_swarm_services(services),
             Msg::Nodes(nodes) => {
-                self.dirty |= self.fleet.nodes != nodes;
-                self.fleet.nodes = nodes;
+                self.dirty |= self.fleet.set_nodes(nodes);
             }
             Msg::Stats { at, samples } => {
                 // The hot path: a sample changes no row count and no stream

@@ -272,7 +272,7 @@ impl App {
     /// a reason (`no suitable node …`, an image not found on the node)
     /// goes on the timeline when the reason is new for its service: no
     /// Docker event says it. Tasks merely starting carry no reason.
-    pub fn swarm_services(&mut self, services: Vec<crate::model::SwarmService>) {
+    pub fn set_swarm_services(&mut self, services: Vec<crate::model::SwarmService>) {
         let reason = |s: &crate::model::SwarmService| {
             s.tasks
                 .iter()
