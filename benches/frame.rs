@@ -73,7 +73,7 @@ fn app() -> App {
         fleet,
         Keymap::default_keymap(),
         Theme::default_theme(),
-        "local".into(),
+        agile_deck::app::Hosts::single("local", "unix:///var/run/docker.sock"),
     );
     app.update(Msg::Resize {
         width: 200,

@@ -16,10 +16,20 @@ use clap::{Parser, Subcommand};
 // Flags that change what any command reads (files, paths, the daemon) are
 // `global`: they may come after a subcommand (`config check --keymap F`).
 pub struct Cli {
-    /// Docker daemon address (unix:///path, tcp://host:port). Default: DOCKER_HOST,
-    /// then the current docker context, then unix:///var/run/docker.sock.
+    /// Docker daemon address (unix:///path, tcp://host:port, ssh://user@host[:port]),
+    /// optionally named (NAME=URL); give it several times to watch several hosts.
+    /// Default: the config file's [[host]] tables, then DOCKER_HOST, then the current
+    /// docker context, then unix:///var/run/docker.sock.
     #[arg(long, short = 'H', global = true, value_name = "URL")]
-    pub host: Option<String>,
+    pub host: Vec<String>,
+
+    /// Watch the daemon of this docker context (may be given several times).
+    #[arg(long, global = true, value_name = "NAME", conflicts_with = "host")]
+    pub context: Vec<String>,
+
+    /// Watch the daemon of every docker context.
+    #[arg(long, global = true, conflicts_with_all = ["host", "context"])]
+    pub all_contexts: bool,
 
     /// Start the demo deployment first if it is not running.
     #[arg(long)]

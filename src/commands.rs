@@ -32,7 +32,7 @@ const fn changing(name: &'static str, args: &'static str, what: &'static str) ->
     }
 }
 
-pub const COMMANDS: [Command; 29] = [
+pub const COMMANDS: [Command; 37] = [
     // Where to look.
     cmd("layers", "", "the fleet by layer"),
     cmd("teams", "", "the fleet by agent team"),
@@ -55,6 +55,11 @@ pub const COMMANDS: [Command; 29] = [
         "nodes",
         "",
         "the Swarm's nodes: role, state, capacity, reservations, tasks",
+    ),
+    cmd(
+        "host",
+        "NAME|all",
+        "show one host's replicas only (all: every host's)",
     ),
     cmd(
         "filter",
@@ -92,7 +97,31 @@ pub const COMMANDS: [Command; 29] = [
         "NAME",
         "apply a resource profile of the topology",
     ),
-    changing("undo", "[TARGET]", "undo the last scale or resize"),
+    changing(
+        "undo",
+        "[TARGET]",
+        "undo the last scale, resize or node change",
+    ),
+    // The Swarm's nodes (X drains, T activates, U undoes in the Nodes view).
+    changing(
+        "drain",
+        "NODE",
+        "move a node's tasks away (plan lists them)",
+    ),
+    changing(
+        "pause-node",
+        "NODE",
+        "no new task on a node; its tasks run on",
+    ),
+    changing(
+        "activate",
+        "NODE",
+        "a drained or paused node takes tasks again",
+    ),
+    changing("label-node", "NODE KEY=VALUE", "set a node label"),
+    changing("unlabel-node", "NODE KEY", "remove a node label"),
+    changing("promote", "NODE", "make a worker a manager"),
+    changing("demote", "NODE", "make a manager a worker"),
     changing(
         "rollout",
         "SERVICE image=REF|restart [parallelism=N] [delay=D] [monitor=D] [healthy-within=D] [failure=pause|continue|rollback] [ratio=R] [order=stop-first|start-first]",

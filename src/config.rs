@@ -20,7 +20,9 @@ pub struct Config {
     /// No operation on any daemon.
     #[serde(default)]
     pub read_only: bool,
-    /// Per daemon settings, by URL (`unix:///var/run/docker.sock`, `tcp://…`).
+    /// The hosts to watch when no `--host` or `--context` is given, each
+    /// with its own settings (which also apply to a flag's host of the
+    /// same URL).
     #[serde(default, rename = "host")]
     pub hosts: Vec<HostConfig>,
     /// The topology file (default: built in).
@@ -36,9 +38,18 @@ pub struct Config {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HostConfig {
+    /// Its name on screen and in `host=` (default: from the URL).
+    pub name: Option<String>,
+    /// `unix:///path`, `tcp://host:port` or `ssh://user@host[:port]`.
     pub url: String,
+    /// TLS files for a `tcp://` daemon (all three, or none).
+    pub tls_ca: Option<PathBuf>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
     #[serde(default)]
     pub read_only: bool,
+    /// How to take its figures (default: `--stats`).
+    pub stats: Option<crate::engine::Mode>,
 }
 
 impl Config {
@@ -125,10 +136,16 @@ read_only = false
 # The audit journal (default: $XDG_STATE_HOME/agile-deck/journal.jsonl).
 # journal = "/var/log/agile-deck/journal.jsonl"
 
-# Per daemon, by the URL agile-deck connects to.
+# The hosts to watch when no --host or --context is given (one table each);
+# a --host of the same URL takes its settings too.
 # [[host]]
-# url = "tcp://prod-1:2376"
-# read_only = true
+# name = "prod-1"                 # default: from the URL
+# url = "tcp://prod-1:2376"       # or unix:///path, ssh://user@host[:port]
+# tls_ca = "/etc/agile-deck/prod/ca.pem"
+# tls_cert = "/etc/agile-deck/prod/cert.pem"
+# tls_key = "/etc/agile-deck/prod/key.pem"
+# read_only = true                # watch production, change nothing
+# stats = "api"                   # auto, cgroup or api
 
 # Service metrics beside the Docker figures (queries: the topology's [[metric]]).
 # Secrets: AGILE_DECK_PROMETHEUS_TOKEN, or _USER and _PASSWORD, or the files below.

@@ -173,6 +173,214 @@ pub fn resolve_endpoint(
     })
 }
 
+/// Every context under `docker_dir` (`~/.docker`), by name, with the
+/// built-in `default` (the local socket) first.
+fn all_contexts(docker_dir: &Path) -> Result<Vec<(String, Endpoint)>, String> {
+    let mut out = vec![(
+        "default".to_string(),
+        Endpoint {
+            url: DEFAULT_SOCKET.into(),
+            source: "context default".into(),
+            tls: None,
+        },
+    )];
+    let meta_dir = docker_dir.join("contexts").join("meta");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&meta_dir).into_iter().flatten().flatten() {
+        let path = entry.path().join("meta.json");
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            let meta: ContextMeta = serde_json::from_str(&text)
+                .map_err(|e| format!("{} is not valid: {e}", path.display()))?;
+            names.push(meta.name);
+        }
+    }
+    names.sort();
+    for name in names {
+        out.push((name.clone(), context_endpoint(docker_dir, &name)?));
+    }
+    Ok(out)
+}
+
+/// A host to watch, as chosen at start: its name on screen, where it is,
+/// and its own settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostSpec {
+    pub name: String,
+    pub endpoint: Endpoint,
+    pub read_only: bool,
+    /// Its own stats path (None: `--stats`).
+    pub stats: Option<crate::engine::Mode>,
+}
+
+/// What the command line asked for.
+#[derive(Clone, Debug, Default)]
+pub struct Choice<'a> {
+    /// `--host`, each `URL` or `NAME=URL`.
+    pub hosts: &'a [String],
+    /// `--context NAME`, any number.
+    pub contexts: &'a [String],
+    pub all_contexts: bool,
+}
+
+/// A short name for a host from its URL: `local` for the usual socket, the
+/// socket's folder for another (`/run/n1/docker.sock` is `n1`), the host
+/// name for `tcp://` and `ssh://`.
+pub fn name_from_url(url: &str) -> String {
+    if let Some(path) = url.strip_prefix("unix://") {
+        let p = Path::new(path);
+        if ["/var/run/docker.sock", "/run/docker.sock"].contains(&path) {
+            return "local".into();
+        }
+        let dir = p
+            .parent()
+            .and_then(|d| d.file_name())
+            .and_then(|d| d.to_str());
+        return match dir {
+            Some(d) if !["run", "var", "tmp", ""].contains(&d) => d.to_string(),
+            _ => p
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("local")
+                .to_string(),
+        };
+    }
+    let rest = url.split("://").nth(1).unwrap_or(url);
+    let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    let host = host.split('/').next().unwrap_or(host);
+    // `host:port`, or `[v6]:port`.
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => host.split(':').next().unwrap_or(host),
+    };
+    host.to_string()
+}
+
+/// The hosts to watch: `--host` (any number), else `--context` /
+/// `--all-contexts`, else the config file's `[[host]]` tables, else the
+/// one endpoint Docker's own order gives (`DOCKER_HOST`, the current
+/// context, the local socket). A config table of the same URL gives a
+/// flag's host its name, TLS files, read-only and stats settings. Names
+/// are made unique (`web`, `web-2`).
+pub fn resolve_hosts(
+    choice: &Choice,
+    config: &[crate::config::HostConfig],
+    env: &dyn Fn(&str) -> Option<String>,
+    home: Option<&Path>,
+) -> Result<Vec<HostSpec>, String> {
+    let docker_dir = || {
+        env("DOCKER_CONFIG")
+            .map(PathBuf::from)
+            .or_else(|| home.map(|h| h.join(".docker")))
+            .ok_or_else(|| "no home directory to find docker contexts in".to_string())
+    };
+    let from_config = |c: &crate::config::HostConfig| -> Result<HostSpec, String> {
+        let tls = match (&c.tls_ca, &c.tls_cert, &c.tls_key) {
+            (Some(ca), Some(cert), Some(key)) => Some(Tls {
+                ca: ca.clone(),
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            (None, None, None) => None,
+            _ => {
+                return Err(format!(
+                    "host {}: give tls_ca, tls_cert and tls_key together, or none",
+                    c.url
+                ));
+            }
+        };
+        Ok(HostSpec {
+            name: c.name.clone().unwrap_or_else(|| name_from_url(&c.url)),
+            endpoint: Endpoint {
+                url: c.url.clone(),
+                source: "config".into(),
+                tls,
+            },
+            read_only: c.read_only,
+            stats: c.stats,
+        })
+    };
+    // A flag's or a context's endpoint takes the config's settings for its URL.
+    let with_settings = |name: Option<String>, endpoint: Endpoint| -> Result<HostSpec, String> {
+        let mut spec = match config.iter().find(|c| c.url == endpoint.url) {
+            Some(c) => from_config(c)?,
+            None => HostSpec {
+                name: name_from_url(&endpoint.url),
+                endpoint: endpoint.clone(),
+                read_only: false,
+                stats: None,
+            },
+        };
+        spec.endpoint.source = endpoint.source;
+        if spec.endpoint.tls.is_none() {
+            spec.endpoint.tls = endpoint.tls;
+        }
+        if let Some(n) = name {
+            spec.name = n;
+        }
+        Ok(spec)
+    };
+    let mut specs = Vec::new();
+    if !choice.hosts.is_empty() {
+        for h in choice.hosts {
+            // `NAME=URL`: a URL has no `=` before its `://`.
+            let (name, url) = match h.split_once('=') {
+                Some((n, u)) if !n.contains("://") && u.contains("://") => (Some(n.to_string()), u),
+                _ => (None, h.as_str()),
+            };
+            let endpoint = resolve_endpoint(Some(url), env, home)?;
+            specs.push(with_settings(name, endpoint)?);
+        }
+    } else if choice.all_contexts || !choice.contexts.is_empty() {
+        let all = all_contexts(&docker_dir()?)?;
+        let wanted: Vec<(String, Endpoint)> = if choice.all_contexts {
+            all
+        } else {
+            choice
+                .contexts
+                .iter()
+                .map(|name| {
+                    all.iter().find(|(n, _)| n == name).cloned().ok_or_else(|| {
+                        let names: Vec<&str> = all.iter().map(|(n, _)| n.as_str()).collect();
+                        format!(
+                            "no docker context {name:?}; the contexts are {}",
+                            names.join(", ")
+                        )
+                    })
+                })
+                .collect::<Result<_, _>>()?
+        };
+        for (name, endpoint) in wanted {
+            specs.push(with_settings(Some(name), endpoint)?);
+        }
+    } else if !config.is_empty() {
+        for c in config {
+            specs.push(from_config(c)?);
+        }
+    } else {
+        let endpoint = resolve_endpoint(None, env, home)?;
+        specs.push(with_settings(None, endpoint)?);
+    }
+    // Unique names, in order: the second `web` is `web-2`.
+    let mut seen = std::collections::HashMap::<String, usize>::new();
+    for spec in &mut specs {
+        let n = seen.entry(spec.name.clone()).or_insert(0);
+        *n += 1;
+        if *n > 1 {
+            spec.name = format!("{}-{n}", spec.name);
+        }
+    }
+    Ok(specs)
+}
+
+/// The hosts for this process's environment and home directory.
+pub fn hosts_from_environment(
+    choice: &Choice,
+    config: &[crate::config::HostConfig],
+) -> Result<Vec<HostSpec>, String> {
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    resolve_hosts(choice, config, &|k| std::env::var(k).ok(), home.as_deref())
+}
+
 /// The endpoint for this process's environment and home directory.
 pub fn endpoint_from_environment(flag: Option<&str>) -> Result<Endpoint, String> {
     let home = std::env::var_os("HOME").map(PathBuf::from);
@@ -197,6 +405,8 @@ pub fn explain(endpoint: &Endpoint, error: &str) -> String {
         } else {
             msg += "  The socket exists but the daemon does not answer: check `docker info` and the dockerd logs.\n";
         }
+    } else if endpoint.url.starts_with("ssh://") {
+        msg += "  agile-deck runs your own ssh (batch mode: keys or an agent, never a password prompt), then `docker system dial-stdio` there.\n  Check `ssh HOST docker version` works without a prompt, and the host key is in known_hosts.\n";
     } else {
         msg += "  Check that the daemon listens there (`docker -H URL info`), the network path and, for TLS, DOCKER_CERT_PATH.\n";
     }
@@ -204,13 +414,26 @@ pub fn explain(endpoint: &Endpoint, error: &str) -> String {
     msg
 }
 
-/// Open a client for the endpoint (no request is made yet).
+/// An error and its causes, on one line: bollard's own message for a
+/// failed connection hides what ssh or the socket said.
+pub fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let c_text = c.to_string();
+        if !out.contains(&c_text) {
+            out += &format!(": {c_text}");
+        }
+        cause = c.source();
+    }
+    out
+}
+
+/// Open a client for the endpoint (no request is made yet: a daemon that
+/// is not there yet is found when it is asked).
 pub fn client(endpoint: &Endpoint) -> Result<Docker, String> {
     let url = endpoint.url.as_str();
     let result = if let Some(path) = url.strip_prefix("unix://") {
-        if !Path::new(path).exists() {
-            return Err(format!("no such socket: {path}"));
-        }
         Docker::connect_with_unix(path, REQUEST_TIMEOUT, API_DEFAULT_VERSION)
     } else if url.starts_with("tcp://") || url.starts_with("http://") || url.starts_with("https://")
     {
@@ -244,9 +467,13 @@ pub fn client(endpoint: &Endpoint) -> Result<Docker, String> {
             ),
         }
     } else if url.starts_with("ssh://") {
-        return Err(
-            "ssh:// hosts are not supported yet; forward the socket instead: `ssh -NL /tmp/docker.sock:/var/run/docker.sock HOST` and use --host unix:///tmp/docker.sock".into(),
-        );
+        // As the docker CLI does it, through a local socket (`ssh.rs`).
+        let socket = crate::ssh::socket_for(url)?;
+        Docker::connect_with_unix(
+            &socket.display().to_string(),
+            REQUEST_TIMEOUT,
+            API_DEFAULT_VERSION,
+        )
     } else {
         return Err(format!(
             "unsupported address {url:?}; use unix:///path or tcp://host:port"
@@ -258,11 +485,20 @@ pub fn client(endpoint: &Endpoint) -> Result<Docker, String> {
 /// Connect, negotiate the API version (bollard does not send one otherwise)
 /// and read what the daemon says of itself.
 pub async fn connect(endpoint: &Endpoint) -> Result<(Docker, DaemonInfo), String> {
+    if let Some(path) = endpoint.url.strip_prefix("unix://")
+        && !Path::new(path).exists()
+    {
+        return Err(format!("no such socket: {path}"));
+    }
     let docker = client(endpoint)?;
-    let docker = docker
-        .negotiate_version()
-        .await
-        .map_err(|e| e.to_string())?;
+    let docker = docker.negotiate_version().await.map_err(|e| {
+        // Through ssh, what ssh said is the cause that matters.
+        match crate::ssh::said(&endpoint.url) {
+            Some(ssh) if ssh.starts_with("ssh:") => ssh,
+            Some(ssh) => format!("ssh: {ssh}"),
+            None => with_causes(&e),
+        }
+    })?;
     let info = daemon_info(&docker).await?;
     Ok((docker, info))
 }
@@ -385,6 +621,128 @@ mod tests {
     }
 
     #[test]
+    fn names_from_urls() {
+        assert_eq!(name_from_url("unix:///var/run/docker.sock"), "local");
+        assert_eq!(name_from_url("unix:///run/n1/docker.sock"), "n1");
+        assert_eq!(name_from_url("unix:///tmp/docker.sock"), "docker");
+        assert_eq!(name_from_url("tcp://prod-1:2376"), "prod-1");
+        assert_eq!(name_from_url("ssh://ops@web-2:2222"), "web-2");
+        assert_eq!(name_from_url("tcp://[fd00::1]:2376"), "fd00::1");
+    }
+
+    fn config_host(url: &str) -> crate::config::HostConfig {
+        crate::config::HostConfig {
+            url: url.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn several_hosts_from_flags_contexts_and_the_config() {
+        let home = tempfile::tempdir().unwrap();
+        let env = env_of(&[("DOCKER_HOST", "tcp://env:2375")]);
+        let names = |specs: Vec<HostSpec>| -> Vec<(String, String)> {
+            specs
+                .into_iter()
+                .map(|s| (s.name, s.endpoint.url))
+                .collect()
+        };
+        // Flags: any number, named or not; names made unique.
+        let flags = [
+            "db=unix:///run/a/docker.sock".to_string(),
+            "tcp://web:2375".into(),
+            "tcp://web:2376".into(),
+        ];
+        let choice = Choice {
+            hosts: &flags,
+            ..Default::default()
+        };
+        let mut prod = config_host("tcp://web:2375");
+        prod.name = Some("web-a".into());
+        prod.read_only = true;
+        let specs = resolve_hosts(&choice, &[prod], &env, Some(home.path())).unwrap();
+        assert!(specs[1].read_only, "the config's settings for a flag's URL");
+        assert_eq!(
+            names(specs),
+            [
+                ("db".into(), "unix:///run/a/docker.sock".into()),
+                ("web-a".into(), "tcp://web:2375".into()),
+                ("web".into(), "tcp://web:2376".into()),
+            ]
+        );
+        // No flag: the config's hosts, before DOCKER_HOST.
+        let none = Choice::default();
+        let config = [
+            config_host("unix:///var/run/docker.sock"),
+            config_host("ssh://ops@web-2"),
+        ];
+        let specs = resolve_hosts(&none, &config, &env, Some(home.path())).unwrap();
+        assert_eq!(
+            names(specs),
+            [
+                ("local".into(), "unix:///var/run/docker.sock".into()),
+                ("web-2".into(), "ssh://ops@web-2".into()),
+            ]
+        );
+        // Nothing at all: Docker's own order (here DOCKER_HOST).
+        let specs = resolve_hosts(&none, &[], &env, Some(home.path())).unwrap();
+        assert_eq!(names(specs), [("env".into(), "tcp://env:2375".into())]);
+        // TLS files come in threes.
+        let mut half = config_host("tcp://x:2376");
+        half.tls_ca = Some("/ca.pem".into());
+        let err = resolve_hosts(&none, &[half], &env, Some(home.path())).unwrap_err();
+        assert!(
+            err.contains("tls_ca, tls_cert and tls_key together"),
+            "{err}"
+        );
+
+        // Contexts: by name, or all (default first).
+        let docker = home.path().join(".docker");
+        for (dir, name, host) in [
+            ("aa", "prod", "tcp://prod:2376"),
+            ("bb", "edge", "ssh://ops@edge"),
+        ] {
+            let meta = docker.join("contexts/meta").join(dir);
+            std::fs::create_dir_all(&meta).unwrap();
+            std::fs::write(
+                meta.join("meta.json"),
+                format!(r#"{{"Name":"{name}","Endpoints":{{"docker":{{"Host":"{host}"}}}}}}"#),
+            )
+            .unwrap();
+        }
+        let wanted = ["prod".to_string()];
+        let choice = Choice {
+            contexts: &wanted,
+            ..Default::default()
+        };
+        let specs = resolve_hosts(&choice, &[], &env, Some(home.path())).unwrap();
+        assert_eq!(names(specs), [("prod".into(), "tcp://prod:2376".into())]);
+        let all = Choice {
+            all_contexts: true,
+            ..Default::default()
+        };
+        let specs = resolve_hosts(&all, &[], &env, Some(home.path())).unwrap();
+        assert_eq!(
+            names(specs),
+            [
+                ("default".into(), DEFAULT_SOCKET.into()),
+                ("edge".into(), "ssh://ops@edge".into()),
+                ("prod".into(), "tcp://prod:2376".into()),
+            ]
+        );
+        let missing = ["nope".to_string()];
+        let choice = Choice {
+            contexts: &missing,
+            ..Default::default()
+        };
+        let err = resolve_hosts(&choice, &[], &env, Some(home.path())).unwrap_err();
+        assert_eq!(
+            err,
+            "no docker context \"nope\"; the contexts are default, edge, prod"
+        );
+    }
+
+    #[test]
     fn explanations_name_what_was_tried() {
         let e = Endpoint {
             url: "unix:///nonexistent/docker.sock".into(),
@@ -400,14 +758,11 @@ mod tests {
             tls: None,
         };
         assert!(explain(&e, "connection refused").contains("docker -H URL info"));
-        assert!(
-            client(&Endpoint {
-                url: "ssh://x".into(),
-                source: "--host".into(),
-                tls: None
-            })
-            .unwrap_err()
-            .contains("ssh -NL")
-        );
+        let ssh = Endpoint {
+            url: "ssh://ops@web-2".into(),
+            source: "--host".into(),
+            tls: None,
+        };
+        assert!(explain(&ssh, "ssh failed").contains("never a password prompt"));
     }
 }

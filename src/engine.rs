@@ -49,7 +49,8 @@ const FIRST_DELTA: Duration = Duration::from_millis(100);
 const MIN_WINDOW: Duration = Duration::from_millis(50);
 
 /// Which path to use (`--stats`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// cgroup files when the daemon is local and they are readable, else the API.
     Auto,
@@ -62,6 +63,8 @@ pub enum Mode {
 /// A container to watch: its id and, if running, its main process.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Target {
+    /// Whose engine takes it (each host has its own).
+    pub host: crate::model::HostId,
     pub id: String,
     pub pid: Option<u32>,
 }
@@ -639,11 +642,13 @@ mod tests {
         s.warm_up();
         let warm_read = s.warm[FAKE_ID].last.unwrap().mono;
         let other = Target {
+            host: Default::default(),
             id: "f".repeat(64),
             pid: None,
         };
         let (no_cgroup, due) = s.set(vec![
             Target {
+                host: Default::default(),
                 id: FAKE_ID.into(),
                 pid: None,
             },
@@ -659,6 +664,7 @@ mod tests {
         assert!(t.reader.held() > 0);
         // The full listing knows its pid: same files, same reading.
         let (no_cgroup, _) = s.set(vec![Target {
+            host: Default::default(),
             id: FAKE_ID.into(),
             pid: Some(u32::MAX),
         }]);

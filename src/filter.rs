@@ -2,11 +2,11 @@
 //! `key!=value` on labels (and `layer`, `team`, `service`, `state`,
 //! `health`), state words (`running`, `stopped`, `healthy`, `starting`,
 //! `unhealthy`, `restarting`; `!` negates), anything else a regex on the
-//! name (case-insensitive).
+//! name (case-insensitive). `host=NAME` keeps one host's replicas.
 
 use regex::{Regex, RegexBuilder};
 
-use crate::model::{Health, Replica};
+use crate::model::{Health, HostId, Replica};
 
 #[derive(Clone, Debug)]
 enum Term {
@@ -21,6 +21,10 @@ enum Term {
     },
     Name {
         re: Regex,
+        negate: bool,
+    },
+    Host {
+        host: HostId,
         negate: bool,
     },
 }
@@ -45,9 +49,27 @@ const STATES: [&str; 8] = [
 
 impl Filter {
     pub fn parse(text: &str) -> Result<Filter, String> {
+        Filter::parse_on(text, &[])
+    }
+
+    /// Parse with the hosts' names (`HostId` is the index), for `host=`.
+    pub fn parse_on(text: &str, hosts: &[String]) -> Result<Filter, String> {
         let mut terms = Vec::new();
         for word in text.split_whitespace() {
-            if let Some((k, v)) = word.split_once("!=") {
+            let host = word
+                .split_once("!=")
+                .map(|(k, v)| (k, v, true))
+                .or_else(|| word.split_once('=').map(|(k, v)| (k, v, false)))
+                .filter(|(k, _, _)| *k == "host" && !hosts.is_empty());
+            if let Some((_, name, negate)) = host {
+                let i = hosts.iter().position(|h| h == name).ok_or_else(|| {
+                    format!("no host {name:?}; the hosts are {}", hosts.join(", "))
+                })?;
+                terms.push(Term::Host {
+                    host: HostId(i as u16),
+                    negate,
+                });
+            } else if let Some((k, v)) = word.split_once("!=") {
                 terms.push(Term::Label {
                     key: k.into(),
                     value: v.into(),
@@ -110,6 +132,7 @@ impl Filter {
                 yes != *negate
             }
             Term::Name { re, negate } => re.is_match(&r.name) != *negate,
+            Term::Host { host, negate } => (r.host == *host) != *negate,
         })
     }
 
@@ -125,7 +148,9 @@ impl Filter {
                 };
                 let negated = matches!(
                     other,
-                    Term::Label { negate: true, .. } | Term::State { negate: true, .. }
+                    Term::Label { negate: true, .. }
+                        | Term::State { negate: true, .. }
+                        | Term::Host { negate: true, .. }
                 );
                 // "!running" on a row: none of its replicas runs.
                 if negated {
@@ -233,6 +258,26 @@ mod tests {
             .filter(|r| f.replica(r))
             .map(|r| r.id)
             .collect()
+    }
+
+    #[test]
+    fn host_names_are_hosts() {
+        let hosts = ["n1".to_string(), "n2".to_string()];
+        let mut reps = reps();
+        reps[1].host = HostId(1);
+        let ids = |f: &Filter| -> Vec<String> {
+            reps.iter()
+                .filter(|r| f.replica(r))
+                .map(|r| r.id.clone())
+                .collect()
+        };
+        assert_eq!(ids(&Filter::parse_on("host=n2", &hosts).unwrap()), ["b"]);
+        assert_eq!(
+            ids(&Filter::parse_on("host!=n2 running", &hosts).unwrap()),
+            ["a", "c"]
+        );
+        let err = Filter::parse_on("host=n9", &hosts).unwrap_err();
+        assert_eq!(err, "no host \"n9\"; the hosts are n1, n2");
     }
 
     #[test]

@@ -12,7 +12,8 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 
 use crate::model::{
-    DockerNetwork, Health, Placement, Replica, ServiceId, ServiceKind, SwarmNode, SwarmService,
+    DockerNetwork, Health, HostId, Placement, Replica, ServiceId, ServiceKind, SwarmNode,
+    SwarmService,
 };
 use crate::stats::{History, Sample};
 use crate::topology::Topology;
@@ -85,8 +86,10 @@ pub struct Figures {
 impl Figures {
     fn add(&mut self, s: &Sample) {
         self.cpu_pct += s.cpu_pct;
-        self.mem_used += s.mem_used;
-        self.mem_limit += s.mem_limit;
+        // An unlimited container's limit is the host's memory; summed
+        // over hosts that never said theirs it must not overflow.
+        self.mem_used = self.mem_used.saturating_add(s.mem_used);
+        self.mem_limit = self.mem_limit.saturating_add(s.mem_limit);
         self.net_rx_rate += s.net_rx_rate;
         self.net_tx_rate += s.net_tx_rate;
         self.blk_read_rate += s.blk_read_rate;
@@ -129,7 +132,10 @@ pub struct Fleet {
     swarm_services: Vec<SwarmService>,
     /// The Swarm's nodes (empty unless this daemon is a manager).
     pub nodes: Vec<SwarmNode>,
+    /// Every host's networks (each carries its host).
     pub networks: Vec<DockerNetwork>,
+    /// `:host NAME`: only this host's replicas are indexed (shown, summed).
+    focus: Option<HostId>,
     /// By layer and by team (`GroupBy as usize`).
     index: [Index; 2],
 }
@@ -185,7 +191,59 @@ impl Fleet {
             swarm_services: Vec::new(),
             nodes: Vec::new(),
             networks: Vec::new(),
+            focus: None,
             index: Default::default(),
+        }
+    }
+
+    pub fn focus(&self) -> Option<HostId> {
+        self.focus
+    }
+
+    /// Show one host's replicas only (None: every host's); returns whether
+    /// anything changed.
+    pub fn set_focus(&mut self, focus: Option<HostId>) -> bool {
+        let changed = self.focus != focus;
+        self.focus = focus;
+        if changed {
+            self.reindex();
+        }
+        changed
+    }
+
+    /// The replicas shown: every host's, or the focused host's only. What
+    /// operations and targets see.
+    pub fn shown(&self) -> impl Iterator<Item = &Replica> + Clone {
+        self.replicas
+            .values()
+            .filter(|r| self.focus.is_none_or(|f| f == r.host))
+    }
+
+    /// Replace `host`'s networks; returns whether anything changed.
+    pub fn set_networks(&mut self, host: HostId, mut networks: Vec<DockerNetwork>) -> bool {
+        networks.iter_mut().for_each(|n| n.host = host);
+        let mut all: Vec<DockerNetwork> = self
+            .networks
+            .iter()
+            .filter(|n| n.host != host)
+            .cloned()
+            .chain(networks)
+            .collect();
+        // Stable: each host's networks keep the order their daemon gave.
+        all.sort_by_key(|n| n.host);
+        let changed = self.networks != all;
+        self.networks = all;
+        changed
+    }
+
+    /// Drop the live figures of `host`'s replicas (its link is lost): sums
+    /// and cells show them as missing, never as current. Their CPU history
+    /// stays.
+    pub fn forget_figures(&mut self, host: HostId) {
+        for (id, live) in self.live.iter_mut() {
+            if self.replicas.get(id).is_some_and(|r| r.host == host) {
+                live.sample = Sample::default();
+            }
         }
     }
 
@@ -213,7 +271,7 @@ impl Fleet {
     fn reindex(&mut self) {
         for by in [GroupBy::Layer, GroupBy::Team] {
             let mut index = Index::new();
-            let mut replicas: Vec<&Replica> = self.replicas.values().collect();
+            let mut replicas: Vec<&Replica> = self.shown().collect();
             replicas.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
             for r in replicas {
                 // A Swarm task's container goes where its service is, so
@@ -481,11 +539,15 @@ impl Fleet {
         self.replicas.values().filter(|r| r.is_running()).count()
     }
 
-    /// The figures of every running replica of this host, summed (a
-    /// node's live load, when the node is this daemon's).
-    pub fn host_figures(&self) -> Figures {
+    /// The figures of every running replica of `host`, summed (a Swarm
+    /// node's live load, when the node's daemon is one of the hosts).
+    pub fn host_figures(&self, host: HostId) -> Figures {
         let mut f = Figures::default();
-        for r in self.replicas.values().filter(|r| r.is_running()) {
+        for r in self
+            .replicas
+            .values()
+            .filter(|r| r.host == host && r.is_running())
+        {
             if let Some(l) = self
                 .live
                 .get(&r.id)
@@ -584,6 +646,7 @@ mod tests {
             .into(),
         );
         let mut services = vec![SwarmService {
+            rules: Default::default(),
             id: "s1".into(),
             name: "stack_redis-master".into(),
             image: "i".into(),
@@ -597,6 +660,7 @@ mod tests {
         }];
         // And a service with no task on this node at all shows as 0/1.
         services.push(SwarmService {
+            rules: Default::default(),
             id: "s2".into(),
             name: "stack_postgres".into(),
             image: "i".into(),

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use agile_deck::app::{App, Options};
+use agile_deck::app::{App, Host, Hosts, Options};
 use agile_deck::cli::{self as cli_def, Cli, Command, ConfigAction, DemoAction, parse_labels};
 use agile_deck::config::{self, Config, PromFlags};
 use agile_deck::connect::{self, Endpoint};
@@ -38,7 +38,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(run(cli)) {
+    let result = rt.block_on(run(cli));
+    // The ssh relays' sockets and folders go, whatever happened.
+    agile_deck::ssh::close_all();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // `{:#}`: the message and each cause after it, on one line.
@@ -82,8 +85,22 @@ fn config_check(cli: &Cli, config: &Config, topology: &Topology) -> Result<(), F
     };
     println!("config:      {}", shown(&path));
     // What the dashboard would use, and why: the same choice it makes.
-    let local = connect::endpoint_from_environment(cli.host.as_deref())
-        .is_ok_and(|e| e.url.starts_with("unix://"));
+    let choice = connect::Choice {
+        hosts: &cli.host,
+        contexts: &cli.context,
+        all_contexts: cli.all_contexts,
+    };
+    let specs = connect::hosts_from_environment(&choice, &config.hosts).map_err(Fail::msg)?;
+    for s in &specs {
+        println!(
+            "host:        {} {} (from {}){}",
+            s.name,
+            s.endpoint.url,
+            s.endpoint.source,
+            if s.read_only { ", read-only" } else { "" }
+        );
+    }
+    let local = specs[0].endpoint.url.starts_with("unix://");
     match choose_prometheus(cli, config, local)? {
         (Some(p), why) => {
             prometheus::Client::new(&p.url, p.auth.clone(), p.timeout).map_err(Fail::msg)?;
@@ -302,9 +319,28 @@ async fn run(mut cli: Cli) -> Result<(), Fail> {
         }) => return config_check(&cli, &config, &topology),
         _ => {}
     }
-    let endpoint = connect::endpoint_from_environment(cli.host.as_deref()).map_err(Fail::msg)?;
+    let choice = connect::Choice {
+        hosts: &cli.host,
+        contexts: &cli.context,
+        all_contexts: cli.all_contexts,
+    };
+    let specs = connect::hosts_from_environment(&choice, &config.hosts).map_err(Fail::msg)?;
+    // `snapshot`, `demo` and `--demo` act on one daemon.
+    let one_host = || match &specs[..] {
+        [one] => Ok(one.endpoint.clone()),
+        _ => Err(eyre!(
+            "this acts on one daemon, and {} hosts are chosen ({}): give one with --host",
+            specs.len(),
+            specs
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    };
 
     if let Some(Command::Snapshot { json }) = &cli.command {
+        let endpoint = one_host()?;
         let (docker, info) = connect(&endpoint).await?;
         let layout = engine::choose_path(
             cli.stats,
@@ -316,7 +352,7 @@ async fn run(mut cli: Cli) -> Result<(), Fail> {
             Fleet::new(topology),
             Keymap::default_keymap(),
             Theme::default_theme(),
-            format!("{} ({})", endpoint.label(), endpoint.url),
+            Hosts::single(specs[0].name.clone(), endpoint.url.clone()),
         );
         agile_deck::snapshot::take(&mut app, docker, info, layout).await?;
         app.now = chrono::Utc::now();
@@ -329,6 +365,7 @@ async fn run(mut cli: Cli) -> Result<(), Fail> {
     }
 
     if let Some(Command::Demo { action }) = &cli.command {
+        let endpoint = one_host()?;
         let (docker, _) = connect(&endpoint).await?;
         return match action {
             DemoAction::Up { label } => {
@@ -373,34 +410,71 @@ async fn run(mut cli: Cli) -> Result<(), Fail> {
         theme = theme.without_colour();
     }
 
-    let (docker, info) = connect(&endpoint).await?;
-    if cli.demo && !demo::is_up(&docker).await? {
-        demo_up(&docker, &endpoint, &[]).await?;
+    // One host: it must answer before the dashboard opens (a clear
+    // message otherwise). Several: none waits for another; each is
+    // brought up by the runtime and shown lost until it answers.
+    let mut conns = Vec::new();
+    if let [spec] = &specs[..] {
+        let (docker, info) = connect(&spec.endpoint).await?;
+        if cli.demo && !demo::is_up(&docker).await? {
+            demo_up(&docker, &spec.endpoint, &[]).await?;
+        }
+        conns.push((docker, Some(info)));
+    } else {
+        if cli.demo {
+            one_host()?;
+        }
+        for spec in &specs {
+            let docker = connect::client(&spec.endpoint)
+                .map_err(|e| eyre!(connect::explain(&spec.endpoint, &e)))?;
+            conns.push((docker, None));
+        }
     }
     // No Prometheus configured: the demo's, when it runs (perhaps started
     // just now by --demo), is the obvious one.
+    let local = specs[0].endpoint.url.starts_with("unix://");
     let mut prom_origin = "from the command line, environment or config".to_string();
     if prom.is_none() {
-        let (chosen, why) = choose_prometheus(&cli, &config, endpoint.url.starts_with("unix://"))?;
+        let (chosen, why) = choose_prometheus(&cli, &config, local)?;
         prom = chosen.map(with_client).transpose()?;
         prom_origin = why;
     }
 
     terminal::init_logging();
-    log::info!(
-        "connected to {} (from {}): docker {} API {}, swarm {}, cgroup v{}",
-        endpoint.url,
-        endpoint.source,
-        info.server_version,
-        info.api_version,
-        info.swarm,
-        info.cgroup_version
-    );
+    for (spec, (_, info)) in specs.iter().zip(&conns) {
+        match info {
+            Some(info) => log::info!(
+                "{}: connected to {} (from {}): docker {} API {}, swarm {}, cgroup v{}",
+                spec.name,
+                spec.endpoint.url,
+                spec.endpoint.source,
+                info.server_version,
+                info.api_version,
+                info.swarm,
+                info.cgroup_version
+            ),
+            None => log::info!(
+                "{}: {} (from {}), connecting",
+                spec.name,
+                spec.endpoint.url,
+                spec.endpoint.source
+            ),
+        }
+    }
     log::info!("topology: {}", topology.origin);
-    let host_label = format!("{} ({})", endpoint.label(), endpoint.url);
-    // What an earlier agile-deck left unfinished, from the journal.
+    let hosts = Hosts::new(
+        specs
+            .iter()
+            .map(|s| Host {
+                read_only: s.read_only || config.read_only_for(&s.endpoint.url),
+                ..Host::new(s.name.clone(), s.endpoint.url.clone())
+            })
+            .collect(),
+    );
+    // What an earlier agile-deck left unfinished on these hosts, from the journal.
+    let labels: Vec<String> = hosts.iter().map(|(_, h)| h.label()).collect();
     let interrupted =
-        agile_deck::recovery::find(agile_deck::recovery::read(&journal.path), &host_label);
+        agile_deck::recovery::find(agile_deck::recovery::read(&journal.path), &labels);
     for i in &interrupted {
         log::warn!(
             "interrupted {} of {} (run {}, {}): see the Rollouts tab",
@@ -410,7 +484,9 @@ async fn run(mut cli: Cli) -> Result<(), Fail> {
             i.summary()
         );
     }
-    let read_only = cli.read_only || config.read_only_for(&endpoint.url);
+    // Every host read-only is the same as --read-only: the gate refuses
+    // before any plan. Some: plans on those are refused (`App::propose`).
+    let read_only = cli.read_only || config.read_only || hosts.iter().all(|(_, h)| h.read_only);
     log::info!(
         "journal: {}{}",
         journal.path.display(),
@@ -429,7 +505,7 @@ async fn run(mut cli: Cli) -> Result<(), Fail> {
             p.auth
         );
     }
-    let app = App::new(Fleet::new(topology), keymap, theme, host_label).with(Options {
+    let app = App::new(Fleet::new(topology), keymap, theme, hosts).with(Options {
         show_log: cli.log,
         show_engine: cli.show_engine,
         log_cap: cli.log_lines as usize,
@@ -438,14 +514,28 @@ async fn run(mut cli: Cli) -> Result<(), Fail> {
         prometheus: prom.as_ref().map(|(_, p)| p.url.clone()),
         interrupted,
     });
-    let layout = engine::choose_path(
-        cli.stats,
-        endpoint.url.starts_with("unix://"),
-        &info.cgroup_version,
-    )
-    .map_err(Fail::msg)?;
+    let mut hosts = Vec::new();
+    for (spec, (docker, info)) in specs.iter().zip(conns) {
+        // A daemon not heard from yet runs on this machine's kernel if it
+        // is local: its cgroup version is this machine's.
+        let cgroup_version = info
+            .as_ref()
+            .map_or_else(agile_deck::cgroup::local_version, |i| {
+                i.cgroup_version.clone()
+            });
+        let layout = engine::choose_path(
+            spec.stats.unwrap_or(cli.stats),
+            spec.endpoint.url.starts_with("unix://"),
+            &cgroup_version,
+        )
+        .map_err(|e| eyre!("{}: {e}", spec.name))?;
+        hosts.push(runtime::HostConn {
+            docker,
+            info,
+            layout,
+        });
+    }
     let settings = runtime::Settings {
-        layout,
         refresh: cli
             .refresh
             .map_or(engine::REFRESH, std::time::Duration::from_secs_f64),
@@ -457,7 +547,7 @@ async fn run(mut cli: Cli) -> Result<(), Fail> {
     terminal::want_mouse(!cli.no_mouse);
     let mut term = terminal::enter().wrap_err("cannot open the terminal")?;
     let _restore = terminal::Guard;
-    runtime::run(&mut term, app, docker, info, settings)
+    runtime::run(&mut term, app, hosts, settings)
         .await
         .wrap_err("terminal error")
 }

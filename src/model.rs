@@ -118,9 +118,16 @@ pub struct Probe {
     pub output: String,
 }
 
+/// Which Docker host a replica, network or message comes from: its place
+/// in the hosts given at start (`hosts::Hosts`). One host is `HostId(0)`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HostId(pub u16);
+
 /// One container, as inspected.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Replica {
+    /// Set by the app from the host whose sources reported it.
+    pub host: HostId,
     pub id: String,
     pub name: String,
     pub image: String,
@@ -198,8 +205,20 @@ pub enum SwarmRole {
 
 crate::words!(SwarmRole);
 
+/// Where Swarm may put a service's tasks, and what each one holds.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TaskRules {
+    /// Placement constraints, as written (`node.labels.db == primary`).
+    pub constraints: Vec<String>,
+    /// Reserved by each task: cores and bytes.
+    pub cpus: f64,
+    pub memory: u64,
+    /// At most this many tasks on one node (0: no limit).
+    pub max_per_node: u64,
+}
+
 /// A Swarm service as listed by the manager.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SwarmService {
     pub id: String,
     pub name: String,
@@ -217,14 +236,29 @@ pub struct SwarmService {
     pub pending: Option<String>,
     /// The tasks Swarm wants running, by slot: where each is and how it goes.
     pub tasks: Vec<SwarmTask>,
+    /// Where its tasks may go and what each reserves.
+    pub rules: TaskRules,
     pub labels: BTreeMap<String, String>,
     /// Where the service belongs, so it shows even with no task on this node.
     pub placement: Placement,
 }
 
+impl SwarmService {
+    /// Swarm's reason a task it wants running cannot run (`no suitable
+    /// node (…)`, an image it cannot find), if one says so; a task merely
+    /// starting has none.
+    pub fn stuck(&self) -> Option<&str> {
+        self.tasks
+            .iter()
+            .find(|t| t.state != "running" && !t.error.is_empty())
+            .map(|t| t.error.as_str())
+    }
+}
+
 /// A Docker network, as listed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DockerNetwork {
+    pub host: HostId,
     pub id: String,
     pub name: String,
     pub driver: String,
@@ -317,6 +351,7 @@ impl Replica {
         let name: String = name.into();
         ReplicaBuilder {
             r: Replica {
+                host: HostId::default(),
                 id: id.into(),
                 // Placed by `placed`; until then a service of its own name.
                 placement: Placement {
@@ -353,6 +388,11 @@ impl Replica {
 }
 
 impl ReplicaBuilder {
+    pub fn host(mut self, host: HostId) -> Self {
+        self.r.host = host;
+        self
+    }
+
     pub fn image(mut self, image: &str) -> Self {
         self.r.image = image.into();
         self

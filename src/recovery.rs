@@ -137,7 +137,7 @@ fn still_running(pid: u32) -> bool {
 
 /// Every operation with steps and no result, oldest first. `host` is the
 /// daemon this agile-deck talks to: another's entries are listed, refused.
-pub fn find(entries: impl IntoIterator<Item = Entry>, host: &str) -> Vec<Interrupted> {
+pub fn find(entries: impl IntoIterator<Item = Entry>, hosts: &[String]) -> Vec<Interrupted> {
     let mut open: BTreeMap<(String, u64), Interrupted> = BTreeMap::new();
     let mut order: Vec<(String, u64)> = Vec::new();
     for e in entries {
@@ -172,10 +172,11 @@ pub fn find(entries: impl IntoIterator<Item = Entry>, host: &str) -> Vec<Interru
         .rev()
         .filter_map(|k| open.remove(&k))
         .map(|mut i| {
-            i.refused = if i.host != host {
+            i.refused = if !hosts.contains(&i.host) {
                 Some(format!(
-                    "journalled against {}, not this daemon ({host}): not acted on",
-                    i.host
+                    "journalled against {}, not a host watched now ({}): not acted on",
+                    i.host,
+                    hosts.join(", ")
                 ))
             } else if i.steps.first().is_some_and(|s| s.0 > 1) {
                 Some(format!(
@@ -238,7 +239,7 @@ mod tests {
                 entry("r2", 1, "step", 1, "tcp://prod:2376"),
                 entry("r3", 1, "step", 3, h),
             ],
-            h,
+            &[h.to_string()],
         );
         assert_eq!(found.len(), 3);
         // Newest first.
@@ -253,7 +254,7 @@ mod tests {
             found[1]
                 .resumable()
                 .unwrap_err()
-                .contains("not this daemon")
+                .contains("not a host watched now (local)")
         );
         assert!(found[0].resumable().unwrap_err().contains("rotated"));
     }
@@ -262,7 +263,7 @@ mod tests {
     fn a_run_that_still_runs_is_not_taken_over() {
         // Our own pid is "us", not another agile-deck: taken over.
         let run = format!("r-p{}", std::process::id());
-        let found = find([entry(&run, 1, "step", 1, "h")], "h");
+        let found = find([entry(&run, 1, "step", 1, "h")], &["h".into()]);
         assert_eq!(found[0].refused, None);
         assert_eq!(pid_of("20261129T140211.000Z-p4242"), Some(4242));
         assert_eq!(pid_of("20261129T140211.000Z"), None);

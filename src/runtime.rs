@@ -14,12 +14,12 @@ use tokio::sync::mpsc;
 
 use crate::app::{App, Cmd, Msg};
 use crate::cgroup::Layout;
-use crate::engine::{self, Engine};
+use crate::engine::{self, Cost, Engine, Target};
 use std::collections::HashMap;
 
 use crate::journal::Journal;
 use crate::metrics::CellKey;
-use crate::model::DaemonInfo;
+use crate::model::{DaemonInfo, HostId};
 use crate::ops::exec;
 use crate::prometheus;
 use crate::sources;
@@ -34,15 +34,25 @@ const ENGINE_LINE: Duration = Duration::from_secs(2);
 /// Messages handled before the loop looks at the terminal again.
 const BATCH: usize = 512;
 
-pub struct Runtime {
+/// One host's side of the runtime. Each host has its own client, event
+/// stream, stats engine and inspect permits, and its sources speak
+/// through its own channel (wrapped in `Msg::OnHost`): a slow or lost
+/// host holds up nothing of the others.
+struct HostRt {
     docker: Arc<Docker>,
-    topology: Arc<Topology>,
     tx: mpsc::Sender<Msg>,
     engine: Engine<Msg>,
     /// Bounds concurrent inspects, so an event storm cannot flood the daemon.
     inspects: Arc<tokio::sync::Semaphore>,
     /// This daemon is a Swarm manager (as of the last `docker info`).
     swarm_manager: Arc<AtomicBool>,
+    name: String,
+}
+
+pub struct Runtime {
+    hosts: Vec<HostRt>,
+    topology: Arc<Topology>,
+    tx: mpsc::Sender<Msg>,
     started: Instant,
     prom: Option<Arc<prometheus::Client>>,
     /// Cells and charts being asked about: a slow Prometheus is not asked
@@ -58,14 +68,49 @@ pub struct Runtime {
 }
 
 impl Runtime {
+    fn host(&self, host: HostId) -> &HostRt {
+        &self.hosts[usize::from(host.0)]
+    }
+
+    /// Each host's engine takes its own targets (an empty set stops it).
+    fn by_host(&self, targets: Vec<Target>) -> Vec<Vec<Target>> {
+        let mut split = vec![Vec::new(); self.hosts.len()];
+        for t in targets {
+            split[usize::from(t.host.0)].push(t);
+        }
+        split
+    }
+
+    /// What the engines cost: summed, each host's path and share named
+    /// when there are several.
+    fn cost(&self) -> Cost {
+        let costs: Vec<Cost> = self.hosts.iter().map(|h| h.engine.cost()).collect();
+        let mut sum = Cost {
+            direct: costs.iter().map(|c| c.direct).sum(),
+            streams: costs.iter().map(|c| c.streams).sum(),
+            ..Cost::default()
+        };
+        sum.path = if self.hosts.len() == 1 {
+            costs[0].path.clone()
+        } else {
+            self.hosts
+                .iter()
+                .zip(&costs)
+                .map(|(h, c)| format!("{} {} {}+{}", h.name, c.path, c.direct, c.streams))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        sum
+    }
+
     fn run_cmd(&mut self, cmd: Cmd) {
-        let docker = self.docker.clone();
         let topology = self.topology.clone();
         let tx = self.tx.clone();
         match cmd {
             Cmd::Quit => {}
-            Cmd::Inspect(id) => {
-                let permits = self.inspects.clone();
+            Cmd::Inspect { host, id } => {
+                let h = self.host(host);
+                let (docker, tx, permits) = (h.docker.clone(), h.tx.clone(), h.inspects.clone());
                 tokio::spawn(async move {
                     let Ok(_permit) = permits.acquire().await else {
                         return;
@@ -77,15 +122,17 @@ impl Runtime {
                         },
                         Err(e) => Msg::SourceError {
                             source: sources::Source::Inspect,
-                            error: e.to_string(),
+                            error: crate::connect::with_causes(&e),
                         },
                     };
                     let _ = tx.send(msg).await;
                 });
             }
-            Cmd::Resync { known } => {
-                let manager = self.swarm_manager.clone();
-                let started = self.started;
+            Cmd::Resync { host, known } => {
+                let h = self.host(host);
+                let (docker, tx, manager) =
+                    (h.docker.clone(), h.tx.clone(), h.swarm_manager.clone());
+                let (started, name) = (self.started, h.name.clone());
                 tokio::spawn(async move {
                     // `docker info` is slow on a big host: ask it alongside
                     // the listing, which uses the role known so far.
@@ -108,7 +155,7 @@ impl Runtime {
                     if known.is_empty() {
                         // A full listing: at start, or after an outage.
                         log::info!(
-                            "inventory listed {} ms after start",
+                            "{name}: inventory listed {} ms after start",
                             started.elapsed().as_millis()
                         );
                     }
@@ -116,7 +163,7 @@ impl Runtime {
                         Ok(listing) => Msg::Listing(listing),
                         Err(e) => Msg::SourceError {
                             source: sources::Source::Inventory,
-                            error: e.to_string(),
+                            error: crate::connect::with_causes(&e),
                         },
                     };
                     let _ = tx.send(msg).await;
@@ -124,17 +171,27 @@ impl Runtime {
             }
             // Asks arriving while a listing runs make one more, not one each.
             Cmd::ListSwarm => self.swarm_list.notify_one(),
-            Cmd::ListNetworks => {
+            Cmd::ListNetworks(host) => {
+                let h = self.host(host);
+                let (docker, tx) = (h.docker.clone(), h.tx.clone());
                 tokio::spawn(async move {
                     if let Ok(networks) = sources::list_networks(&docker).await {
                         let _ = tx.send(Msg::Networks(networks)).await;
                     }
                 });
             }
-            Cmd::StreamInstead(targets) => self.engine.stream_instead(targets),
+            Cmd::StreamInstead(targets) => {
+                for (h, targets) in self.by_host(targets).into_iter().enumerate() {
+                    if !targets.is_empty() {
+                        self.hosts[h].engine.stream_instead(targets);
+                    }
+                }
+            }
             Cmd::WatchStats(targets) => {
-                self.engine.watch(&targets);
-                log::debug!("stats: {:?}", self.engine.cost());
+                for (h, targets) in self.by_host(targets).into_iter().enumerate() {
+                    self.hosts[h].engine.watch(&targets);
+                }
+                log::debug!("stats: {:?}", self.cost());
             }
             Cmd::Prom(requests) => {
                 let Some(client) = self.prom.clone() else {
@@ -174,7 +231,7 @@ impl Runtime {
                 let streams = self.log_streams.entry(pane).or_default();
                 for f in follows {
                     let task = tokio::spawn(sources::follow_logs(
-                        (*docker).clone(),
+                        (*self.hosts[usize::from(f.host.0)].docker).clone(),
                         pane,
                         f.source,
                         f.id,
@@ -218,11 +275,23 @@ impl Runtime {
     }
 }
 
-/// The Swarm lister: lists services (with their tasks) and nodes each
-/// time it is woken. A Swarm with many tasks asks for it on every task
-/// container's start and stop; woken while it lists, it lists once more.
+/// Task states on the way to running, which no event announces the end of.
+const SETTLING: [&str; 7] = [
+    "new",
+    "allocated",
+    "assigned",
+    "accepted",
+    "preparing",
+    "ready",
+    "starting",
+];
+
+/// The Swarm lister: lists services (with their tasks) and nodes from
+/// the first host that is a Swarm manager, each time it is woken. A Swarm
+/// with many tasks asks for it on every task container's start and stop;
+/// woken while it lists, it lists once more.
 fn swarm_lister(
-    docker: Arc<Docker>,
+    hosts: Vec<(Arc<Docker>, Arc<AtomicBool>)>,
     topology: Arc<Topology>,
     tx: mpsc::Sender<Msg>,
 ) -> Arc<tokio::sync::Notify> {
@@ -231,14 +300,32 @@ fn swarm_lister(
     tokio::spawn(async move {
         loop {
             woken.notified().await;
+            let Some((docker, _)) = hosts.iter().find(|(_, m)| m.load(Ordering::Relaxed)) else {
+                continue;
+            };
             let (services, nodes) = tokio::join!(
-                sources::list_services(&docker, &topology),
-                sources::list_nodes(&docker)
+                sources::list_services(docker, &topology),
+                sources::list_nodes(docker)
             );
+            // A task on its way to running (its health check not passed
+            // yet) says so only here: look again in a second until none is.
+            let settling = services.as_ref().is_ok_and(|services| {
+                services
+                    .iter()
+                    .flat_map(|s| &s.tasks)
+                    .any(|t| SETTLING.contains(&t.state.as_str()))
+            });
             if let Ok(services) = services
                 && tx.send(Msg::Services(services)).await.is_err()
             {
                 return;
+            }
+            if settling {
+                let again = woken.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    again.notify_one();
+                });
             }
             if let Ok(nodes) = nodes
                 && tx.send(Msg::Nodes(nodes)).await.is_err()
@@ -250,16 +337,38 @@ fn swarm_lister(
     wake
 }
 
-/// How the runtime takes figures.
-pub struct Settings {
+/// One host as `main` left it: a client (whose daemon may not answer
+/// yet), what the daemon said if it did, and how to take its figures.
+pub struct HostConn {
+    pub docker: Docker,
+    /// None: it did not answer at start; it is listed when it does.
+    pub info: Option<DaemonInfo>,
     /// From `engine::choose_path`: None for Docker stats streams.
     pub layout: Option<Layout>,
+}
+
+/// How the runtime takes figures.
+pub struct Settings {
     pub refresh: Duration,
     pub max_streams: usize,
     /// Prometheus and how often to ask it.
     pub prometheus: Option<(prometheus::Client, Duration)>,
     /// Where operations are recorded.
     pub journal: Journal,
+}
+
+/// A channel for one host's sources: what they send reaches the app as
+/// `Msg::OnHost(host, …)`.
+fn host_channel(host: HostId, tx: mpsc::Sender<Msg>) -> mpsc::Sender<Msg> {
+    let (htx, mut hrx) = mpsc::channel::<Msg>(4096);
+    tokio::spawn(async move {
+        while let Some(msg) = hrx.recv().await {
+            if tx.send(Msg::OnHost(host, Box::new(msg))).await.is_err() {
+                return;
+            }
+        }
+    });
+    htx
 }
 
 /// Prometheus queries at once: enough for a screen of cells within a
@@ -271,13 +380,11 @@ const PROM_CONCURRENCY: usize = 4;
 pub async fn run(
     terminal: &mut ratatui::DefaultTerminal,
     mut app: App,
-    docker: Docker,
-    info: DaemonInfo,
+    conns: Vec<HostConn>,
     settings: Settings,
 ) -> std::io::Result<()> {
     let started = Instant::now();
     let (tx, mut rx) = mpsc::channel::<Msg>(4096);
-    let docker = Arc::new(docker);
     let topology = app.fleet.topology.clone();
     let prom = settings
         .prometheus
@@ -291,34 +398,61 @@ pub async fn run(
             std::process::id()
         ),
         user: crate::journal::os_user(),
-        host: app.host_label.clone(),
+        host: app.hosts.first().label(),
     };
+    let mut hosts = Vec::new();
+    let mut infos = Vec::new();
+    for (i, conn) in conns.into_iter().enumerate() {
+        let id = HostId(i as u16);
+        let docker = Arc::new(conn.docker);
+        // Not heard from yet: a local daemon has this machine's memory.
+        let mem_total = match &conn.info {
+            Some(i) => i.mem_total,
+            None => crate::cgroup::local_memory(),
+        };
+        let manager = conn.info.as_ref().is_some_and(|i| i.is_swarm_manager());
+        let htx = host_channel(id, tx.clone());
+        hosts.push(HostRt {
+            engine: Engine::new(
+                conn.layout,
+                settings.refresh,
+                mem_total,
+                docker.clone(),
+                htx.clone(),
+                settings.max_streams,
+            ),
+            docker,
+            tx: htx,
+            inspects: Arc::new(tokio::sync::Semaphore::new(sources::INSPECT_CONCURRENCY)),
+            swarm_manager: Arc::new(AtomicBool::new(manager)),
+            name: app.hosts.name(id).to_string(),
+        });
+        infos.push((id, conn.info));
+    }
     let mut work = Work::new(
-        docker.clone(),
+        hosts
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.docker.clone(), app.hosts.get(HostId(i as u16)).label()))
+            .collect(),
         topology.clone(),
         Arc::new(settings.journal),
         context,
     );
     work.prom = prom.clone();
+    let lister_hosts = hosts
+        .iter()
+        .map(|h| (h.docker.clone(), h.swarm_manager.clone()))
+        .collect();
     let mut rt = Runtime {
-        docker: docker.clone(),
+        hosts,
         topology,
         tx: tx.clone(),
-        engine: Engine::new(
-            settings.layout,
-            settings.refresh,
-            info.mem_total,
-            docker.clone(),
-            tx.clone(),
-            settings.max_streams,
-        ),
-        inspects: Arc::new(tokio::sync::Semaphore::new(sources::INSPECT_CONCURRENCY)),
-        swarm_manager: Arc::new(AtomicBool::new(info.is_swarm_manager())),
         started,
         prom,
         prom_in_flight: Default::default(),
         prom_permits: Arc::new(tokio::sync::Semaphore::new(PROM_CONCURRENCY)),
-        swarm_list: swarm_lister(docker.clone(), app.fleet.topology.clone(), tx.clone()),
+        swarm_list: swarm_lister(lister_hosts, app.fleet.topology.clone(), tx.clone()),
         work,
         log_streams: HashMap::new(),
     };
@@ -334,24 +468,40 @@ pub async fn run(
     let mut prom_tick = tokio::time::interval(prom_every);
     prom_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     app.update(Msg::Started {
-        stats_cap: rt.engine.target_cap(),
-        cost: rt.engine.cost(),
+        stats_cap: rt
+            .hosts
+            .iter()
+            .map(|h| h.engine.target_cap())
+            .fold(0, usize::saturating_add),
+        cost: rt.cost(),
         local_offset: *chrono::Local::now().offset(),
     });
     log::info!("stats: {}", app.engine.path);
     let mut own = engine::OwnUsage::now();
     let mut engine_line = tokio::time::interval(ENGINE_LINE);
     engine_line.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    app.update(Msg::Daemon(info));
     let size = terminal.size()?;
     app.update(Msg::Resize {
         width: size.width,
         height: size.height,
     });
-    tokio::spawn(sources::follow_events((*docker).clone(), tx.clone()));
-    rt.run_cmd(Cmd::Resync {
-        known: Default::default(),
-    });
+    for (host, info) in infos {
+        let h = rt.host(host);
+        tokio::spawn(sources::follow_events(
+            (*h.docker).clone(),
+            h.tx.clone(),
+            info.is_some(),
+        ));
+        // One that did not answer at start is listed when its events
+        // stream says it is back.
+        if let Some(info) = info {
+            app.update(Msg::OnHost(host, Box::new(Msg::Daemon(info))));
+            rt.run_cmd(Cmd::Resync {
+                host,
+                known: Default::default(),
+            });
+        }
+    }
 
     let mut input = EventStream::new();
     let mut resync = tokio::time::interval_at(tokio::time::Instant::now() + RESYNC, RESYNC);
@@ -378,7 +528,7 @@ pub async fn run(
                 panic!("AGILE_DECK_TEST_PANIC is set: panicking after the first frame");
             }
             if !first_full_screen
-                && app.listed
+                && app.hosts.all_listed()
                 && app.fleet.running() > 0
                 && app.fleet.all_running_sampled()
             {
@@ -426,7 +576,7 @@ pub async fn run(
             _ = prom_tick.tick(), if rt.prom.is_some() => cmds = app.update(Msg::PromDue),
             // Only while the engine line is shown: idle means no work.
             _ = engine_line.tick(), if app.show_engine => {
-                let cost = own.measure(rt.engine.cost(), app.samples_seen);
+                let cost = own.measure(rt.cost(), app.samples_seen);
                 cmds = app.update(Msg::Engine(cost));
             }
             _ = &mut clock => {
@@ -446,7 +596,14 @@ pub async fn run(
                 continue;
             }
             // A command in a replica takes the terminal until it ends.
-            if let Cmd::Exec { id, name, command } = &cmd {
+            if let Cmd::Exec {
+                host,
+                id,
+                name,
+                command,
+            } = &cmd
+            {
+                let docker = rt.host(*host).docker.clone();
                 let line = match crate::shell::session(&docker, &mut input, id, name, command).await
                 {
                     Ok(s) | Err(s) => s,

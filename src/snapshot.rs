@@ -42,6 +42,7 @@ pub async fn take(
         .values()
         .filter(|r| r.is_running())
         .map(|r| Target {
+            host: r.host,
             id: r.id.clone(),
             pid: r.pid,
         })
@@ -100,10 +101,10 @@ pub fn to_json(app: &App) -> Value {
     let mut replicas: Vec<_> = app.fleet.replicas.values().collect();
     replicas.sort_by(|a, b| a.name.cmp(&b.name));
     json!({
-        "host": app.host_label,
+        "host": app.hosts.first().label(),
         "time": app.now.to_rfc3339(),
-        "docker": app.daemon.server_version,
-        "swarm": app.daemon.swarm,
+        "docker": app.daemon().server_version,
+        "swarm": app.daemon().swarm,
         "layers": app.fleet.group_rows(GroupBy::Layer).iter().map(row_json).collect::<Vec<_>>(),
         "teams": app.fleet.group_rows(GroupBy::Team).iter().map(row_json).collect::<Vec<_>>(),
         "replicas": replicas.iter().map(|r| {
@@ -177,8 +178,8 @@ pub fn to_text(app: &App) -> String {
     let (running, wanted) = app.fleet.totals();
     let mut out = format!(
         "agile-deck snapshot — {} — docker {} — {} — {running}/{wanted} running\n\n",
-        app.host_label,
-        app.daemon.server_version,
+        app.hosts.first().label(),
+        app.daemon().server_version,
         app.now.format("%Y-%m-%d %H:%M:%S UTC"),
     );
     out += &table("LAYER", &app.fleet.group_rows(GroupBy::Layer));

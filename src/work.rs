@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 
 use crate::app::{Cmd, Msg};
 use crate::journal::{Journal, Outcome};
+use crate::model::HostId;
 use crate::ops::exec::{self, Context};
 use crate::ops::{Kind, Machine};
 use crate::prometheus::Client;
@@ -20,13 +21,14 @@ use crate::rollout::Control;
 use crate::topology::Topology;
 
 pub struct Work {
-    /// The daemon the work acts on.
-    pub docker: Arc<Docker>,
+    /// The daemons work acts on, by host (`HostId` is the index), each
+    /// with its label for the journal.
+    pub hosts: Vec<(Arc<Docker>, String)>,
     /// Canaries' gates ask this Prometheus, with the topology's metrics.
     pub prom: Option<Arc<Client>>,
     pub topology: Arc<Topology>,
     pub journal: Arc<Journal>,
-    /// Who and where, for the journal.
+    /// Who, for the journal (where is the host's label).
     pub context: Context,
     /// Cancel flags of running operations.
     cancels: HashMap<u64, Arc<AtomicBool>>,
@@ -36,13 +38,13 @@ pub struct Work {
 
 impl Work {
     pub fn new(
-        docker: Arc<Docker>,
+        hosts: Vec<(Arc<Docker>, String)>,
         topology: Arc<Topology>,
         journal: Arc<Journal>,
         context: Context,
     ) -> Work {
         Work {
-            docker,
+            hosts,
             prom: None,
             topology,
             journal,
@@ -52,11 +54,22 @@ impl Work {
         }
     }
 
+    /// The daemon of `host` and the journal's context there.
+    fn on(&self, host: HostId) -> (Arc<Docker>, Context) {
+        let (docker, label) = &self.hosts[usize::from(host.0)];
+        let context = Context {
+            host: label.clone(),
+            ..self.context.clone()
+        };
+        (docker.clone(), context)
+    }
+
     /// Carry out `cmd` if it is confirmed work or a control of it; any
     /// other command comes back for its owner.
     pub fn handle(&mut self, cmd: Cmd, tx: &mpsc::Sender<Msg>) -> Option<Cmd> {
         match cmd {
-            Cmd::RunOp { op, plan } => {
+            Cmd::RunOp { op, host, plan } => {
+                let (docker, context) = self.on(host);
                 let cancel = Arc::new(AtomicBool::new(false));
                 self.cancels.retain(|_, c| Arc::strong_count(c) > 1);
                 self.cancels.insert(op, cancel.clone());
@@ -66,10 +79,10 @@ impl Work {
                     plan.steps.len()
                 );
                 tokio::spawn(exec::run(
-                    self.docker.clone(),
+                    docker,
                     Machine::new(plan),
                     op,
-                    self.context.clone(),
+                    context,
                     self.journal.clone(),
                     cancel,
                     tx.clone(),
@@ -80,7 +93,12 @@ impl Work {
                     c.store(true, Ordering::Relaxed);
                 }
             }
-            Cmd::StartRollout { request, view } => {
+            Cmd::StartRollout {
+                host,
+                request,
+                view,
+            } => {
+                let (docker, context) = self.on(host);
                 let (ctl, controls) = mpsc::channel(8);
                 self.controls.retain(|_, c| !c.is_closed());
                 self.controls.insert(view.id, ctl);
@@ -91,16 +109,16 @@ impl Work {
                     tx.clone(),
                     controls,
                     self.journal.clone(),
-                    self.context.clone(),
+                    context,
                 );
                 if swarm {
-                    tokio::spawn(driver.run_swarm(self.docker.clone()));
+                    tokio::spawn(driver.run_swarm(docker));
                 } else {
                     let prom = self
                         .prom
                         .clone()
                         .map(|c| (c, self.topology.metrics.clone()));
-                    tokio::spawn(driver.run_compose(self.docker.clone(), prom));
+                    tokio::spawn(driver.run_compose(docker, prom));
                 }
             }
             Cmd::RolloutControl { id, control } => {
@@ -109,14 +127,19 @@ impl Work {
                 }
             }
             Cmd::CloseInterrupted {
+                host,
                 run,
                 op,
                 operation,
                 target,
                 detail,
             } => {
+                let context = Context {
+                    host,
+                    ..self.context.clone()
+                };
                 let mut e = exec::entry_for(
-                    &self.context,
+                    &context,
                     op,
                     Kind::Rollout,
                     &target,

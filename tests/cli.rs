@@ -55,10 +55,16 @@ fn demo_commands_report_an_unreachable_daemon_too() {
 }
 
 #[test]
-fn ssh_hosts_get_a_workaround() {
-    let (code, err) = agile_deck(&["--host", "ssh://ops@prod"]);
+fn an_ssh_host_that_cannot_be_reached_says_what_ssh_said() {
+    // Port 1 on the loopback: nothing listens, ssh is refused at once.
+    let (code, err) = agile_deck(&["--host", "ssh://ops@127.0.0.1:1"]);
     assert_eq!(code, 1);
-    assert!(err.contains("ssh -NL"), "{err}");
+    assert!(
+        err.contains("Cannot reach the Docker daemon at ssh://ops@127.0.0.1:1"),
+        "{err}"
+    );
+    assert!(err.contains("port 1: Connection refused"), "{err}");
+    assert!(err.contains("never a password prompt"), "{err}");
 }
 
 fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {

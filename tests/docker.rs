@@ -53,7 +53,7 @@ fn app_with(
         fleet,
         Keymap::default_keymap(),
         Theme::default_theme(),
-        "test".into(),
+        agile_deck::app::Hosts::single("test", "unix:///test.sock"),
     );
     listing.present.retain(|p| mine.iter().any(|r| &r.id == p));
     listing.inspected = mine;
@@ -74,7 +74,7 @@ async fn inventory_grouping_swarm_and_events() {
 
     // Subscribe first, so no event of what follows is missed.
     let (tx, mut rx) = mpsc::channel(4096);
-    tokio::spawn(sources::follow_events(d.clone(), tx));
+    tokio::spawn(sources::follow_events(d.clone(), tx, true));
 
     let project = format!("t{id}");
     let compose = run(
@@ -269,7 +269,7 @@ async fn inventory_grouping_swarm_and_events() {
         Fleet::new(Topology::default_topology()),
         Keymap::default_keymap(),
         Theme::default_theme(),
-        "test".into(),
+        agile_deck::app::Hosts::single("test", "unix:///test.sock"),
     );
     fresh.update(Msg::Services(services.clone()));
     assert!(
@@ -348,7 +348,7 @@ async fn inventory_grouping_swarm_and_events() {
             continue;
         }
         for cmd in app.update(msg) {
-            if let Cmd::Inspect(cid) = cmd {
+            if let Cmd::Inspect { id: cid, .. } = cmd {
                 let replica = sources::inspect(&d, &topo, &cid).await.unwrap();
                 app.update(Msg::Inspected {
                     id: cid,
@@ -579,6 +579,7 @@ async fn stats_agree_with_docker_stats_on_both_paths() {
             .and_then(|s| s.pid)
             .map(|p| p as u32);
         targets.push(Target {
+            host: Default::default(),
             id: id.clone(),
             pid,
         });

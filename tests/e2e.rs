@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::tmux::Tmux;
 use common::{
     FakeAnswer, TestRun, compose_replica, docker, docker_or_skip, fake_prometheus, tool_or_skip,
 };
@@ -19,126 +20,6 @@ use common::{
 static SERIAL: Mutex<()> = Mutex::new(());
 
 const BIN: &str = env!("CARGO_BIN_EXE_agile-deck");
-
-/// A tmux server of our own, with one 120×40 session running `command`.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn start(name: &str, command: &str) -> Tmux {
-        let t = Tmux {
-            socket: format!("agile-deck-{name}-{}", std::process::id()),
-        };
-        // Keep the pane after the program exits, to read how it left the terminal.
-        let wrapped = format!("{command}; echo EXIT=$?; sleep 120");
-        let ok = Command::new("tmux")
-            .args([
-                "-L",
-                &t.socket,
-                "new-session",
-                "-d",
-                "-x",
-                "120",
-                "-y",
-                "40",
-                "-s",
-                "e2e",
-                &wrapped,
-            ])
-            .env("TERM", "xterm-256color")
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "tmux new-session failed");
-        t
-    }
-
-    /// `kill -9` the program the pane runs (the child of its shell, not the
-    /// shell), and wait until it is gone.
-    fn kill_program(&self) {
-        let shell = self.display("#{pane_pid}");
-        let out = Command::new("pgrep").args(["-P", &shell]).output().unwrap();
-        let pid = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        assert!(!pid.is_empty(), "no program under the pane's shell {shell}");
-        assert!(
-            Command::new("kill")
-                .args(["-KILL", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while std::path::Path::new(&format!("/proc/{pid}")).exists() {
-            assert!(Instant::now() < deadline, "{pid} still alive");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Send keys one at a time, so Esc is not read as Alt with the next key.
-    fn keys(&self, keys: &[&str]) {
-        for k in keys {
-            Command::new("tmux")
-                .args(["-L", &self.socket, "send-keys", "-t", "e2e", k])
-                .status()
-                .unwrap();
-            std::thread::sleep(Duration::from_millis(150));
-        }
-    }
-
-    fn screen(&self) -> String {
-        let out = Command::new("tmux")
-            .args(["-L", &self.socket, "capture-pane", "-p", "-t", "e2e"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// A tmux format (`#{alternate_on}`, `#{pane_pid}`) of the pane.
-    fn display(&self, format: &str) -> String {
-        let out = Command::new("tmux")
-            .args([
-                "-L",
-                &self.socket,
-                "display-message",
-                "-p",
-                "-t",
-                "e2e",
-                format,
-            ])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-
-    fn alternate_on(&self) -> bool {
-        self.display("#{alternate_on}") == "1"
-    }
-
-    /// Wait until the screen satisfies `ok`; the screen is printed on timeout.
-    fn wait(&self, what: &str, timeout: Duration, ok: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let s = self.screen();
-            if ok(&s) {
-                return s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; screen:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .status();
-    }
-}
 
 /// The line of a table row that starts with `name` (after the border).
 fn row<'a>(screen: &'a str, name: &str) -> Option<&'a str> {
@@ -1248,7 +1129,7 @@ fn a_killed_rollout_is_resumed_or_rolled_back_after_a_restart() {
     // Nothing left to take over.
     let found = agile_deck::recovery::find(
         agile_deck::recovery::read(&journal),
-        "local (unix:///var/run/docker.sock)",
+        &["local (unix:///var/run/docker.sock)".to_string()],
     );
     assert!(found.is_empty(), "{found:#?}");
 }

@@ -174,7 +174,7 @@ proptest! {
             Fleet::new(Topology::default_topology()),
             Keymap::default_keymap(),
             Theme::default_theme(),
-            "fuzz".into(),
+            agile_deck::app::Hosts::single("fuzz", "unix:///fuzz.sock"),
         );
         let line = format!("{command} {}", args.join(" "));
         let key = |code| Msg::Key(KeyEvent::new(code, KeyModifiers::NONE));

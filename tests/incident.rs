@@ -26,7 +26,7 @@ impl Live {
     async fn new(topology: Topology) -> Live {
         let (app, docker) = common::app_on_daemon(topology).await;
         let (tx, rx) = mpsc::channel(4096);
-        tokio::spawn(sources::follow_events(docker.clone(), tx));
+        tokio::spawn(sources::follow_events(docker.clone(), tx, true));
         let mut live = Live { app, docker, rx };
         let topo = live.app.fleet.topology.clone();
         let listing = sources::list(&live.docker, &topo, &HashMap::new(), false)
@@ -46,7 +46,7 @@ impl Live {
                 continue;
             };
             for cmd in self.app.update(msg) {
-                if let Cmd::Inspect(id) = cmd {
+                if let Cmd::Inspect { id, .. } = cmd {
                     let topo = self.app.fleet.topology.clone();
                     if let Ok(r) = sources::inspect(&self.docker, &topo, &id).await {
                         self.app.update(Msg::Inspected {

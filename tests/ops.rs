@@ -287,7 +287,7 @@ async fn an_unreachable_daemon_stops_the_operation_in_a_known_state() {
     assert!(desk.app.ops.pending.is_some(), "{:?}", desk.app.flash);
     // The daemon goes away between the plan and the run.
     let port = agile_deck::promserver::free_port(0).unwrap();
-    desk.work.docker = Arc::new(
+    desk.work.hosts[0].0 = Arc::new(
         Docker::connect_with_http(
             &format!("http://127.0.0.1:{port}"),
             5,
@@ -489,18 +489,19 @@ async fn advice_follows_a_busy_workload() {
     let layout = agile_deck::engine::choose_path(
         agile_deck::engine::Mode::Auto,
         true,
-        &desk.app.daemon.cgroup_version,
+        &desk.app.daemon().cgroup_version,
     )
     .unwrap();
     let mut engine = Engine::new(
         layout,
         Duration::from_secs(1),
-        desk.app.daemon.mem_total,
+        desk.app.daemon().mem_total,
         desk.docker.clone(),
         tx,
         16,
     );
     engine.watch(&[Target {
+        host: Default::default(),
         id: r.id.clone(),
         pid: r.pid,
     }]);

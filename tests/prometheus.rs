@@ -257,7 +257,7 @@ async fn dashboard_figures_match_promql() {
         Fleet::new(topology),
         Keymap::default_keymap(),
         Theme::default_theme(),
-        "test".into(),
+        agile_deck::app::Hosts::single("test", "unix:///test.sock"),
     );
     app.viewport = (200, 40);
     app.prom = Some(Prom {

@@ -24,8 +24,33 @@ impl App {
         if command.is_empty() {
             command.push("sh".into());
         }
-        match self.fleet.replicas.values().find(|r| r.name == name) {
+        // `HOST/NAME` where a name runs on several hosts.
+        let (host, name) = match name.split_once('/') {
+            Some((h, n)) => match self.hosts.by_name(h) {
+                Some(id) => (Some(id), n),
+                None => {
+                    self.flash = Some(format!("no host is called {h:?}"));
+                    return;
+                }
+            },
+            None => (None, name),
+        };
+        let named: Vec<&Replica> = self
+            .fleet
+            .replicas
+            .values()
+            .filter(|r| r.name == name && host.is_none_or(|h| h == r.host))
+            .collect();
+        if let [a, b, ..] = named[..] {
+            let (a, b) = (self.hosts.name(a.host), self.hosts.name(b.host));
+            self.flash = Some(format!(
+                "{name} runs on {a} and {b}: say which, e.g. :exec {a}/{name}"
+            ));
+            return;
+        }
+        match named.first() {
             Some(r) if r.is_running() => cmds.push(Cmd::Exec {
+                host: r.host,
                 id: r.id.clone(),
                 name: r.name.clone(),
                 command,
@@ -107,7 +132,7 @@ impl App {
                     }
                 }
             }
-            "filter" => match Filter::parse(rest) {
+            "filter" => match Filter::parse_on(rest, &self.hosts.names()) {
                 Ok(f) if f.text.is_empty() => self.filter = None,
                 Ok(f) => {
                     self.filter = Some(f);

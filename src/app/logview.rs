@@ -6,11 +6,13 @@ use crate::app::views::View;
 use crate::app::{App, Cmd};
 use crate::keymap::Action;
 use crate::logs::{self, LogLine, Logs};
+use crate::model::HostId;
 
 /// One stream to open: source index, container, how much history.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Follow {
     pub source: usize,
+    pub host: HostId,
     pub id: String,
     /// Lines of history (None: all since `since`).
     pub tail: Option<usize>,
@@ -46,6 +48,7 @@ impl App {
             let source = l.source(&r.id, &logs::short_name(&r.name, &r.placement.service.name));
             follows.push(Follow {
                 source,
+                host: r.host,
                 id: r.id.clone(),
                 tail: Some(logs::TAIL),
                 since: 0,
@@ -118,6 +121,7 @@ impl App {
             }
             let since = r.started_at.map(|t| t.timestamp() as i32).unwrap_or(0);
             fresh.push((
+                r.host,
                 r.id.clone(),
                 logs::short_name(&r.name, &r.placement.service.name),
                 since,
@@ -130,7 +134,7 @@ impl App {
         }
         let (_, l) = self.logs.as_mut().expect("checked above");
         let mut follows = Vec::new();
-        for (id, short, since, new, name) in fresh {
+        for (host, id, short, since, new, name) in fresh {
             let source = l.source(&id, &short);
             l.push(LogLine {
                 at: self.now,
@@ -145,6 +149,7 @@ impl App {
             });
             follows.push(Follow {
                 source,
+                host,
                 id,
                 tail: None,
                 since,

@@ -32,9 +32,10 @@ use crate::app::ops::Ops;
 use crate::engine::{Cost, Target};
 use crate::filter::{Filter, SortBy};
 use crate::fleet::{Fleet, GroupBy, Row};
+pub use crate::hosts::{Host, Hosts, Link};
 use crate::keymap::{Action, Context, Keymap, Lookup};
 use crate::metrics::{CellKey, Request, Scope, Store, Vars};
-use crate::model::{DaemonInfo, DockerNetwork, Health, Replica, ServiceId, SwarmService};
+use crate::model::{DaemonInfo, DockerNetwork, Health, HostId, Replica, ServiceId, SwarmService};
 use crate::ops::exec::Progress;
 use crate::ops::{Kind, Plan};
 use crate::prometheus::{Data, PromError, Query};
@@ -155,20 +156,10 @@ pub struct Frame {
     pub selected: usize,
 }
 
-/// Connection state shown in the header.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Link {
-    Connecting,
-    Up,
-    Down { error: String },
-}
-
 pub struct App {
     pub fleet: Fleet,
-    pub daemon: DaemonInfo,
-    /// e.g. "local (unix:///var/run/docker.sock)".
-    pub host_label: String,
-    pub link: Link,
+    /// The Docker hosts watched, their daemons and links.
+    pub hosts: Hosts,
     pub pane: Pane,
     /// Drill-down stack per pane; never empty.
     stacks: [Vec<Frame>; 2],
@@ -217,8 +208,6 @@ pub struct App {
     quit_armed: bool,
     /// Set when the screen must be redrawn.
     pub dirty: bool,
-    /// The first full listing arrived.
-    pub listed: bool,
     /// What the last frame drew that the state needs to know.
     pub drawn: Drawn,
 }
@@ -260,7 +249,7 @@ impl App {
         self
     }
 
-    pub fn new(fleet: Fleet, keymap: Keymap, theme: Theme, host_label: String) -> App {
+    pub fn new(fleet: Fleet, keymap: Keymap, theme: Theme, hosts: Hosts) -> App {
         let root = || {
             vec![Frame {
                 level: Level::Groups,
@@ -269,9 +258,7 @@ impl App {
         };
         App {
             fleet,
-            daemon: DaemonInfo::default(),
-            host_label,
-            link: Link::Connecting,
+            hosts,
             pane: Pane::Layers,
             stacks: [root(), root()],
             help: Default::default(),
@@ -302,14 +289,31 @@ impl App {
             quitting: false,
             quit_armed: false,
             dirty: true,
-            listed: false,
             drawn: Drawn::default(),
         }
     }
 
+    /// The daemon the screen speaks of: the focused host's, else the first's.
+    pub fn daemon(&self) -> &DaemonInfo {
+        let host = self.fleet.focus().unwrap_or_default();
+        &self.hosts.get(host).daemon
+    }
+
+    /// Some host's replicas are known: there is something to show.
+    pub fn listed(&self) -> bool {
+        self.hosts.any_listed()
+    }
+
     pub fn update(&mut self, msg: Msg) -> Vec<Cmd> {
         let mut cmds = Vec::new();
+        // A host's sources speak through `Msg::OnHost`; a bare message is
+        // the first host's (one host, and the tests).
+        let (host, msg) = match msg {
+            Msg::OnHost(host, msg) => (host, *msg),
+            msg => (HostId::default(), msg),
+        };
         match msg {
+            Msg::OnHost(..) => unreachable!("a host's message is never wrapped twice"),
             Msg::Key(k) => {
                 self.on_key(k, &mut cmds);
                 self.dirty = true;
@@ -329,32 +333,43 @@ impl App {
                 return cmds;
             }
             Msg::ResyncDue => {
-                cmds.push(Cmd::Resync {
-                    known: self.known(),
-                });
+                for host in self.hosts.ids() {
+                    cmds.push(Cmd::Resync {
+                        host,
+                        known: self.known(host),
+                    });
+                }
                 // Reopen any stats stream that ended on its own.
                 cmds.push(Cmd::WatchStats(self.watched.clone()));
             }
             Msg::Daemon(info) => {
-                if self.daemon != info {
-                    self.daemon = info;
+                let daemon = &mut self.hosts.get_mut(host).daemon;
+                // Found to be a manager (a host not heard from at start, or
+                // one promoted): list the Swarm from it now.
+                if info.is_swarm_manager() && !daemon.is_swarm_manager() {
+                    cmds.push(Cmd::ListSwarm);
+                }
+                if *daemon != info {
+                    *daemon = info;
                     self.dirty = true;
                 }
             }
             Msg::Listing(listing) => {
                 let present: std::collections::HashSet<&String> = listing.present.iter().collect();
+                // A host's listing speaks for that host only.
                 let gone: Vec<String> = self
                     .fleet
                     .replicas
-                    .keys()
-                    .filter(|id| !present.contains(id))
-                    .cloned()
+                    .values()
+                    .filter(|r| r.host == host && !present.contains(&r.id))
+                    .map(|r| r.id.clone())
                     .collect();
                 // What we know beats a sketch.
                 let fresh: Vec<Replica> = listing
                     .inspected
                     .into_iter()
                     .filter(|r| !listing.provisional || !self.fleet.replicas.contains_key(&r.id))
+                    .map(|r| Replica { host, ..r })
                     .collect();
                 self.dirty |= self.fleet.apply(&gone, fresh);
                 if let Some(services) = listing.services {
@@ -363,15 +378,14 @@ impl App {
                 if let Some(nodes) = listing.nodes {
                     self.dirty |= self.fleet.set_nodes(nodes);
                 }
-                self.dirty |= self.fleet.networks != listing.networks;
-                self.fleet.networks = listing.networks;
-                if !self.listed || self.link != Link::Up {
+                self.dirty |= self.fleet.set_networks(host, listing.networks);
+                let h = self.hosts.get_mut(host);
+                if !h.listed || h.link != Link::Up {
                     self.dirty = true;
                 }
-                self.listed = true;
-                self.link = Link::Up;
+                (h.listed, h.link) = (true, Link::Up);
                 if !listing.provisional {
-                    self.seed_timeline();
+                    self.seed_timeline(host);
                 }
                 self.ask_prometheus_about_new_rows(&mut cmds);
             }
@@ -383,14 +397,14 @@ impl App {
                     r.placement.service.kind == crate::model::ServiceKind::Swarm
                         && self.fleet.replicas.get(&id).map(|was| &was.state) != Some(&r.state)
                 });
-                if task_moved && self.daemon.is_swarm_manager() {
+                if task_moved && self.hosts.manager().is_some() {
                     cmds.push(Cmd::ListSwarm);
                 }
                 if let Some(r) = &replica {
                     self.views.timeline.probe_result(&id, r);
                 }
                 self.dirty |= match replica {
-                    Some(r) => self.fleet.upsert(*r),
+                    Some(r) => self.fleet.upsert(Replica { host, ..*r }),
                     None => self.fleet.remove(&id),
                 };
                 if running {
@@ -401,43 +415,50 @@ impl App {
                 if let Some(status) = action.strip_prefix("health_status: ") {
                     // Events report health changes; apply at once, no inspect needed.
                     if let Some(r) = self.fleet.replicas.get(&id) {
+                        // A Swarm task runs once healthy: its service's
+                        // task list changed (no Swarm event says so).
+                        if r.placement.service.kind == crate::model::ServiceKind::Swarm
+                            && self.hosts.manager().is_some()
+                        {
+                            cmds.push(Cmd::ListSwarm);
+                        }
                         let mut r = r.clone();
                         r.health = Health::parse(status.trim());
                         self.dirty |= self.fleet.upsert(r);
                         // The failing probe's output is only in inspect.
                         if status.trim() == "unhealthy" {
-                            cmds.push(Cmd::Inspect(id));
+                            cmds.push(Cmd::Inspect { host, id });
                         }
                     } else {
-                        cmds.push(Cmd::Inspect(id));
+                        cmds.push(Cmd::Inspect { host, id });
                     }
                 } else if action == "destroy" {
                     self.dirty |= self.fleet.remove(&id);
                 } else if !action.starts_with("exec_") {
                     // Health probes are exec_* events: noise at every interval.
-                    cmds.push(Cmd::Inspect(id));
+                    cmds.push(Cmd::Inspect { host, id });
                 }
             }
             Msg::SwarmEvent { .. } => cmds.push(Cmd::ListSwarm),
             Msg::NetworkEvent { action, container } => {
                 if matches!(action.as_str(), "create" | "destroy" | "remove") {
-                    cmds.push(Cmd::ListNetworks);
+                    cmds.push(Cmd::ListNetworks(host));
                 }
                 if let Some(id) = container.filter(|id| self.fleet.replicas.contains_key(id)) {
-                    cmds.push(Cmd::Inspect(id));
+                    cmds.push(Cmd::Inspect { host, id });
                 }
             }
-            Msg::Networks(networks) => {
-                if self.fleet.networks != networks {
-                    self.fleet.networks = networks;
-                    self.dirty = true;
-                }
-            }
+            Msg::Networks(networks) => self.dirty |= self.fleet.set_networks(host, networks),
             Msg::Services(services) => self.set_swarm_services(services),
             Msg::Nodes(nodes) => {
                 self.dirty |= self.fleet.set_nodes(nodes);
             }
             Msg::Stats { at, samples } => {
+                // A lost host's cgroup files may still be read, but what its
+                // replicas are is unknown: they stay stale, with no figures.
+                if self.hosts.get(host).lost_since().is_some() {
+                    return cmds;
+                }
                 // The hot path: a sample changes no row count and no stream
                 // set, so skip the bookkeeping below.
                 self.samples_seen += samples.len() as u64;
@@ -467,19 +488,28 @@ impl App {
                 return cmds;
             }
             Msg::SourceError { source, error } => {
-                log::warn!("{}: {error}", source.word());
+                let h = self.hosts.get_mut(host);
+                // A lost daemon is probed every 2 s: say it once.
+                if h.lost_since().is_none() || !source.is_the_daemons() {
+                    log::warn!("{}: {}: {error}", h.name, source.word());
+                }
                 if source.is_the_daemons() {
-                    self.link = Link::Down {
-                        error: format!("{}: {error}", source.word()),
-                    };
+                    let error = format!("{}: {error}", source.word());
+                    let since = h.lost_since().unwrap_or(self.now);
+                    h.link = Link::Down { error, since };
+                    // Its replicas stay, marked stale: their last figures
+                    // are not shown as if they were current.
+                    self.fleet.forget_figures(host);
                     self.dirty = true;
                 }
             }
             Msg::DaemonBack => {
-                log::info!("the Docker daemon answers again; resyncing");
-                self.link = Link::Up;
+                let h = self.hosts.get_mut(host);
+                log::info!("{}: the Docker daemon answers again; resyncing", h.name);
+                h.link = Link::Up;
                 self.dirty = true;
                 cmds.push(Cmd::Resync {
+                    host,
                     known: HashMap::new(),
                 });
                 // Streams died with the connection: reopen them all.
@@ -561,7 +591,7 @@ impl App {
                 return cmds;
             }
             Msg::Timeline(raw) => {
-                self.timeline_event(&raw);
+                self.timeline_event(host, &raw);
                 return cmds;
             }
             Msg::Rollout(view) => {
@@ -623,7 +653,7 @@ mod tests {
             Fleet::new(t),
             Keymap::default_keymap(),
             Theme::default_theme(),
-            "test".into(),
+            Hosts::single("test", "unix:///test.sock"),
         );
         app.update(Msg::Listing(Listing {
             present: replicas.iter().map(|r| r.id.clone()).collect(),
@@ -667,6 +697,7 @@ mod tests {
     fn targets(ids: &[&str]) -> Vec<Target> {
         ids.iter()
             .map(|id| Target {
+                host: HostId(0),
                 id: id.to_string(),
                 pid: None,
             })
@@ -683,7 +714,7 @@ mod tests {
         // The stream set was sent with the listing; a new listing with the
         // same set sends nothing.
         let cmds = a.update(Msg::ResyncDue);
-        assert!(matches!(&cmds[0], Cmd::Resync { known } if known.len() == 4));
+        assert!(matches!(&cmds[0], Cmd::Resync { known, .. } if known.len() == 4));
         assert_eq!(cmds[1], Cmd::WatchStats(targets(&["a1", "a2", "c1"])));
         assert_eq!(cmds.len(), 2);
     }
@@ -762,7 +793,10 @@ mod tests {
                 id: "a1".into(),
                 action: "die".into()
             }),
-            vec![Cmd::Inspect("a1".into())]
+            vec![Cmd::Inspect {
+                host: HostId(0),
+                id: "a1".into()
+            }]
         );
         // Health probes run as exec_* events: ignored.
         assert!(
@@ -779,7 +813,13 @@ mod tests {
             id: "a1".into(),
             action: "health_status: unhealthy".into(),
         });
-        assert_eq!(cmds, vec![Cmd::Inspect("a1".into())]);
+        assert_eq!(
+            cmds,
+            vec![Cmd::Inspect {
+                host: HostId(0),
+                id: "a1".into()
+            }]
+        );
         assert!(a.dirty);
         assert_eq!(a.fleet.replicas["a1"].health, Health::Unhealthy);
         let exec = a
@@ -795,7 +835,10 @@ mod tests {
                 id: "zz".into(),
                 action: "health_status: healthy".into()
             }),
-            vec![Cmd::Inspect("zz".into())]
+            vec![Cmd::Inspect {
+                host: HostId(0),
+                id: "zz".into()
+            }]
         );
         // A stopped replica leaves the stream set.
         let mut stopped = a.fleet.replicas["a1"].clone();
@@ -814,7 +857,7 @@ mod tests {
             source: crate::sources::Source::Events,
             error: "connection refused".into(),
         });
-        assert!(matches!(a.link, Link::Down { .. }));
+        assert!(matches!(a.hosts.first().link, Link::Down { .. }));
         assert_eq!(a.fleet.replicas.len(), 4, "the last state is kept");
         // A failed inspect is not the daemon's failure.
         let mut b = app();
@@ -822,10 +865,10 @@ mod tests {
             source: crate::sources::Source::Inspect,
             error: "500".into(),
         });
-        assert_eq!(b.link, Link::Up);
+        assert_eq!(b.hosts.first().link, Link::Up);
         let cmds = a.update(Msg::DaemonBack);
-        assert_eq!(a.link, Link::Up);
-        assert!(matches!(&cmds[0], Cmd::Resync { known } if known.is_empty()));
+        assert_eq!(a.hosts.first().link, Link::Up);
+        assert!(matches!(&cmds[0], Cmd::Resync { known, .. } if known.is_empty()));
         assert!(matches!(&cmds[1], Cmd::WatchStats(ids) if ids.len() == 3));
     }
 
@@ -835,7 +878,7 @@ mod tests {
     #[test]
     fn a_task_container_that_starts_or_stops_relists_the_swarm() {
         let mut a = app();
-        a.daemon.swarm = crate::model::SwarmRole::Manager;
+        a.hosts.get_mut(HostId(0)).daemon.swarm = crate::model::SwarmRole::Manager;
         let t = Topology::default_topology();
         let mut task = test_replica(
             &t,
@@ -860,7 +903,7 @@ mod tests {
         task.state = crate::model::State::Exited;
         assert!(a.update(inspected(&task)).contains(&Cmd::ListSwarm));
         // Not a manager: nothing to list.
-        a.daemon.swarm = crate::model::SwarmRole::Worker;
+        a.hosts.get_mut(HostId(0)).daemon.swarm = crate::model::SwarmRole::Worker;
         task.state = crate::model::State::Running;
         assert!(!a.update(inspected(&task)).contains(&Cmd::ListSwarm));
     }
@@ -873,6 +916,7 @@ mod tests {
         use crate::model::{Placement, ServiceId, ServiceKind, SwarmService, SwarmTask};
         let mut a = app();
         let service = |state: &str, error: &str| SwarmService {
+            rules: Default::default(),
             id: "s1".into(),
             name: "stuckdb".into(),
             image: "i".into(),

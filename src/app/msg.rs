@@ -5,6 +5,9 @@ use super::*;
 
 #[derive(Debug)]
 pub enum Msg {
+    /// A message from one host's sources (events, listings, inspects,
+    /// its stats engine); the runtime wraps each host's channel in it.
+    OnHost(HostId, Box<Msg>),
     Key(KeyEvent),
     Resize {
         width: u16,
@@ -153,14 +156,18 @@ impl From<crate::driver::Report> for Msg {
 #[derive(Debug, PartialEq)]
 pub enum Cmd {
     Quit,
-    Inspect(String),
-    /// List everything; `known` lets the lister skip unchanged containers.
+    Inspect {
+        host: HostId,
+        id: String,
+    },
+    /// List everything on `host`; `known` lets the lister skip unchanged containers.
     Resync {
+        host: HostId,
         known: HashMap<String, (crate::model::State, Health)>,
     },
     /// List the Swarm's services and nodes (a manager's view).
     ListSwarm,
-    ListNetworks,
+    ListNetworks(HostId),
     /// The containers to take figures of, in priority order.
     WatchStats(Vec<Target>),
     /// Stream these from the Docker API: their cgroup files are not found.
@@ -171,12 +178,14 @@ pub enum Cmd {
     /// Run a confirmed plan as operation `op`.
     RunOp {
         op: u64,
+        host: HostId,
         plan: Plan,
     },
     /// Stop operation `op` between steps.
     CancelOp(u64),
     /// Hand a confirmed rollout to its driver.
     StartRollout {
+        host: HostId,
         request: Box<crate::rollout::Request>,
         view: Box<crate::rollout::View>,
     },
@@ -200,6 +209,7 @@ pub enum Cmd {
     },
     /// Run a command in a replica with this terminal (the dashboard steps aside).
     Exec {
+        host: HostId,
         id: String,
         name: String,
         command: Vec<String>,
@@ -207,6 +217,8 @@ pub enum Cmd {
     /// Write a result line for an interrupted operation the user dismissed
     /// (run, op, what to say).
     CloseInterrupted {
+        /// The host label it was journalled against.
+        host: String,
         run: String,
         op: u64,
         operation: String,

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 
 use crate::app::{App, Cmd};
 use crate::journal::Entry;
+use crate::model::HostId;
 use crate::ops::exec::Progress;
 use crate::ops::plan;
 use crate::ops::{Kind, Plan, Status, StepState, UndoSpec};
@@ -33,6 +34,8 @@ pub struct OpView {
 pub struct Pending {
     pub plan: Plan,
     pub job: Job,
+    /// The host it acts on (`App::propose` decides).
+    pub host: HostId,
     /// First line shown, for plans longer than the screen.
     pub scroll: usize,
 }
@@ -86,6 +89,7 @@ impl From<Plan> for Pending {
         Pending {
             plan,
             job: Job::Steps,
+            host: HostId::default(),
             scroll: 0,
         }
     }
@@ -96,6 +100,7 @@ impl From<(Plan, crate::rollout::Request)> for Pending {
         Pending {
             plan,
             job: Job::Rollout(Box::new(request)),
+            host: HostId::default(),
             scroll: 0,
         }
     }
@@ -172,16 +177,70 @@ impl App {
     /// Show a plan (an operation's, or a rollout's with its request) for
     /// confirmation, or say why there is none.
     pub fn propose(&mut self, planned: Result<impl Into<Pending>, String>) {
-        match planned {
-            Ok(p) => self.ops.pending = Some(p.into()),
+        match planned.and_then(|p| self.on_one_host(p.into())) {
+            Ok(p) => self.ops.pending = Some(p),
             Err(e) => self.flash = Some(e),
         }
+    }
+
+    /// Decide the host a plan acts on: where its containers run, or for a
+    /// Swarm service a manager that is up. One plan acts on one host (its
+    /// steps go to one daemon and its journal lines name one), so a target
+    /// running on several is refused with the way to narrow it.
+    fn on_one_host(&self, mut p: Pending) -> Result<Pending, String> {
+        let mut ids: Vec<&str> = p
+            .plan
+            .steps
+            .iter()
+            .filter_map(|s| s.action.container())
+            .collect();
+        let mut swarm = p.plan.steps.iter().any(|s| s.action.is_swarm());
+        if let Job::Rollout(r) = &p.job {
+            ids.extend(r.replicas.iter().map(String::as_str));
+            swarm |= r.swarm_id.is_some();
+        }
+        if swarm {
+            p.host = self.hosts.manager().ok_or_else(|| {
+                format!(
+                    "{}: no Swarm manager among the hosts answers now",
+                    p.plan.title
+                )
+            })?;
+            return Ok(p);
+        }
+        let hosts: std::collections::BTreeSet<HostId> = ids
+            .iter()
+            .filter_map(|id| self.fleet.replicas.get(*id))
+            .map(|r| r.host)
+            .collect();
+        match hosts.iter().collect::<Vec<_>>()[..] {
+            [] => {}
+            [one] => p.host = *one,
+            [..] => {
+                let names: Vec<&str> = hosts.iter().map(|h| self.hosts.name(*h)).collect();
+                return Err(format!(
+                    "{} runs on hosts {}: an operation acts on one host; focus one with :host NAME",
+                    p.plan.target,
+                    names.join(", ")
+                ));
+            }
+        }
+        if self.hosts.get(p.host).read_only {
+            return Err(format!(
+                "read-only: {} is read-only in the config, so nothing can be changed there",
+                self.hosts.name(p.host)
+            ));
+        }
+        Ok(p)
     }
 
     /// The keys that start an operation on the selection: scale and
     /// resize open the command line with the current values to edit;
     /// restart, stop and start go straight to the plan.
     pub fn operation_key(&mut self, kind: Kind) {
+        if self.views.view == super::views::View::Nodes {
+            return self.node_key(kind);
+        }
         if self.views.view != super::views::View::Fleet {
             self.flash =
                 Some("pick a target in Layers or Teams (Tab), or type :scale, :update …".into());
@@ -260,8 +319,11 @@ impl App {
             "update" | "resize" => match args.split_first() {
                 Some((target, limits)) if !limits.is_empty() => {
                     self.resolve_target(target).and_then(|t| {
-                        let change =
-                            units::parse_change(limits, self.daemon.ncpu, self.daemon.mem_total)?;
+                        let change = units::parse_change(
+                            limits,
+                            self.daemon().ncpu,
+                            self.daemon().mem_total,
+                        )?;
                         plan::resize(&self.fleet, &t, &change, Kind::Resize)
                     })
                 }
@@ -296,9 +358,14 @@ impl App {
                         .join(", ")
                 )),
             },
+            "drain" | "pause-node" | "activate" | "label-node" | "unlabel-node" | "promote"
+            | "demote" => self.node_plan(word, &args),
             "undo" => {
                 let key = match args.as_slice() {
                     [] => self.ops.last_undo.clone(),
+                    [node] if self.ops.undo.contains_key(&format!("node {node}")) => {
+                        Some(format!("node {node}"))
+                    }
                     [target] => self.resolve_target(target).ok().map(|t| t.label),
                     _ => None,
                 };
@@ -310,6 +377,71 @@ impl App {
         };
         self.propose(plan);
         true
+    }
+
+    /// `:drain NODE` and the other node commands: the plan of one change.
+    fn node_plan(&self, word: &str, args: &[&str]) -> Result<Plan, String> {
+        use crate::ops::node::{self, NodeChange};
+        let usage = || {
+            let c = crate::commands::COMMANDS
+                .iter()
+                .find(|c| c.name == word)
+                .map_or("NODE", |c| c.args);
+            format!("usage: :{word} {c}")
+        };
+        let (name, rest) = args.split_first().ok_or_else(usage)?;
+        let change = match (word, rest) {
+            ("drain", []) => NodeChange::Availability("drain".into()),
+            ("pause-node", []) => NodeChange::Availability("pause".into()),
+            ("activate", []) => NodeChange::Availability("active".into()),
+            ("promote", []) => NodeChange::Role(crate::model::SwarmRole::Manager),
+            ("demote", []) => NodeChange::Role(crate::model::SwarmRole::Worker),
+            ("label-node", [kv]) => match kv.split_once('=') {
+                Some((k, v)) if !k.is_empty() => NodeChange::Label {
+                    key: k.into(),
+                    value: Some(v.into()),
+                },
+                _ => return Err(usage()),
+            },
+            ("unlabel-node", [k]) => NodeChange::Label {
+                key: k.to_string(),
+                value: None,
+            },
+            _ => return Err(usage()),
+        };
+        node::plan(&self.fleet, node::find(&self.fleet, name)?, change)
+    }
+
+    /// X, T and U in the Nodes view: drain, activate or undo the selected node.
+    pub(super) fn node_key(&mut self, kind: Kind) {
+        let Some(node) = self.fleet.nodes.get(self.views.nodes_selected) else {
+            self.flash = Some("no node selected".into());
+            return;
+        };
+        let name = node.hostname.clone();
+        let (word, args) = match kind {
+            Kind::Stop => ("drain", vec![name.as_str()]),
+            Kind::Start => ("activate", vec![name.as_str()]),
+            Kind::Undo => {
+                let plan = self
+                    .ops
+                    .undo
+                    .get(&format!("node {name}"))
+                    .ok_or_else(|| format!("nothing to undo on {name}"))
+                    .and_then(|spec| plan::undo(&self.fleet, spec));
+                self.propose(plan);
+                return;
+            }
+            _ => {
+                self.flash = Some(
+                    "on a node: X drains, T activates, U undoes; :pause-node, :label-node, :promote, :demote"
+                        .into(),
+                );
+                return;
+            }
+        };
+        let plan = self.node_plan(word, &args);
+        self.propose(plan);
     }
 
     /// `:profile NAME`: every set of the profile, in one operation.
@@ -334,7 +466,7 @@ impl App {
         for (target, words) in &profile.sets {
             let t = self.resolve_target(target)?;
             let refs: Vec<&str> = words.iter().map(String::as_str).collect();
-            let change = units::parse_change(&refs, self.daemon.ncpu, self.daemon.mem_total)
+            let change = units::parse_change(&refs, self.daemon().ncpu, self.daemon().mem_total)
                 .map_err(|e| format!("profile {name}, {target}: {e}"))?;
             let p = match plan::resize(&self.fleet, &t, &change, Kind::Profile) {
                 Ok(p) => p,
@@ -397,7 +529,10 @@ impl App {
     }
 
     fn confirm(&mut self, cmds: &mut Vec<Cmd>) {
-        let Some(Pending { plan, job, .. }) = self.ops.pending.take() else {
+        let Some(Pending {
+            plan, job, host, ..
+        }) = self.ops.pending.take()
+        else {
             return;
         };
         if let Some(why) = self.ops.busy_with(&plan.locks) {
@@ -407,7 +542,7 @@ impl App {
         self.ops.next_id += 1;
         let id = self.ops.next_id;
         match job {
-            Job::Rollout(request) => self.start_rollout(id, &plan, *request, cmds),
+            Job::Rollout(request) => self.start_rollout(id, host, &plan, *request, cmds),
             Job::Steps => {
                 self.ops.list.push(OpView {
                     id,
@@ -417,7 +552,7 @@ impl App {
                     summary: String::new(),
                     started: self.now,
                 });
-                cmds.push(Cmd::RunOp { op: id, plan });
+                cmds.push(Cmd::RunOp { op: id, host, plan });
             }
         }
     }
@@ -425,9 +560,12 @@ impl App {
     /// Work just ended that changed the deployment: what changed shows up
     /// from events, but ask at once anyway.
     pub(super) fn relist_after_work(&self, cmds: &mut Vec<Cmd>) {
-        cmds.push(Cmd::Resync {
-            known: self.known(),
-        });
+        for host in self.hosts.ids() {
+            cmds.push(Cmd::Resync {
+                host,
+                known: self.known(host),
+            });
+        }
         cmds.push(Cmd::ListSwarm);
     }
 

@@ -22,6 +22,7 @@ impl App {
             it.service()
         ));
         cmds.push(Cmd::CloseInterrupted {
+            host: it.host,
             run: it.run,
             op: it.op,
             operation: it.operation,

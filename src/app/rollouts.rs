@@ -254,6 +254,7 @@ impl App {
     pub(crate) fn start_rollout(
         &mut self,
         id: u64,
+        host: crate::model::HostId,
         plan: &Plan,
         request: Request,
         cmds: &mut Vec<Cmd>,
@@ -295,6 +296,7 @@ impl App {
             plan.title
         ));
         cmds.push(Cmd::StartRollout {
+            host,
             request: Box::new(request),
             view: Box::new(view),
         });

@@ -30,8 +30,7 @@ impl App {
     fn services(&self) -> Vec<ServiceId> {
         let mut out: Vec<ServiceId> = self
             .fleet
-            .replicas
-            .values()
+            .shown()
             .map(|r| r.placement.service.clone())
             .chain(
                 self.fleet
@@ -54,12 +53,7 @@ impl App {
                 r.placement.layer.as_deref() == Some(name)
             }
         };
-        let mut replicas: Vec<&Replica> = self
-            .fleet
-            .replicas
-            .values()
-            .filter(|r| in_group(r))
-            .collect();
+        let mut replicas: Vec<&Replica> = self.fleet.shown().filter(|r| in_group(r)).collect();
         replicas.sort_by(|a, b| a.name.cmp(&b.name));
         let mut services: Vec<ServiceId> = replicas
             .iter()
@@ -111,8 +105,7 @@ impl App {
         let (kind, name) = spec.split_once(':').unwrap_or(("", spec));
         let replica = || {
             self.fleet
-                .replicas
-                .values()
+                .shown()
                 .find(|r| r.name == name)
                 .map(replica_target)
         };

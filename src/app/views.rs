@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use crate::app::{App, Frame, Level, Pane};
 use crate::events::{self, Line, RawEvent, Timeline};
 use crate::keymap::Action;
-use crate::model::{DockerNetwork, Replica};
+use crate::model::{DockerNetwork, HostId, Replica};
 
 /// What the main area shows.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -49,7 +49,7 @@ pub struct Views {
     /// Zone breaches already acknowledged (container names).
     acked_breaches: HashSet<String>,
     /// The first listing's unhealthy replicas are on the timeline.
-    seeded: bool,
+    seeded: std::collections::BTreeSet<HostId>,
 }
 
 /// A container joining two zones no flow allows.
@@ -69,7 +69,7 @@ pub struct NetworkRow {
 }
 
 impl App {
-    fn line_for(&self, replica: Option<&Replica>, raw: &RawEvent) -> Line {
+    fn line_for(&self, host: HostId, replica: Option<&Replica>, raw: &RawEvent) -> Line {
         let (event, detail, severity) = events::classify(&raw.action, &raw.attrs);
         let name = raw.attrs.get("name").cloned().unwrap_or_default();
         // Known replicas are placed already; a gone one from its labels.
@@ -80,7 +80,7 @@ impl App {
         // for (`Timeline::probe_result`); until then the line says "health check".
         Line {
             time: raw.time,
-            host: self.host_short(),
+            host: self.hosts.name(host).to_string(),
             layer: placement.layer.unwrap_or_default(),
             team: placement.team.unwrap_or_default(),
             service: if raw.kind == "container" {
@@ -101,9 +101,9 @@ impl App {
     }
 
     /// A Docker event onto the timeline.
-    pub fn timeline_event(&mut self, raw: &RawEvent) {
+    pub fn timeline_event(&mut self, host: HostId, raw: &RawEvent) {
         let replica = self.fleet.replicas.get(&raw.id);
-        let line = self.line_for(replica, raw);
+        let line = self.line_for(host, replica, raw);
         self.views.timeline.push(line);
         if self.views.view == View::Events {
             self.dirty = true;
@@ -114,16 +114,17 @@ impl App {
 
     /// Events only tell changes: the replicas already unhealthy at start
     /// go on the timeline (and count) from the first full listing.
-    pub fn seed_timeline(&mut self) {
-        if self.views.seeded {
+    pub fn seed_timeline(&mut self, host: HostId) {
+        if !self.views.seeded.insert(host) {
             return;
         }
-        self.views.seeded = true;
         let mut unhealthy: Vec<&Replica> = self
             .fleet
             .replicas
             .values()
-            .filter(|r| r.is_running() && r.health == crate::model::Health::Unhealthy)
+            .filter(|r| {
+                r.host == host && r.is_running() && r.health == crate::model::Health::Unhealthy
+            })
             .collect();
         unhealthy.sort_by(|a, b| a.name.cmp(&b.name));
         let found: Vec<(Line, Replica)> = unhealthy
@@ -136,7 +137,7 @@ impl App {
                     time: self.now,
                     attrs: [("name".to_string(), r.name.clone())].into_iter().collect(),
                 };
-                (self.line_for(Some(r), &raw), r.clone())
+                (self.line_for(host, Some(r), &raw), r.clone())
             })
             .collect();
         for (l, r) in found {
@@ -273,14 +274,8 @@ impl App {
     /// goes on the timeline when the reason is new for its service: no
     /// Docker event says it. Tasks merely starting carry no reason.
     pub fn set_swarm_services(&mut self, services: Vec<crate::model::SwarmService>) {
-        let reason = |s: &crate::model::SwarmService| {
-            s.tasks
-                .iter()
-                .find(|t| t.state != "running" && !t.error.is_empty())
-                .map(|t| t.error.clone())
-        };
         for s in &services {
-            let Some(why) = reason(s) else {
+            let Some(why) = s.stuck() else {
                 continue;
             };
             let before = self
@@ -288,12 +283,15 @@ impl App {
                 .swarm_services()
                 .iter()
                 .find(|o| o.id == s.id)
-                .and_then(reason);
-            if before.as_ref() != Some(&why) {
+                .and_then(|o| o.stuck());
+            if before != Some(why) {
                 let waiting = s.tasks.iter().filter(|t| t.state != "running").count();
                 self.views.timeline.push(Line {
                     time: self.now,
-                    host: self.host_short(),
+                    host: self
+                        .hosts
+                        .manager()
+                        .map_or_else(String::new, |m| self.hosts.name(m).to_string()),
                     layer: s.placement.layer.clone().unwrap_or_default(),
                     team: s.placement.team.clone().unwrap_or_default(),
                     service: s.name.clone(),
@@ -306,15 +304,6 @@ impl App {
             }
         }
         self.dirty |= self.fleet.set_swarm_services(services);
-    }
-
-    /// The host's name for timeline lines: the label before its URL.
-    fn host_short(&self) -> String {
-        self.host_label
-            .split(" (")
-            .next()
-            .unwrap_or_default()
-            .to_string()
     }
 
     /// The events shown, after the filter, newest first.
@@ -468,6 +457,7 @@ impl App {
             }
             "rollouts" | "pairs" => self.views.view = View::Rollouts,
             "nodes" => self.views.view = View::Nodes,
+            "host" => self.focus_host(rest.trim()),
             "layers" | "teams" => {
                 self.views.view = View::Fleet;
                 self.pane = if word == "layers" {
@@ -479,6 +469,39 @@ impl App {
             _ => return false,
         }
         true
+    }
+
+    /// `:host NAME` shows that host's replicas only; `:host all` all.
+    fn focus_host(&mut self, name: &str) {
+        let focus = match name {
+            "all" | "" => None,
+            name => match self.hosts.by_name(name) {
+                Some(h) => Some(h),
+                None => {
+                    self.flash = Some(format!(
+                        "no host {name:?}; the hosts are {} (or all)",
+                        self.hosts.names().join(", ")
+                    ));
+                    return;
+                }
+            },
+        };
+        if self.fleet.set_focus(focus) {
+            // The rows are another set: start from the top.
+            let stack = vec![Frame {
+                level: crate::app::Level::Groups,
+                selected: 0,
+            }];
+            self.set_stack(stack);
+        }
+        self.flash = Some(match focus {
+            Some(h) => format!(
+                "host {}: its replicas only (:host all for every host)",
+                self.hosts.name(h)
+            ),
+            None => "every host".into(),
+        });
+        self.views.view = View::Fleet;
     }
 
     /// Tab and Shift-Tab: through `TABS`, round.

@@ -5,10 +5,11 @@ use super::*;
 
 impl App {
     /// What the lister may skip: the state and health we already have.
-    pub fn known(&self) -> HashMap<String, (crate::model::State, Health)> {
+    pub fn known(&self, host: HostId) -> HashMap<String, (crate::model::State, Health)> {
         self.fleet
             .replicas
             .values()
+            .filter(|r| r.host == host)
             // `docker ps` shows no health for a stopped container, while
             // inspect keeps the last one: compare like with like.
             .map(|r| {
@@ -26,6 +27,7 @@ impl App {
     /// the rest the aggregates need, up to the cap; sorted by id.
     pub(super) fn stats_targets(&self) -> Vec<Target> {
         let target = |r: &Replica| Target {
+            host: r.host,
             id: r.id.clone(),
             pid: r.pid,
         };

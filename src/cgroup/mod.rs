@@ -81,6 +81,29 @@ pub struct Reading {
 /// figure as the daemon's, and over wall time when /proc/stat is not
 /// readable; memory without inactive file cache; a limit no larger than
 /// the host.
+/// This machine's cgroup version, as `docker info` says it ("1" or "2"):
+/// for a local daemon not heard from yet.
+pub fn local_version() -> String {
+    if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        "2".into()
+    } else {
+        "1".into()
+    }
+}
+
+/// This machine's memory in bytes (`MemTotal`), for a local daemon not
+/// heard from yet: memory limits are capped at it, as `docker stats` does.
+pub fn local_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        })
+        .map_or(0, |kib| kib * 1024)
+}
+
 pub fn sample(prev: &Reading, now: &Reading, host_mem: u64) -> Sample {
     let secs = now.mono.duration_since(prev.mono).as_secs_f64();
     let system_delta = now.system.total_ns.saturating_sub(prev.system.total_ns);

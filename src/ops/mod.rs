@@ -7,6 +7,7 @@
 
 pub mod clone;
 pub mod exec;
+pub mod node;
 pub mod pair;
 pub mod plan;
 pub mod steps;
@@ -32,6 +33,8 @@ pub enum Kind {
     Retire,
     /// A rolling update or canary (run by `rollout`, journalled the same way).
     Rollout,
+    /// A Swarm node's availability, role or labels.
+    Node,
 }
 
 impl Kind {
@@ -47,6 +50,7 @@ impl Kind {
             Kind::Switch => "switch",
             Kind::Retire => "retire",
             Kind::Rollout => "rollout",
+            Kind::Node => "node",
         }
     }
 }
@@ -109,6 +113,12 @@ pub enum Action {
     /// A batch of a rollout, shown in its plan; carried out by the
     /// rollout's driver (`rollout::compose`, `rollout::swarm`), never here.
     Batch,
+    /// Change a Swarm node (found again by id, else hostname).
+    NodeUpdate {
+        node: String,
+        hostname: String,
+        change: node::NodeChange,
+    },
     /// Reconnect a container to `network` with exactly these aliases.
     Alias {
         id: String,
@@ -116,6 +126,37 @@ pub enum Action {
         network: String,
         aliases: Vec<String>,
     },
+}
+
+impl Action {
+    /// The container it acts on (a clone: the one it copies), if any.
+    pub fn container(&self) -> Option<&str> {
+        match self {
+            Action::Clone { source, .. } => Some(source),
+            Action::StopRemove { id, .. }
+            | Action::Update { id, .. }
+            | Action::Restart { id, .. }
+            | Action::Stop { id, .. }
+            | Action::Start { id, .. }
+            | Action::Alias { id, .. } => Some(id),
+            Action::SwarmScale { .. }
+            | Action::SwarmResources { .. }
+            | Action::WaitTasks { .. }
+            | Action::NodeUpdate { .. }
+            | Action::Batch => None,
+        }
+    }
+
+    /// It goes to a Swarm manager.
+    pub fn is_swarm(&self) -> bool {
+        matches!(
+            self,
+            Action::SwarmScale { .. }
+                | Action::SwarmResources { .. }
+                | Action::WaitTasks { .. }
+                | Action::NodeUpdate { .. }
+        )
+    }
 }
 
 /// A step: what it does in words, the docker CLI equivalent, the action,
@@ -137,6 +178,11 @@ pub enum UndoSpec {
     /// Put these containers' limits back.
     Resize {
         containers: Vec<(String, String, Resources)>,
+    },
+    /// Put a node's availability, role or label back.
+    Node {
+        node: String,
+        change: node::NodeChange,
     },
 }
 

@@ -82,7 +82,7 @@ fn holds(r: &Replica, network: &str, alias: &str) -> bool {
 /// carry `environment=blue|green`.
 pub fn pairs(fleet: &Fleet) -> Vec<Pair> {
     let mut defs: Vec<PairDef> = fleet.topology.pairs.clone();
-    for r in fleet.replicas.values() {
+    for r in fleet.shown() {
         let s = &r.placement.service.name;
         if matches!(
             r.labels.get("environment").map(String::as_str),

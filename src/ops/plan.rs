@@ -27,8 +27,7 @@ pub fn lock_of(s: &ServiceId) -> String {
 /// Every replica of a service, whatever its state, by number then name.
 pub fn replicas_of_service<'a>(fleet: &'a Fleet, service: &ServiceId) -> Vec<&'a Replica> {
     let mut out: Vec<&Replica> = fleet
-        .replicas
-        .values()
+        .shown()
         .filter(|r| &r.placement.service == service)
         .collect();
     out.sort_by_key(|r| (number_of(r).unwrap_or(0), r.name.clone()));
@@ -106,6 +105,19 @@ pub fn scale(fleet: &Fleet, service: &ServiceId, to: u64) -> Result<Plan, String
         );
         scale.before = json!({ "replicas": from });
         scale.after = json!({ "replicas": to });
+        // Before it runs: would Swarm find room for the new tasks?
+        let mut warnings = Vec::new();
+        if to > from {
+            let mut per_node: std::collections::HashMap<String, u64> = Default::default();
+            for t in s.tasks.iter().filter(|t| !t.node_id.is_empty()) {
+                *per_node.entry(t.node_id.clone()).or_default() += 1;
+            }
+            if let Some(why) =
+                crate::placement::why_not(&fleet.nodes, &s.rules, &per_node, to - from)
+            {
+                warnings.push(format!("new tasks: {why}; they would stay pending"));
+            }
+        }
         let wait = step(
             format!("wait until {to} tasks run"),
             format!(
@@ -125,7 +137,7 @@ pub fn scale(fleet: &Fleet, service: &ServiceId, to: u64) -> Result<Plan, String
             params: json!({ "service": s.name, "replicas": to }),
             steps: vec![scale, wait],
             notes: vec![],
-            warnings: vec![],
+            warnings,
             undo: Some(UndoSpec::Scale {
                 service: service.name.clone(),
                 replicas: from,
@@ -150,7 +162,13 @@ pub fn scale(fleet: &Fleet, service: &ServiceId, to: u64) -> Result<Plan, String
             .filter_map(|r| number_of(r))
             .max()
             .unwrap_or(0);
-        let taken = |name: &str| fleet.replicas.values().any(|r| r.name == name);
+        // Names are the daemon's: taken on the model's host.
+        let taken = |name: &str| {
+            fleet
+                .replicas
+                .values()
+                .any(|r| r.host == model.host && r.name == name)
+        };
         // What finds the service's replicas again when the step runs.
         let siblings: Vec<String> = [
             crate::topology::COMPOSE_PROJECT,
@@ -436,6 +454,10 @@ pub fn lifecycle(fleet: &Fleet, target: &Target, kind: Kind) -> Result<Plan, Str
 /// The plan that puts back what a finished scale or resize changed.
 pub fn undo(fleet: &Fleet, spec: &UndoSpec) -> Result<Plan, String> {
     let mut plan = match spec {
+        UndoSpec::Node { node, change } => {
+            let n = super::node::find(fleet, node)?;
+            super::node::plan(fleet, n, change.clone())?
+        }
         UndoSpec::Scale { service, replicas } => {
             let id = fleet
                 .replicas
@@ -489,6 +511,11 @@ pub fn undo(fleet: &Fleet, spec: &UndoSpec) -> Result<Plan, String> {
     };
     plan.kind = Kind::Undo;
     plan.title = match spec {
+        // The plan's title is "node c2: availability active".
+        UndoSpec::Node { node, .. } => format!(
+            "undo: node {node} back to {}",
+            plan.title.split_once(": ").map_or("", |(_, words)| words)
+        ),
         UndoSpec::Scale { service, replicas } => {
             format!("undo: scale {service} back to {replicas}")
         }

@@ -207,6 +207,11 @@ pub async fn execute(docker: &Docker, action: &Action) -> Result<String, StepErr
             ))
         }
         Action::WaitTasks { service, replicas } => wait_tasks(docker, service, *replicas).await,
+        Action::NodeUpdate {
+            node,
+            hostname,
+            change,
+        } => super::node::update(docker, node, hostname, change).await,
         Action::Batch => Err(StepError {
             failure: Failure::Invalid,
             message: "a rollout batch runs in its rollout, not as a step".into(),

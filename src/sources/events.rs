@@ -5,9 +5,37 @@ use super::*;
 
 /// Follow `/events` for containers, services, nodes and networks; resubscribe with
 /// backoff when the stream fails, and tell the app so it resyncs.
-pub async fn follow_events<M: From<Feed>>(docker: Docker, tx: Sender<M>) {
+pub async fn follow_events<M: From<Feed>>(docker: Docker, tx: Sender<M>, answered: bool) {
     let mut backoff = Duration::from_millis(500);
+    // A daemon that has not answered yet (`answered` false) is probed,
+    // and its API version agreed on, before the first subscription.
+    let mut probe = !answered;
     loop {
+        if probe {
+            // Probe before subscribing so the app hears when the daemon is
+            // back; a daemon restarted may be another version.
+            match docker.clone().negotiate_version().await {
+                Ok(_) => {
+                    if tx.send(Feed::DaemonBack.into()).await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let failed = Feed::Failed {
+                        source: Source::Events,
+                        error: crate::connect::with_causes(&e),
+                    };
+                    if tx.send(failed.into()).await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(backoff).await;
+                    // At most 2 s: a daemon that answers again is seen within that.
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                    continue;
+                }
+            }
+        }
+        probe = true;
         let mut filters = HashMap::new();
         filters.insert(
             "type".to_string(),
@@ -111,7 +139,7 @@ pub async fn follow_events<M: From<Feed>>(docker: Docker, tx: Sender<M>) {
                 Err(e) => {
                     let failed = Feed::Failed {
                         source: Source::Events,
-                        error: e.to_string(),
+                        error: crate::connect::with_causes(&e),
                     };
                     if tx.send(failed.into()).await.is_err() {
                         return;
@@ -121,11 +149,6 @@ pub async fn follow_events<M: From<Feed>>(docker: Docker, tx: Sender<M>) {
             }
         }
         tokio::time::sleep(backoff).await;
-        // At most 2 s: a daemon that answers again is seen within that.
         backoff = (backoff * 2).min(Duration::from_secs(2));
-        // Probe before resubscribing so the app hears when the daemon is back.
-        if docker.ping().await.is_ok() && tx.send(Feed::DaemonBack.into()).await.is_err() {
-            return;
-        }
     }
 }

@@ -3,7 +3,7 @@
 //! running tasks cluster-wide.
 
 use super::*;
-use crate::model::{State, SwarmNode, SwarmRole, SwarmTask};
+use crate::model::{State, SwarmNode, SwarmRole, SwarmTask, TaskRules};
 
 /// Concurrent inspect calls, in a listing and for events.
 pub const INSPECT_CONCURRENCY: usize = 8;
@@ -66,6 +66,7 @@ pub fn replica_from_inspect(topology: &Topology, c: ContainerInspectResponse) ->
     ports.sort_by(|a, b| (&a.container_port, &a.host_ip).cmp(&(&b.container_port, &b.host_ip)));
     let placement = topology.place(&name, &labels);
     Replica {
+        host: Default::default(),
         id: c.id.unwrap_or_default(),
         name,
         image: config.image.unwrap_or_default(),
@@ -162,6 +163,7 @@ pub fn replica_from_summary(topology: &Topology, s: &ContainerSummary) -> Replic
         .collect();
     ports.sort_by(|a, b| (&a.container_port, &a.host_ip).cmp(&(&b.container_port, &b.host_ip)));
     Replica {
+        host: Default::default(),
         id: s.id.clone().unwrap_or_default(),
         placement: topology.place(&name, &labels),
         name,
@@ -321,6 +323,7 @@ pub async fn list_networks(docker: &Docker) -> Result<Vec<DockerNetwork>, bollar
         .await?
         .into_iter()
         .map(|n| DockerNetwork {
+            host: Default::default(),
             id: n.id.unwrap_or_default(),
             name: n.name.unwrap_or_default(),
             driver: n.driver.unwrap_or_default(),
@@ -492,7 +495,21 @@ pub async fn list_services(
                 .collect();
             placement_labels.extend(labels.clone());
             placement_labels.insert(crate::topology::SWARM_SERVICE.to_string(), name.clone());
+            let template = spec.task_template.as_ref();
+            let placement = template.and_then(|t| t.placement.as_ref());
+            let reserved = template
+                .and_then(|t| t.resources.as_ref())
+                .and_then(|r| r.reservations.as_ref());
+            let rules = TaskRules {
+                constraints: placement
+                    .and_then(|p| p.constraints.clone())
+                    .unwrap_or_default(),
+                cpus: reserved.and_then(|r| r.nano_cpus).unwrap_or(0).max(0) as f64 / 1e9,
+                memory: reserved.and_then(|r| r.memory_bytes).unwrap_or(0).max(0) as u64,
+                max_per_node: placement.and_then(|p| p.max_replicas).unwrap_or(0).max(0) as u64,
+            };
             Some(SwarmService {
+                rules,
                 running_tasks: running.get(&id).copied().unwrap_or(0),
                 desired_tasks: desired.get(&id).copied().unwrap_or(0),
                 pending: waiting

@@ -89,17 +89,13 @@ pub fn draw(f: &mut Frame, app: &App) {
 
 fn draw_header(f: &mut Frame, app: &App, area: Rect, alerts: u32) {
     let t = &app.theme;
-    let d = &app.daemon;
+    let d = app.daemon();
     let width = area.width as usize;
     let clock = format!(
         " {} ",
         app.now.with_timezone(&app.local_offset).format("%H:%M")
     );
-    let (status, status_style) = match &app.link {
-        Link::Connecting => ("connecting… ".to_string(), t.header),
-        Link::Up => (String::new(), t.header),
-        Link::Down { error } => (format!("✖ daemon unreachable: {error} "), t.critical),
-    };
+    let (status, status_style) = link_status(app);
     // After the daemon's state: alerts until acknowledged, Prometheus
     // trouble, read-only; each one that applies.
     let mut extra = Vec::new();
@@ -129,12 +125,7 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect, alerts: u32) {
         (status, status_style)
     };
     // Parts in order of importance; the less important drop on narrow screens.
-    let host_short = app
-        .host_label
-        .split(" (")
-        .next()
-        .unwrap_or(&app.host_label)
-        .to_string();
+    let (host_long, host_short) = hosts_parts(app);
     let swarm = match &d.swarm {
         crate::model::SwarmRole::Unknown => "swarm: ?".to_string(),
         role => format!("swarm: {role}"),
@@ -153,7 +144,7 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect, alerts: u32) {
     let version = (!d.server_version.is_empty()).then(|| format!("docker {}", d.server_version));
     let candidates: Vec<Vec<&str>> = vec![
         [
-            Some(app.host_label.as_str()),
+            Some(host_long.as_str()),
             version.as_deref(),
             Some(&swarm),
             (!app.engine.path.is_empty()).then_some(stats.as_str()),
@@ -163,7 +154,7 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect, alerts: u32) {
         .into_iter()
         .flatten()
         .collect(),
-        vec![app.host_label.as_str(), &swarm, &running],
+        vec![host_long.as_str(), &swarm, &running],
         vec![host_short.as_str(), &swarm, &running],
         vec![host_short.as_str(), &running],
         vec![host_short.as_str()],
@@ -197,6 +188,80 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect, alerts: u32) {
         Paragraph::new(truncate_line(line, width)).style(t.header),
         area,
     );
+}
+
+/// What the link to the daemons says at the header's right: nothing when
+/// every host answers.
+fn link_status(app: &App) -> (String, ratatui::style::Style) {
+    let t = &app.theme;
+    if !app.hosts.several() {
+        return match &app.hosts.first().link {
+            Link::Connecting => ("connecting… ".to_string(), t.header),
+            Link::Up => (String::new(), t.header),
+            Link::Down { error, .. } => (format!("✖ daemon unreachable: {error} "), t.critical),
+        };
+    }
+    let lost: Vec<&crate::hosts::Host> = app
+        .hosts
+        .iter()
+        .map(|(_, h)| h)
+        .filter(|h| h.lost_since().is_some())
+        .collect();
+    match &lost[..] {
+        [] => (String::new(), t.header),
+        [one, rest @ ..] => {
+            let more = if rest.is_empty() {
+                String::new()
+            } else {
+                format!(" (+{} more)", rest.len())
+            };
+            let since = one
+                .lost_since()
+                .expect("lost")
+                .with_timezone(&app.local_offset);
+            let error = match &one.link {
+                Link::Down { error, .. } => error.as_str(),
+                _ => "",
+            };
+            (
+                format!(
+                    "✖ {} lost since {}{more}: {error} ",
+                    one.name,
+                    since.format("%H:%M:%S")
+                ),
+                t.critical,
+            )
+        }
+    }
+}
+
+/// The header's host part, long and short. One host: its label and name.
+/// Several: each with its state, or the count up (`hosts 2/3`); a focus
+/// (`:host NAME`) says which.
+fn hosts_parts(app: &App) -> (String, String) {
+    let hosts = &app.hosts;
+    if !hosts.several() {
+        let h = hosts.first();
+        return (h.label(), h.name.clone());
+    }
+    let count = format!("hosts {}/{}", hosts.up_count(), hosts.len());
+    if let Some(f) = app.fleet.focus() {
+        let focus = format!("host {} ({count})", hosts.name(f));
+        return (focus.clone(), focus);
+    }
+    let each: Vec<String> = hosts
+        .iter()
+        .map(|(_, h)| match &h.link {
+            Link::Up => format!("{} ●", h.name),
+            Link::Connecting => format!("{} …", h.name),
+            Link::Down { since, .. } => format!(
+                "{} ✖ {}",
+                h.name,
+                since.with_timezone(&app.local_offset).format("%H:%M:%S")
+            ),
+        })
+        .collect();
+    (format!("{count}: {}", each.join(" ")), count)
 }
 
 fn draw_tabs(f: &mut Frame, app: &App, area: Rect, titles: &[(String, std::ops::Range<u16>)]) {
@@ -243,9 +308,9 @@ fn draw_main(f: &mut Frame, app: &App, rows: &[crate::fleet::Row], area: Rect) {
         .borders(Borders::ALL)
         .border_style(t.border)
         .title(Span::styled(format!(" {} ", main_title(app)), t.title));
-    if !app.listed {
-        let msg = match &app.link {
-            Link::Down { error } => format!("Cannot list containers: {error}"),
+    if !app.listed() {
+        let msg = match &app.hosts.first().link {
+            Link::Down { error, .. } => format!("Cannot list containers: {error}"),
             _ => "Loading the inventory…".to_string(),
         };
         f.render_widget(Paragraph::new(msg).style(t.muted).block(block), area);

@@ -41,7 +41,13 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             t.title,
         ));
     if nodes.is_empty() {
-        let why = match &app.daemon.swarm {
+        let role = app
+            .hosts
+            .iter()
+            .map(|(_, h)| &h.daemon.swarm)
+            .max_by_key(|r| **r == SwarmRole::Manager)
+            .unwrap_or(&SwarmRole::Unknown);
+        let why = match role {
             SwarmRole::Manager => "The Swarm lists no node yet.".to_string(),
             SwarmRole::Worker => {
                 "This daemon is a Swarm worker: only a manager lists the nodes (connect to one with --host)."
@@ -167,9 +173,14 @@ fn cell(app: &App, n: &SwarmNode, col: usize, w: u16) -> Cell<'static> {
             },
         ),
         7 => {
-            // Live figures only where they are read: this daemon's node.
-            if n.id == app.daemon.node_id {
-                let f = app.fleet.host_figures();
+            // Live figures only where they are read: a node whose daemon
+            // is one of the hosts (and answers).
+            if let Some(host) = app
+                .hosts
+                .of_node(&n.id)
+                .filter(|h| app.hosts.get(*h).is_up())
+            {
+                let f = app.fleet.host_figures(host);
                 styled(
                     format!(
                         "{}%/{}",

@@ -92,6 +92,8 @@ impl GroupCol {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, strum::EnumIter)]
 enum ReplicaCol {
     Name,
+    /// Only with several hosts.
+    Host,
     State,
     Health,
     Up,
@@ -105,10 +107,12 @@ enum ReplicaCol {
 }
 
 impl ReplicaCol {
-    fn col(self, name: u16) -> Col<ReplicaCol> {
+    /// `name`, `host` and `state`: the widths that depend on what is shown.
+    fn col(self, name: u16, host: u16, state: u16) -> Col<ReplicaCol> {
         let spec = match self {
             ReplicaCol::Name => ("NAME", name, 0, false),
-            ReplicaCol::State => ("STATE", 10, 1, false),
+            ReplicaCol::Host => ("HOST", host, 1, false),
+            ReplicaCol::State => ("STATE", state, 1, false),
             ReplicaCol::Health => ("HEALTH", 11, 1, false),
             ReplicaCol::Up => ("UP", 7, 3, true),
             ReplicaCol::Restarts => ("RST", 4, 4, true),
@@ -398,6 +402,14 @@ fn row_cell(
             w,
             style,
         ),
+        // A Swarm service whose tasks Swarm cannot place: its reason, on
+        // the row itself, where the history would be.
+        GroupCol::History if pending_of(app, r).is_some() => cell(
+            format!("pending: {}", pending_of(app, r).unwrap_or_default()),
+            right,
+            w,
+            t.warning,
+        ),
         GroupCol::History => {
             let hist = app.fleet.cpu_history(&r.replicas, w as usize, app.now);
             // Against the CPU limit when every replica has one: a bar shows
@@ -406,6 +418,17 @@ fn row_cell(
             Cell::from(Span::styled(format::sparkline(&hist, ceiling), t.sparkline))
         }
     }
+}
+
+/// Swarm's reason a service row's tasks do not run, if it gives one.
+fn pending_of<'a>(app: &'a App, r: &Row) -> Option<&'a str> {
+    let service = r.service.as_ref()?;
+    let s = app
+        .fleet
+        .swarm_services()
+        .iter()
+        .find(|s| s.placement.service == *service)?;
+    s.stuck().and(s.pending.as_deref())
 }
 
 pub fn draw_replicas(f: &mut Frame, app: &App, area: Rect, block: Block) {
@@ -418,7 +441,16 @@ pub fn draw_replicas(f: &mut Frame, app: &App, area: Rect, block: Block) {
     } else {
         40
     });
-    let cols = ReplicaCol::iter().map(|c| c.col(name_w)).collect();
+    let host_w = name_width(reps.iter().map(|r| app.hosts.name(r.host)), "HOST", 4);
+    // "stale 03:12:05" where a replica's host is lost.
+    let stale = reps
+        .iter()
+        .any(|r| app.hosts.get(r.host).lost_since().is_some());
+    let state_w = if stale { 14 } else { 10 };
+    let cols = ReplicaCol::iter()
+        .filter(|c| *c != ReplicaCol::Host || app.hosts.several())
+        .map(|c| c.col(name_w, host_w, state_w))
+        .collect();
     let cols = with_metrics(app, cols, Scope::Replica);
     render_table(
         f,
@@ -519,6 +551,20 @@ fn replica_cell(app: &App, r: &Replica, col: ReplicaCol, w: u16, right: bool) ->
             text::truncate_middle(&r.name, w as usize),
             t.title,
         )),
+        ReplicaCol::Host => cell(app.hosts.name(r.host).to_string(), right, w, t.text),
+        // Its host is lost: what it was is all that is known, since then.
+        ReplicaCol::State if app.hosts.get(r.host).lost_since().is_some() => {
+            let since = app.hosts.get(r.host).lost_since().expect("lost");
+            cell(
+                format!(
+                    "stale {}",
+                    since.with_timezone(&app.local_offset).format("%H:%M:%S")
+                ),
+                right,
+                w,
+                t.warning,
+            )
+        }
         ReplicaCol::State => {
             let text = if r.is_running() || r.state == State::Created {
                 r.state.to_string()

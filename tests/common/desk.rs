@@ -45,7 +45,7 @@ impl Desk {
         let (tx, rx) = mpsc::channel(4096);
         let docker = Arc::new(d);
         let work = Work::new(
-            docker.clone(),
+            vec![(docker.clone(), "local (test)".into())],
             app.fleet.topology.clone(),
             journal,
             Context {
@@ -68,7 +68,7 @@ impl Desk {
 
     pub async fn relist(&mut self) {
         let topology = self.app.fleet.topology.clone();
-        let manager = self.app.daemon.is_swarm_manager();
+        let manager = self.app.daemon().is_swarm_manager();
         let listing = sources::list(&self.docker, &topology, &HashMap::new(), manager)
             .await
             .unwrap();

@@ -7,7 +7,9 @@
 
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod desk;
+pub mod tmux;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -328,7 +330,7 @@ pub async fn app_on(
         agile_deck::fleet::Fleet::new(topology),
         agile_deck::keymap::Keymap::default_keymap(),
         agile_deck::theme::Theme::default_theme(),
-        "local (test)".into(),
+        agile_deck::app::Hosts::single("local", "test"),
     );
     app.update(agile_deck::app::Msg::Daemon(info));
     (app, docker)

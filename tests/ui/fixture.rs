@@ -4,10 +4,10 @@
 
 #![allow(unused_imports)]
 
-pub use agile_deck::app::{App, Link, Msg};
+pub use agile_deck::app::{App, Hosts, Link, Msg};
 pub use agile_deck::fleet::Fleet;
 pub use agile_deck::keymap::Keymap;
-pub use agile_deck::model::{DaemonInfo, Health, NetworkAttachment, PortMapping, Replica};
+pub use agile_deck::model::{DaemonInfo, Health, HostId, NetworkAttachment, PortMapping, Replica};
 pub use agile_deck::stats::{Counters, Sample};
 pub use agile_deck::theme::Theme;
 pub use agile_deck::topology::Topology;
@@ -190,6 +190,7 @@ pub fn fixture() -> App {
     fleet.networks = agile_deck::demo::zones()
         .iter()
         .map(|z| agile_deck::model::DockerNetwork {
+            host: Default::default(),
             id: z.name.clone(),
             name: z.name.clone(),
             driver: "bridge".into(),
@@ -239,10 +240,11 @@ pub fn fixture() -> App {
         fleet,
         Keymap::default_keymap(),
         Theme::default_theme(),
-        "local (unix:///var/run/docker.sock)".into(),
+        Hosts::single("local", "unix:///var/run/docker.sock"),
     );
     app.now = now();
-    app.daemon = DaemonInfo {
+    let host = app.hosts.get_mut(HostId(0));
+    host.daemon = DaemonInfo {
         name: "deck-host".into(),
         server_version: "20.10.24".into(),
         api_version: "1.41".into(),
@@ -252,8 +254,7 @@ pub fn fixture() -> App {
         mem_total: 24 << 30,
         cgroup_version: "1".into(),
     };
-    app.link = Link::Up;
-    app.listed = true;
+    (host.link, host.listed) = (Link::Up, true);
     app.watching_since = Some(now() - Duration::minutes(10));
     app
 }

@@ -148,8 +148,8 @@ fn empty_daemon_and_loading() {
     let mut app = fixture();
     app.fleet = Fleet::new(Topology::default_topology());
     insta::assert_snapshot!("empty_80x24", render(&mut app, 80, 24));
-    app.listed = false;
-    app.link = Link::Connecting;
+    let host = app.hosts.get_mut(HostId(0));
+    (host.link, host.listed) = (Link::Connecting, false);
     insta::assert_snapshot!("loading_80x24", render(&mut app, 80, 24));
 }
 
@@ -459,8 +459,9 @@ fn every_view_draws_at_every_size() {
 /// drained, this daemon's own with its live load.
 fn with_nodes(app: &mut App) {
     use agile_deck::model::{SwarmNode, SwarmRole};
-    app.daemon.swarm = SwarmRole::Manager;
-    app.daemon.node_id = "n1".into();
+    let host = app.hosts.get_mut(HostId(0));
+    host.daemon.swarm = SwarmRole::Manager;
+    host.daemon.node_id = "n1".into();
     let node = |id: &str, host: &str, role: SwarmRole| SwarmNode {
         id: id.into(),
         hostname: host.into(),
@@ -530,6 +531,7 @@ fn a_pending_swarm_service_says_why() {
     };
     let name = "stack_postgres-replica";
     app.fleet.set_swarm_services(vec![SwarmService {
+        rules: Default::default(),
         id: "s1".into(),
         name: name.into(),
         image: "agile-sim:0.1.0".into(),

@@ -1,0 +1,195 @@
+//! The Docker hosts agile-deck watches, and what it knows of each link:
+//! its name, address, what its daemon says of itself, whether it answers.
+//! Plain data owned by the app; each host's sources run apart in the
+//! runtime, so one slow or lost host never holds the others up.
+
+use chrono::{DateTime, Utc};
+
+use crate::model::{DaemonInfo, HostId};
+
+/// The state of the link to one daemon.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Link {
+    Connecting,
+    Up,
+    /// Lost at `since` (the moment its sources first failed).
+    Down {
+        error: String,
+        since: DateTime<Utc>,
+    },
+}
+
+/// One host, as the app knows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Host {
+    /// Short name for the header, the HOST column and `host=`.
+    pub name: String,
+    /// Where it is, e.g. `unix:///var/run/docker.sock`.
+    pub url: String,
+    pub daemon: DaemonInfo,
+    pub link: Link,
+    /// A full listing arrived (its replicas are known).
+    pub listed: bool,
+    /// No operation on it (`read_only` in its `[[host]]` table).
+    pub read_only: bool,
+}
+
+impl Host {
+    pub fn new(name: impl Into<String>, url: impl Into<String>) -> Host {
+        Host {
+            name: name.into(),
+            url: url.into(),
+            daemon: DaemonInfo::default(),
+            link: Link::Connecting,
+            listed: false,
+            read_only: false,
+        }
+    }
+
+    /// The header's and the journal's label: `name (url)`.
+    pub fn label(&self) -> String {
+        format!("{} ({})", self.name, self.url)
+    }
+
+    pub fn is_up(&self) -> bool {
+        self.link == Link::Up
+    }
+
+    /// When the link was lost, if it is.
+    pub fn lost_since(&self) -> Option<DateTime<Utc>> {
+        match self.link {
+            Link::Down { since, .. } => Some(since),
+            _ => None,
+        }
+    }
+}
+
+/// Every host, in the order given; `HostId` is the index.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hosts {
+    list: Vec<Host>,
+    /// `:host NAME` shows only that host's replicas; None shows all.
+    pub focus: Option<HostId>,
+}
+
+impl Hosts {
+    pub fn new(list: Vec<Host>) -> Hosts {
+        assert!(!list.is_empty(), "at least one host");
+        Hosts { list, focus: None }
+    }
+
+    pub fn single(name: impl Into<String>, url: impl Into<String>) -> Hosts {
+        Hosts::new(vec![Host::new(name, url)])
+    }
+
+    pub fn get(&self, id: HostId) -> &Host {
+        &self.list[usize::from(id.0)]
+    }
+
+    pub fn get_mut(&mut self, id: HostId) -> &mut Host {
+        &mut self.list[usize::from(id.0)]
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (HostId, &Host)> {
+        self.list
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (HostId(i as u16), h))
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = HostId> + use<> {
+        (0..self.list.len() as u16).map(HostId)
+    }
+
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// More than one host: replicas show where they run.
+    pub fn several(&self) -> bool {
+        self.list.len() > 1
+    }
+
+    pub fn by_name(&self, name: &str) -> Option<HostId> {
+        self.iter().find(|(_, h)| h.name == name).map(|(id, _)| id)
+    }
+
+    pub fn name(&self, id: HostId) -> &str {
+        &self.get(id).name
+    }
+
+    /// The first host. With one host it is the host; with several it is
+    /// what the single-host parts of the screen (version, figures) show.
+    pub fn first(&self) -> &Host {
+        &self.list[0]
+    }
+
+    /// Every host has been listed once: the fleet is complete.
+    pub fn all_listed(&self) -> bool {
+        self.list.iter().all(|h| h.listed)
+    }
+
+    /// Some host has been listed: there is something to show.
+    pub fn any_listed(&self) -> bool {
+        self.list.iter().any(|h| h.listed)
+    }
+
+    pub fn up_count(&self) -> usize {
+        self.list.iter().filter(|h| h.is_up()).count()
+    }
+
+    /// A Swarm manager among the hosts: it lists services, tasks and nodes.
+    pub fn manager(&self) -> Option<HostId> {
+        self.iter()
+            .find(|(_, h)| h.is_up() && h.daemon.is_swarm_manager())
+            .map(|(id, _)| id)
+    }
+
+    /// The host whose daemon is this Swarm node, if it is one of ours.
+    pub fn of_node(&self, node_id: &str) -> Option<HostId> {
+        self.iter()
+            .find(|(_, h)| !node_id.is_empty() && h.daemon.node_id == node_id)
+            .map(|(id, _)| id)
+    }
+
+    /// Does the focus let this host's things show?
+    pub fn shows(&self, id: HostId) -> bool {
+        self.focus.is_none_or(|f| f == id)
+    }
+
+    /// Names for `host=` and `:host` completion.
+    pub fn names(&self) -> Vec<String> {
+        self.list.iter().map(|h| h.name.clone()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_ids_and_states() {
+        let mut hosts = Hosts::new(vec![
+            Host::new("a", "unix:///a.sock"),
+            Host::new("b", "unix:///b.sock"),
+        ]);
+        assert!(hosts.several());
+        assert_eq!(hosts.by_name("b"), Some(HostId(1)));
+        assert_eq!(hosts.by_name("c"), None);
+        assert_eq!(hosts.up_count(), 0);
+        hosts.get_mut(HostId(1)).link = Link::Up;
+        hosts.get_mut(HostId(1)).daemon.swarm = crate::model::SwarmRole::Manager;
+        hosts.get_mut(HostId(1)).daemon.node_id = "n2".into();
+        assert_eq!(hosts.manager(), Some(HostId(1)));
+        assert_eq!(hosts.of_node("n2"), Some(HostId(1)));
+        assert_eq!(hosts.of_node(""), None);
+        assert!(hosts.shows(HostId(0)));
+        hosts.focus = Some(HostId(1));
+        assert!(!hosts.shows(HostId(0)) && hosts.shows(HostId(1)));
+        assert_eq!(hosts.get(HostId(0)).label(), "a (unix:///a.sock)");
+    }
+}

@@ -1,0 +1,266 @@
+//! `ssh://user@host[:port]` daemons, the way the docker CLI reaches them:
+//! the user's own `ssh` (their config, agent and known hosts) runs
+//! `docker system dial-stdio` on the host, which joins its stdin and
+//! stdout to the daemon's socket. agile-deck gives the Docker client a
+//! private local socket instead of the daemon's; each connection to it is
+//! one such `ssh`, all of them over one SSH session (`ControlMaster`), so
+//! a stream per container costs a channel, not a login.
+//!
+//! `BatchMode=yes`: a key or an agent, never a password prompt inside the
+//! dashboard. What ssh says when it fails is kept for the message.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::process::Command;
+
+/// Where an `ssh://` URL points.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub user: Option<String>,
+    pub host: String,
+    pub port: Option<u16>,
+}
+
+impl Target {
+    pub fn parse(url: &str) -> Result<Target, String> {
+        let rest = url
+            .strip_prefix("ssh://")
+            .ok_or_else(|| format!("{url:?} is not an ssh:// address"))?;
+        let rest = rest.trim_end_matches('/');
+        let (user, hostport) = match rest.rsplit_once('@') {
+            Some((u, h)) => (Some(u.to_string()), h),
+            None => (None, rest),
+        };
+        let (host, port) = match hostport.strip_prefix('[') {
+            // [v6]:port
+            Some(v6) => {
+                let (h, after) = v6
+                    .split_once(']')
+                    .ok_or_else(|| format!("{url:?}: no closing ] in the address"))?;
+                (h.to_string(), after.strip_prefix(':'))
+            }
+            None => match hostport.rsplit_once(':') {
+                Some((h, p)) => (h.to_string(), Some(p)),
+                None => (hostport.to_string(), None),
+            },
+        };
+        let port = port
+            .map(|p| {
+                p.parse::<u16>()
+                    .map_err(|_| format!("{url:?}: {p:?} is not a port"))
+            })
+            .transpose()?;
+        if host.is_empty() {
+            return Err(format!("{url:?}: no host"));
+        }
+        Ok(Target { user, host, port })
+    }
+
+    /// The `ssh` arguments that reach it, before the remote command.
+    pub fn args(&self, control: &Path) -> Vec<String> {
+        let mut args = vec![
+            "-o".into(),
+            "BatchMode=yes".into(),
+            "-o".into(),
+            "ControlMaster=auto".into(),
+            "-o".into(),
+            format!("ControlPath={}", control.display()),
+        ];
+        if let Some(p) = self.port {
+            args.extend(["-p".into(), p.to_string()]);
+        }
+        if let Some(u) = &self.user {
+            args.extend(["-l".into(), u.clone()]);
+        }
+        args.push("--".into());
+        args.push(self.host.clone());
+        args
+    }
+}
+
+/// A private local socket that reaches one `ssh://` daemon. Dropping it
+/// stops accepting; the folder goes with it.
+pub struct Relay {
+    pub socket: PathBuf,
+    dir: PathBuf,
+    /// The last line ssh wrote on stderr, for the failure message.
+    last_error: Arc<Mutex<Option<String>>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Relay {
+    /// Start relaying (needs a tokio runtime). Nothing is dialled until
+    /// the Docker client connects.
+    pub fn start(url: &str) -> Result<Relay, String> {
+        let target = Target::parse(url)?;
+        let dir = private_dir()?;
+        let socket = dir.join("docker.sock");
+        let control = dir.join("ssh-control");
+        let listener = UnixListener::bind(&socket)
+            .map_err(|e| format!("cannot make the local socket {}: {e}", socket.display()))?;
+        let last_error = Arc::new(Mutex::new(None));
+        let args = target.args(&control);
+        let said = last_error.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((conn, _)) = listener.accept().await {
+                tokio::spawn(relay(conn, args.clone(), said.clone()));
+            }
+        });
+        Ok(Relay {
+            socket,
+            dir,
+            last_error,
+            accept,
+        })
+    }
+
+    /// What ssh said last on stderr, if anything.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.lock().expect("not poisoned").clone()
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.accept.abort();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The relays of this process, by URL: one per `ssh://` host, for as long
+/// as the process runs (`close_all` at the end removes their folders).
+static RELAYS: Mutex<Vec<(String, Relay)>> = Mutex::new(Vec::new());
+
+/// The local socket that reaches `url`'s daemon (its relay started on
+/// first use).
+pub fn socket_for(url: &str) -> Result<PathBuf, String> {
+    let mut relays = RELAYS.lock().expect("not poisoned");
+    if let Some((_, r)) = relays.iter().find(|(u, _)| u == url) {
+        return Ok(r.socket.clone());
+    }
+    let relay = Relay::start(url)?;
+    let socket = relay.socket.clone();
+    relays.push((url.to_string(), relay));
+    Ok(socket)
+}
+
+/// What ssh said last for `url`, if anything.
+pub fn said(url: &str) -> Option<String> {
+    let relays = RELAYS.lock().expect("not poisoned");
+    relays
+        .iter()
+        .find(|(u, _)| u == url)
+        .and_then(|(_, r)| r.last_error())
+}
+
+/// Stop every relay and remove their folders (at exit).
+pub fn close_all() {
+    RELAYS.lock().expect("not poisoned").clear();
+}
+
+/// A fresh folder only this user can enter, for the socket and ssh's
+/// control socket.
+fn private_dir() -> Result<PathBuf, String> {
+    use std::os::unix::fs::DirBuilderExt;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let base = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|p| p.is_dir())
+        .unwrap_or_else(std::env::temp_dir);
+    let dir = base.join(format!(
+        "agile-deck-ssh-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
+    Ok(dir)
+}
+
+/// One connection: one `ssh … docker system dial-stdio`, bytes both ways
+/// until either side closes; the ssh ends with it.
+async fn relay(conn: UnixStream, args: Vec<String>, said: Arc<Mutex<Option<String>>>) {
+    let child = Command::new("ssh")
+        .args(&args)
+        .args(["docker", "system", "dial-stdio"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            *said.lock().expect("not poisoned") = Some(format!("cannot run ssh: {e}"));
+            return;
+        }
+    };
+    let (Some(mut stdin), Some(mut stdout), Some(stderr)) =
+        (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    else {
+        return;
+    };
+    let errors = tokio::spawn(async move {
+        let mut lines = BufReader::new(stderr).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if !line.trim().is_empty() {
+                *said.lock().expect("not poisoned") = Some(line);
+            }
+        }
+    });
+    let (mut from, mut to) = conn.into_split();
+    let up = async {
+        let _ = tokio::io::copy(&mut from, &mut stdin).await;
+        let _ = stdin.shutdown().await;
+    };
+    let down = async {
+        let _ = tokio::io::copy(&mut stdout, &mut to).await;
+        let _ = to.shutdown().await;
+    };
+    // Each way ends at its end of file: the exchange is over when both are.
+    tokio::join!(up, down);
+    let _ = child.kill().await;
+    let _ = errors.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_as_the_docker_cli_reads_them() {
+        let t = Target::parse("ssh://ops@web-2:2222").unwrap();
+        assert_eq!(
+            t,
+            Target {
+                user: Some("ops".into()),
+                host: "web-2".into(),
+                port: Some(2222)
+            }
+        );
+        let t = Target::parse("ssh://web-2").unwrap();
+        assert_eq!((t.user, t.port), (None, None));
+        let t = Target::parse("ssh://root@[fd00::2]:22").unwrap();
+        assert_eq!((t.host.as_str(), t.port), ("fd00::2", Some(22)));
+        assert!(
+            Target::parse("ssh://ops@web:x")
+                .unwrap_err()
+                .contains("not a port")
+        );
+        assert!(Target::parse("tcp://web").is_err());
+        let args = Target::parse("ssh://ops@web-2:2222")
+            .unwrap()
+            .args(Path::new("/run/x/c"));
+        assert_eq!(
+            args.join(" "),
+            "-o BatchMode=yes -o ControlMaster=auto -o ControlPath=/run/x/c -p 2222 -l ops -- web-2"
+        );
+    }
+}
