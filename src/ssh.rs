@@ -8,6 +8,7 @@
 //!
 //! `BatchMode=yes`: a key or an agent, never a password prompt inside the
 //! dashboard. What ssh says when it fails is kept for the message.
+//! `AGILE_DECK_SSH` names another ssh command line (`ssh -F FILE`).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -184,10 +185,23 @@ fn private_dir() -> Result<PathBuf, String> {
     Ok(dir)
 }
 
+/// The ssh program and its own options: `AGILE_DECK_SSH` (e.g. `ssh -F
+/// ~/.ssh/prod_config`, split at spaces), else `ssh`.
+fn ssh_program() -> (String, Vec<String>) {
+    let line = std::env::var("AGILE_DECK_SSH").unwrap_or_default();
+    let mut words = line.split_whitespace().map(String::from);
+    match words.next() {
+        Some(program) => (program, words.collect()),
+        None => ("ssh".into(), Vec::new()),
+    }
+}
+
 /// One connection: one `ssh … docker system dial-stdio`, bytes both ways
 /// until either side closes; the ssh ends with it.
 async fn relay(conn: UnixStream, args: Vec<String>, said: Arc<Mutex<Option<String>>>) {
-    let child = Command::new("ssh")
+    let (program, options) = ssh_program();
+    let child = Command::new(program)
+        .args(&options)
         .args(&args)
         .args(["docker", "system", "dial-stdio"])
         .stdin(Stdio::piped())

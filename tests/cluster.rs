@@ -548,3 +548,52 @@ fn figures(line: &str) -> bool {
         w.contains('.') && w.parse::<f64>().is_ok()
     })
 }
+
+/// How long the real binary takes to show `ok` on screen, watching `hosts`.
+fn time_to_screen(name: &str, hosts: &str, ok: impl Fn(&str) -> bool) -> Duration {
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let t = Tmux::start_sized(
+        name,
+        &format!(
+            "XDG_STATE_HOME={} {BIN} --no-prometheus {hosts}",
+            dir.path().display()
+        ),
+        (160, 48),
+    );
+    t.wait("the hosts that answer, listed", Duration::from_secs(20), ok);
+    started.elapsed()
+}
+
+/// A host whose socket accepts and never answers: the other two are on
+/// screen as soon as without it, and it shows as connecting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_that_never_answers_delays_nothing() {
+    if !common::tool_or_skip("a_host_that_never_answers_delays_nothing", "tmux") {
+        return;
+    }
+    let Some(c) = Cluster::up_or_skip("a_host_that_never_answers_delays_nothing").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("silent.sock");
+    // Bound, never accepted: a connection waits in the backlog forever.
+    let _silent = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let two = c.host_flags(&["c1", "c2"]);
+    let both_up = |s: &str| s.contains("c1 ●") && s.contains("c2 ●");
+    let without = time_to_screen("answering", &two, both_up);
+    let with = time_to_screen(
+        "silent",
+        &format!("{two} --host silent=unix://{}", sock.display()),
+        |s| both_up(s) && s.contains("silent …"),
+    );
+    eprintln!(
+        "c1 and c2 listed: {} ms alone, {} ms beside a host that never answers",
+        without.as_millis(),
+        with.as_millis()
+    );
+    assert!(
+        with <= without + Duration::from_millis(1000),
+        "the silent host delayed the others: {with:?} against {without:?}"
+    );
+}

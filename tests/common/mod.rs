@@ -9,6 +9,7 @@
 
 pub mod cluster;
 pub mod desk;
+pub mod sshd;
 pub mod tmux;
 
 use std::process::Command;
