@@ -175,12 +175,23 @@ pub enum DemoAction {
         /// Extra label KEY=VALUE on everything created (the tests mark their runs).
         #[arg(long, value_name = "KEY=VALUE", hide = true)]
         label: Vec<String>,
+        /// The reference's production shape as Swarm services on the cluster
+        /// of the given hosts (a manager among them), the node labels it needs
+        /// after you confirm them.
+        #[arg(long)]
+        swarm: bool,
+        /// Confirm the node labels without asking (--swarm).
+        #[arg(long, requires = "swarm")]
+        yes: bool,
     },
     /// Remove every container and network the demo created, nothing else,
     /// and stop the demo's Prometheus.
     Down {
         #[arg(long, value_name = "KEY=VALUE", hide = true)]
         label: Vec<String>,
+        /// Remove the Swarm demo: its services, networks and the node labels it added.
+        #[arg(long)]
+        swarm: bool,
     },
 }
 

@@ -249,6 +249,83 @@ fn with_client(
     Ok((client, p))
 }
 
+/// `demo up --swarm` / `demo down --swarm` on the cluster of the given
+/// hosts: the image built on each of them, the services created on a
+/// manager among them, the node labels it needs applied once confirmed.
+async fn demo_swarm(specs: &[connect::HostSpec], action: &DemoAction) -> Result<(), Fail> {
+    let mut manager = None;
+    let mut all = Vec::new();
+    for spec in specs {
+        let (docker, info) = connect(&spec.endpoint).await?;
+        if manager.is_none() && info.is_swarm_manager() {
+            manager = Some((docker.clone(), spec.name.clone()));
+        }
+        all.push((docker, spec.name.clone()));
+    }
+    let Some((docker, name)) = manager else {
+        return Err(eyre!(
+            "none of the hosts ({}) is a Swarm manager: give one with --host, or make one with `docker swarm init`",
+            specs
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    };
+    if let DemoAction::Down { .. } = action {
+        eprintln!("agile-deck: removing the Swarm demo through {name}");
+        return demo::swarm::down(&docker, &mut progress).await;
+    }
+    let yes = matches!(action, DemoAction::Up { yes: true, .. });
+    let mut image = String::new();
+    for (d, host) in &all {
+        eprintln!("agile-deck: the workload image on {host}");
+        image = demo::ensure_image(d, &mut progress).await?;
+    }
+    let nodes = agile_deck::sources::list_nodes(&docker)
+        .await
+        .wrap_err("cannot list the Swarm's nodes")?;
+    let plan = demo::swarm::label_plan(&nodes);
+    if !plan.is_empty() {
+        eprintln!(
+            "agile-deck: the production shape places postgres-primary and redis-master by node label:"
+        );
+        for (node, change) in &plan {
+            eprintln!("  {}", change.cli(&node.hostname));
+        }
+        if !yes && !confirmed("apply these node labels?")? {
+            return Err(eyre!(
+                "nothing was changed (the labels were not confirmed; --yes confirms them)"
+            ));
+        }
+        demo::swarm::apply_labels(&docker, &plan).await?;
+    }
+    eprintln!("agile-deck: the production shape as Swarm services through {name}");
+    demo::swarm::up(&docker, &image, &mut progress).await?;
+    eprintln!(
+        "agile-deck: the Swarm demo is up. Watch it with: agile-deck {}",
+        specs
+            .iter()
+            .map(|s| format!("--host {}={}", s.name, s.endpoint.url))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    Ok(())
+}
+
+/// Ask on the terminal; a non-interactive stdin is a no.
+fn confirmed(question: &str) -> Result<bool, Fail> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        return Ok(false);
+    }
+    eprint!("{question} [y/N] ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
 /// Start the demo deployment, and its Prometheus when there is one to run.
 async fn demo_up(
     docker: &bollard::Docker,
@@ -364,16 +441,22 @@ async fn run(mut cli: Cli) -> Result<(), Fail> {
         return emit(text.as_bytes());
     }
 
+    if let Some(Command::Demo {
+        action: action @ (DemoAction::Up { swarm: true, .. } | DemoAction::Down { swarm: true, .. }),
+    }) = &cli.command
+    {
+        return demo_swarm(&specs, action).await;
+    }
     if let Some(Command::Demo { action }) = &cli.command {
         let endpoint = one_host()?;
         let (docker, _) = connect(&endpoint).await?;
         return match action {
-            DemoAction::Up { label } => {
+            DemoAction::Up { label, .. } => {
                 demo_up(&docker, &endpoint, &parse_labels(label).map_err(Fail::msg)?).await?;
                 eprintln!("agile-deck: demo is up. Watch it with: agile-deck");
                 Ok(())
             }
-            DemoAction::Down { label } => {
+            DemoAction::Down { label, .. } => {
                 eprintln!(
                     "agile-deck: removing the demo deployment from {}",
                     endpoint.url

@@ -597,3 +597,225 @@ async fn a_host_that_never_answers_delays_nothing() {
         "the silent host delayed the others: {with:?} against {without:?}"
     );
 }
+
+/// `demo down --swarm` when dropped, so a failed test leaves no demo.
+struct SwarmDemo(String);
+
+impl SwarmDemo {
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        let mut cmd = std::process::Command::new(BIN);
+        for h in self.0.split_whitespace() {
+            cmd.arg(h);
+        }
+        cmd.args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for SwarmDemo {
+    fn drop(&mut self) {
+        let _ = self.run(&["demo", "down", "--swarm"]);
+    }
+}
+
+/// The reference's production shape on the three nodes: the node labels
+/// only once confirmed, control on the manager, postgres-primary and
+/// redis-master where the labels say, the Layers and Nodes views showing
+/// it; `demo down --swarm` removes exactly it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_production_shape_on_the_cluster() {
+    if !common::tool_or_skip("the_production_shape_on_the_cluster", "tmux") {
+        return;
+    }
+    let Some(c) = Cluster::up_or_skip("the_production_shape_on_the_cluster").await else {
+        return;
+    };
+    let hosts = c.host_flags(&NODES);
+    let demo = SwarmDemo(hosts.clone());
+    // Something of the test's own, which the demo must leave alone.
+    let mine = format!("mine{}", c.id);
+    c.docker(
+        "c1",
+        &[
+            "service",
+            "create",
+            "--detach",
+            "--name",
+            &mine,
+            "--endpoint-mode",
+            "dnsrr",
+            "--no-resolve-image",
+            "--label",
+            &c.label(),
+            &agile_deck::demo::image_tag(),
+        ],
+    );
+    let services = |filter: &str| -> Vec<String> {
+        let mut v: Vec<String> = c
+            .docker(
+                "c1",
+                &["service", "ls", "--filter", filter, "--format", "{{.Name}}"],
+            )
+            .lines()
+            .map(String::from)
+            .collect();
+        v.sort();
+        v
+    };
+    let demo_filter = "label=agile-deck.demo-swarm";
+
+    // Not confirmed (no terminal, no --yes): nothing changes.
+    let out = demo.run(&["demo", "up", "--swarm"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("docker node update --label-add db=primary"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was changed"), "{err}");
+    assert!(services(demo_filter).is_empty());
+
+    let out = demo.run(&["demo", "up", "--swarm", "--yes"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(services(demo_filter).len(), 9);
+    common::wait_for(
+        "every demo service converged",
+        Duration::from_secs(120),
+        || {
+            let ls = c.docker(
+                "c1",
+                &[
+                    "service",
+                    "ls",
+                    "--filter",
+                    demo_filter,
+                    "--format",
+                    "{{.Replicas}}",
+                ],
+            );
+            ls.lines()
+                .all(|r| r.split_once('/').is_some_and(|(a, b)| a == b))
+                .then_some(())
+        },
+    );
+    let nodes_of = |service: &str| -> Vec<String> {
+        let mut v: Vec<String> = c
+            .docker(
+                "c1",
+                &[
+                    "service",
+                    "ps",
+                    service,
+                    "--filter",
+                    "desired-state=running",
+                    "--format",
+                    "{{.Node}}",
+                ],
+            )
+            .lines()
+            .map(String::from)
+            .collect();
+        v.sort();
+        v
+    };
+    let label_of = |node: &str, key: &str| {
+        c.docker(
+            "c1",
+            &[
+                "node",
+                "inspect",
+                node,
+                "--format",
+                &format!("{{{{index .Spec.Labels \"{key}\"}}}}"),
+            ],
+        )
+        .trim()
+        .to_string()
+    };
+    assert_eq!(
+        nodes_of("agile_control"),
+        ["c1", "c1", "c1"],
+        "control on the manager"
+    );
+    let db = nodes_of("agile_postgres-primary");
+    assert_eq!(
+        label_of(&db[0], "db"),
+        "primary",
+        "postgres-primary on db=primary"
+    );
+    let cache = nodes_of("agile_redis-master");
+    assert_eq!(label_of(&cache[0], "cache"), "primary");
+    let spread = nodes_of("agile_development-team");
+    assert!(
+        spread
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+            >= 2,
+        "{spread:?}"
+    );
+
+    // The Layers and Nodes views show it.
+    let dir = tempfile::tempdir().unwrap();
+    let t = Tmux::start_sized(
+        "cluster-prod",
+        &format!(
+            "XDG_STATE_HOME={} {BIN} --no-prometheus {hosts}",
+            dir.path().display()
+        ),
+        (160, 48),
+    );
+    t.keys(&[":", "nodes", "Enter"]);
+    t.wait(
+        "the labels in the Nodes view",
+        Duration::from_secs(20),
+        |s| {
+            s.lines()
+                .any(|l| l.starts_with(&format!("│{} ", db[0])) && l.contains("db=primary"))
+                && s.lines().any(|l| {
+                    l.starts_with(&format!("│{} ", cache[0])) && l.contains("cache=primary")
+                })
+        },
+    );
+    t.keys(&[":", "layers", "Enter", "/", "component=postgres", "Enter"]);
+    t.wait("data", Duration::from_secs(10), |s| s.contains("│data"));
+    t.keys(&["Enter"]);
+    t.wait(
+        "postgres-primary's task on its node",
+        Duration::from_secs(20),
+        |s| {
+            s.lines()
+                .any(|l| l.contains("tasks .1") && l.contains(&format!(" {} running", db[0])))
+        },
+    );
+    drop(t);
+
+    let out = demo.run(&["demo", "down", "--swarm"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(services(demo_filter).is_empty());
+    assert_eq!(
+        services(&format!("label={}", c.label())),
+        [mine],
+        "ours untouched"
+    );
+    for n in NODES {
+        assert_eq!(label_of(n, "db"), "");
+        assert_eq!(label_of(n, "cache"), "");
+    }
+    common::wait_for("the demo's networks gone", Duration::from_secs(30), || {
+        c.docker("c1", &["network", "ls", "--filter", demo_filter, "-q"])
+            .trim()
+            .is_empty()
+            .then_some(())
+    });
+}

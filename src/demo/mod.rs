@@ -9,6 +9,7 @@
 
 mod deployment;
 mod image;
+pub mod swarm;
 
 pub use deployment::{
     DemoReplica, Zone, alias_networks, container_body, deployment, monitoring, zones,

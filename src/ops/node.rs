@@ -231,8 +231,28 @@ fn drain_effects(
 }
 
 /// Carry out a node change on the manager `docker` is: the node found
-/// again by id, else by hostname, at its current version.
+/// again by id, else by hostname, at its current version. The node's own
+/// status reports bump its version too: an update Swarm calls "out of
+/// sequence" is tried again on the version of now.
 pub async fn update(
+    docker: &Docker,
+    id: &str,
+    hostname: &str,
+    change: &NodeChange,
+) -> Result<String, StepError> {
+    let mut tries = 0;
+    loop {
+        match update_once(docker, id, hostname, change).await {
+            Err(e) if tries < 5 && e.message.contains("out of sequence") => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn update_once(
     docker: &Docker,
     id: &str,
     hostname: &str,

@@ -101,8 +101,14 @@ pub fn draw_detail(f: &mut Frame, app: &App, rows: &[crate::fleet::Row], area: R
                     })
                     .collect();
                 let ports: Vec<String> = r.ports.iter().map(|p| p.to_string()).collect();
+                // Where it runs, when there is more than one place.
+                let host = if app.hosts.several() {
+                    format!("host {}  ", app.hosts.name(r.host))
+                } else {
+                    String::new()
+                };
                 let summary = format!(
-                    "image {}  up {}  restarts {}  limits cpu {} mem {}",
+                    "{host}image {}  up {}  restarts {}  limits cpu {} mem {}",
                     r.image,
                     uptime(app, r),
                     r.restart_count,

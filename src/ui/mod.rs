@@ -481,6 +481,14 @@ fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
                 (km.hint(Action::Retire), "retire"),
             ]);
         }
+    } else if app.views.view == crate::app::views::View::Nodes {
+        if !app.ops.read_only {
+            hints.extend([
+                (km.hint(Action::StopOp), "drain"),
+                (km.hint(Action::StartOp), "activate"),
+                (km.hint(Action::Undo), "undo"),
+            ]);
+        }
     } else {
         match app.frame().level {
             Level::Replica { .. } => {}
