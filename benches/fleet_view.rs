@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{sh, vm_hwm_kib};
+use common::{Pane, deck_full, sh, vm_hwm_kib};
 
 const BIN: &str = env!("CARGO_BIN_EXE_agile-deck");
 
@@ -68,85 +68,6 @@ fn daemon_ticks() -> u64 {
 
 fn hz() -> f64 {
     sh("getconf", &["CLK_TCK"]).trim().parse().unwrap_or(100.0)
-}
-
-struct Pane {
-    socket: String,
-}
-
-impl Pane {
-    /// `height`: `docker stats` shows only the containers that fit.
-    /// A pane running `command`. The tmux server starts first, with a
-    /// placeholder, so its own start-up is not counted as the tool's.
-    fn start(name: &str, command: &str, height: usize) -> (Pane, u32) {
-        let pane = Pane::open(name, height);
-        let pid = pane.run(command);
-        (pane, pid)
-    }
-
-    fn open(name: &str, height: usize) -> Pane {
-        let socket = format!("agile-deck-bench-{name}-{}", std::process::id());
-        let ok = Command::new("tmux")
-            .args([
-                "-L",
-                &socket,
-                "new-session",
-                "-d",
-                "-x",
-                "200",
-                "-y",
-                &height.to_string(),
-                "-s",
-                "b",
-                "sleep 100000",
-            ])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "tmux failed");
-        Pane { socket }
-    }
-
-    /// Replace the pane's program with `command`; its pid.
-    fn run(&self, command: &str) -> u32 {
-        let socket = &self.socket;
-        let ok = Command::new("tmux")
-            .args(["-L", socket, "respawn-pane", "-k", "-t", "b", command])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "tmux failed for {command}");
-        sh(
-            "tmux",
-            &[
-                "-L",
-                socket,
-                "display-message",
-                "-p",
-                "-t",
-                "b",
-                "#{pane_pid}",
-            ],
-        )
-        .trim()
-        .parse()
-        .unwrap()
-    }
-
-    fn screen(&self) -> String {
-        sh(
-            "tmux",
-            &["-L", &self.socket, "capture-pane", "-p", "-t", "b"],
-        )
-    }
-}
-
-impl Drop for Pane {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .status();
-    }
 }
 
 #[derive(Default, Clone, Copy)]
@@ -275,62 +196,13 @@ fn arg(args: &[String], name: &str, default: &str) -> String {
         .unwrap_or_else(|| default.to_string())
 }
 
-const LAYERS: [&str; 5] = ["frontend", "control", "coordination", "execution", "data"];
-
-/// Start `n` idle workload containers, four `docker run`s at a time.
+/// Start `n` idle workload containers on the machine's daemon.
 fn start_containers(label: &str, image: &str, from: usize, n: usize) {
-    let next = std::sync::atomic::AtomicUsize::new(from);
-    std::thread::scope(|s| {
-        for _ in 0..4 {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    if i >= from + n {
-                        break;
-                    }
-                    let name = format!("bench-{}-{i}", std::process::id());
-                    sh(
-                        "docker",
-                        &[
-                            "run",
-                            "-d",
-                            "--name",
-                            &name,
-                            "--label",
-                            label,
-                            "--label",
-                            &format!("layer={}", LAYERS[i % 5]),
-                            "--no-healthcheck",
-                            image,
-                        ],
-                    );
-                }
-            });
-        }
-    });
+    common::start_containers(&[], label, image, from, n);
 }
 
 fn running() -> usize {
     sh("docker", &["ps", "-q"]).lines().count()
-}
-
-/// agile-deck is full when every layer row has figures and none is
-/// partial, and the header counts every container as running.
-fn deck_full(n: usize) -> impl Fn(&str) -> bool {
-    move |s: &str| {
-        let rows: Vec<&str> = s
-            .lines()
-            .filter(|l| {
-                let t = l.trim_start_matches('│');
-                LAYERS.iter().any(|p| t.starts_with(&format!("{p} ")))
-            })
-            .collect();
-        s.contains(&format!(" {n}/{n} running"))
-            && rows.len() == 5
-            && rows
-                .iter()
-                .all(|r| !r.contains('…') && !r.contains('~') && r.contains('.'))
-    }
 }
 
 /// docker stats is full when every container's line shows a CPU figure.

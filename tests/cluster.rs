@@ -37,6 +37,21 @@ fn run_on(c: &Cluster, node: &str, prefix: &str, n: usize, layer: &str, team: Op
     }
 }
 
+/// The real binary in tmux at 160×48 on `hosts` (`--host` flags), with a
+/// state folder of its own (its journal).
+fn deck(name: &str, hosts: &str) -> (tempfile::TempDir, Tmux) {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Tmux::start_sized(
+        name,
+        &format!(
+            "XDG_STATE_HOME={} {BIN} --no-prometheus {hosts}",
+            dir.path().display()
+        ),
+        (160, 48),
+    );
+    (dir, t)
+}
+
 fn app_of(nodes: &[&str]) -> App {
     let hosts = nodes
         .iter()
@@ -228,16 +243,7 @@ async fn a_lost_host_goes_stale_and_comes_back() {
     };
     run_on(&c, "c1", "ctl", 1, "control", None);
     run_on(&c, "c3", "qa", 2, "execution", Some("qa"));
-    let dir = tempfile::tempdir().unwrap();
-    let t = Tmux::start_sized(
-        "cluster-lost",
-        &format!(
-            "XDG_STATE_HOME={} {BIN} --no-prometheus {}",
-            dir.path().display(),
-            c.host_flags(&NODES)
-        ),
-        (160, 48),
-    );
+    let (_dir, t) = deck("cluster-lost", &c.host_flags(&NODES));
     t.wait("three hosts up", Duration::from_secs(20), |s| {
         s.contains("hosts 3/3: c1 ● c2 ● c3 ●")
     });
@@ -373,16 +379,7 @@ async fn a_swarm_service_over_three_nodes() {
     common::wait_for("6 tasks, 2 per node", Duration::from_secs(60), || {
         (on("c1") == 2 && on("c2") == 2 && on("c3") == 2).then_some(())
     });
-    let dir = tempfile::tempdir().unwrap();
-    let t = Tmux::start_sized(
-        "cluster-swarm",
-        &format!(
-            "XDG_STATE_HOME={} {BIN} --no-prometheus {}",
-            dir.path().display(),
-            c.host_flags(&NODES)
-        ),
-        (160, 48),
-    );
+    let (dir, t) = deck("cluster-swarm", &c.host_flags(&NODES));
     t.wait("three hosts up", Duration::from_secs(20), |s| {
         s.contains("hosts 3/3")
     });
@@ -551,16 +548,8 @@ fn figures(line: &str) -> bool {
 
 /// How long the real binary takes to show `ok` on screen, watching `hosts`.
 fn time_to_screen(name: &str, hosts: &str, ok: impl Fn(&str) -> bool) -> Duration {
-    let dir = tempfile::tempdir().unwrap();
     let started = Instant::now();
-    let t = Tmux::start_sized(
-        name,
-        &format!(
-            "XDG_STATE_HOME={} {BIN} --no-prometheus {hosts}",
-            dir.path().display()
-        ),
-        (160, 48),
-    );
+    let (_dir, t) = deck(name, hosts);
     t.wait("the hosts that answer, listed", Duration::from_secs(20), ok);
     started.elapsed()
 }
@@ -762,15 +751,7 @@ async fn the_production_shape_on_the_cluster() {
     );
 
     // The Layers and Nodes views show it.
-    let dir = tempfile::tempdir().unwrap();
-    let t = Tmux::start_sized(
-        "cluster-prod",
-        &format!(
-            "XDG_STATE_HOME={} {BIN} --no-prometheus {hosts}",
-            dir.path().display()
-        ),
-        (160, 48),
-    );
+    let (_dir, t) = deck("cluster-prod", &hosts);
     t.keys(&[":", "nodes", "Enter"]);
     t.wait(
         "the labels in the Nodes view",

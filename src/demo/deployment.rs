@@ -243,6 +243,24 @@ pub(super) fn labels_for(r: &DemoReplica, extra: &[(String, String)]) -> HashMap
     l
 }
 
+/// The workload's health check: its own probe of `/health`, every 5 s.
+pub(super) fn health_check() -> HealthConfig {
+    let secs = |s: i64| s * 1_000_000_000;
+    HealthConfig {
+        test: Some(vec![
+            "CMD".into(),
+            "/agile-sim".into(),
+            "probe".into(),
+            "http://127.0.0.1:8080/health".into(),
+        ]),
+        interval: Some(secs(5)),
+        timeout: Some(secs(2)),
+        retries: Some(3),
+        start_period: Some(secs(5)),
+        start_interval: None,
+    }
+}
+
 /// The container spec of a replica; networks after the first are connected
 /// before start (API versions before 1.44 accept one network at create).
 pub fn container_body(
@@ -250,7 +268,6 @@ pub fn container_body(
     image: &str,
     extra_labels: &[(String, String)],
 ) -> ContainerCreateBody {
-    let secs = |s: i64| s * 1_000_000_000;
     let mut env: Vec<String> = r.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
     env.push(format!("SERVICE_NAME={}", r.service));
     // The version comes from the image (ENV VERSION), so a rollout to
@@ -288,19 +305,7 @@ pub fn container_body(
         env: Some(env),
         labels: Some(labels_for(r, extra_labels)),
         exposed_ports: exposed,
-        healthcheck: Some(HealthConfig {
-            test: Some(vec![
-                "CMD".into(),
-                "/agile-sim".into(),
-                "probe".into(),
-                "http://127.0.0.1:8080/health".into(),
-            ]),
-            interval: Some(secs(5)),
-            timeout: Some(secs(2)),
-            retries: Some(3),
-            start_period: Some(secs(5)),
-            start_interval: None,
-        }),
+        healthcheck: Some(health_check()),
         host_config: Some(host),
         networking_config: Some(NetworkingConfig {
             endpoints_config: Some(endpoints),

@@ -115,6 +115,28 @@ fn demo_filter(extra: &[(String, String)]) -> HashMap<String, Vec<String>> {
     filters
 }
 
+/// Remove a network, patiently: a container or task just removed holds its
+/// endpoint a few seconds longer ("active endpoints", "in use by task");
+/// an overlay removed stays listed a moment and is then "not found": gone.
+async fn remove_network(docker: &Docker, name: &str) -> Result<(), bollard::errors::Error> {
+    let mut tries = 0;
+    loop {
+        match docker.remove_network(name).await {
+            Err(e)
+                if tries < 40
+                    && ["in use by task", "active endpoints"]
+                        .iter()
+                        .any(|w| e.to_string().contains(w)) =>
+            {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            Err(e) if e.to_string().contains("not found") => return Ok(()),
+            other => return other,
+        }
+    }
+}
+
 /// Create (or start) whatever of the demo is missing. `extra_labels` go on
 /// every resource too (the tests mark their run with them).
 pub async fn up(
@@ -290,18 +312,7 @@ pub async fn down(
         .wrap_err("cannot list networks")?;
     for n in networks {
         let name = n.name.unwrap_or_default();
-        // A container just removed can hold its endpoint a moment longer.
-        let mut tries = 0;
-        let result = loop {
-            match docker.remove_network(&name).await {
-                Err(e) if e.to_string().contains("active endpoints") && tries < 10 => {
-                    tries += 1;
-                    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-                }
-                other => break other,
-            }
-        };
-        match result {
+        match remove_network(docker, &name).await {
             Ok(()) => progress(format!("network {name}: removed")),
             Err(e) => progress(format!("network {name}: not removed: {e}")),
         }

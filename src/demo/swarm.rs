@@ -13,12 +13,11 @@ use std::collections::HashMap;
 
 use bollard::Docker;
 use bollard::models::{
-    EndpointSpec, EndpointSpecModeEnum, HealthConfig, Limit, NetworkAttachmentConfig,
-    NetworkCreateRequest, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated,
-    ServiceSpecUpdateConfig, ServiceSpecUpdateConfigFailureActionEnum, TaskSpec,
-    TaskSpecContainerSpec, TaskSpecPlacement, TaskSpecPlacementPreferences,
-    TaskSpecPlacementSpread, TaskSpecResources, TaskSpecRestartPolicy,
-    TaskSpecRestartPolicyConditionEnum,
+    EndpointSpec, EndpointSpecModeEnum, Limit, NetworkAttachmentConfig, NetworkCreateRequest,
+    ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated, ServiceSpecUpdateConfig,
+    ServiceSpecUpdateConfigFailureActionEnum, TaskSpec, TaskSpecContainerSpec, TaskSpecPlacement,
+    TaskSpecPlacementPreferences, TaskSpecPlacementSpread, TaskSpecResources,
+    TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum,
 };
 use bollard::query_parameters::{ListNetworksOptions, ListServicesOptions};
 use color_eyre::eyre::{Result, WrapErr, eyre};
@@ -48,116 +47,70 @@ struct Shape {
     cpu: &'static str,
 }
 
-/// The reference's prod services, scaled down (teams 5 → 3, 8 → 4).
-const SHAPE: [Shape; 9] = [
+/// A spread service of the shape with no constraint (the common case).
+const fn spread(
+    name: &'static str,
+    layer: &'static str,
+    component: &'static str,
+    replicas: u64,
+    zone: &'static str,
+) -> Shape {
     Shape {
-        name: "nginx",
-        layer: "frontend",
-        component: "load-balancer",
+        name,
+        layer,
+        component,
         team: None,
-        replicas: 2,
-        zone: "frontend",
+        replicas,
+        zone,
         constraints: &[],
         spread: true,
         careful_updates: false,
         cpu: "0.01",
-    },
+    }
+}
+
+/// The reference's prod services, scaled down (teams 5 → 3, 8 → 4).
+const SHAPE: [Shape; 9] = [
+    spread("nginx", "frontend", "load-balancer", 2, "frontend"),
     Shape {
-        name: "control",
-        layer: "control",
-        component: "control-layer",
-        team: None,
-        replicas: 3,
-        zone: "control",
         constraints: &["node.role == manager"],
         spread: false,
         careful_updates: true,
         cpu: "0.02",
+        ..spread("control", "control", "control-layer", 3, "control")
     },
     Shape {
-        name: "coordinator",
-        layer: "coordination",
-        component: "coordinator",
-        team: None,
-        replicas: 2,
-        zone: "coordination",
-        constraints: &[],
-        spread: true,
-        careful_updates: false,
         cpu: "0.02",
+        ..spread(
+            "coordinator",
+            "coordination",
+            "coordinator",
+            2,
+            "coordination",
+        )
     },
     Shape {
-        name: "product-team",
-        layer: "execution",
-        component: "agent",
         team: Some("product"),
-        replicas: 3,
-        zone: "execution",
-        constraints: &[],
-        spread: true,
-        careful_updates: false,
         cpu: "0.02",
+        ..spread("product-team", "execution", "agent", 3, "execution")
     },
     Shape {
-        name: "development-team",
-        layer: "execution",
-        component: "agent",
         team: Some("development"),
-        replicas: 4,
-        zone: "execution",
-        constraints: &[],
-        spread: true,
-        careful_updates: false,
         cpu: "0.03",
+        ..spread("development-team", "execution", "agent", 4, "execution")
     },
     Shape {
-        name: "postgres-primary",
-        layer: "data",
-        component: "postgres",
-        team: None,
-        replicas: 1,
-        zone: "data",
         constraints: &["node.labels.db == primary"],
         spread: false,
-        careful_updates: false,
-        cpu: "0.01",
+        ..spread("postgres-primary", "data", "postgres", 1, "data")
     },
+    spread("postgres-replica", "data", "postgres", 2, "data"),
     Shape {
-        name: "postgres-replica",
-        layer: "data",
-        component: "postgres",
-        team: None,
-        replicas: 2,
-        zone: "data",
-        constraints: &[],
-        spread: true,
-        careful_updates: false,
-        cpu: "0.01",
-    },
-    Shape {
-        name: "redis-master",
-        layer: "data",
-        component: "redis",
-        team: None,
-        replicas: 1,
-        zone: "data",
         constraints: &["node.labels.cache == primary"],
         spread: false,
-        careful_updates: false,
-        cpu: "0.01",
+        ..spread("redis-master", "data", "redis", 1, "data")
     },
-    Shape {
-        name: "redis-slave",
-        layer: "data",
-        component: "redis",
-        team: None,
-        replicas: 2,
-        zone: "data",
-        constraints: &[],
-        spread: true,
-        careful_updates: false,
-        cpu: "0.01",
-    },
+    spread("redis-slave", "data", "redis", 2, "data"),
 ];
 
 /// The zones' overlay networks; all but the frontend internal.
@@ -270,19 +223,7 @@ fn spec(s: &Shape, image: &str) -> ServiceSpec {
                 image: Some(image.into()),
                 labels: Some(labels),
                 env: Some(env),
-                health_check: Some(HealthConfig {
-                    test: Some(vec![
-                        "CMD".into(),
-                        "/agile-sim".into(),
-                        "probe".into(),
-                        "http://127.0.0.1:8080/health".into(),
-                    ]),
-                    interval: Some(secs(5)),
-                    timeout: Some(secs(2)),
-                    retries: Some(3),
-                    start_period: Some(secs(5)),
-                    start_interval: None,
-                }),
+                health_check: Some(super::deployment::health_check()),
                 stop_grace_period: Some(secs(2)),
                 ..Default::default()
             }),
@@ -460,26 +401,7 @@ pub async fn down(docker: &Docker, progress: &mut dyn FnMut(String)) -> Result<(
         .wrap_err("cannot list networks")?;
     for n in networks {
         let name = n.name.unwrap_or_default();
-        // Tasks let go of an overlay a few seconds after their service
-        // goes ("in use by task", "active endpoints"); a network removed
-        // stays listed a moment longer and is then "not found": gone.
-        let mut tries = 0;
-        let result = loop {
-            match docker.remove_network(&name).await {
-                Err(e)
-                    if tries < 40
-                        && ["in use by task", "active endpoints"]
-                            .iter()
-                            .any(|w| e.to_string().contains(w)) =>
-                {
-                    tries += 1;
-                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-                }
-                Err(e) if e.to_string().contains("not found") => break Ok(()),
-                other => break other,
-            }
-        };
-        match result {
+        match super::remove_network(docker, &name).await {
             Ok(()) => progress(format!("network {name}: removed")),
             Err(e) => progress(format!("network {name}: not removed: {e}")),
         }

@@ -89,7 +89,7 @@ start_node() {
 		dockerd --config-file "$data/daemon.json" \
 		--data-root "$data/root" --exec-root "$run/exec" --pidfile "$run/dockerd.pid" \
 		-H "unix://$(sock "$n")" \
-		--bip "10.88.$i.1/24" --default-address-pool "base=10.89.0.0/16,size=24" \
+		--bip "10.88.$((i * 4)).1/22" --default-address-pool "base=10.89.0.0/16,size=24" \
 		--cgroup-parent "/adc-$n" \
 		--containerd-namespace "adc-$n" --containerd-plugins-namespace "adc-$n-plugins" \
 		--label "agile-deck.cluster=$n" \
