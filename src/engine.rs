@@ -83,6 +83,8 @@ pub struct Cost {
     /// agile-deck's own CPU (% of one core) and resident memory.
     pub cpu_pct: f64,
     pub rss_bytes: u64,
+    /// With several hosts, each one's share: (name, path, direct, streams).
+    pub hosts: Vec<(String, String, usize, usize)>,
 }
 
 /// agile-deck's own CPU time and memory, from /proc/self, between two

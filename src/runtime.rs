@@ -90,16 +90,27 @@ impl Runtime {
             streams: costs.iter().map(|c| c.streams).sum(),
             ..Cost::default()
         };
-        sum.path = if self.hosts.len() == 1 {
-            costs[0].path.clone()
-        } else {
-            self.hosts
+        // One path when every host has it ("cgroup v1"), else each host's.
+        let mut paths: Vec<&str> = costs.iter().map(|c| c.path.as_str()).collect();
+        paths.dedup();
+        sum.path = match paths[..] {
+            [one] => one.to_string(),
+            _ => self
+                .hosts
                 .iter()
                 .zip(&costs)
-                .map(|(h, c)| format!("{} {} {}+{}", h.name, c.path, c.direct, c.streams))
+                .map(|(h, c)| format!("{} {}", h.name, c.path))
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(", "),
         };
+        if self.hosts.len() > 1 {
+            sum.hosts = self
+                .hosts
+                .iter()
+                .zip(costs)
+                .map(|(h, c)| (h.name.clone(), c.path, c.direct, c.streams))
+                .collect();
+        }
         sum
     }
 

@@ -426,6 +426,13 @@ fn draw_engine(f: &mut Frame, app: &App, area: Rect) {
         " · {} · {} cgroup · {} streams · {:.0}/s",
         e.path, e.direct, e.streams, e.samples_per_sec
     );
+    // Each host's share, when there are several: path, files read, streams.
+    let hosts: String = e
+        .hosts
+        .iter()
+        .map(|(name, path, direct, streams)| format!(" · {name} {path} {direct}+{streams}"))
+        .collect();
+    let long = format!("{long}{hosts}");
     let rest = if 1 + text::width(&cost) + text::width(&long) <= width {
         long
     } else {

@@ -192,6 +192,7 @@ fn engine_line_shows_the_path_and_its_cost() {
             samples_per_sec: 21.0,
             cpu_pct: 0.4,
             rss_bytes: 11 << 20,
+            ..Default::default()
         };
     });
     // Issue 21, point 12: at 80 columns the line keeps its point, the
@@ -205,6 +206,7 @@ fn engine_line_shows_the_path_and_its_cost() {
         samples_per_sec: 21.0,
         cpu_pct: 0.4,
         rss_bytes: 11 << 20,
+        ..Default::default()
     };
     let screen = render(&mut app, 80, 24);
     let line = screen
@@ -212,6 +214,20 @@ fn engine_line_shows_the_path_and_its_cost() {
         .find(|l| l.contains("agile-deck 0.4% CPU, 11M RSS"))
         .unwrap_or_else(|| panic!("{screen}"));
     assert!(line.contains("21 cgroup · 0 streams · 21/s"), "{line}");
+    // Several hosts: each one's path and share, where the line has room.
+    app.engine.hosts = vec![
+        ("c1".into(), "cgroup v1".into(), 12, 0),
+        ("web-2".into(), "Docker API".into(), 0, 9),
+    ];
+    let screen = render(&mut app, 160, 48);
+    let line = screen
+        .lines()
+        .find(|l| l.contains("agile-deck 0.4% CPU"))
+        .unwrap_or_else(|| panic!("{screen}"));
+    assert!(
+        line.contains("· c1 cgroup v1 12+0 · web-2 Docker API 0+9"),
+        "{line}"
+    );
 }
 
 #[test]
