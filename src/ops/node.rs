@@ -218,6 +218,15 @@ fn drain_effects(
         {
             *per_node.entry(t.node_id.clone()).or_default() += 1;
         }
+        if others.is_empty() {
+            warnings.push(format!(
+                "{}: no other node to take {} task{}; they would stay pending",
+                s.name,
+                here.len(),
+                if here.len() == 1 { "" } else { "s" }
+            ));
+            continue;
+        }
         // The drained node's own reservations go with it.
         if let Some(why) =
             crate::placement::why_not(&others, &s.rules, &per_node, here.len() as u64)
@@ -408,6 +417,22 @@ mod tests {
         assert_eq!(
             p.warnings,
             ["web: 1 of 1 cannot be placed: at most 1 per node; they would stay pending"]
+        );
+    }
+
+    #[test]
+    fn draining_the_only_node_warns() {
+        let mut f = fleet(0);
+        f.nodes.truncate(1);
+        let p = plan(
+            &f,
+            find(&f, "c1").unwrap(),
+            NodeChange::Availability("drain".into()),
+        )
+        .unwrap();
+        assert_eq!(
+            p.warnings,
+            ["web: no other node to take 1 task; they would stay pending"]
         );
     }
 

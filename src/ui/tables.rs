@@ -354,6 +354,17 @@ fn row_cell(
             );
             cell(text, right, w, s)
         }
+        // Tasks Swarm cannot place: say so where health would be, at any width.
+        GroupCol::By(SortBy::Health) if pending_of(app, r).is_some() => cell(
+            if r.running == 0 {
+                "✖ pending".into()
+            } else {
+                format!("{} +pending", r.running)
+            },
+            right,
+            w,
+            t.warning,
+        ),
         GroupCol::By(SortBy::Health) => health_cell(app, &r.health),
         GroupCol::By(SortBy::Cpu) => {
             let hot = r
@@ -405,7 +416,7 @@ fn row_cell(
         // A Swarm service whose tasks Swarm cannot place: its reason, on
         // the row itself, where the history would be.
         GroupCol::History if pending_of(app, r).is_some() => cell(
-            format!("pending: {}", pending_of(app, r).unwrap_or_default()),
+            pending_of(app, r).unwrap_or_default().to_string(),
             right,
             w,
             t.warning,
@@ -420,15 +431,15 @@ fn row_cell(
     }
 }
 
-/// Swarm's reason a service row's tasks do not run, if it gives one.
+/// Swarm's reason a service row's tasks do not run (`no suitable node
+/// (…)`), if it gives one.
 fn pending_of<'a>(app: &'a App, r: &Row) -> Option<&'a str> {
     let service = r.service.as_ref()?;
-    let s = app
-        .fleet
+    app.fleet
         .swarm_services()
         .iter()
-        .find(|s| s.placement.service == *service)?;
-    s.stuck().and(s.pending.as_deref())
+        .find(|s| s.placement.service == *service)?
+        .stuck()
 }
 
 pub fn draw_replicas(f: &mut Frame, app: &App, area: Rect, block: Block) {
