@@ -451,7 +451,7 @@ async fn a_swarm_service_over_three_nodes() {
         Duration::from_secs(30),
         |s| {
             s.lines().any(|l| {
-                l.contains(&stuck) && l.contains("pending: 1 not running: no suitable node")
+                l.contains(&stuck) && l.contains("✖ pending") && l.contains("no suitable node")
             })
         },
     );
