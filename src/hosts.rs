@@ -64,18 +64,17 @@ impl Host {
     }
 }
 
-/// Every host, in the order given; `HostId` is the index.
+/// Every host, in the order given; `HostId` is the index. (Which host
+/// `:host NAME` shows is the fleet's: `Fleet::focus`.)
 #[derive(Clone, Debug, PartialEq)]
 pub struct Hosts {
     list: Vec<Host>,
-    /// `:host NAME` shows only that host's replicas; None shows all.
-    pub focus: Option<HostId>,
 }
 
 impl Hosts {
     pub fn new(list: Vec<Host>) -> Hosts {
         assert!(!list.is_empty(), "at least one host");
-        Hosts { list, focus: None }
+        Hosts { list }
     }
 
     pub fn single(name: impl Into<String>, url: impl Into<String>) -> Hosts {
@@ -156,11 +155,6 @@ impl Hosts {
             .map(|(id, _)| id)
     }
 
-    /// Does the focus let this host's things show?
-    pub fn shows(&self, id: HostId) -> bool {
-        self.focus.is_none_or(|f| f == id)
-    }
-
     /// Names for `host=` and `:host` completion.
     pub fn names(&self) -> Vec<String> {
         self.list.iter().map(|h| h.name.clone()).collect()
@@ -187,9 +181,6 @@ mod tests {
         assert_eq!(hosts.manager(), Some(HostId(1)));
         assert_eq!(hosts.of_node("n2"), Some(HostId(1)));
         assert_eq!(hosts.of_node(""), None);
-        assert!(hosts.shows(HostId(0)));
-        hosts.focus = Some(HostId(1));
-        assert!(!hosts.shows(HostId(0)) && hosts.shows(HostId(1)));
         assert_eq!(hosts.get(HostId(0)).label(), "a (unix:///a.sock)");
     }
 }

@@ -68,7 +68,7 @@ pub enum Action {
     FollowLogs,
     #[strum(message = "a shell in the selected replica (:exec REPLICA [COMMAND])")]
     Exec,
-    #[strum(message = "filter rows: regex on names, layer=data, team!=qa, unhealthy, !running")]
+    #[strum(message = "filter rows: name regex, layer=data, team!=qa, host=NAME, unhealthy")]
     Filter,
     #[strum(
         serialize = "sort",
