@@ -434,7 +434,14 @@ pub fn with_causes(e: &dyn std::error::Error) -> String {
 pub fn client(endpoint: &Endpoint) -> Result<Docker, String> {
     let url = endpoint.url.as_str();
     let result = if let Some(path) = url.strip_prefix("unix://") {
-        Docker::connect_with_unix(path, REQUEST_TIMEOUT, API_DEFAULT_VERSION)
+        // The Docker client refuses a path that is not there: a daemon
+        // down at start is reached through a relay that dials it later.
+        let path = if Path::new(path).exists() {
+            path.to_string()
+        } else {
+            crate::relay::socket_for(url)?.display().to_string()
+        };
+        Docker::connect_with_unix(&path, REQUEST_TIMEOUT, API_DEFAULT_VERSION)
     } else if url.starts_with("tcp://") || url.starts_with("http://") || url.starts_with("https://")
     {
         let addr = url
@@ -467,8 +474,8 @@ pub fn client(endpoint: &Endpoint) -> Result<Docker, String> {
             ),
         }
     } else if url.starts_with("ssh://") {
-        // As the docker CLI does it, through a local socket (`ssh.rs`).
-        let socket = crate::ssh::socket_for(url)?;
+        // As the docker CLI does it, through a local socket (`relay.rs`).
+        let socket = crate::relay::socket_for(url)?;
         Docker::connect_with_unix(
             &socket.display().to_string(),
             REQUEST_TIMEOUT,
@@ -493,7 +500,7 @@ pub async fn connect(endpoint: &Endpoint) -> Result<(Docker, DaemonInfo), String
     let docker = client(endpoint)?;
     let docker = docker.negotiate_version().await.map_err(|e| {
         // Through ssh, what ssh said is the cause that matters.
-        match crate::ssh::said(&endpoint.url) {
+        match crate::relay::said(&endpoint.url) {
             Some(ssh) if ssh.starts_with("ssh:") => ssh,
             Some(ssh) => format!("ssh: {ssh}"),
             None => with_causes(&e),

@@ -39,8 +39,8 @@ fn main() -> ExitCode {
         }
     };
     let result = rt.block_on(run(cli));
-    // The ssh relays' sockets and folders go, whatever happened.
-    agile_deck::ssh::close_all();
+    // The relays' sockets and folders go, whatever happened.
+    agile_deck::relay::close_all();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -402,7 +402,7 @@ async fn run(mut cli: Cli) -> Result<(), Fail> {
         all_contexts: cli.all_contexts,
     };
     let specs = connect::hosts_from_environment(&choice, &config.hosts).map_err(Fail::msg)?;
-    // `snapshot`, `demo` and `--demo` act on one daemon.
+    // `demo` and `--demo` act on one daemon.
     let one_host = || match &specs[..] {
         [one] => Ok(one.endpoint.clone()),
         _ => Err(eyre!(
@@ -417,21 +417,58 @@ async fn run(mut cli: Cli) -> Result<(), Fail> {
     };
 
     if let Some(Command::Snapshot { json }) = &cli.command {
-        let endpoint = one_host()?;
-        let (docker, info) = connect(&endpoint).await?;
-        let layout = engine::choose_path(
-            cli.stats,
-            endpoint.url.starts_with("unix://"),
-            &info.cgroup_version,
-        )
-        .map_err(Fail::msg)?;
+        // One host must answer (its message, as the dashboard's); of
+        // several, those that do are taken and the others said unreachable.
+        let mut takes = Vec::new();
+        if let [spec] = &specs[..] {
+            let (docker, info) = connect(&spec.endpoint).await?;
+            takes.push((docker, Ok(info)));
+        } else {
+            let tries = specs.iter().map(|spec| async move {
+                let answer = tokio::time::timeout(
+                    std::time::Duration::from_secs(10),
+                    connect::connect(&spec.endpoint),
+                )
+                .await
+                .unwrap_or_else(|_| Err("no answer within 10 s".into()));
+                match answer {
+                    Ok((docker, info)) => Ok((docker, Ok(info))),
+                    Err(e) => connect::client(&spec.endpoint).map(|d| (d, Err(e))),
+                }
+            });
+            for t in futures_util::future::join_all(tries).await {
+                takes.push(t.map_err(Fail::msg)?);
+            }
+        }
+        let mut hosts = Vec::new();
+        for (spec, (docker, info)) in specs.iter().zip(takes) {
+            let layout = match &info {
+                Ok(i) => engine::choose_path(
+                    spec.stats.unwrap_or(cli.stats),
+                    spec.endpoint.url.starts_with("unix://"),
+                    &i.cgroup_version,
+                )
+                .map_err(|e| eyre!("{}: {e}", spec.name))?,
+                Err(_) => None,
+            };
+            hosts.push(agile_deck::snapshot::HostTake {
+                docker,
+                info,
+                layout,
+            });
+        }
         let mut app = App::new(
             Fleet::new(topology),
             Keymap::default_keymap(),
             Theme::default_theme(),
-            Hosts::single(specs[0].name.clone(), endpoint.url.clone()),
+            Hosts::new(
+                specs
+                    .iter()
+                    .map(|s| Host::new(s.name.clone(), s.endpoint.url.clone()))
+                    .collect(),
+            ),
         );
-        agile_deck::snapshot::take(&mut app, docker, info, layout).await?;
+        agile_deck::snapshot::take(&mut app, hosts).await?;
         app.now = chrono::Utc::now();
         let text = if *json {
             format!("{:#}\n", agile_deck::snapshot::to_json(&app))

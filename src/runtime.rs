@@ -368,20 +368,6 @@ pub struct Settings {
     pub journal: Journal,
 }
 
-/// A channel for one host's sources: what they send reaches the app as
-/// `Msg::OnHost(host, …)`.
-fn host_channel(host: HostId, tx: mpsc::Sender<Msg>) -> mpsc::Sender<Msg> {
-    let (htx, mut hrx) = mpsc::channel::<Msg>(4096);
-    tokio::spawn(async move {
-        while let Some(msg) = hrx.recv().await {
-            if tx.send(Msg::OnHost(host, Box::new(msg))).await.is_err() {
-                return;
-            }
-        }
-    });
-    htx
-}
-
 /// Prometheus queries at once: enough for a screen of cells within a
 /// timeout, few enough not to load it.
 const PROM_CONCURRENCY: usize = 4;
@@ -422,7 +408,7 @@ pub async fn run(
             None => crate::cgroup::local_memory(),
         };
         let manager = conn.info.as_ref().is_some_and(|i| i.is_swarm_manager());
-        let htx = host_channel(id, tx.clone());
+        let htx = sources::wrapping(tx.clone(), move |m| Msg::OnHost(id, Box::new(m)));
         hosts.push(HostRt {
             engine: Engine::new(
                 conn.layout,

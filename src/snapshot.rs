@@ -15,27 +15,60 @@ use crate::cgroup::Layout;
 use crate::engine::{Engine, Target};
 use crate::fleet::{GroupBy, Row};
 use crate::format;
-use crate::model::DaemonInfo;
+use crate::model::{DaemonInfo, HostId};
 use crate::sources;
 
-/// Fill `app` with the inventory and a first set of figures.
-pub async fn take(
-    app: &mut App,
-    docker: Docker,
-    info: DaemonInfo,
-    layout: Option<Layout>,
-) -> Result<()> {
-    app.update(Msg::Daemon(info.clone()));
+/// One host to take: its client and what its daemon said, or why it
+/// could not be reached.
+pub struct HostTake {
+    pub docker: Docker,
+    pub info: std::result::Result<DaemonInfo, String>,
+    pub layout: Option<Layout>,
+}
+
+/// Fill `app` (whose hosts are `hosts`, in order) with every reachable
+/// host's inventory and a first set of figures; an unreachable one is
+/// marked lost with its reason, and the others are taken all the same.
+pub async fn take(app: &mut App, hosts: Vec<HostTake>) -> Result<()> {
     let topology = app.fleet.topology.clone();
-    let listing = sources::list(
-        &docker,
-        &topology,
-        &Default::default(),
-        info.is_swarm_manager(),
-    )
-    .await
-    .wrap_err("cannot list containers")?;
-    app.update(Msg::Listing(listing));
+    let (tx, mut rx) = mpsc::channel::<Msg>(4096);
+    let mut engines = Vec::new();
+    let mut api = false;
+    for (i, h) in hosts.into_iter().enumerate() {
+        let host = HostId(i as u16);
+        let on = |m: Msg| Msg::OnHost(host, Box::new(m));
+        let info = match h.info {
+            Ok(info) => info,
+            Err(error) => {
+                app.update(on(Msg::SourceError {
+                    source: sources::Source::Inventory,
+                    error,
+                }));
+                engines.push(None);
+                continue;
+            }
+        };
+        app.update(on(Msg::Daemon(info.clone())));
+        let listing = sources::list(
+            &h.docker,
+            &topology,
+            &Default::default(),
+            info.is_swarm_manager(),
+        )
+        .await
+        .wrap_err_with(|| format!("{}: cannot list containers", app.hosts.name(host)))?;
+        app.update(on(Msg::Listing(listing)));
+        api |= h.layout.is_none();
+        let htx = sources::wrapping(tx.clone(), move |m| Msg::OnHost(host, Box::new(m)));
+        engines.push(Some(Engine::new(
+            h.layout,
+            Duration::from_millis(500),
+            info.mem_total,
+            Arc::new(h.docker),
+            htx,
+            usize::MAX,
+        )));
+    }
     let targets: Vec<Target> = app
         .fleet
         .replicas
@@ -50,25 +83,29 @@ pub async fn take(
     if targets.is_empty() {
         return Ok(());
     }
-    let (tx, mut rx) = mpsc::channel(4096);
-    let api = layout.is_none();
-    let mut engine = Engine::new(
-        layout,
-        Duration::from_millis(500),
-        info.mem_total,
-        Arc::new(docker),
-        tx,
-        targets.len(),
-    );
-    engine.watch(&targets);
+    for (i, engine) in engines.iter_mut().enumerate() {
+        if let Some(e) = engine {
+            let mine: Vec<Target> = targets
+                .iter()
+                .filter(|t| usize::from(t.host.0) == i)
+                .cloned()
+                .collect();
+            e.watch(&mine);
+        }
+    }
     // Docker's stats need two readings a second apart; the cgroup files 100 ms.
     let limit = Duration::from_secs(if api { 6 } else { 3 });
     let started = Instant::now();
     while !app.fleet.all_running_sampled() && started.elapsed() < limit {
         if let Ok(Some(msg)) = tokio::time::timeout(Duration::from_millis(100), rx.recv()).await {
             for cmd in app.update(msg) {
-                if let Cmd::StreamInstead(targets) = cmd {
-                    engine.stream_instead(targets);
+                if let Cmd::StreamInstead(targets) = cmd
+                    && let Some(Some(e)) = targets
+                        .first()
+                        .map(|t| usize::from(t.host.0))
+                        .and_then(|i| engines.get_mut(i))
+                {
+                    e.stream_instead(targets);
                 }
             }
         }
@@ -102,6 +139,20 @@ pub fn to_json(app: &App) -> Value {
     replicas.sort_by(|a, b| a.name.cmp(&b.name));
     json!({
         "host": app.hosts.first().label(),
+        "hosts": app.hosts.iter().map(|(_, h)| json!({
+            "name": h.name,
+            "url": h.url,
+            "docker": h.daemon.server_version,
+            "state": match &h.link {
+                crate::hosts::Link::Up => "up",
+                crate::hosts::Link::Connecting => "connecting",
+                crate::hosts::Link::Down { .. } => "unreachable",
+            },
+            "error": match &h.link {
+                crate::hosts::Link::Down { error, .. } => Some(error.as_str()),
+                _ => None,
+            },
+        })).collect::<Vec<_>>(),
         "time": app.now.to_rfc3339(),
         "docker": app.daemon().server_version,
         "swarm": app.daemon().swarm,
@@ -111,6 +162,7 @@ pub fn to_json(app: &App) -> Value {
             let live = app.fleet.live.get(&r.id).filter(|l| r.is_running() && l.sample.counters.at.is_some());
             json!({
                 "name": r.name,
+                "host": app.hosts.name(r.host),
                 "id": r.id,
                 "service": r.placement.service.name,
                 "kind": r.placement.service.kind_word(),
@@ -177,11 +229,22 @@ fn table(title: &str, rows: &[Row]) -> String {
 pub fn to_text(app: &App) -> String {
     let (running, wanted) = app.fleet.totals();
     let mut out = format!(
-        "agile-deck snapshot — {} — docker {} — {} — {running}/{wanted} running\n\n",
+        "agile-deck snapshot — {} — docker {} — {} — {running}/{wanted} running\n",
         app.hosts.first().label(),
         app.daemon().server_version,
         app.now.format("%Y-%m-%d %H:%M:%S UTC"),
     );
+    if app.hosts.several() {
+        for (_, h) in app.hosts.iter() {
+            out += &match &h.link {
+                crate::hosts::Link::Down { error, .. } => {
+                    format!("host {}: unreachable: {error}\n", h.label())
+                }
+                _ => format!("host {}: docker {}\n", h.label(), h.daemon.server_version),
+            };
+        }
+    }
+    out += "\n";
     out += &table("LAYER", &app.fleet.group_rows(GroupBy::Layer));
     out += "\n";
     out += &table("TEAM", &app.fleet.group_rows(GroupBy::Team));

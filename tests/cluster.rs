@@ -587,6 +587,84 @@ async fn a_host_that_never_answers_delays_nothing() {
     );
 }
 
+/// A host whose daemon is down when agile-deck starts (its socket not
+/// there at all): shown lost, the others as usual; when the daemon starts,
+/// it is picked up with no restart of agile-deck.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_down_at_start_comes_up_later() {
+    if !common::tool_or_skip("a_host_down_at_start_comes_up_later", "tmux") {
+        return;
+    }
+    let Some(c) = Cluster::up_or_skip("a_host_down_at_start_comes_up_later").await else {
+        return;
+    };
+    run_on(&c, "c3", "late", 1, "data", None);
+    c.kill("c3");
+    // A SIGKILLed daemon leaves its socket file; a stopped one does not.
+    std::fs::remove_file("/run/agile-deck-cluster/c3/docker.sock").unwrap();
+    let (_dir, t) = deck("cluster-late", &c.host_flags(&NODES));
+    t.wait("c3 lost, c1 and c2 up", Duration::from_secs(20), |s| {
+        s.contains("hosts 2/3: c1 ● c2 ● c3 ✖")
+    });
+    c.start("c3");
+    t.wait("c3 up, with no restart", Duration::from_secs(30), |s| {
+        s.contains("hosts 3/3: c1 ● c2 ● c3 ●")
+    });
+
+    // `snapshot` of the cluster: every host's replicas with their host;
+    // one that cannot be reached is said so, and the rest taken.
+    run_on(&c, "c1", "snap", 1, "control", None);
+    let mut cmd = std::process::Command::new(BIN);
+    for h in c.host_flags(&NODES).split_whitespace() {
+        cmd.arg(h);
+    }
+    let out = cmd
+        .args([
+            "--host",
+            "gone=unix:///nonexistent/docker.sock",
+            "snapshot",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let states: Vec<(&str, &str)> = json["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["name"].as_str().unwrap(), h["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("c1", "up"),
+            ("c2", "up"),
+            ("c3", "up"),
+            ("gone", "unreachable")
+        ]
+    );
+    let host_of = |prefix: &str| {
+        json["replicas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| {
+                r["name"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(&format!("{prefix}-{}", c.id))
+            })
+            .map(|r| r["host"].as_str().unwrap().to_string())
+    };
+    assert_eq!(host_of("snap").as_deref(), Some("c1"));
+    assert_eq!(host_of("late").as_deref(), Some("c3"));
+}
+
 /// `demo down --swarm` when dropped, so a failed test leaves no demo.
 struct SwarmDemo(String);
 

@@ -20,7 +20,7 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// ssh processes of agile-deck's relays (their control path names them).
 fn relay_processes() -> Vec<String> {
     let out = Command::new("pgrep")
-        .args(["-af", "agile-deck-ssh-"])
+        .args(["-af", "agile-deck-relay-"])
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout)

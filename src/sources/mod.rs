@@ -30,6 +30,24 @@ pub use events::follow_events;
 pub use inventory::*;
 pub use logs::follow_logs;
 
+/// A sender whose messages reach `tx` wrapped by `wrap`: one host's
+/// sources and engine speak through it (`Msg::OnHost(host, …)`), so they
+/// need not know which host they serve.
+pub fn wrapping<M: Send + 'static>(
+    tx: Sender<M>,
+    wrap: impl Fn(M) -> M + Send + 'static,
+) -> Sender<M> {
+    let (wtx, mut wrx) = tokio::sync::mpsc::channel::<M>(4096);
+    tokio::spawn(async move {
+        while let Some(msg) = wrx.recv().await {
+            if tx.send(wrap(msg)).await.is_err() {
+                return;
+            }
+        }
+    });
+    wtx
+}
+
 /// Which source failed: a failed inspect is one container's problem, a
 /// failed listing or events stream the daemon's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,14 +1,20 @@
-//! `ssh://user@host[:port]` daemons, the way the docker CLI reaches them:
-//! the user's own `ssh` (their config, agent and known hosts) runs
-//! `docker system dial-stdio` on the host, which joins its stdin and
-//! stdout to the daemon's socket. agile-deck gives the Docker client a
-//! private local socket instead of the daemon's; each connection to it is
-//! one such `ssh`, all of them over one SSH session (`ControlMaster`), so
-//! a stream per container costs a channel, not a login.
+//! Private local sockets that reach a daemon another way; the Docker
+//! client talks to them as to any unix socket.
 //!
-//! `BatchMode=yes`: a key or an agent, never a password prompt inside the
-//! dashboard. What ssh says when it fails is kept for the message.
-//! `AGILE_DECK_SSH` names another ssh command line (`ssh -F FILE`).
+//! * `ssh://user@host[:port]`, the way the docker CLI reaches it: the
+//!   user's own `ssh` (their config, agent and known hosts) runs `docker
+//!   system dial-stdio` on the host, which joins its stdin and stdout to
+//!   the daemon's socket. Each connection is one such `ssh`, all of them
+//!   over one SSH session (`ControlMaster`), so a stream per container
+//!   costs a channel, not a login. `BatchMode=yes`: a key or an agent,
+//!   never a password prompt inside the dashboard. What ssh says when it
+//!   fails is kept for the message. `AGILE_DECK_SSH` names another ssh
+//!   command line (`ssh -F FILE`).
+//! * A `unix://` socket that is not there yet (its daemon down when
+//!   agile-deck starts, with several hosts): the Docker client refuses a
+//!   missing path, so it is given the relay's, and each connection is
+//!   joined to the real socket when it is made — refused while the daemon
+//!   is down, answered once it is back.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -83,8 +89,17 @@ impl Target {
     }
 }
 
-/// A private local socket that reaches one `ssh://` daemon. Dropping it
-/// stops accepting; the folder goes with it.
+/// How a relay reaches its daemon, per connection.
+#[derive(Clone, Debug)]
+enum Dial {
+    /// `ssh` with these arguments, then `docker system dial-stdio`.
+    Ssh(Vec<String>),
+    /// This unix socket, as it is when the connection is made.
+    Unix(PathBuf),
+}
+
+/// A private local socket that reaches one daemon. Dropping it stops
+/// accepting; the folder goes with it.
 pub struct Relay {
     pub socket: PathBuf,
     dir: PathBuf,
@@ -96,19 +111,23 @@ pub struct Relay {
 impl Relay {
     /// Start relaying (needs a tokio runtime). Nothing is dialled until
     /// the Docker client connects.
-    pub fn start(url: &str) -> Result<Relay, String> {
-        let target = Target::parse(url)?;
+    fn start(url: &str) -> Result<Relay, String> {
         let dir = private_dir()?;
+        let dial = match url.strip_prefix("unix://") {
+            Some(path) => Dial::Unix(PathBuf::from(path)),
+            None => Dial::Ssh(Target::parse(url)?.args(&dir.join("ssh-control"))),
+        };
         let socket = dir.join("docker.sock");
-        let control = dir.join("ssh-control");
         let listener = UnixListener::bind(&socket)
             .map_err(|e| format!("cannot make the local socket {}: {e}", socket.display()))?;
         let last_error = Arc::new(Mutex::new(None));
-        let args = target.args(&control);
         let said = last_error.clone();
         let accept = tokio::spawn(async move {
             while let Ok((conn, _)) = listener.accept().await {
-                tokio::spawn(relay(conn, args.clone(), said.clone()));
+                match &dial {
+                    Dial::Ssh(args) => tokio::spawn(relay(conn, args.clone(), said.clone())),
+                    Dial::Unix(path) => tokio::spawn(join_unix(conn, path.clone())),
+                };
             }
         });
         Ok(Relay {
@@ -136,8 +155,8 @@ impl Drop for Relay {
 /// as the process runs (`close_all` at the end removes their folders).
 static RELAYS: Mutex<Vec<(String, Relay)>> = Mutex::new(Vec::new());
 
-/// The local socket that reaches `url`'s daemon (its relay started on
-/// first use).
+/// The local socket that reaches `url`'s daemon — `ssh://…`, or a
+/// `unix://` path not there yet — its relay started on first use.
 pub fn socket_for(url: &str) -> Result<PathBuf, String> {
     let mut relays = RELAYS.lock().expect("not poisoned");
     if let Some((_, r)) = relays.iter().find(|(u, _)| u == url) {
@@ -174,7 +193,7 @@ fn private_dir() -> Result<PathBuf, String> {
         .filter(|p| p.is_dir())
         .unwrap_or_else(std::env::temp_dir);
     let dir = base.join(format!(
-        "agile-deck-ssh-{}-{}",
+        "agile-deck-relay-{}-{}",
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     ));
@@ -193,6 +212,14 @@ fn ssh_program() -> (String, Vec<String>) {
     match words.next() {
         Some(program) => (program, words.collect()),
         None => ("ssh".into(), Vec::new()),
+    }
+}
+
+/// One connection joined to the unix socket at `path` as it is now: none
+/// there (the daemon down), and the connection is closed at once.
+async fn join_unix(mut conn: UnixStream, path: PathBuf) {
+    if let Ok(mut daemon) = UnixStream::connect(&path).await {
+        let _ = tokio::io::copy_bidirectional(&mut conn, &mut daemon).await;
     }
 }
 
