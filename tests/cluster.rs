@@ -487,20 +487,21 @@ async fn a_swarm_service_over_three_nodes() {
         Duration::from_secs(60),
         || (on("c2") == 0 && on("c1") == 3 && on("c3") == 3).then_some(()),
     );
-    assert_eq!(
+    let availability = |node: &str| {
         c.docker(
             "c1",
             &[
                 "node",
                 "inspect",
-                "c2",
+                node,
                 "--format",
-                "{{.Spec.Availability}}"
-            ]
+                "{{.Spec.Availability}}",
+            ],
         )
-        .trim(),
-        "drain"
-    );
+        .trim()
+        .to_string()
+    };
+    assert_eq!(availability("c2"), "drain");
     // Undo: active again.
     t.keys(&["U"]);
     t.wait("the undo plan", Duration::from_secs(10), |s| {
@@ -511,20 +512,7 @@ async fn a_swarm_service_over_three_nodes() {
         s.lines()
             .any(|l| l.starts_with("│c2 ") && l.contains("active"))
     });
-    assert_eq!(
-        c.docker(
-            "c1",
-            &[
-                "node",
-                "inspect",
-                "c2",
-                "--format",
-                "{{.Spec.Availability}}"
-            ]
-        )
-        .trim(),
-        "active"
-    );
+    assert_eq!(availability("c2"), "active");
     // The journal has the drain and its undo, against the manager.
     let journal = std::fs::read_to_string(dir.path().join("agile-deck/journal.jsonl")).unwrap();
     assert!(journal.contains("\"operation\":\"node\""), "{journal}");

@@ -21,11 +21,7 @@ pub async fn follow_events<M: From<Feed>>(docker: Docker, tx: Sender<M>, answere
                     }
                 }
                 Err(e) => {
-                    let failed = Feed::Failed {
-                        source: Source::Events,
-                        error: crate::connect::with_causes(&e),
-                    };
-                    if tx.send(failed.into()).await.is_err() {
+                    if tx.send(failed(&e).into()).await.is_err() {
                         return;
                     }
                     tokio::time::sleep(backoff).await;
@@ -137,11 +133,7 @@ pub async fn follow_events<M: From<Feed>>(docker: Docker, tx: Sender<M>, answere
                     }
                 }
                 Err(e) => {
-                    let failed = Feed::Failed {
-                        source: Source::Events,
-                        error: crate::connect::with_causes(&e),
-                    };
-                    if tx.send(failed.into()).await.is_err() {
+                    if tx.send(failed(&e).into()).await.is_err() {
                         return;
                     }
                     break;
@@ -150,5 +142,13 @@ pub async fn follow_events<M: From<Feed>>(docker: Docker, tx: Sender<M>, answere
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// The events source failed: the daemon is not answering (with its causes).
+fn failed(e: &bollard::errors::Error) -> Feed {
+    Feed::Failed {
+        source: Source::Events,
+        error: crate::connect::with_causes(e),
     }
 }
