@@ -32,21 +32,6 @@ pub struct Endpoint {
     pub tls: Option<Tls>,
 }
 
-impl Endpoint {
-    /// Short label for the header: `local` for a unix socket, else the host.
-    pub fn label(&self) -> String {
-        if self.url.starts_with("unix://") {
-            "local".into()
-        } else {
-            self.url
-                .split("://")
-                .nth(1)
-                .unwrap_or(&self.url)
-                .to_string()
-        }
-    }
-}
-
 #[derive(Deserialize)]
 struct DockerConfig {
     #[serde(rename = "currentContext")]
@@ -121,6 +106,13 @@ fn context_endpoint(docker_dir: &Path, name: &str) -> Result<Endpoint, String> {
     ))
 }
 
+/// The docker CLI's folder: `DOCKER_CONFIG`, else `~/.docker`.
+fn docker_dir(env: &dyn Fn(&str) -> Option<String>, home: Option<&Path>) -> Option<PathBuf> {
+    env("DOCKER_CONFIG")
+        .map(PathBuf::from)
+        .or_else(|| home.map(|h| h.join(".docker")))
+}
+
 /// Decide the endpoint. `env` reads environment variables and `home` is the
 /// user's home directory: both injected so this is testable.
 pub fn resolve_endpoint(
@@ -152,10 +144,7 @@ pub fn resolve_endpoint(
             tls: tls_from_env(),
         });
     }
-    let docker_dir = env("DOCKER_CONFIG")
-        .map(PathBuf::from)
-        .or_else(|| home.map(|h| h.join(".docker")));
-    if let Some(dir) = docker_dir {
+    if let Some(dir) = docker_dir(env, home) {
         let context = env("DOCKER_CONTEXT").filter(|c| !c.is_empty()).or_else(|| {
             let text = std::fs::read_to_string(dir.join("config.json")).ok()?;
             serde_json::from_str::<DockerConfig>(&text)
@@ -268,9 +257,7 @@ pub fn resolve_hosts(
     home: Option<&Path>,
 ) -> Result<Vec<HostSpec>, String> {
     let docker_dir = || {
-        env("DOCKER_CONFIG")
-            .map(PathBuf::from)
-            .or_else(|| home.map(|h| h.join(".docker")))
+        docker_dir(env, home)
             .ok_or_else(|| "no home directory to find docker contexts in".to_string())
     };
     let from_config = |c: &crate::config::HostConfig| -> Result<HostSpec, String> {

@@ -82,11 +82,11 @@ impl Hosts {
     }
 
     pub fn get(&self, id: HostId) -> &Host {
-        &self.list[usize::from(id.0)]
+        &self.list[id.index()]
     }
 
     pub fn get_mut(&mut self, id: HostId) -> &mut Host {
-        &mut self.list[usize::from(id.0)]
+        &mut self.list[id.index()]
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (HostId, &Host)> {

@@ -85,12 +85,7 @@ fn config_check(cli: &Cli, config: &Config, topology: &Topology) -> Result<(), F
     };
     println!("config:      {}", shown(&path));
     // What the dashboard would use, and why: the same choice it makes.
-    let choice = connect::Choice {
-        hosts: &cli.host,
-        contexts: &cli.context,
-        all_contexts: cli.all_contexts,
-    };
-    let specs = connect::hosts_from_environment(&choice, &config.hosts).map_err(Fail::msg)?;
+    let specs = hosts_chosen(cli, config)?;
     for s in &specs {
         println!(
             "host:        {} {} (from {}){}",
@@ -249,6 +244,39 @@ fn with_client(
     Ok((client, p))
 }
 
+/// The hosts the flags, the config and the environment choose.
+fn hosts_chosen(cli: &Cli, config: &Config) -> Result<Vec<connect::HostSpec>, Fail> {
+    let choice = connect::Choice {
+        hosts: &cli.host,
+        contexts: &cli.context,
+        all_contexts: cli.all_contexts,
+    };
+    connect::hosts_from_environment(&choice, &config.hosts).map_err(Fail::msg)
+}
+
+/// "c1, c2, c3"
+fn names(specs: &[connect::HostSpec]) -> String {
+    specs
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// How to take a host's figures: its own `stats`, else `--stats`.
+fn layout_of(
+    spec: &connect::HostSpec,
+    cli: &Cli,
+    cgroup_version: &str,
+) -> Result<Option<agile_deck::cgroup::Layout>, Fail> {
+    engine::choose_path(
+        spec.stats.unwrap_or(cli.stats),
+        spec.endpoint.url.starts_with("unix://"),
+        cgroup_version,
+    )
+    .map_err(|e| eyre!("{}: {e}", spec.name))
+}
+
 /// `demo up --swarm` / `demo down --swarm` on the cluster of the given
 /// hosts: the image built on each of them, the services created on a
 /// manager among them, the node labels it needs applied once confirmed.
@@ -265,11 +293,7 @@ async fn demo_swarm(specs: &[connect::HostSpec], action: &DemoAction) -> Result<
     let Some((docker, name)) = manager else {
         return Err(eyre!(
             "none of the hosts ({}) is a Swarm manager: give one with --host, or make one with `docker swarm init`",
-            specs
-                .iter()
-                .map(|s| s.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            names(specs)
         ));
     };
     if let DemoAction::Down { .. } = action {
@@ -396,23 +420,14 @@ async fn run(mut cli: Cli) -> Result<(), Fail> {
         }) => return config_check(&cli, &config, &topology),
         _ => {}
     }
-    let choice = connect::Choice {
-        hosts: &cli.host,
-        contexts: &cli.context,
-        all_contexts: cli.all_contexts,
-    };
-    let specs = connect::hosts_from_environment(&choice, &config.hosts).map_err(Fail::msg)?;
+    let specs = hosts_chosen(&cli, &config)?;
     // `demo` and `--demo` act on one daemon.
     let one_host = || match &specs[..] {
         [one] => Ok(one.endpoint.clone()),
         _ => Err(eyre!(
             "this acts on one daemon, and {} hosts are chosen ({}): give one with --host",
             specs.len(),
-            specs
-                .iter()
-                .map(|s| s.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            names(&specs)
         )),
     };
 
@@ -443,12 +458,7 @@ async fn run(mut cli: Cli) -> Result<(), Fail> {
         let mut hosts = Vec::new();
         for (spec, (docker, info)) in specs.iter().zip(takes) {
             let layout = match &info {
-                Ok(i) => engine::choose_path(
-                    spec.stats.unwrap_or(cli.stats),
-                    spec.endpoint.url.starts_with("unix://"),
-                    &i.cgroup_version,
-                )
-                .map_err(|e| eyre!("{}: {e}", spec.name))?,
+                Ok(i) => layout_of(spec, &cli, &i.cgroup_version)?,
                 Err(_) => None,
             };
             hosts.push(agile_deck::snapshot::HostTake {
@@ -634,7 +644,7 @@ async fn run(mut cli: Cli) -> Result<(), Fail> {
         prometheus: prom.as_ref().map(|(_, p)| p.url.clone()),
         interrupted,
     });
-    let mut hosts = Vec::new();
+    let mut host_conns = Vec::new();
     for (spec, (docker, info)) in specs.iter().zip(conns) {
         // A daemon not heard from yet runs on this machine's kernel if it
         // is local: its cgroup version is this machine's.
@@ -643,13 +653,8 @@ async fn run(mut cli: Cli) -> Result<(), Fail> {
             .map_or_else(agile_deck::cgroup::local_version, |i| {
                 i.cgroup_version.clone()
             });
-        let layout = engine::choose_path(
-            spec.stats.unwrap_or(cli.stats),
-            spec.endpoint.url.starts_with("unix://"),
-            &cgroup_version,
-        )
-        .map_err(|e| eyre!("{}: {e}", spec.name))?;
-        hosts.push(runtime::HostConn {
+        let layout = layout_of(spec, &cli, &cgroup_version)?;
+        host_conns.push(runtime::HostConn {
             docker,
             info,
             layout,
@@ -667,7 +672,7 @@ async fn run(mut cli: Cli) -> Result<(), Fail> {
     terminal::want_mouse(!cli.no_mouse);
     let mut term = terminal::enter().wrap_err("cannot open the terminal")?;
     let _restore = terminal::Guard;
-    runtime::run(&mut term, app, hosts, settings)
+    runtime::run(&mut term, app, host_conns, settings)
         .await
         .wrap_err("terminal error")
 }

@@ -123,6 +123,13 @@ pub struct Probe {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct HostId(pub u16);
 
+impl HostId {
+    /// Its place in the list of hosts (and in anything kept per host).
+    pub fn index(self) -> usize {
+        usize::from(self.0)
+    }
+}
+
 /// One container, as inspected.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Replica {

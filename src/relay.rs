@@ -100,8 +100,8 @@ enum Dial {
 
 /// A private local socket that reaches one daemon. Dropping it stops
 /// accepting; the folder goes with it.
-pub struct Relay {
-    pub socket: PathBuf,
+struct Relay {
+    socket: PathBuf,
     dir: PathBuf,
     /// The last line ssh wrote on stderr, for the failure message.
     last_error: Arc<Mutex<Option<String>>>,
@@ -125,7 +125,7 @@ impl Relay {
         let accept = tokio::spawn(async move {
             while let Ok((conn, _)) = listener.accept().await {
                 match &dial {
-                    Dial::Ssh(args) => tokio::spawn(relay(conn, args.clone(), said.clone())),
+                    Dial::Ssh(args) => tokio::spawn(join_ssh(conn, args.clone(), said.clone())),
                     Dial::Unix(path) => tokio::spawn(join_unix(conn, path.clone())),
                 };
             }
@@ -225,7 +225,7 @@ async fn join_unix(mut conn: UnixStream, path: PathBuf) {
 
 /// One connection: one `ssh … docker system dial-stdio`, bytes both ways
 /// until either side closes; the ssh ends with it.
-async fn relay(conn: UnixStream, args: Vec<String>, said: Arc<Mutex<Option<String>>>) {
+async fn join_ssh(conn: UnixStream, args: Vec<String>, said: Arc<Mutex<Option<String>>>) {
     let (program, options) = ssh_program();
     let child = Command::new(program)
         .args(&options)

@@ -69,14 +69,14 @@ pub struct Runtime {
 
 impl Runtime {
     fn host(&self, host: HostId) -> &HostRt {
-        &self.hosts[usize::from(host.0)]
+        &self.hosts[host.index()]
     }
 
     /// Each host's engine takes its own targets (an empty set stops it).
     fn by_host(&self, targets: Vec<Target>) -> Vec<Vec<Target>> {
         let mut split = vec![Vec::new(); self.hosts.len()];
         for t in targets {
-            split[usize::from(t.host.0)].push(t);
+            split[t.host.index()].push(t);
         }
         split
     }
@@ -242,7 +242,7 @@ impl Runtime {
                 let streams = self.log_streams.entry(pane).or_default();
                 for f in follows {
                     let task = tokio::spawn(sources::follow_logs(
-                        (*self.hosts[usize::from(f.host.0)].docker).clone(),
+                        (*self.hosts[f.host.index()].docker).clone(),
                         pane,
                         f.source,
                         f.id,
@@ -429,8 +429,8 @@ pub async fn run(
     let mut work = Work::new(
         hosts
             .iter()
-            .enumerate()
-            .map(|(i, h)| (h.docker.clone(), app.hosts.get(HostId(i as u16)).label()))
+            .zip(app.hosts.iter())
+            .map(|(h, (_, host))| (h.docker.clone(), host.label()))
             .collect(),
         topology.clone(),
         Arc::new(settings.journal),

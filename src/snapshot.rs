@@ -87,7 +87,7 @@ pub async fn take(app: &mut App, hosts: Vec<HostTake>) -> Result<()> {
         if let Some(e) = engine {
             let mine: Vec<Target> = targets
                 .iter()
-                .filter(|t| usize::from(t.host.0) == i)
+                .filter(|t| t.host.index() == i)
                 .cloned()
                 .collect();
             e.watch(&mine);
@@ -102,7 +102,7 @@ pub async fn take(app: &mut App, hosts: Vec<HostTake>) -> Result<()> {
                 if let Cmd::StreamInstead(targets) = cmd
                     && let Some(Some(e)) = targets
                         .first()
-                        .map(|t| usize::from(t.host.0))
+                        .map(|t| t.host.index())
                         .and_then(|i| engines.get_mut(i))
                 {
                     e.stream_instead(targets);

@@ -56,7 +56,7 @@ impl Work {
 
     /// The daemon of `host` and the journal's context there.
     fn on(&self, host: HostId) -> (Arc<Docker>, Context) {
-        let (docker, label) = &self.hosts[usize::from(host.0)];
+        let (docker, label) = &self.hosts[host.index()];
         let context = Context {
             host: label.clone(),
             ..self.context.clone()

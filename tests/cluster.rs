@@ -235,10 +235,7 @@ fn type_line(app: &mut App, line: &str) {
 /// no restart of agile-deck.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_host_goes_stale_and_comes_back() {
-    if !common::tool_or_skip("a_lost_host_goes_stale_and_comes_back", "tmux") {
-        return;
-    }
-    let Some(c) = Cluster::up_or_skip("a_lost_host_goes_stale_and_comes_back").await else {
+    let Some(c) = Cluster::with_tmux_or_skip("a_lost_host_goes_stale_and_comes_back").await else {
         return;
     };
     run_on(&c, "c1", "ctl", 1, "control", None);
@@ -309,10 +306,7 @@ async fn a_lost_host_goes_stale_and_comes_back() {
 /// drained by keys sends its tasks to the others, and undo brings it back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_swarm_service_over_three_nodes() {
-    if !common::tool_or_skip("a_swarm_service_over_three_nodes", "tmux") {
-        return;
-    }
-    let Some(c) = Cluster::up_or_skip("a_swarm_service_over_three_nodes").await else {
+    let Some(c) = Cluster::with_tmux_or_skip("a_swarm_service_over_three_nodes").await else {
         return;
     };
     let image = agile_deck::demo::image_tag();
@@ -546,10 +540,8 @@ fn time_to_screen(name: &str, hosts: &str, ok: impl Fn(&str) -> bool) -> Duratio
 /// screen as soon as without it, and it shows as connecting.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_host_that_never_answers_delays_nothing() {
-    if !common::tool_or_skip("a_host_that_never_answers_delays_nothing", "tmux") {
-        return;
-    }
-    let Some(c) = Cluster::up_or_skip("a_host_that_never_answers_delays_nothing").await else {
+    let Some(c) = Cluster::with_tmux_or_skip("a_host_that_never_answers_delays_nothing").await
+    else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -580,10 +572,7 @@ async fn a_host_that_never_answers_delays_nothing() {
 /// it is picked up with no restart of agile-deck.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_host_down_at_start_comes_up_later() {
-    if !common::tool_or_skip("a_host_down_at_start_comes_up_later", "tmux") {
-        return;
-    }
-    let Some(c) = Cluster::up_or_skip("a_host_down_at_start_comes_up_later").await else {
+    let Some(c) = Cluster::with_tmux_or_skip("a_host_down_at_start_comes_up_later").await else {
         return;
     };
     run_on(&c, "c3", "late", 1, "data", None);
@@ -681,10 +670,7 @@ impl Drop for SwarmDemo {
 /// it; `demo down --swarm` removes exactly it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_production_shape_on_the_cluster() {
-    if !common::tool_or_skip("the_production_shape_on_the_cluster", "tmux") {
-        return;
-    }
-    let Some(c) = Cluster::up_or_skip("the_production_shape_on_the_cluster").await else {
+    let Some(c) = Cluster::with_tmux_or_skip("the_production_shape_on_the_cluster").await else {
         return;
     };
     let hosts = c.host_flags(&NODES);

@@ -363,8 +363,8 @@ impl App {
             "undo" => {
                 let key = match args.as_slice() {
                     [] => self.ops.last_undo.clone(),
-                    [node] if self.ops.undo.contains_key(&format!("node {node}")) => {
-                        Some(format!("node {node}"))
+                    [node] if self.ops.undo.contains_key(&crate::ops::node::target(node)) => {
+                        Some(crate::ops::node::target(node))
                     }
                     [target] => self.resolve_target(target).ok().map(|t| t.label),
                     _ => None,
@@ -419,19 +419,11 @@ impl App {
             return;
         };
         let name = node.hostname.clone();
-        let (word, args) = match kind {
-            Kind::Stop => ("drain", vec![name.as_str()]),
-            Kind::Start => ("activate", vec![name.as_str()]),
-            Kind::Undo => {
-                let plan = self
-                    .ops
-                    .undo
-                    .get(&format!("node {name}"))
-                    .ok_or_else(|| format!("nothing to undo on {name}"))
-                    .and_then(|spec| plan::undo(&self.fleet, spec));
-                self.propose(plan);
-                return;
-            }
+        // The same commands as typed: `:drain NODE`, `:activate NODE`, `:undo NODE`.
+        let word = match kind {
+            Kind::Stop => "drain",
+            Kind::Start => "activate",
+            Kind::Undo => "undo",
             _ => {
                 self.flash = Some(
                     "on a node: X drains, T activates, U undoes; :pause-node, :label-node, :promote, :demote"
@@ -440,8 +432,7 @@ impl App {
                 return;
             }
         };
-        let plan = self.node_plan(word, &args);
-        self.propose(plan);
+        self.operation_command(word, &name);
     }
 
     /// `:profile NAME`: every set of the profile, in one operation.

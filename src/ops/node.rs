@@ -71,6 +71,11 @@ impl NodeChange {
     }
 }
 
+/// A node operation's target, as the journal and undo know it: `node c2`.
+pub fn target(hostname: &str) -> String {
+    format!("node {hostname}")
+}
+
 /// The node `name` names (hostname or id), as the manager lists it now.
 pub fn find<'a>(fleet: &'a Fleet, name: &str) -> Result<&'a SwarmNode, String> {
     if fleet.nodes.is_empty() {
@@ -160,7 +165,7 @@ pub fn plan(fleet: &Fleet, node: &SwarmNode, change: NodeChange) -> Result<Plan,
     Ok(Plan {
         kind: Kind::Node,
         title: format!("node {}: {}", node.hostname, change.words()),
-        target: format!("node {}", node.hostname),
+        target: target(&node.hostname),
         locks: vec![format!("node {}", node.id)],
         params: json!({ "node": node.hostname, "change": change.words() }),
         steps: vec![step],

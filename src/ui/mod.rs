@@ -201,34 +201,26 @@ fn link_status(app: &App) -> (String, ratatui::style::Style) {
             Link::Down { error, .. } => (format!("✖ daemon unreachable: {error} "), t.critical),
         };
     }
-    let lost: Vec<&crate::hosts::Host> = app
+    // (name, error, since) of each lost host.
+    let lost: Vec<(&str, &str, chrono::DateTime<chrono::Utc>)> = app
         .hosts
         .iter()
-        .map(|(_, h)| h)
-        .filter(|h| h.lost_since().is_some())
+        .filter_map(|(_, h)| match &h.link {
+            Link::Down { error, since } => Some((h.name.as_str(), error.as_str(), *since)),
+            _ => None,
+        })
         .collect();
     match &lost[..] {
         [] => (String::new(), t.header),
-        [one, rest @ ..] => {
+        [(name, error, since), rest @ ..] => {
             let more = if rest.is_empty() {
                 String::new()
             } else {
                 format!(" (+{} more)", rest.len())
             };
-            let since = one
-                .lost_since()
-                .expect("lost")
-                .with_timezone(&app.local_offset);
-            let error = match &one.link {
-                Link::Down { error, .. } => error.as_str(),
-                _ => "",
-            };
+            let since = since.with_timezone(&app.local_offset).format("%H:%M:%S");
             (
-                format!(
-                    "✖ {} lost since {}{more}: {error} ",
-                    one.name,
-                    since.format("%H:%M:%S")
-                ),
+                format!("✖ {name} lost since {since}{more}: {error} "),
                 t.critical,
             )
         }

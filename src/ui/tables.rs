@@ -355,17 +355,11 @@ fn row_cell(
             cell(text, right, w, s)
         }
         // Tasks Swarm cannot place: say so where health would be, at any width.
-        GroupCol::By(SortBy::Health) if pending_of(app, r).is_some() => cell(
-            if r.running == 0 {
-                "✖ pending".into()
-            } else {
-                format!("{} +pending", r.running)
-            },
-            right,
-            w,
-            t.warning,
-        ),
-        GroupCol::By(SortBy::Health) => health_cell(app, &r.health),
+        GroupCol::By(SortBy::Health) => match pending_of(app, r) {
+            Some(_) if r.running == 0 => cell("✖ pending".into(), right, w, t.warning),
+            Some(_) => cell(format!("{} +pending", r.running), right, w, t.warning),
+            None => health_cell(app, &r.health),
+        },
         GroupCol::By(SortBy::Cpu) => {
             let hot = r
                 .cpu_limit
@@ -413,21 +407,18 @@ fn row_cell(
             w,
             style,
         ),
-        // A Swarm service whose tasks Swarm cannot place: its reason, on
-        // the row itself, where the history would be.
-        GroupCol::History if pending_of(app, r).is_some() => cell(
-            pending_of(app, r).unwrap_or_default().to_string(),
-            right,
-            w,
-            t.warning,
-        ),
-        GroupCol::History => {
-            let hist = app.fleet.cpu_history(&r.replicas, w as usize, app.now);
-            // Against the CPU limit when every replica has one: a bar shows
-            // how close to its ceiling a row runs, not just its own ups and downs.
-            let ceiling = r.cpu_limit.filter(|l| *l > 0.0).map(|l| l * 100.0);
-            Cell::from(Span::styled(format::sparkline(&hist, ceiling), t.sparkline))
-        }
+        GroupCol::History => match pending_of(app, r) {
+            // A Swarm service whose tasks Swarm cannot place: its reason, on
+            // the row itself, where the history would be.
+            Some(why) => cell(why.to_string(), right, w, t.warning),
+            None => {
+                let hist = app.fleet.cpu_history(&r.replicas, w as usize, app.now);
+                // Against the CPU limit when every replica has one: a bar shows
+                // how close to its ceiling a row runs, not just its own ups and downs.
+                let ceiling = r.cpu_limit.filter(|l| *l > 0.0).map(|l| l * 100.0);
+                Cell::from(Span::styled(format::sparkline(&hist, ceiling), t.sparkline))
+            }
+        },
     }
 }
 
@@ -563,10 +554,9 @@ fn replica_cell(app: &App, r: &Replica, col: ReplicaCol, w: u16, right: bool) ->
             t.title,
         )),
         ReplicaCol::Host => cell(app.hosts.name(r.host).to_string(), right, w, t.text),
-        // Its host is lost: what it was is all that is known, since then.
-        ReplicaCol::State if app.hosts.get(r.host).lost_since().is_some() => {
-            let since = app.hosts.get(r.host).lost_since().expect("lost");
-            cell(
+        ReplicaCol::State => match app.hosts.get(r.host).lost_since() {
+            // Its host is lost: what it was is all that is known, since then.
+            Some(since) => cell(
                 format!(
                     "stale {}",
                     since.with_timezone(&app.local_offset).format("%H:%M:%S")
@@ -574,16 +564,16 @@ fn replica_cell(app: &App, r: &Replica, col: ReplicaCol, w: u16, right: bool) ->
                 right,
                 w,
                 t.warning,
-            )
-        }
-        ReplicaCol::State => {
-            let text = if r.is_running() || r.state == State::Created {
-                r.state.to_string()
-            } else {
-                format!("{} {}", r.state, r.exit_code)
-            };
-            cell(text, right, w, state_style(app, r))
-        }
+            ),
+            None => {
+                let text = if r.is_running() || r.state == State::Created {
+                    r.state.to_string()
+                } else {
+                    format!("{} {}", r.state, r.exit_code)
+                };
+                cell(text, right, w, state_style(app, r))
+            }
+        },
         // A stopped container's last health is stale: do not show it.
         ReplicaCol::Health if !r.is_running() => cell("-".into(), right, w, t.muted),
         ReplicaCol::Health => cell(

@@ -4,7 +4,6 @@
 //! a test brings it up itself if it is not (quick when it is), and cleans
 //! up what it made on every node when it ends.
 
-use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -17,17 +16,7 @@ pub const NODES: [&str; 3] = ["c1", "c2", "c3"];
 static USE: Mutex<()> = Mutex::new(());
 
 fn harness(args: &[&str]) -> Result<String, String> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/harness/cluster.sh");
-    let out = Command::new("timeout")
-        .args(["300", "bash", script])
-        .args(args)
-        .output()
-        .map_err(|e| e.to_string())?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
+    super::run_harness("cluster.sh", args)
 }
 
 /// The cluster, held by one test; what the test labelled goes when dropped.
@@ -124,6 +113,15 @@ impl Cluster {
     /// Start `node`'s dockerd again; returns when it answers.
     pub fn start(&self, node: &str) {
         harness(&["start", node]).unwrap();
+    }
+
+    /// Up, for a test that also drives the real binary in tmux (skipped
+    /// loudly without tmux, as without the cluster).
+    pub async fn with_tmux_or_skip(test: &str) -> Option<Cluster> {
+        if !super::tool_or_skip(test, "tmux") {
+            return None;
+        }
+        Cluster::up_or_skip(test).await
     }
 
     /// Every node Ready and active in the manager's list.

@@ -431,10 +431,11 @@ pub struct PrivateDaemon {
     pub host: String,
 }
 
-fn harness(args: &[&str]) -> Result<String, String> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/harness/dockerd.sh");
-    let out = Command::new("bash")
-        .arg(script)
+/// Run `tests/harness/SCRIPT` (at most 300 s): its stdout, or its stderr.
+fn run_harness(script: &str, args: &[&str]) -> Result<String, String> {
+    let path = format!("{}/tests/harness/{script}", env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new("timeout")
+        .args(["300", "bash", &path])
         .args(args)
         .output()
         .map_err(|e| e.to_string())?;
@@ -443,6 +444,10 @@ fn harness(args: &[&str]) -> Result<String, String> {
     } else {
         Err(String::from_utf8_lossy(&out.stderr).into_owned())
     }
+}
+
+fn harness(args: &[&str]) -> Result<String, String> {
+    run_harness("dockerd.sh", args)
 }
 
 impl PrivateDaemon {
