@@ -289,7 +289,9 @@ impl Fleet {
                         .push(r.id.clone());
                 }
             }
-            for s in &self.swarm_services {
+            // Focused on one host, a service is what runs there: a Swarm
+            // service with no task on it is another host's.
+            for s in self.swarm_services.iter().filter(|_| self.focus.is_none()) {
                 if let Some(g) = self.group_of(&s.placement, by) {
                     index
                         .entry(g.to_string())
@@ -430,9 +432,9 @@ impl Fleet {
     /// wanted from the spec (or the tasks Swarm wants, for a global
     /// service) and running from the tasks cluster-wide; superseded task
     /// containers are history, not wanted. For the rest, every container
-    /// is wanted.
+    /// is wanted, and so for everything while focused on one host.
     fn counts_of(&self, service: &ServiceId, here: usize, running_here: usize) -> (usize, usize) {
-        match self.swarm_service(service) {
+        match self.swarm_service(service).filter(|_| self.focus.is_none()) {
             Some(s) => (
                 (s.running_tasks as usize).max(running_here),
                 s.replicas.unwrap_or(s.desired_tasks) as usize,
@@ -686,6 +688,16 @@ mod tests {
             .find(|r| r.name == "data")
             .unwrap();
         assert_eq!((data.services, data.running, data.wanted), (2, 3, 5));
+        // Focused on one host, the rows count what runs there: no task of
+        // stack_postgres, and the host's own replicas of redis-master.
+        f.set_focus(Some(HostId(0)));
+        let data = f
+            .group_rows(GroupBy::Layer)
+            .into_iter()
+            .find(|r| r.name == "data")
+            .unwrap();
+        assert_eq!((data.services, data.running, data.wanted), (1, 2, 3));
+        f.set_focus(None);
         let services = f.service_rows(GroupBy::Layer, "data");
         assert_eq!(
             services

@@ -126,9 +126,13 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect, alerts: u32) {
     };
     // Parts in order of importance; the less important drop on narrow screens.
     let (host_long, host_short) = hosts_parts(app);
-    let swarm = match &d.swarm {
-        crate::model::SwarmRole::Unknown => "swarm: ?".to_string(),
-        role => format!("swarm: {role}"),
+    // With several hosts, the Swarm is the one its manager among them
+    // lists (the first host may be outside it).
+    let manager = app.hosts.several().then(|| app.hosts.manager()).flatten();
+    let swarm = match (manager, &d.swarm) {
+        (Some(m), _) => format!("swarm: manager {}", app.hosts.name(m)),
+        (None, crate::model::SwarmRole::Unknown) => "swarm: ?".to_string(),
+        (None, role) => format!("swarm: {role}"),
     };
     let stats = format!("stats: {}", app.engine.path);
     let (running, wanted) = app.fleet.totals();
