@@ -492,12 +492,17 @@ async fn an_event_storm_never_holds_up_the_app() {
     let mut live = Live::new(Topology::default_topology()).await;
     // A small timeline, to see it stay bounded under the storm.
     live.app.views.timeline = agile_deck::events::Timeline::new(300);
-    // 200 containers created, started and stopped in a burst: about 800
-    // events in a few seconds. Four CLI calls at a time: the daemon (20.10,
-    // 2 cores, beside the other tests' crash loops) is the thing under
-    // load here only as a source of events, not as the subject.
+    // A burst of about 450 events in some 12 s, made the cheap way:
+    // 20 containers (no network) started before it, then each one
+    // given a signal they ignore and a new CPU weight ten times over, then
+    // killed, four CLI calls at a time. A container start costs this daemon
+    // (20.10, 2 cores) about 0.5 s, and 200 starts and stops beside the
+    // cluster harness's daemons once held a CI run's `docker stop` past
+    // 180 s; signals and cgroup writes are cheap, and a storm is the same
+    // to the app. (Not pause: runc's freeze fails at times under load.)
     const AT_ONCE: usize = 4;
-    let names: Vec<String> = (0..200).map(|i| format!("s{}-{i}", t.id)).collect();
+    const ROUNDS: usize = 10;
+    let names: Vec<String> = (0..20).map(|i| format!("s{}-{i}", t.id)).collect();
     let per_call = names.len() / AT_ONCE;
     let docker_batch = move |verb: &[&str], names: &[String]| {
         std::thread::scope(|s| {
@@ -511,30 +516,45 @@ async fn an_event_storm_never_holds_up_the_app() {
         });
     };
     let label = t.label();
-    std::thread::scope(|s| {
-        for chunk in names.chunks(per_call) {
-            let (label, img) = (&label, &img);
-            s.spawn(move || {
-                for n in chunk {
-                    docker(&[
-                        "create",
-                        "--name",
-                        n,
-                        "--label",
-                        label,
-                        "--no-healthcheck",
-                        img,
-                    ]);
-                }
-            });
-        }
-    });
+    for n in &names {
+        docker(&[
+            "create",
+            "--name",
+            n,
+            "--label",
+            &label,
+            "--no-healthcheck",
+            "--network",
+            "none",
+            &img,
+        ]);
+    }
+    docker_batch(&["start"], &names);
+    // What the start made is handled before the storm is timed.
+    live.until(
+        "the storm's containers running",
+        Duration::from_secs(60),
+        |app| {
+            app.fleet
+                .replicas
+                .values()
+                .filter(|r| r.name.starts_with(&format!("s{}-", t.id)) && r.is_running())
+                .count()
+                == names.len()
+        },
+    )
+    .await;
     let storm = Instant::now();
     tokio::task::spawn_blocking({
         let names = names.clone();
         move || {
-            docker_batch(&["start"], &names);
-            docker_batch(&["stop", "-t", "0"], &names);
+            for round in 0..ROUNDS {
+                // A signal it ignores, and a CPU weight: an event each.
+                docker_batch(&["kill", "--signal", "SIGWINCH"], &names);
+                let shares = (512 + round).to_string();
+                docker_batch(&["update", "--cpu-shares", &shares], &names);
+            }
+            docker_batch(&["kill"], &names);
         }
     })
     .await
@@ -553,7 +573,7 @@ async fn an_event_storm_never_holds_up_the_app() {
             .iter()
             .filter(|l| l.event == "die" && l.container.starts_with(&format!("s{}-", t.id)))
             .count();
-        if dies >= 100 && live.rx.is_empty() {
+        if dies >= names.len() && live.rx.is_empty() {
             break;
         }
         assert!(
@@ -564,9 +584,12 @@ async fn an_event_storm_never_holds_up_the_app() {
         else {
             continue;
         };
-        let began = Instant::now();
+        // The thread's CPU time, not the wall clock: on two cores beside
+        // the daemon's storm the thread is preempted for tens of ms at
+        // times, which says nothing about what an update costs.
+        let began = thread_cpu();
         let cmds = live.app.update(msg);
-        slowest = slowest.max(began.elapsed());
+        slowest = slowest.max(thread_cpu() - began);
         handled += 1;
         drop(cmds);
     }
@@ -579,8 +602,20 @@ async fn an_event_storm_never_holds_up_the_app() {
     assert!(handled >= 400, "{handled} messages");
     assert!(live.app.views.timeline.lines.len() <= 300);
     // A frame is 33 ms: no single message may take a sizeable part of it.
+    // (It was 0.8 ms measured; 10 ms leaves room for a debug build.)
     assert!(
         slowest < Duration::from_millis(10),
         "slowest update {slowest:?}"
     );
+}
+
+/// This thread's CPU time so far.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid pointer to a timespec; this clock always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
