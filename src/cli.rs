@@ -153,6 +153,21 @@ pub enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// agile-deck's agent: reads a host's cgroup files for a dashboard that
+    /// reaches the host over ssh (it is started there by the dashboard).
+    #[command(args_conflicts_with_subcommands = true)]
+    Agent {
+        /// Serve one dashboard on stdin and stdout (framed batches of
+        /// figures); exit when stdin closes. The dashboard runs this
+        /// through ssh.
+        #[arg(long)]
+        stdio: bool,
+        /// Seconds between two reads with --stdio (the dashboard passes its own).
+        #[arg(long, value_name = "SECS", value_parser = parse_refresh, requires = "stdio")]
+        every: Option<f64>,
+        #[command(subcommand)]
+        action: Option<AgentAction>,
+    },
     /// Shell completions, to source or install: bash, zsh, fish, elvish, powershell.
     Completions { shell: clap_complete::Shell },
     /// The manual page (roff), e.g. `agile-deck man > agile-deck.1`.
@@ -165,6 +180,20 @@ pub enum ConfigAction {
     Check,
     /// Print a commented default config file.
     Default,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AgentAction {
+    /// Copy this binary to HOST over ssh (checksum verified) into a path the
+    /// remote user owns, where the dashboard finds it.
+    Install {
+        /// ssh://user@host[:port], a name from the config's [[host]] tables,
+        /// or user@host as ssh takes it.
+        host: String,
+        /// Where to put it on the host (default: ~/.local/bin/agile-deck).
+        #[arg(long, value_name = "PATH")]
+        path: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]

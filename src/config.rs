@@ -50,6 +50,9 @@ pub struct HostConfig {
     pub read_only: bool,
     /// How to take its figures (default: `--stats`).
     pub stats: Option<crate::engine::Mode>,
+    /// `ssh://`: where agile-deck's agent is on it, when neither on the
+    /// remote PATH nor in `~/.local/bin`.
+    pub agent_path: Option<String>,
 }
 
 impl Config {
@@ -145,7 +148,11 @@ read_only = false
 # tls_cert = "/etc/agile-deck/prod/cert.pem"
 # tls_key = "/etc/agile-deck/prod/key.pem"
 # read_only = true                # watch production, change nothing
-# stats = "api"                   # auto, cgroup or api
+# stats = "api"                   # auto, cgroup, agent or api
+# [[host]]
+# name = "web-2"
+# url = "ssh://ops@web-2"         # figures through agile-deck's agent over ssh
+# agent_path = "/opt/agile-deck/bin/agile-deck"   # default: PATH, then ~/.local/bin
 
 # Service metrics beside the Docker figures (queries: the topology's [[metric]]).
 # Secrets: AGILE_DECK_PROMETHEUS_TOKEN, or _USER and _PASSWORD, or the files below.

@@ -199,6 +199,8 @@ pub struct HostSpec {
     pub read_only: bool,
     /// Its own stats path (None: `--stats`).
     pub stats: Option<crate::engine::Mode>,
+    /// Where its agent is (`ssh://`), when not found by itself.
+    pub agent_path: Option<String>,
 }
 
 /// What the command line asked for.
@@ -284,6 +286,7 @@ pub fn resolve_hosts(
             },
             read_only: c.read_only,
             stats: c.stats,
+            agent_path: c.agent_path.clone(),
         })
     };
     // A flag's or a context's endpoint takes the config's settings for its URL.
@@ -295,6 +298,7 @@ pub fn resolve_hosts(
                 endpoint: endpoint.clone(),
                 read_only: false,
                 stats: None,
+                agent_path: None,
             },
         };
         spec.endpoint.source = endpoint.source;

@@ -36,6 +36,32 @@ pub enum Report {
     },
     /// The cgroup reader found no cgroup for these containers.
     NoCgroup(Vec<Target>),
+    /// The remote reader (the host's agent) changed state.
+    Remote(Remote),
+}
+
+/// The state of a remote reader, as the header says it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Remote {
+    /// Reading, e.g. "agent 0.1.0, cgroup v2".
+    Up(String),
+    /// It cannot read this host (not installed, another protocol, no
+    /// cgroup files): figures come from Docker's stats streams; why.
+    Unusable(String),
+    /// Its channel dropped; reconnecting. The host's figures are stale.
+    Lost(String),
+}
+
+/// Reads the cgroup files of the containers it is given and sends
+/// `Report`s: the local sampler thread, or agile-deck's agent on the
+/// daemon's machine (over ssh), with the same code there.
+pub trait CgroupReader: Send {
+    /// Read exactly these from now on.
+    fn set(&self, targets: Vec<Target>);
+    /// Bytes it has received from another machine, if it reads there.
+    fn wire_bytes(&self) -> u64 {
+        0
+    }
 }
 
 /// How often the cgroup path reads every container by default (as
@@ -57,6 +83,36 @@ pub enum Mode {
     /// cgroup files only; refuse to start if they cannot be read.
     Cgroup,
     /// Docker stats streams only.
+    Api,
+    /// agile-deck's agent on an `ssh://` host (auto does this there);
+    /// Docker stats streams while it cannot be used.
+    Agent,
+}
+
+/// How to read a host's figures, as `choose_path` decides it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Chosen {
+    Cgroup(Box<Layout>),
+    /// Through the agent on the daemon's machine (`ssh://`).
+    Agent,
+    Api,
+}
+
+impl Chosen {
+    /// The path for a reader that starts no agent (a one-shot snapshot):
+    /// an agent's host takes Docker's stats streams.
+    pub fn without_agent(self) -> Path {
+        match self {
+            Chosen::Cgroup(layout) => Path::Cgroup(*layout),
+            Chosen::Agent | Chosen::Api => Path::Api,
+        }
+    }
+}
+
+/// What the engine reads with.
+pub enum Path {
+    Cgroup(Layout),
+    Remote(Box<dyn CgroupReader>),
     Api,
 }
 
@@ -85,6 +141,9 @@ pub struct Cost {
     pub rss_bytes: u64,
     /// With several hosts, each one's share: (name, path, direct, streams).
     pub hosts: Vec<(String, String, usize, usize)>,
+    /// Bytes the agents sent so far, and per second (the app measures it).
+    pub wire_bytes: u64,
+    pub wire_per_sec: f64,
 }
 
 /// agile-deck's own CPU time and memory, from /proc/self, between two
@@ -93,6 +152,7 @@ pub struct OwnUsage {
     at: Instant,
     cpu_ticks: u64,
     samples: u64,
+    wire_bytes: u64,
 }
 
 impl OwnUsage {
@@ -101,6 +161,7 @@ impl OwnUsage {
             at: Instant::now(),
             cpu_ticks: proc_self().0,
             samples: 0,
+            wire_bytes: 0,
         }
     }
 
@@ -109,12 +170,14 @@ impl OwnUsage {
         let (ticks, rss) = proc_self();
         let secs = self.at.elapsed().as_secs_f64().max(1e-3);
         cost.samples_per_sec = samples_seen.saturating_sub(self.samples) as f64 / secs;
+        cost.wire_per_sec = cost.wire_bytes.saturating_sub(self.wire_bytes) as f64 / secs;
         cost.cpu_pct = ticks.saturating_sub(self.cpu_ticks) as f64 / CLOCK_TICKS / secs * 100.0;
         cost.rss_bytes = rss;
         *self = OwnUsage {
             at: Instant::now(),
             cpu_ticks: ticks,
             samples: samples_seen,
+            wire_bytes: cost.wire_bytes,
         };
         cost
     }
@@ -142,37 +205,60 @@ fn proc_self() -> (u64, u64) {
     (field(11) + field(12), rss_kib * 1024)
 }
 
-/// The cgroup layout to read, or None for the API path. Fails only when
-/// the cgroup path is forced and cannot work here. `local`: the daemon
-/// runs on this machine (a unix socket).
-pub fn choose_path(
-    mode: Mode,
-    local: bool,
-    cgroup_version: &str,
-) -> Result<Option<Layout>, String> {
-    match mode {
-        Mode::Api => Ok(None),
-        Mode::Auto if !local => {
-            log::info!("stats: the daemon is remote: Docker stats streams");
-            Ok(None)
+/// Where the daemon runs, as its URL tells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// A unix socket: this machine.
+    Local,
+    /// `ssh://`: a machine agile-deck's agent can run on.
+    Ssh,
+    /// `tcp://`: only the Docker API reaches it.
+    Remote,
+}
+
+impl Place {
+    pub fn of_url(url: &str) -> Place {
+        if url.starts_with("unix://") {
+            Place::Local
+        } else if url.starts_with("ssh://") {
+            Place::Ssh
+        } else {
+            Place::Remote
         }
-        Mode::Auto => Ok(Layout::detect(cgroup_version)
+    }
+}
+
+/// How to read a host's figures. Fails only when a path is forced and
+/// cannot work there.
+pub fn choose_path(mode: Mode, place: Place, cgroup_version: &str) -> Result<Chosen, String> {
+    match (mode, place) {
+        (Mode::Api, _) => Ok(Chosen::Api),
+        (Mode::Auto | Mode::Agent, Place::Ssh) => Ok(Chosen::Agent),
+        (Mode::Auto, Place::Remote) => {
+            log::info!("stats: the daemon is remote: Docker stats streams");
+            Ok(Chosen::Api)
+        }
+        (Mode::Auto, Place::Local) => Ok(Layout::detect(cgroup_version)
             .inspect_err(|e| log::info!("stats: {e}: Docker stats streams instead"))
-            .ok()),
-        Mode::Cgroup if !local => Err(
+            .map_or(Chosen::Api, |l| Chosen::Cgroup(Box::new(l)))),
+        (Mode::Cgroup, Place::Local) => Layout::detect(cgroup_version)
+            .map(|l| Chosen::Cgroup(Box::new(l)))
+            .map_err(|e| format!("--stats cgroup: {e}. Use --stats api or auto.")),
+        (Mode::Cgroup, _) => Err(
             "--stats cgroup needs a local daemon (a unix socket): its cgroup files are on \
-             its own machine. Use --stats api or auto."
+             its own machine. Use --stats agent (ssh://), api or auto."
                 .into(),
         ),
-        Mode::Cgroup => Layout::detect(cgroup_version)
-            .map(Some)
-            .map_err(|e| format!("--stats cgroup: {e}. Use --stats api or auto.")),
+        (Mode::Agent, _) => Err(
+            "--stats agent needs an ssh:// host: the agent runs there through ssh. \
+             Use --stats auto or api."
+                .into(),
+        ),
     }
 }
 
 pub struct Engine<M> {
-    layout: Option<Layout>,
-    sampler: Option<Sampler>,
+    figures: Figures,
     api: StatsWatcher<M>,
     /// Most API streams at once (the cgroup path has no cap).
     api_cap: usize,
@@ -184,24 +270,31 @@ pub struct Engine<M> {
 }
 
 impl<M: From<Report> + Send + 'static> Engine<M> {
-    /// `layout` from `choose_path`; `host_mem` caps memory limits as the
-    /// daemon does. With a layout, the sampler starts reading every
-    /// container it finds in the cgroup tree at once, while the app is
-    /// still waiting for `docker ps` to name them.
+    /// `host_mem` caps memory limits as the daemon does. With a layout,
+    /// the sampler starts reading every container it finds in the cgroup
+    /// tree at once, while the app is still waiting for `docker ps` to
+    /// name them.
     pub fn new(
-        layout: Option<Layout>,
+        path: Path,
         refresh: Duration,
         host_mem: u64,
         docker: Arc<Docker>,
         tx: Sender<M>,
         api_cap: usize,
     ) -> Engine<M> {
-        let sampler = layout
-            .clone()
-            .map(|l| Sampler::start(l, tx.clone(), refresh, host_mem));
+        let figures = match path {
+            Path::Cgroup(l) => Figures::Local {
+                version: l.version(),
+                sampler: Sampler::start(l, tx.clone(), refresh, host_mem),
+            },
+            Path::Remote(r) => Figures::Remote {
+                reader: r,
+                state: None,
+            },
+            Path::Api => Figures::Api,
+        };
         Engine {
-            layout,
-            sampler,
+            figures,
             api: StatsWatcher::new(docker, tx),
             api_cap,
             targets: Vec::new(),
@@ -213,7 +306,7 @@ impl<M: From<Report> + Send + 'static> Engine<M> {
     /// The most containers the app should ask for: the cgroup path reads
     /// them all; streams cost the daemon, so they are capped.
     pub fn target_cap(&self) -> usize {
-        if self.layout.is_some() {
+        if self.figures.cgroup().is_some() {
             usize::MAX
         } else {
             self.api_cap
@@ -221,9 +314,33 @@ impl<M: From<Report> + Send + 'static> Engine<M> {
     }
 
     pub fn path_name(&self) -> String {
-        match &self.layout {
-            Some(l) => format!("cgroup v{}", l.version()),
-            None => "Docker API".into(),
+        match &self.figures {
+            Figures::Local { version, .. } => format!("cgroup v{version}"),
+            Figures::Remote {
+                state: Some(Remote::Up(what)),
+                ..
+            } => what.clone(),
+            Figures::Remote {
+                state: Some(Remote::Lost(_)),
+                ..
+            } => "agent (reconnecting)".into(),
+            Figures::Remote {
+                state: Some(Remote::Unusable(_)),
+                ..
+            } => "Docker API (no agent)".into(),
+            Figures::Remote { state: None, .. } => "agent (starting)".into(),
+            Figures::Api => "Docker API".into(),
+        }
+    }
+
+    /// The remote reader's new state: while it cannot be used, Docker's
+    /// stats streams take its containers. (While it reconnects they wait:
+    /// the host is lost, and a stream per container is what the agent
+    /// spares the host.)
+    pub fn remote(&mut self, now: Remote) {
+        if let Figures::Remote { state, .. } = &mut self.figures {
+            *state = Some(now);
+            self.apply();
         }
     }
 
@@ -248,7 +365,7 @@ impl<M: From<Report> + Send + 'static> Engine<M> {
     }
 
     fn apply(&mut self) {
-        let Some(sampler) = &self.sampler else {
+        let Some(sampler) = self.figures.cgroup() else {
             let ids: Vec<String> = self
                 .targets
                 .iter()
@@ -279,18 +396,52 @@ impl<M: From<Report> + Send + 'static> Engine<M> {
             path: self.path_name(),
             direct: self.direct,
             streams: self.api.open_streams(),
+            wire_bytes: match &self.figures {
+                Figures::Remote { reader, .. } => reader.wire_bytes(),
+                _ => 0,
+            },
             ..Cost::default()
         }
     }
 }
 
+/// What reads the cgroup files, if anything does.
+enum Figures {
+    Local {
+        version: u8,
+        sampler: Sampler,
+    },
+    Remote {
+        reader: Box<dyn CgroupReader>,
+        /// None until it says.
+        state: Option<Remote>,
+    },
+    Api,
+}
+
+impl Figures {
+    /// Where the cgroup figures come from now, if they do.
+    fn cgroup(&self) -> Option<&dyn CgroupReader> {
+        match self {
+            Figures::Local { sampler, .. } => Some(sampler),
+            Figures::Remote {
+                state: Some(Remote::Unusable(_)),
+                ..
+            } => None,
+            Figures::Remote { reader, .. } => Some(reader.as_ref()),
+            Figures::Api => None,
+        }
+    }
+}
+
 /// The thread that reads cgroup files.
-struct Sampler {
+pub struct Sampler {
     set: std_mpsc::Sender<Vec<Target>>,
 }
 
 impl Sampler {
-    fn start<M: From<Report> + Send + 'static>(
+    /// Read `layout`'s files in a thread of its own, sending to `tx`.
+    pub fn start<M: From<Report> + Send + 'static>(
         layout: Layout,
         tx: Sender<M>,
         refresh: Duration,
@@ -307,7 +458,9 @@ impl Sampler {
             .expect("spawn the cgroup sampler thread");
         Sampler { set }
     }
+}
 
+impl CgroupReader for Sampler {
     fn set(&self, targets: Vec<Target>) {
         // Fails only when the thread ended with the app's channel.
         let _ = self.set.send(targets);

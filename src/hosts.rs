@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::engine::Remote;
 use crate::model::{DaemonInfo, HostId};
 
 /// The state of the link to one daemon.
@@ -32,6 +33,8 @@ pub struct Host {
     pub listed: bool,
     /// No operation on it (`read_only` in its `[[host]]` table).
     pub read_only: bool,
+    /// Its agent's state (an `ssh://` host read through it), and since when.
+    pub agent: Option<(Remote, DateTime<Utc>)>,
 }
 
 impl Host {
@@ -43,6 +46,7 @@ impl Host {
             link: Link::Connecting,
             listed: false,
             read_only: false,
+            agent: None,
         }
     }
 
@@ -51,14 +55,38 @@ impl Host {
         format!("{} ({})", self.name, self.url)
     }
 
+    /// Its daemon answers and its figures are fresh.
     pub fn is_up(&self) -> bool {
-        self.link == Link::Up
+        self.link == Link::Up && self.trouble().is_none()
     }
 
     /// When the link was lost, if it is.
     pub fn lost_since(&self) -> Option<DateTime<Utc>> {
         match self.link {
             Link::Down { since, .. } => Some(since),
+            _ => None,
+        }
+    }
+
+    /// Why it counts as lost and since when: its daemon does not answer,
+    /// or its agent's channel dropped (its figures are stale either way).
+    pub fn trouble(&self) -> Option<(String, DateTime<Utc>)> {
+        match (&self.link, &self.agent) {
+            (Link::Down { error, since }, _) => Some((error.clone(), *since)),
+            (_, Some((Remote::Lost(e), since))) => Some((format!("agent: {e}"), *since)),
+            _ => None,
+        }
+    }
+
+    /// Since when its replicas are stale (see `trouble`).
+    pub fn stale_since(&self) -> Option<DateTime<Utc>> {
+        self.trouble().map(|(_, since)| since)
+    }
+
+    /// Why its agent cannot be used (figures from Docker's streams).
+    pub fn agent_unusable(&self) -> Option<&str> {
+        match &self.agent {
+            Some((Remote::Unusable(why), _)) => Some(why),
             _ => None,
         }
     }

@@ -4,6 +4,7 @@
 //! terminal; `main.rs` only parses the command line and starts things.
 //! See ARCHITECTURE.md for how a message travels from Docker to the screen.
 
+pub mod agent;
 pub mod app;
 pub mod cgroup;
 pub mod cli;

@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use agile_deck::app::{App, Host, Hosts, Options};
-use agile_deck::cli::{self as cli_def, Cli, Command, ConfigAction, DemoAction, parse_labels};
+use agile_deck::cli::{
+    self as cli_def, AgentAction, Cli, Command, ConfigAction, DemoAction, parse_labels,
+};
 use agile_deck::config::{self, Config, PromFlags};
 use agile_deck::connect::{self, Endpoint};
 use agile_deck::fleet::Fleet;
@@ -27,6 +29,15 @@ fn main() -> ExitCode {
         eprintln!("agile-deck: {e}");
     }
     let cli = Cli::parse();
+    // The agent reads no file of ours and needs no runtime: it serves its
+    // stdin and stdout, and exits when stdin closes.
+    if let Some(Command::Agent {
+        stdio: true, every, ..
+    }) = &cli.command
+    {
+        let every = every.map_or(engine::REFRESH, std::time::Duration::from_secs_f64);
+        std::process::exit(agile_deck::agent::serve::serve(every));
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -264,17 +275,52 @@ fn names(specs: &[connect::HostSpec]) -> String {
 }
 
 /// How to take a host's figures: its own `stats`, else `--stats`.
-fn layout_of(
+fn path_of(
     spec: &connect::HostSpec,
     cli: &Cli,
     cgroup_version: &str,
-) -> Result<Option<agile_deck::cgroup::Layout>, Fail> {
+) -> Result<engine::Chosen, Fail> {
     engine::choose_path(
         spec.stats.unwrap_or(cli.stats),
-        spec.endpoint.url.starts_with("unix://"),
+        engine::Place::of_url(&spec.endpoint.url),
         cgroup_version,
     )
     .map_err(|e| eyre!("{}: {e}", spec.name))
+}
+
+/// `agent install HOST`: HOST a `[[host]]` name, an ssh:// URL, or
+/// `user@host` as ssh takes it.
+async fn agent_install(config: &Config, host: &str, path: Option<&str>) -> Result<(), Fail> {
+    let named = config
+        .hosts
+        .iter()
+        .find(|h| h.name.as_deref() == Some(host) || connect::name_from_url(&h.url) == host);
+    let (url, path) = match named {
+        Some(h) => (h.url.clone(), path.or(h.agent_path.as_deref())),
+        None if host.starts_with("ssh://") => (host.to_string(), path),
+        None if host.contains("://") => {
+            return Err(eyre!(
+                "{host}: the agent is installed and run over ssh: give ssh://user@host[:port]"
+            ));
+        }
+        None => (format!("ssh://{host}"), path),
+    };
+    eprintln!("agile-deck: installing the agent on {url} …");
+    let done = agile_deck::agent::install::install(&url, path)
+        .await
+        .map_err(|e| eyre!("agent install {host}: {e}"))?;
+    println!(
+        "installed {} at {} on {host} ({} bytes, sha256 {} checked on both sides)",
+        done.version, done.path, done.bytes, done.sha256
+    );
+    if path.is_some() && named.is_none_or(|h| h.agent_path.as_deref() != path) {
+        println!(
+            "the dashboard looks on PATH and in ~/{}: give agent_path = {:?} in the host's [[host]] table",
+            agile_deck::agent::link::INSTALLED,
+            done.path
+        );
+    }
+    Ok(())
 }
 
 /// `demo up --swarm` / `demo down --swarm` on the cluster of the given
@@ -418,6 +464,18 @@ async fn run(mut cli: Cli) -> Result<(), Fail> {
         Some(Command::Config {
             action: ConfigAction::Check,
         }) => return config_check(&cli, &config, &topology),
+        Some(Command::Agent { action, .. }) => {
+            return match action {
+                Some(AgentAction::Install { host, path }) => {
+                    agent_install(&config, host, path.as_deref()).await
+                }
+                None => Err(eyre!(
+                    "the agent runs on a host the dashboard reaches over ssh: it starts it \
+                     there as `agile-deck agent --stdio`. To put it there: agile-deck agent \
+                     install HOST"
+                )),
+            };
+        }
         _ => {}
     }
     let specs = hosts_chosen(&cli, &config)?;
@@ -457,15 +515,11 @@ async fn run(mut cli: Cli) -> Result<(), Fail> {
         }
         let mut hosts = Vec::new();
         for (spec, (docker, info)) in specs.iter().zip(takes) {
-            let layout = match &info {
-                Ok(i) => layout_of(spec, &cli, &i.cgroup_version)?,
-                Err(_) => None,
+            let path = match &info {
+                Ok(i) => path_of(spec, &cli, &i.cgroup_version)?,
+                Err(_) => engine::Chosen::Api,
             };
-            hosts.push(agile_deck::snapshot::HostTake {
-                docker,
-                info,
-                layout,
-            });
+            hosts.push(agile_deck::snapshot::HostTake { docker, info, path });
         }
         let mut app = App::new(
             Fleet::new(topology),
@@ -653,11 +707,11 @@ async fn run(mut cli: Cli) -> Result<(), Fail> {
             .map_or_else(agile_deck::cgroup::local_version, |i| {
                 i.cgroup_version.clone()
             });
-        let layout = layout_of(spec, &cli, &cgroup_version)?;
         host_conns.push(runtime::HostConn {
             docker,
             info,
-            layout,
+            path: path_of(spec, &cli, &cgroup_version)?,
+            agent_path: spec.agent_path.clone(),
         });
     }
     let settings = runtime::Settings {

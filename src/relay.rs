@@ -5,8 +5,10 @@
 //!   user's own `ssh` (their config, agent and known hosts) runs `docker
 //!   system dial-stdio` on the host, which joins its stdin and stdout to
 //!   the daemon's socket. Each connection is one such `ssh`, all of them
-//!   over one SSH session (`ControlMaster`), so a stream per container
-//!   costs a channel, not a login. `BatchMode=yes`: a key or an agent,
+//!   over one SSH connection — a master `ssh -N` of ours that dies with
+//!   us — so a stream per container costs a channel, not a login, and the
+//!   agent (`crate::agent`) rides the same connection. `BatchMode=yes`: a
+//!   key or an agent,
 //!   never a password prompt inside the dashboard. What ssh says when it
 //!   fails is kept for the message. `AGILE_DECK_SSH` names another ssh
 //!   command line (`ssh -F FILE`).
@@ -67,13 +69,14 @@ impl Target {
         Ok(Target { user, host, port })
     }
 
-    /// The `ssh` arguments that reach it, before the remote command.
+    /// The `ssh` arguments that reach it through the master at
+    /// `control` (directly while there is none), before the remote command.
     pub fn args(&self, control: &Path) -> Vec<String> {
         let mut args = vec![
             "-o".into(),
             "BatchMode=yes".into(),
             "-o".into(),
-            "ControlMaster=auto".into(),
+            "ControlMaster=no".into(),
             "-o".into(),
             format!("ControlPath={}", control.display()),
         ];
@@ -90,12 +93,107 @@ impl Target {
 }
 
 /// How a relay reaches its daemon, per connection.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 enum Dial {
-    /// `ssh` with these arguments, then `docker system dial-stdio`.
-    Ssh(Vec<String>),
+    /// `ssh` through this master, then `docker system dial-stdio`.
+    Ssh(Arc<Master>),
     /// This unix socket, as it is when the connection is made.
     Unix(PathBuf),
+}
+
+/// The one SSH connection to a host: `ssh -N` as the control master, a
+/// child of ours that the kernel ends when we end (so no login is left
+/// open behind a crash), started again when it drops.
+struct Master {
+    /// To reach the host through the master (see `Target::args`).
+    args: Vec<String>,
+    control: PathBuf,
+    child: tokio::sync::Mutex<Option<tokio::process::Child>>,
+    /// The last line ssh wrote on stderr, for the failure message.
+    said: Arc<Mutex<Option<String>>>,
+}
+
+/// How long a master may take to log in.
+const LOGIN: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl Master {
+    /// Running, or started and logged in (or failed: sessions then try
+    /// on their own and say why).
+    async fn ensure(&self) {
+        let mut child = self.child.lock().await;
+        if let Some(c) = child.as_mut()
+            && matches!(c.try_wait(), Ok(None))
+        {
+            return;
+        }
+        let _ = std::fs::remove_file(&self.control);
+        let (program, options) = ssh_program();
+        let mut master = Command::new(program);
+        master
+            .args(&options)
+            .args([
+                "-o",
+                "ControlMaster=yes",
+                "-o",
+                "ControlPersist=no",
+                // A dead connection is found within 15 s, not at the
+                // next TCP timeout: the host shows lost, then comes back.
+                "-o",
+                "ServerAliveInterval=5",
+                "-o",
+                "ServerAliveCountMax=3",
+                "-o",
+                &format!("ConnectTimeout={}", LOGIN.as_secs()),
+                "-N",
+            ])
+            // ssh takes an option's first value: ControlMaster=yes above wins.
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        // SAFETY: prctl is async-signal-safe; nothing else runs in the child.
+        unsafe {
+            master.pre_exec(|| {
+                // Ends with the thread that started it: the runtime's
+                // threads live as long as the process.
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+        let mut started = match master.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                *self.said.lock().expect("not poisoned") = Some(format!("cannot run ssh: {e}"));
+                *child = None;
+                return;
+            }
+        };
+        if let Some(stderr) = started.stderr.take() {
+            tokio::spawn(keep_last_line(stderr, self.said.clone()));
+        }
+        let deadline = tokio::time::Instant::now() + LOGIN;
+        while !self.control.exists()
+            && matches!(started.try_wait(), Ok(None))
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        *child = Some(started);
+    }
+}
+
+/// Keep the last line a program writes on stderr in `said`.
+async fn keep_last_line(
+    stderr: impl tokio::io::AsyncRead + Unpin,
+    said: Arc<Mutex<Option<String>>>,
+) {
+    let mut lines = BufReader::new(stderr).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if !line.trim().is_empty() {
+            *said.lock().expect("not poisoned") = Some(line);
+        }
+    }
 }
 
 /// A private local socket that reaches one daemon. Dropping it stops
@@ -105,6 +203,8 @@ struct Relay {
     dir: PathBuf,
     /// The last line ssh wrote on stderr, for the failure message.
     last_error: Arc<Mutex<Option<String>>>,
+    /// `ssh://`: its master connection.
+    master: Option<Arc<Master>>,
     accept: tokio::task::JoinHandle<()>,
 }
 
@@ -113,19 +213,30 @@ impl Relay {
     /// the Docker client connects.
     fn start(url: &str) -> Result<Relay, String> {
         let dir = private_dir()?;
+        let last_error = Arc::new(Mutex::new(None));
         let dial = match url.strip_prefix("unix://") {
             Some(path) => Dial::Unix(PathBuf::from(path)),
-            None => Dial::Ssh(Target::parse(url)?.args(&dir.join("ssh-control"))),
+            None => {
+                let control = dir.join("ssh-control");
+                Dial::Ssh(Arc::new(Master {
+                    args: Target::parse(url)?.args(&control),
+                    control,
+                    child: Default::default(),
+                    said: last_error.clone(),
+                }))
+            }
+        };
+        let master = match &dial {
+            Dial::Ssh(m) => Some(m.clone()),
+            Dial::Unix(_) => None,
         };
         let socket = dir.join("docker.sock");
         let listener = UnixListener::bind(&socket)
             .map_err(|e| format!("cannot make the local socket {}: {e}", socket.display()))?;
-        let last_error = Arc::new(Mutex::new(None));
-        let said = last_error.clone();
         let accept = tokio::spawn(async move {
             while let Ok((conn, _)) = listener.accept().await {
                 match &dial {
-                    Dial::Ssh(args) => tokio::spawn(join_ssh(conn, args.clone(), said.clone())),
+                    Dial::Ssh(m) => tokio::spawn(join_ssh(conn, m.clone())),
                     Dial::Unix(path) => tokio::spawn(join_unix(conn, path.clone())),
                 };
             }
@@ -134,6 +245,7 @@ impl Relay {
             socket,
             dir,
             last_error,
+            master,
             accept,
         })
     }
@@ -158,14 +270,27 @@ static RELAYS: Mutex<Vec<(String, Relay)>> = Mutex::new(Vec::new());
 /// The local socket that reaches `url`'s daemon — `ssh://…`, or a
 /// `unix://` path not there yet — its relay started on first use.
 pub fn socket_for(url: &str) -> Result<PathBuf, String> {
+    with_relay(url, |r| r.socket.clone())
+}
+
+fn with_relay<T>(url: &str, f: impl FnOnce(&Relay) -> T) -> Result<T, String> {
     let mut relays = RELAYS.lock().expect("not poisoned");
     if let Some((_, r)) = relays.iter().find(|(u, _)| u == url) {
-        return Ok(r.socket.clone());
+        return Ok(f(r));
     }
     let relay = Relay::start(url)?;
-    let socket = relay.socket.clone();
+    let out = f(&relay);
     relays.push((url.to_string(), relay));
-    Ok(socket)
+    Ok(out)
+}
+
+/// `ssh` ready to run a command on `url`'s host (append it) over the
+/// host's one SSH connection, which is made if it is not up.
+pub async fn ssh_to(url: &str) -> Result<Command, String> {
+    let master = with_relay(url, |r| r.master.clone())?
+        .ok_or_else(|| format!("{url} is not an ssh:// address"))?;
+    master.ensure().await;
+    Ok(master.session())
 }
 
 /// What ssh said last for `url`, if anything.
@@ -223,19 +348,28 @@ async fn join_unix(mut conn: UnixStream, path: PathBuf) {
     }
 }
 
+impl Master {
+    /// An `ssh` session over this master (append the remote command).
+    fn session(&self) -> Command {
+        let (program, options) = ssh_program();
+        let mut cmd = Command::new(program);
+        cmd.args(&options).args(&self.args).kill_on_drop(true);
+        cmd
+    }
+}
+
 /// One connection: one `ssh … docker system dial-stdio`, bytes both ways
 /// until either side closes; the ssh ends with it.
-async fn join_ssh(conn: UnixStream, args: Vec<String>, said: Arc<Mutex<Option<String>>>) {
-    let (program, options) = ssh_program();
-    let child = Command::new(program)
-        .args(&options)
-        .args(&args)
+async fn join_ssh(conn: UnixStream, master: Arc<Master>) {
+    master.ensure().await;
+    let child = master
+        .session()
         .args(["docker", "system", "dial-stdio"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
         .spawn();
+    let said = master.said.clone();
     let mut child = match child {
         Ok(c) => c,
         Err(e) => {
@@ -248,14 +382,7 @@ async fn join_ssh(conn: UnixStream, args: Vec<String>, said: Arc<Mutex<Option<St
     else {
         return;
     };
-    let errors = tokio::spawn(async move {
-        let mut lines = BufReader::new(stderr).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            if !line.trim().is_empty() {
-                *said.lock().expect("not poisoned") = Some(line);
-            }
-        }
-    });
+    let errors = tokio::spawn(keep_last_line(stderr, said));
     let (mut from, mut to) = conn.into_split();
     let up = async {
         let _ = tokio::io::copy(&mut from, &mut stdin).await;
@@ -301,7 +428,7 @@ mod tests {
             .args(Path::new("/run/x/c"));
         assert_eq!(
             args.join(" "),
-            "-o BatchMode=yes -o ControlMaster=auto -o ControlPath=/run/x/c -p 2222 -l ops -- web-2"
+            "-o BatchMode=yes -o ControlMaster=no -o ControlPath=/run/x/c -p 2222 -l ops -- web-2"
         );
     }
 }

@@ -13,8 +13,7 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
 use crate::app::{App, Cmd, Msg};
-use crate::cgroup::Layout;
-use crate::engine::{self, Cost, Engine, Target};
+use crate::engine::{self, Chosen, Cost, Engine, Path, Target};
 use std::collections::HashMap;
 
 use crate::journal::Journal;
@@ -88,6 +87,7 @@ impl Runtime {
         let mut sum = Cost {
             direct: costs.iter().map(|c| c.direct).sum(),
             streams: costs.iter().map(|c| c.streams).sum(),
+            wire_bytes: costs.iter().map(|c| c.wire_bytes).sum(),
             ..Cost::default()
         };
         // One path when every host has it ("cgroup v1"), else each host's.
@@ -191,6 +191,7 @@ impl Runtime {
                     }
                 });
             }
+            Cmd::Remote { host, state } => self.hosts[host.index()].engine.remote(state),
             Cmd::StreamInstead(targets) => {
                 for (h, targets) in self.by_host(targets).into_iter().enumerate() {
                     if !targets.is_empty() {
@@ -354,8 +355,10 @@ pub struct HostConn {
     pub docker: Docker,
     /// None: it did not answer at start; it is listed when it does.
     pub info: Option<DaemonInfo>,
-    /// From `engine::choose_path`: None for Docker stats streams.
-    pub layout: Option<Layout>,
+    /// From `engine::choose_path`.
+    pub path: Chosen,
+    /// Where its agent is (`agent_path`), if not found by itself.
+    pub agent_path: Option<String>,
 }
 
 /// How the runtime takes figures.
@@ -409,9 +412,22 @@ pub async fn run(
         };
         let manager = conn.info.as_ref().is_some_and(|i| i.is_swarm_manager());
         let htx = sources::wrapping(tx.clone(), move |m| Msg::OnHost(id, Box::new(m)));
+        let path = match conn.path {
+            Chosen::Cgroup(layout) => Path::Cgroup(*layout),
+            Chosen::Api => Path::Api,
+            Chosen::Agent => Path::Remote(Box::new(crate::agent::link::start(
+                crate::agent::link::Settings {
+                    url: app.hosts.get(id).url.clone(),
+                    name: app.hosts.name(id).to_string(),
+                    agent_path: conn.agent_path,
+                    every: settings.refresh,
+                },
+                htx.clone(),
+            ))),
+        };
         hosts.push(HostRt {
             engine: Engine::new(
-                conn.layout,
+                path,
                 settings.refresh,
                 mem_total,
                 docker.clone(),

@@ -11,8 +11,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::app::{App, Cmd, Msg};
-use crate::cgroup::Layout;
-use crate::engine::{Engine, Target};
+use crate::engine::{Chosen, Engine, Path, Target};
 use crate::fleet::{GroupBy, Row};
 use crate::format;
 use crate::model::{DaemonInfo, HostId};
@@ -23,7 +22,7 @@ use crate::sources;
 pub struct HostTake {
     pub docker: Docker,
     pub info: std::result::Result<DaemonInfo, String>,
-    pub layout: Option<Layout>,
+    pub path: Chosen,
 }
 
 /// Fill `app` (whose hosts are `hosts`, in order) with every reachable
@@ -58,10 +57,12 @@ pub async fn take(app: &mut App, hosts: Vec<HostTake>) -> Result<()> {
         .await
         .wrap_err_with(|| format!("{}: cannot list containers", app.hosts.name(host)))?;
         app.update(on(Msg::Listing(listing)));
-        api |= h.layout.is_none();
+        // One-shot: the agent is for watching; Docker's stats answer once.
+        let path = h.path.without_agent();
+        api |= matches!(path, Path::Api);
         let htx = sources::wrapping(tx.clone(), move |m| Msg::OnHost(host, Box::new(m)));
         engines.push(Some(Engine::new(
-            h.layout,
+            path,
             Duration::from_millis(500),
             info.mem_total,
             Arc::new(h.docker),

@@ -231,6 +231,35 @@ proptest! {
     ], version in prop::sample::select(vec!["1", "2", "", "x"])) {
         let _ = agile_deck::cgroup::Layout::from_mountinfo(&text, version);
     }
+
+    /// The agent's stream: any bytes, or a valid stream with some bytes
+    /// changed, torn anywhere, never panics the decoder (it says the
+    /// stream is not its protocol, or waits for more).
+    #[test]
+    fn agent_frames(junk in prop::collection::vec(any::<u8>(), 0..300),
+                    flips in prop::collection::vec((0usize..400, any::<u8>()), 0..6),
+                    cut in 0usize..400) {
+        use agile_deck::agent::wire;
+        let mut valid = Vec::new();
+        wire::encode_hello(&wire::Hello::ours(2, 1 << 30), &mut valid);
+        let mut n = wire::Numbering::default();
+        let at = chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+        let sample = agile_deck::stats::Sample { cpu_pct: 12.5, mem_used: 1 << 20, ..Default::default() };
+        n.encode_batch(at, &[("a".repeat(64), sample)], 1 << 30, &mut valid);
+        wire::encode_set(&[wire::Wanted { id: "b".repeat(64), pid: Some(7) }], &mut valid);
+        let len = valid.len();
+        for (i, b) in flips {
+            valid[i % len] = b;
+        }
+        for bytes in [junk, valid] {
+            let mut d = wire::Decoder::default();
+            let cut = cut.min(bytes.len());
+            for part in [&bytes[..cut], &bytes[cut..]] {
+                d.push(part);
+                while let Ok(Some(_)) = d.frame() {}
+            }
+        }
+    }
 }
 
 /// Found by `proc_stat` above: tick counts near u64::MAX overflowed.

@@ -488,12 +488,12 @@ async fn advice_follows_a_busy_workload() {
     let (tx, mut rx) = mpsc::channel(1024);
     let layout = agile_deck::engine::choose_path(
         agile_deck::engine::Mode::Auto,
-        true,
+        agile_deck::engine::Place::Local,
         &desk.app.daemon().cgroup_version,
     )
     .unwrap();
     let mut engine = Engine::new(
-        layout,
+        layout.without_agent(),
         Duration::from_secs(1),
         desk.app.daemon().mem_total,
         desk.docker.clone(),

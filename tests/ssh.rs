@@ -114,9 +114,16 @@ async fn the_dashboard_over_ssh() {
         ),
     );
     tmux.wait("the fleet through ssh", Duration::from_secs(30), |s| {
-        s.contains(&format!("127.0.0.1 ({})", sshd.url())) && s.contains("│data")
+        s.contains("agile-deck ─ 127.0.0.1 ") && s.contains("│data")
     });
-    // The figures come from Docker's stats streams: the daemon is remote.
+    // No agent there (tests/agent.rs has it): the figures come from
+    // Docker's stats streams, and the header says why.
+    assert!(
+        tmux.screen()
+            .contains("agent: not installed on 127.0.0.1 (agile-deck agent install 127.0.0.1)"),
+        "{}",
+        tmux.screen()
+    );
     tmux.keys(&["/", &t.label(), "Enter", "Enter", "Enter"]);
     tmux.wait("the replica with figures", Duration::from_secs(30), |s| {
         s.lines().any(|l| {

@@ -29,7 +29,7 @@ use chrono::{DateTime, Utc};
 use crossterm::event::KeyEvent;
 
 use crate::app::ops::Ops;
-use crate::engine::{Cost, Target};
+use crate::engine::{Cost, Remote, Target};
 use crate::filter::{Filter, SortBy};
 use crate::fleet::{Fleet, GroupBy, Row};
 pub use crate::hosts::{Host, Hosts, Link};
@@ -456,7 +456,7 @@ impl App {
             Msg::Stats { at, samples } => {
                 // A lost host's cgroup files may still be read, but what its
                 // replicas are is unknown: they stay stale, with no figures.
-                if self.hosts.get(host).lost_since().is_some() {
+                if self.hosts.get(host).stale_since().is_some() {
                     return cmds;
                 }
                 // The hot path: a sample changes no row count and no stream
@@ -469,6 +469,24 @@ impl App {
                 return cmds;
             }
             Msg::NoCgroup(targets) => return vec![Cmd::StreamInstead(targets)],
+            Msg::Remote(state) => {
+                let h = self.hosts.get_mut(host);
+                match &state {
+                    Remote::Up(what) => log::info!("{}: figures through the {what}", h.name),
+                    // Its replicas stay, stale, until it is back.
+                    Remote::Lost(_) => self.fleet.forget_figures(host),
+                    // Said by the header; the link logged it.
+                    Remote::Unusable(_) => {}
+                }
+                let since = match &h.agent {
+                    Some((old, since)) if *old == state => *since,
+                    _ => self.now,
+                };
+                h.agent = Some((state.clone(), since));
+                self.dirty = true;
+                // The engine reads what is watched by the path that works.
+                cmds.push(Cmd::Remote { host, state });
+            }
             Msg::Started {
                 stats_cap,
                 cost,

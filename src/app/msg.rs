@@ -54,6 +54,8 @@ pub enum Msg {
     Drawn,
     /// The cgroup reader found no cgroup for these containers.
     NoCgroup(Vec<Target>),
+    /// The host's agent changed state.
+    Remote(crate::engine::Remote),
     SourceError {
         source: crate::sources::Source,
         error: String,
@@ -113,6 +115,7 @@ impl From<crate::engine::Report> for Msg {
         match r {
             Report::Stats { at, samples } => Msg::Stats { at, samples },
             Report::NoCgroup(targets) => Msg::NoCgroup(targets),
+            Report::Remote(state) => Msg::Remote(state),
         }
     }
 }
@@ -172,6 +175,12 @@ pub enum Cmd {
     WatchStats(Vec<Target>),
     /// Stream these from the Docker API: their cgroup files are not found.
     StreamInstead(Vec<Target>),
+    /// The host's agent changed state: its engine reads through it, or
+    /// from Docker's streams while it cannot be used.
+    Remote {
+        host: HostId,
+        state: crate::engine::Remote,
+    },
     /// Questions for Prometheus (cells and charts on screen).
     Prom(Vec<Request>),
     PromAdhoc(Query),

@@ -163,11 +163,14 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect, alerts: u32) {
         vec![host_short.as_str(), &running],
         vec![host_short.as_str()],
     ];
-    // A broken link matters more than the details on the left.
+    // A broken link (or why the figures cost more) matters more than the
+    // details on the left: it keeps up to half the line.
     let status_min = if status.is_empty() {
         0
     } else {
-        text::width("✖ daemon unreachable ")
+        text::width(&status)
+            .min(width / 2)
+            .max(text::width("✖ daemon unreachable "))
     };
 
     let room = width.saturating_sub(text::width(&clock) + 1 + status_min);
@@ -198,24 +201,34 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect, alerts: u32) {
 /// every host answers.
 fn link_status(app: &App) -> (String, ratatui::style::Style) {
     let t = &app.theme;
+    // Why an agent cannot be used, when nothing is lost.
+    let unusable = || {
+        app.hosts
+            .iter()
+            .find_map(|(_, h)| h.agent_unusable())
+            .map_or((String::new(), t.header), |why| {
+                (format!("agent: {why} "), t.warning)
+            })
+    };
     if !app.hosts.several() {
-        return match &app.hosts.first().link {
-            Link::Connecting => ("connecting… ".to_string(), t.header),
-            Link::Up => (String::new(), t.header),
-            Link::Down { error, .. } => (format!("✖ daemon unreachable: {error} "), t.critical),
+        let h = app.hosts.first();
+        return match (&h.link, h.trouble()) {
+            (Link::Connecting, _) => ("connecting… ".to_string(), t.header),
+            (Link::Down { error, .. }, _) => {
+                (format!("✖ daemon unreachable: {error} "), t.critical)
+            }
+            (Link::Up, Some((error, _))) => (format!("✖ {error} "), t.critical),
+            (Link::Up, None) => unusable(),
         };
     }
     // (name, error, since) of each lost host.
-    let lost: Vec<(&str, &str, chrono::DateTime<chrono::Utc>)> = app
+    let lost: Vec<(&str, String, chrono::DateTime<chrono::Utc>)> = app
         .hosts
         .iter()
-        .filter_map(|(_, h)| match &h.link {
-            Link::Down { error, since } => Some((h.name.as_str(), error.as_str(), *since)),
-            _ => None,
-        })
+        .filter_map(|(_, h)| h.trouble().map(|(e, since)| (h.name.as_str(), e, since)))
         .collect();
     match &lost[..] {
-        [] => (String::new(), t.header),
+        [] => unusable(),
         [(name, error, since), rest @ ..] => {
             let more = if rest.is_empty() {
                 String::new()
@@ -247,14 +260,14 @@ fn hosts_parts(app: &App) -> (String, String) {
     }
     let each: Vec<String> = hosts
         .iter()
-        .map(|(_, h)| match &h.link {
-            Link::Up => format!("{} ●", h.name),
-            Link::Connecting => format!("{} …", h.name),
-            Link::Down { since, .. } => format!(
+        .map(|(_, h)| match (&h.link, h.trouble()) {
+            (Link::Connecting, _) => format!("{} …", h.name),
+            (_, Some((_, since))) => format!(
                 "{} ✖ {}",
                 h.name,
                 since.with_timezone(&app.local_offset).format("%H:%M:%S")
             ),
+            (_, None) => format!("{} ●", h.name),
         })
         .collect();
     (format!("{count}: {}", each.join(" ")), count)
@@ -428,7 +441,13 @@ fn draw_engine(f: &mut Frame, app: &App, area: Rect) {
         .iter()
         .map(|(name, path, direct, streams)| format!(" · {name} {path} {direct}+{streams}"))
         .collect();
-    let long = format!("{long}{hosts}");
+    // What the agents send, when some host has one.
+    let wire = if e.wire_bytes > 0 {
+        format!(" · agents {}/s", crate::format::bytes(e.wire_per_sec))
+    } else {
+        String::new()
+    };
+    let long = format!("{long}{wire}{hosts}");
     let rest = if 1 + text::width(&cost) + text::width(&long) <= width {
         long
     } else {

@@ -447,7 +447,7 @@ pub fn draw_replicas(f: &mut Frame, app: &App, area: Rect, block: Block) {
     // "stale 03:12:05" where a replica's host is lost.
     let stale = reps
         .iter()
-        .any(|r| app.hosts.get(r.host).lost_since().is_some());
+        .any(|r| app.hosts.get(r.host).stale_since().is_some());
     let state_w = if stale { 14 } else { 10 };
     let cols = ReplicaCol::iter()
         .filter(|c| *c != ReplicaCol::Host || app.hosts.several())
@@ -554,7 +554,7 @@ fn replica_cell(app: &App, r: &Replica, col: ReplicaCol, w: u16, right: bool) ->
             t.title,
         )),
         ReplicaCol::Host => cell(app.hosts.name(r.host).to_string(), right, w, t.text),
-        ReplicaCol::State => match app.hosts.get(r.host).lost_since() {
+        ReplicaCol::State => match app.hosts.get(r.host).stale_since() {
             // Its host is lost: what it was is all that is known, since then.
             Some(since) => cell(
                 format!(

@@ -10,6 +10,7 @@
 pub mod cluster;
 pub mod desk;
 pub mod sshd;
+pub mod stats;
 pub mod tmux;
 
 use std::process::Command;

@@ -1,7 +1,9 @@
-//! A real `sshd` from Debian's package, on 127.0.0.1 and a free port, with
-//! a host key, a client key and a client config of the test's own: an
-//! `ssh://` host for the tests that reaches this machine's daemon through
-//! `docker system dial-stdio`. Stopped when dropped.
+//! A real `sshd` from Debian's package, on 127.0.0.1 and a free port (or
+//! in a network namespace of the cluster harness), with a host key, a
+//! client key and a client config of the test's own: an `ssh://` host for
+//! the tests that reaches a daemon through `docker system dial-stdio`.
+//! Its sessions get a PATH and a HOME of the test's own (`bin/`, `home/`),
+//! where a test puts the agent or installs it. Stopped when dropped.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -11,8 +13,18 @@ use super::in_ci;
 
 pub struct Sshd {
     pub port: u16,
+    /// The address it listens on.
+    pub addr: String,
     dir: tempfile::TempDir,
     child: Child,
+}
+
+/// Where an sshd runs and what its sessions see.
+pub struct Place<'a> {
+    /// A network namespace (`/run/netns/NAME`) and an address in it.
+    pub netns: Option<(&'a str, &'a str)>,
+    /// `DOCKER_HOST` for its sessions (another daemon than the machine's).
+    pub docker_host: Option<&'a str>,
 }
 
 fn keygen(path: &std::path::Path) {
@@ -28,6 +40,16 @@ impl Sshd {
     /// Started and answering (root and Debian's openssh-server needed:
     /// skipped loudly outside CI without them, a failure in CI).
     pub fn start_or_skip(test: &str) -> Option<Sshd> {
+        Sshd::start_at_or_skip(
+            test,
+            Place {
+                netns: None,
+                docker_host: None,
+            },
+        )
+    }
+
+    pub fn start_at_or_skip(test: &str, place: Place) -> Option<Sshd> {
         let sshd = ["/usr/sbin/sshd", "/usr/bin/sshd"]
             .into_iter()
             .find(|p| std::path::Path::new(p).exists());
@@ -42,29 +64,39 @@ impl Sshd {
         };
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
+        std::fs::create_dir_all(d.join("bin")).unwrap();
+        std::fs::create_dir_all(d.join("home")).unwrap();
         keygen(&d.join("host_key"));
         keygen(&d.join("client_key"));
         std::fs::copy(d.join("client_key.pub"), d.join("authorized_keys")).unwrap();
         // sshd wants its privilege separation folder.
         std::fs::create_dir_all("/run/sshd").unwrap();
-        let port = agile_deck::promserver::free_port(0).unwrap();
+        // A namespace of its own has every port free.
+        let (addr, port) = match place.netns {
+            Some((_, addr)) => (addr.to_string(), 2222),
+            None => (
+                "127.0.0.1".to_string(),
+                agile_deck::promserver::free_port(0).unwrap(),
+            ),
+        };
+        let docker_host = place
+            .docker_host
+            .map(|h| format!(" DOCKER_HOST={h}"))
+            .unwrap_or_default();
         std::fs::write(
             d.join("sshd_config"),
             format!(
-                "Port {port}\nListenAddress 127.0.0.1\nHostKey {0}/host_key\n\
+                "Port {port}\nListenAddress {addr}\nHostKey {0}/host_key\n\
                  AuthorizedKeysFile {0}/authorized_keys\nPidFile {0}/sshd.pid\n\
                  StrictModes no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
-                 UsePAM no\nPermitRootLogin prohibit-password\nMaxSessions 100\nMaxStartups 100\n",
+                 UsePAM no\nPermitRootLogin prohibit-password\nMaxSessions 100\nMaxStartups 100\n\
+                 SetEnv PATH={0}/bin:/usr/local/bin:/usr/bin:/bin HOME={0}/home{docker_host}\n",
                 d.display()
             ),
         )
         .unwrap();
         let host_pub = std::fs::read_to_string(d.join("host_key.pub")).unwrap();
-        std::fs::write(
-            d.join("known_hosts"),
-            format!("[127.0.0.1]:{port} {host_pub}"),
-        )
-        .unwrap();
+        std::fs::write(d.join("known_hosts"), format!("[{addr}]:{port} {host_pub}")).unwrap();
         std::fs::write(
             d.join("ssh_config"),
             format!(
@@ -74,16 +106,29 @@ impl Sshd {
             ),
         )
         .unwrap();
-        let child = Command::new(sshd)
+        let mut cmd = match place.netns {
+            Some((ns, _)) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net=/run/netns/{ns}")).arg(sshd);
+                c
+            }
+            None => Command::new(sshd),
+        };
+        let child = cmd
             .args(["-D", "-e", "-f"])
             .arg(d.join("sshd_config"))
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(d.join("sshd.log")).unwrap())
             .spawn()
             .unwrap();
-        let s = Sshd { port, dir, child };
+        let s = Sshd {
+            port,
+            addr,
+            dir,
+            child,
+        };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while !s.answers() {
             assert!(
                 Instant::now() < deadline,
                 "sshd did not listen; its log:\n{}",
@@ -94,9 +139,39 @@ impl Sshd {
         Some(s)
     }
 
-    /// `ssh://root@127.0.0.1:PORT`
+    /// Whether it accepts a connection (in its namespace, if any).
+    fn answers(&self) -> bool {
+        let log = std::fs::read_to_string(self.dir.path().join("sshd.log")).unwrap_or_default();
+        if self.addr == "127.0.0.1" {
+            std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+        } else {
+            log.contains("Server listening on")
+        }
+    }
+
+    /// `ssh://root@ADDR:PORT`
     pub fn url(&self) -> String {
-        format!("ssh://root@127.0.0.1:{}", self.port)
+        format!("ssh://root@{}:{}", self.addr, self.port)
+    }
+
+    /// The folder on its sessions' PATH.
+    pub fn bin(&self) -> PathBuf {
+        self.dir.path().join("bin")
+    }
+
+    /// Its sessions' HOME.
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+
+    /// agile-deck on its sessions' PATH: the agent is found there.
+    pub fn put_agent(&self, binary: &str) {
+        std::os::unix::fs::symlink(binary, self.bin().join("agile-deck")).unwrap();
+    }
+
+    /// The pid of the listening sshd (its sessions are its children).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The ssh command line the test's client uses (`AGILE_DECK_SSH`).
