@@ -420,6 +420,35 @@ pub fn with_causes(e: &dyn std::error::Error) -> String {
     out
 }
 
+/// A client of a relay socket (`ssh://`) that keeps its connections
+/// between requests. bollard's unix client keeps none (a connection per
+/// request, nearly free on a local socket); through the relay each new
+/// connection is an ssh channel and a `docker system dial-stdio` process
+/// on the host — 100 inspects at start made 108 of them.
+fn pooled(socket: std::path::PathBuf) -> Result<Docker, bollard::errors::Error> {
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    let client =
+        std::sync::Arc::new(Client::builder(TokioExecutor::new()).build(hyperlocal::UnixConnector));
+    Docker::connect_with_custom_transport(
+        move |req: bollard::BollardRequest| {
+            let (client, socket) = (client.clone(), socket.clone());
+            async move {
+                let (mut parts, body) = req.into_parts();
+                let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+                parts.uri = hyperlocal::Uri::new(&socket, path).into();
+                client
+                    .request(bollard::BollardRequest::from_parts(parts, body))
+                    .await
+                    .map_err(bollard::errors::Error::from)
+            }
+        },
+        Some("unix://relay"),
+        REQUEST_TIMEOUT,
+        API_DEFAULT_VERSION,
+    )
+}
+
 /// Open a client for the endpoint (no request is made yet: a daemon that
 /// is not there yet is found when it is asked).
 pub fn client(endpoint: &Endpoint) -> Result<Docker, String> {
@@ -466,12 +495,7 @@ pub fn client(endpoint: &Endpoint) -> Result<Docker, String> {
         }
     } else if url.starts_with("ssh://") {
         // As the docker CLI does it, through a local socket (`relay.rs`).
-        let socket = crate::relay::socket_for(url)?;
-        Docker::connect_with_unix(
-            &socket.display().to_string(),
-            REQUEST_TIMEOUT,
-            API_DEFAULT_VERSION,
-        )
+        pooled(crate::relay::socket_for(url)?)
     } else {
         return Err(format!(
             "unsupported address {url:?}; use unix:///path or tcp://host:port"

@@ -211,4 +211,30 @@ mod tests {
         assert_eq!(hosts.of_node(""), None);
         assert_eq!(hosts.get(HostId(0)).label(), "a (unix:///a.sock)");
     }
+
+    #[test]
+    fn a_lost_agent_makes_the_host_lost_and_an_unusable_one_is_said() {
+        let mut h = Host::new("web-2", "ssh://ops@web-2");
+        h.link = Link::Up;
+        let since = Utc::now();
+        h.agent = Some((Remote::Up("agent 0.1.0, cgroup v2".into()), since));
+        assert!(h.is_up() && h.trouble().is_none());
+        h.agent = Some((Remote::Lost("the agent's channel closed".into()), since));
+        assert!(!h.is_up());
+        assert_eq!(
+            h.trouble(),
+            Some(("agent: the agent's channel closed".into(), since))
+        );
+        assert_eq!(h.stale_since(), Some(since));
+        // The daemon's own trouble comes first.
+        h.link = Link::Down {
+            error: "events: refused".into(),
+            since,
+        };
+        assert_eq!(h.trouble().unwrap().0, "events: refused");
+        h.link = Link::Up;
+        h.agent = Some((Remote::Unusable("not installed on web-2".into()), since));
+        assert!(h.is_up(), "Docker's streams give its figures");
+        assert_eq!(h.agent_unusable(), Some("not installed on web-2"));
+    }
 }

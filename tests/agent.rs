@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use agile_deck::agent::{link, wire};
 use agile_deck::app::Msg;
-use agile_deck::engine::{self, CgroupReader, Engine, Remote, StatsWatcher, Target};
+use agile_deck::engine::{self, CgroupReader, Engine, Remote, StatsWatcher};
 use common::sshd::{Place, Sshd};
+use common::stats::target;
 use common::tmux::Tmux;
 use common::{TestRun, docker, docker_or_skip, tool_or_skip};
 use tokio::sync::mpsc;
@@ -91,62 +92,33 @@ async fn figures_of(rx: &mut mpsc::Receiver<Msg>, id: &str, within: Duration) {
     }
 }
 
-async fn target(d: &bollard::Docker, id: &str) -> Target {
-    let pid = d
-        .inspect_container(id, None)
-        .await
-        .unwrap()
-        .state
-        .and_then(|s| s.pid)
-        .map(|p| p as u32);
-    Target {
-        host: Default::default(),
-        id: id.to_string(),
-        pid,
-    }
-}
-
 async fn local_docker() -> bollard::Docker {
     let endpoint = agile_deck::connect::endpoint_from_environment(None).unwrap();
     agile_deck::connect::connect(&endpoint).await.unwrap().0
 }
 
-fn run_workload(t: &TestRun, name: &str, extra: &[&str], image: &str) -> String {
-    let label = t.label();
-    let mut args = vec!["run", "-d", "--name", name, "--label", &label];
-    args.extend_from_slice(extra);
-    args.push(image);
-    docker(&args).trim().to_string()
+/// A daemon, an sshd with the agent on its sessions' PATH (which the
+/// in-process link's ssh uses), and a test run; None: skipped.
+fn remote_with_agent(test: &str) -> Option<(Sshd, TestRun)> {
+    if !docker_or_skip(test) {
+        return None;
+    }
+    let sshd = Sshd::start_or_skip(test)?;
+    sshd.put_agent(BIN);
+    use_sshd(&sshd);
+    Some((sshd, TestRun::new()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn figures_through_the_agent_agree_with_docker_stats() {
     let _one = SERIAL.lock().await;
-    let test = "figures_through_the_agent_agree_with_docker_stats";
-    if !docker_or_skip(test) {
-        return;
-    }
-    let Some(sshd) = Sshd::start_or_skip(test) else {
+    let Some((sshd, t)) = remote_with_agent("figures_through_the_agent_agree_with_docker_stats")
+    else {
         return;
     };
-    sshd.put_agent(BIN);
-    use_sshd(&sshd);
-    let t = TestRun::new();
     let d = local_docker().await;
     let img = common::workload_image().await;
-    let busy = run_workload(
-        &t,
-        &format!("a{}-busy", t.id),
-        &["-e", "CPU=0.6", "-e", "MEM_MIB=48", "--memory", "256m"],
-        &img,
-    );
-    let calm = run_workload(
-        &t,
-        &format!("a{}-calm", t.id),
-        &["-e", "CPU=0.15", "-e", "MEM_MIB=12"],
-        &img,
-    );
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (busy, calm) = common::stats::busy_and_calm(&t, "a", &img).await;
     let info = agile_deck::connect::daemon_info(&d).await.unwrap();
     let targets = vec![target(&d, &busy).await, target(&d, &calm).await];
     let (tx, mut rx) = mpsc::channel(256);
@@ -211,19 +183,14 @@ async fn figures_through_the_agent_agree_with_docker_stats() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_connection_comes_back_and_leaves_no_agent_behind() {
     let _one = SERIAL.lock().await;
-    let test = "a_dropped_connection_comes_back_and_leaves_no_agent_behind";
-    if !docker_or_skip(test) {
-        return;
-    }
-    let Some(sshd) = Sshd::start_or_skip(test) else {
+    let Some((sshd, t)) =
+        remote_with_agent("a_dropped_connection_comes_back_and_leaves_no_agent_behind")
+    else {
         return;
     };
-    sshd.put_agent(BIN);
-    use_sshd(&sshd);
-    let t = TestRun::new();
     let d = local_docker().await;
     let img = common::workload_image().await;
-    let id = run_workload(&t, &format!("a{}-one", t.id), &[], &img);
+    let id = common::run_labelled(&t, &format!("a{}-one", t.id), &[], &img);
     let (tx, mut rx) = mpsc::channel::<Msg>(256);
     let reader = link::start(settings(&sshd), tx);
     assert!(matches!(

@@ -10,14 +10,14 @@ use std::time::Duration;
 use agile_deck::app::{App, Cmd, Msg};
 use agile_deck::connect;
 use agile_deck::demo;
-use agile_deck::engine::{self, Engine, Mode, StatsWatcher, Target};
+use agile_deck::engine::{self, Engine, Mode, StatsWatcher};
 use agile_deck::fleet::{Fleet, GroupBy};
 use agile_deck::keymap::Keymap;
 use agile_deck::model::{Health, ServiceKind};
 use agile_deck::sources;
 use agile_deck::theme::Theme;
 use agile_deck::topology::Topology;
-use common::stats::agreement;
+use common::stats::{agreement, target};
 use common::{TestRun, docker, docker_or_skip, wait_for};
 use tokio::sync::mpsc;
 
@@ -33,12 +33,8 @@ async fn image(d: &bollard::Docker) -> String {
 }
 
 /// `docker run -d` with the run's label; returns the container id.
-fn run(run: &TestRun, name: &str, extra: &[&str], image: &str) -> String {
-    let label = run.label();
-    let mut args = vec!["run", "-d", "--name", name, "--label", &label];
-    args.extend_from_slice(extra);
-    args.push(image);
-    docker(&args).trim().to_string()
+fn run(t: &TestRun, name: &str, extra: &[&str], image: &str) -> String {
+    common::run_labelled(t, name, extra, image)
 }
 
 /// An app fed a listing cut down to `mine` (the run's containers: others
@@ -376,36 +372,9 @@ async fn stats_agree_with_docker_stats_on_both_paths() {
     let t = TestRun::new();
     let d = client().await;
     let img = image(&d).await;
-    let busy = run(
-        &t,
-        &format!("t{}-busy", t.id),
-        &["-e", "CPU=0.6", "-e", "MEM_MIB=48", "--memory", "256m"],
-        &img,
-    );
-    let calm = run(
-        &t,
-        &format!("t{}-calm", t.id),
-        &["-e", "CPU=0.15", "-e", "MEM_MIB=12"],
-        &img,
-    );
-    // Let the burners and the memory settle.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (busy, calm) = common::stats::busy_and_calm(&t, "t", &img).await;
     let info = connect::daemon_info(&d).await.unwrap();
-    let mut targets = Vec::new();
-    for id in [&busy, &calm] {
-        let pid = d
-            .inspect_container(id, None)
-            .await
-            .unwrap()
-            .state
-            .and_then(|s| s.pid)
-            .map(|p| p as u32);
-        targets.push(Target {
-            host: Default::default(),
-            id: id.clone(),
-            pid,
-        });
-    }
+    let targets = vec![target(&d, &busy).await, target(&d, &calm).await];
     let shared = std::sync::Arc::new(d.clone());
 
     // The API path: the daemon collects stats once a second and hands the

@@ -163,14 +163,15 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect, alerts: u32) {
         vec![host_short.as_str(), &running],
         vec![host_short.as_str()],
     ];
-    // A broken link (or why the figures cost more) matters more than the
-    // details on the left: it keeps up to half the line.
+    // A broken link matters more than the details on the left (its
+    // start, at least, is kept); why an agent cannot be used is kept
+    // whole, up to half the line: it says the fix.
     let status_min = if status.is_empty() {
         0
+    } else if status.starts_with(AGENT_WORD) {
+        text::width(&status).min(width / 2)
     } else {
-        text::width(&status)
-            .min(width / 2)
-            .max(text::width("✖ daemon unreachable "))
+        text::width("✖ daemon unreachable ")
     };
 
     let room = width.saturating_sub(text::width(&clock) + 1 + status_min);
@@ -197,6 +198,9 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect, alerts: u32) {
     );
 }
 
+/// How the header's status starts when an agent cannot be used.
+const AGENT_WORD: &str = "agent: ";
+
 /// What the link to the daemons says at the header's right: nothing when
 /// every host answers.
 fn link_status(app: &App) -> (String, ratatui::style::Style) {
@@ -207,7 +211,7 @@ fn link_status(app: &App) -> (String, ratatui::style::Style) {
             .iter()
             .find_map(|(_, h)| h.agent_unusable())
             .map_or((String::new(), t.header), |why| {
-                (format!("agent: {why} "), t.warning)
+                (format!("{AGENT_WORD}{why} "), t.warning)
             })
     };
     if !app.hosts.several() {

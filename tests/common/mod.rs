@@ -90,6 +90,15 @@ pub fn tool_or_skip(test: &str, tool: &str) -> bool {
     ok
 }
 
+/// `docker run -d` with the run's label; returns the container id.
+pub fn run_labelled(run: &TestRun, name: &str, extra: &[&str], image: &str) -> String {
+    let label = run.label();
+    let mut args = vec!["run", "-d", "--name", name, "--label", &label];
+    args.extend_from_slice(extra);
+    args.push(image);
+    docker(&args).trim().to_string()
+}
+
 /// Run a docker CLI command; its stdout, or a panic with stderr.
 pub fn docker(args: &[&str]) -> String {
     let out = docker_cli().args(args).output().expect("docker CLI");

@@ -10,7 +10,44 @@ use agile_deck::app::Msg;
 use agile_deck::engine::{Engine, StatsWatcher, Target};
 use tokio::sync::mpsc;
 
-use super::docker;
+use super::{TestRun, docker, run_labelled};
+
+/// Two workloads to compare figures on, started and settled: one spinning
+/// 60 % of a core with 48 MiB in use under a 256 MiB limit, one nearly
+/// idle. (busy id, calm id)
+pub async fn busy_and_calm(t: &TestRun, prefix: &str, image: &str) -> (String, String) {
+    let busy = run_labelled(
+        t,
+        &format!("{prefix}{}-busy", t.id),
+        &["-e", "CPU=0.6", "-e", "MEM_MIB=48", "--memory", "256m"],
+        image,
+    );
+    let calm = run_labelled(
+        t,
+        &format!("{prefix}{}-calm", t.id),
+        &["-e", "CPU=0.15", "-e", "MEM_MIB=12"],
+        image,
+    );
+    // Let the burners and the memory settle.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    (busy, calm)
+}
+
+/// A container to watch, with its main process.
+pub async fn target(d: &bollard::Docker, id: &str) -> Target {
+    let pid = d
+        .inspect_container(id, None)
+        .await
+        .unwrap()
+        .state
+        .and_then(|s| s.pid)
+        .map(|p| p as u32);
+    Target {
+        host: Default::default(),
+        id: id.to_string(),
+        pid,
+    }
+}
 
 /// `docker stats --no-stream` figures: (CPU %, memory bytes) by short id.
 fn docker_stats(ids: &[&str]) -> HashMap<String, (f64, f64)> {
