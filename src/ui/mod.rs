@@ -452,6 +452,7 @@ fn draw_engine(f: &mut Frame, app: &App, area: Rect) {
         String::new()
     };
     let long = format!("{long}{wire}{hosts}");
+    let short = format!("{short}{wire}");
     let rest = if 1 + text::width(&cost) + text::width(&long) <= width {
         long
     } else {
