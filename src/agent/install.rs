@@ -43,14 +43,16 @@ pub async fn install(url: &str, path: Option<&str>) -> Result<Installed, String>
             None => shell_quote(p),
         },
     };
-    // Written beside the old one, checked, then moved over it: a binary in
-    // use is never half replaced.
+    // Written beside the old one, checked, run once (a host whose C
+    // library cannot load it fails here), then moved over it: a binary in
+    // use is never half replaced, and a broken one never put in place.
     let script = format!(
         "set -e; dest={dest}; mkdir -p \"$(dirname \"$dest\")\"; tmp=\"$dest.part.$$\"; \
          trap 'rm -f \"$tmp\"' EXIT; cat > \"$tmp\"; chmod 755 \"$tmp\"; \
          sum=$(sha256sum \"$tmp\" | cut -d' ' -f1); \
          if [ \"$sum\" != {sha256} ]; then echo \"checksum mismatch: $sum\" >&2; exit 3; fi; \
-         mv -f \"$tmp\" \"$dest\"; trap - EXIT; echo \"$dest\"; \"$dest\" --version"
+         version=$(\"$tmp\" --version); \
+         mv -f \"$tmp\" \"$dest\"; trap - EXIT; echo \"$dest\"; echo \"$version\""
     );
     let said = run(url, &script, Some(&binary)).await?;
     let mut lines = said.lines();
