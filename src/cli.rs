@@ -193,6 +193,10 @@ pub enum AgentAction {
         /// Where to put it on the host (default: ~/.local/bin/agile-deck).
         #[arg(long, value_name = "PATH")]
         path: Option<String>,
+        /// Install this build instead of the running one (a static build
+        /// for hosts with an older C library: see the README).
+        #[arg(long, value_name = "FILE")]
+        binary: Option<PathBuf>,
     },
 }
 

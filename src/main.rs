@@ -290,7 +290,12 @@ fn path_of(
 
 /// `agent install HOST`: HOST a `[[host]]` name, an ssh:// URL, or
 /// `user@host` as ssh takes it.
-async fn agent_install(config: &Config, host: &str, path: Option<&str>) -> Result<(), Fail> {
+async fn agent_install(
+    config: &Config,
+    host: &str,
+    path: Option<&str>,
+    binary: Option<&std::path::Path>,
+) -> Result<(), Fail> {
     let named = config
         .hosts
         .iter()
@@ -306,7 +311,7 @@ async fn agent_install(config: &Config, host: &str, path: Option<&str>) -> Resul
         None => (format!("ssh://{host}"), path),
     };
     eprintln!("agile-deck: installing the agent on {url} …");
-    let done = agile_deck::agent::install::install(&url, path)
+    let done = agile_deck::agent::install::install(&url, path, binary)
         .await
         .map_err(|e| eyre!("agent install {host}: {e}"))?;
     println!(
@@ -466,8 +471,8 @@ async fn run(mut cli: Cli) -> Result<(), Fail> {
         }) => return config_check(&cli, &config, &topology),
         Some(Command::Agent { action, .. }) => {
             return match action {
-                Some(AgentAction::Install { host, path }) => {
-                    agent_install(&config, host, path.as_deref()).await
+                Some(AgentAction::Install { host, path, binary }) => {
+                    agent_install(&config, host, path.as_deref(), binary.as_deref()).await
                 }
                 None => Err(eyre!(
                     "the agent runs on a host the dashboard reaches over ssh: it starts it \

@@ -20,10 +20,17 @@ pub struct Installed {
     pub version: String,
 }
 
-/// Copy this binary to `url`'s host, at `path` (default
+/// Copy `binary` (default: this one) to `url`'s host, at `path` (default
 /// `~/.local/bin/agile-deck`).
-pub async fn install(url: &str, path: Option<&str>) -> Result<Installed, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
+pub async fn install(
+    url: &str,
+    path: Option<&str>,
+    binary: Option<&std::path::Path>,
+) -> Result<Installed, String> {
+    let exe = match binary {
+        Some(b) => b.to_path_buf(),
+        None => std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?,
+    };
     let binary = std::fs::read(&exe).map_err(|e| format!("cannot read {}: {e}", exe.display()))?;
     let sha256 = hex(&Sha256::digest(&binary));
     // The same machine kind, or the binary cannot run there.
