@@ -32,7 +32,7 @@ mod common;
 #[path = "../tests/common/sshd.rs"]
 mod sshd;
 
-use common::{Pane, deck_full, sh};
+use common::{Cleanup, Pane, arg, deck_full, hz, median, sh};
 
 const BIN: &str = env!("CARGO_BIN_EXE_agile-deck");
 
@@ -103,10 +103,6 @@ fn ticks_by_pid(listener: u32) -> HashMap<u32, (Side, u64)> {
         }
     }
     out
-}
-
-fn hz() -> f64 {
-    sh("getconf", &["CLK_TCK"]).trim().parse().unwrap_or(100.0)
 }
 
 /// % of one core by side over `window`.
@@ -221,36 +217,6 @@ fn measure(
             + cpu.get(&Side::Watcher).copied().unwrap_or(0.0),
         local_cpu: cpu.get(&Side::Local).copied().unwrap_or(0.0),
         wire: wire_rate(&screen),
-    }
-}
-
-fn arg(args: &[String], name: &str, default: &str) -> String {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| default.to_string())
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-struct Cleanup(String);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let ids = sh(
-            "docker",
-            &["ps", "-aq", "--filter", &format!("label={}", self.0)],
-        );
-        let ids: Vec<&str> = ids.split_whitespace().collect();
-        for chunk in ids.chunks(50) {
-            let mut args = vec!["rm", "-f"];
-            args.extend_from_slice(chunk);
-            sh("docker", &args);
-        }
     }
 }
 

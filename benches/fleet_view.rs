@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{Pane, deck_full, sh, vm_hwm_kib};
+use common::{Cleanup, Pane, arg, deck_full, hz, median, sh, vm_hwm_kib};
 
 const BIN: &str = env!("CARGO_BIN_EXE_agile-deck");
 
@@ -64,10 +64,6 @@ fn daemon_ticks() -> u64 {
         }
     }
     total
-}
-
-fn hz() -> f64 {
-    sh("getconf", &["CLK_TCK"]).trim().parse().unwrap_or(100.0)
 }
 
 #[derive(Default, Clone, Copy)]
@@ -181,19 +177,6 @@ fn idle_daemon_cpu(window: Duration) -> f64 {
     let (d0, w0) = (daemon_ticks(), Instant::now());
     std::thread::sleep(window);
     (daemon_ticks() - d0) as f64 / hz() / w0.elapsed().as_secs_f64() * 100.0
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
-
-fn arg(args: &[String], name: &str, default: &str) -> String {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| default.to_string())
 }
 
 /// Start `n` idle workload containers on the machine's daemon.
@@ -609,26 +592,6 @@ fn main() {
             churn(n, churn_minutes, &label, &image);
         } else {
             run_count(n, rounds, window);
-        }
-    }
-}
-
-/// Removes the extra containers, also when a measurement fails.
-struct Cleanup(String);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let ids = sh(
-            "docker",
-            &["ps", "-aq", "--filter", &format!("label={}", self.0)],
-        );
-        let ids: Vec<&str> = ids.split_whitespace().collect();
-        // In small batches: one `docker rm -f` of 500 ids once left
-        // Docker 20.10 unable to remove anything until restarted.
-        for batch in ids.chunks(25) {
-            let mut rm = vec!["rm", "-f"];
-            rm.extend(batch);
-            sh("docker", &rm);
         }
     }
 }

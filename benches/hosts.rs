@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{Pane, deck_full, sh};
+use common::{Pane, arg, deck_full, median, sh};
 
 const BIN: &str = env!("CARGO_BIN_EXE_agile-deck");
 const NODES: [&str; 3] = ["c1", "c2", "c3"];
@@ -90,18 +90,6 @@ fn first_screen(name: &str, hosts: &str, n: usize) -> (f64, String) {
         .trim()
         .to_string();
     (ms, engine)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
-fn arg(args: &[String], name: &str, default: &str) -> String {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_string())
 }
 
 fn main() {

@@ -162,3 +162,43 @@ pub fn start_containers(docker: &[&str], label: &str, image: &str, from: usize, 
         }
     });
 }
+
+/// USER_HZ: the unit of CPU times in /proc.
+pub fn hz() -> f64 {
+    sh("getconf", &["CLK_TCK"]).trim().parse().unwrap_or(100.0)
+}
+
+/// `--name VALUE` from the command line, or `default`.
+pub fn arg(args: &[String], name: &str, default: &str) -> String {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+        .unwrap_or_else(|| default.to_string())
+}
+
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Removes the containers with this label (on the machine's daemon),
+/// also when a measurement fails.
+pub struct Cleanup(pub String);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let ids = sh(
+            "docker",
+            &["ps", "-aq", "--filter", &format!("label={}", self.0)],
+        );
+        let ids: Vec<&str> = ids.split_whitespace().collect();
+        // In small batches: one `docker rm -f` of 500 ids once left
+        // Docker 20.10 unable to remove anything until restarted.
+        for batch in ids.chunks(25) {
+            let mut rm = vec!["rm", "-f"];
+            rm.extend(batch);
+            sh("docker", &rm);
+        }
+    }
+}
