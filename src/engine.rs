@@ -791,6 +791,32 @@ mod tests {
     use crate::cgroup::tests::{FAKE_ID, fake_tree};
 
     #[test]
+    fn paths_by_mode_and_place() {
+        use Place::*;
+        assert_eq!(Place::of_url("ssh://ops@web-2"), Ssh);
+        assert_eq!(Place::of_url("unix:///var/run/docker.sock"), Local);
+        assert_eq!(Place::of_url("tcp://db-1:2376"), Remote);
+        for place in [Local, Ssh, Remote] {
+            assert_eq!(choose_path(Mode::Api, place, "2"), Ok(Chosen::Api));
+        }
+        assert_eq!(choose_path(Mode::Auto, Ssh, ""), Ok(Chosen::Agent));
+        assert_eq!(choose_path(Mode::Agent, Ssh, ""), Ok(Chosen::Agent));
+        assert_eq!(choose_path(Mode::Auto, Remote, ""), Ok(Chosen::Api));
+        assert!(
+            choose_path(Mode::Agent, Local, "")
+                .unwrap_err()
+                .contains("ssh://")
+        );
+        assert!(
+            choose_path(Mode::Cgroup, Ssh, "")
+                .unwrap_err()
+                .contains("--stats agent")
+        );
+        // Without the agent (a one-shot), its host takes Docker's streams.
+        assert!(matches!(Chosen::Agent.without_agent(), Path::Api));
+    }
+
+    #[test]
     fn the_first_set_goes_on_from_the_warm_up_and_reports_what_it_cannot_read() {
         let (_root, layout) = fake_tree(false);
         let mut s = SamplerState::new(layout, 0);
