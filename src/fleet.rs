@@ -565,6 +565,14 @@ impl Fleet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The Layers view's row of `layer`.
+    fn layer_row(f: &Fleet, layer: &str) -> Row {
+        f.group_rows(GroupBy::Layer)
+            .into_iter()
+            .find(|r| r.name == layer)
+            .unwrap()
+    }
     use crate::model::test_replica;
     use crate::stats::Counters;
     use std::collections::BTreeMap;
@@ -629,11 +637,7 @@ mod tests {
         // A sample for a stopped replica is refused.
         assert!(!f.record("r3", sample(99.0, now), now));
         // No service listing yet: wanted is what exists.
-        let data = f
-            .group_rows(GroupBy::Layer)
-            .into_iter()
-            .find(|r| r.name == "data")
-            .unwrap();
+        let data = layer_row(&f, "data");
         assert_eq!((data.services, data.running, data.wanted), (1, 2, 3));
         assert_eq!(data.figures.sampled, 1, "r2 has no figures yet: partial");
         assert_eq!(data.figures.cpu_pct, 10.0);
@@ -682,20 +686,12 @@ mod tests {
         });
         assert!(f.set_swarm_services(services.clone()));
         assert!(!f.set_swarm_services(services), "no change");
-        let data = f
-            .group_rows(GroupBy::Layer)
-            .into_iter()
-            .find(|r| r.name == "data")
-            .unwrap();
+        let data = layer_row(&f, "data");
         assert_eq!((data.services, data.running, data.wanted), (2, 3, 5));
         // Focused on one host, the rows count what runs there: no task of
         // stack_postgres, and the host's own replicas of redis-master.
         f.set_focus(Some(HostId(0)));
-        let data = f
-            .group_rows(GroupBy::Layer)
-            .into_iter()
-            .find(|r| r.name == "data")
-            .unwrap();
+        let data = layer_row(&f, "data");
         assert_eq!((data.services, data.running, data.wanted), (1, 2, 3));
         f.set_focus(None);
         let services = f.service_rows(GroupBy::Layer, "data");
