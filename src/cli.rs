@@ -147,6 +147,22 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check the live deployment against the reference architecture's
+    /// rules (zones, resources, health, identity, security, Swarm) and
+    /// print the findings, worst first, with scores per layer and team.
+    /// Exit status: 0, or 1 when a finding reaches --fail-on, 2 when the
+    /// audit could not run.
+    Audit {
+        /// JSON (schema: assets/audit.schema.json) instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Exit 1 when a finding (not ignored) is at least this severe.
+        #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
+        fail_on: Option<crate::rulebook::Severity>,
+        /// List the rules (id, severity, where each comes from) and exit.
+        #[arg(long)]
+        rules: bool,
+    },
     /// The config file: check it (with the topology, keymap and theme it
     /// names) or print a commented default.
     Config {
@@ -249,4 +265,11 @@ pub fn parse_labels(labels: &[String]) -> Result<Vec<(String, String)>, String> 
                 .ok_or_else(|| format!("label {l:?} is not KEY=VALUE"))
         })
         .collect()
+}
+
+fn parse_severity(s: &str) -> Result<crate::rulebook::Severity, String> {
+    match s {
+        "warning" | "critical" | "info" => Ok(s.parse().expect("a severity word")),
+        _ => Err(format!("{s:?}: use warning or critical (or info)")),
+    }
 }

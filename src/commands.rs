@@ -32,7 +32,7 @@ const fn changing(name: &'static str, args: &'static str, what: &'static str) ->
     }
 }
 
-pub const COMMANDS: [Command; 37] = [
+pub const COMMANDS: [Command; 38] = [
     // Where to look.
     cmd("layers", "", "the fleet by layer"),
     cmd("teams", "", "the fleet by agent team"),
@@ -55,6 +55,11 @@ pub const COMMANDS: [Command; 37] = [
         "nodes",
         "",
         "the Swarm's nodes: role, state, capacity, reservations, tasks",
+    ),
+    cmd(
+        "audit",
+        "[FILTER]",
+        "findings against the reference's rules, worst first, with scores per layer and team (f: fix)",
     ),
     cmd(
         "host",

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::file_error::{FileError, FileKind, line_of};
 use crate::prometheus::Auth;
+use crate::rulebook::{Ignore, RuleSetting};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -33,6 +34,12 @@ pub struct Config {
     pub theme: Option<String>,
     /// Seconds between two reads of the figures.
     pub refresh: Option<f64>,
+    /// The audit's rules: another severity, or off.
+    #[serde(default, rename = "rule")]
+    pub audit_rules: Vec<RuleSetting>,
+    /// Findings silenced, each for one object, with a reason.
+    #[serde(default, rename = "ignore")]
+    pub ignores: Vec<toml::Spanned<Ignore>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -84,12 +91,34 @@ pub fn default_path() -> Option<PathBuf> {
 
 impl Config {
     pub fn parse(text: &str, origin: &str) -> Result<Config, FileError> {
-        toml::from_str(text).map_err(|e| FileError {
+        let err = |line: usize, reason: String| FileError {
             kind: FileKind::Config,
             origin: origin.to_string(),
-            line: e.span().map(|s| line_of(text, s.start)).unwrap_or(0),
-            reason: e.message().to_string(),
-        })
+            line,
+            reason,
+        };
+        let config: Config = toml::from_str(text).map_err(|e| {
+            err(
+                e.span().map(|s| line_of(text, s.start)).unwrap_or(0),
+                e.message().to_string(),
+            )
+        })?;
+        // A silenced finding says why, or it is not silenced.
+        if let Some(i) = config
+            .ignores
+            .iter()
+            .find(|i| i.get_ref().reason.trim().is_empty())
+        {
+            return Err(err(
+                line_of(text, i.span().start),
+                format!(
+                    "[[ignore]] of {} on {} needs a reason: say why it is accepted",
+                    i.get_ref().rule,
+                    i.get_ref().object
+                ),
+            ));
+        }
+        Ok(config)
     }
 
     /// `--config FILE` must exist; the default file may not.
@@ -163,6 +192,18 @@ read_only = false
 # token_file = "/run/secrets/prometheus-token"
 # username = "ops"
 # password_file = "/run/secrets/prometheus-password"
+
+# The audit (`agile-deck audit`, the Audit view): another severity for a
+# rule (critical, warning, info, or off), and findings accepted for one
+# object (a container, service, network or node; host/name for one host's)
+# with the reason the view shows. `agile-deck audit --rules` lists the rules.
+# [[rule]]
+# id = "identity.naming"
+# severity = "off"
+# [[ignore]]
+# rule = "security.root"
+# object = "agile-cache-redis-master"
+# reason = "the redis image needs root to chown /data; tracked in OPS-123"
 "#;
 
 /// Prometheus as it will be used.

@@ -653,6 +653,7 @@ mod tests {
         );
         let mut services = vec![SwarmService {
             rules: Default::default(),
+            lifecycle: Default::default(),
             id: "s1".into(),
             name: "stack_redis-master".into(),
             image: "i".into(),
@@ -667,6 +668,7 @@ mod tests {
         // And a service with no task on this node at all shows as 0/1.
         services.push(SwarmService {
             rules: Default::default(),
+            lifecycle: Default::default(),
             id: "s2".into(),
             name: "stack_postgres".into(),
             image: "i".into(),

@@ -6,6 +6,8 @@
 
 pub mod agent;
 pub mod app;
+pub mod audit;
+pub mod baseline;
 pub mod cgroup;
 pub mod cli;
 pub mod commands;
@@ -34,6 +36,7 @@ pub mod promserver;
 pub mod recovery;
 pub mod relay;
 pub mod rollout;
+pub mod rulebook;
 pub mod runtime;
 pub mod shell;
 pub mod snapshot;

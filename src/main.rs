@@ -7,10 +7,12 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use agile_deck::app::{App, Host, Hosts, Options};
+use agile_deck::audit::{Audit, Settings, report};
 use agile_deck::cli::{
     self as cli_def, AgentAction, Cli, Command, ConfigAction, DemoAction, parse_labels,
 };
 use agile_deck::config::{self, Config, PromFlags};
+use agile_deck::connect::HostSpec;
 use agile_deck::connect::{self, Endpoint};
 use agile_deck::fleet::Fleet;
 use agile_deck::keymap::Keymap;
@@ -49,11 +51,21 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let auditing = matches!(cli.command, Some(Command::Audit { .. }));
     let result = rt.block_on(run(cli));
     // The relays' sockets and folders go, whatever happened.
     agile_deck::relay::close_all();
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // `audit --fail-on`: 1 when findings reach it, 2 when it could not audit.
+        Err(e) if e.downcast_ref::<report::Reached>().is_some() => {
+            eprintln!("agile-deck: {e}");
+            ExitCode::from(1)
+        }
+        Err(e) if auditing => {
+            eprintln!("agile-deck: {e:#}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             // `{:#}`: the message and each cause after it, on one line.
             eprintln!("agile-deck: {e:#}");
@@ -433,6 +445,61 @@ async fn demo_up(
     Ok(())
 }
 
+/// Every chosen host listed once (and, for a snapshot, its first figures)
+/// into an app that is never drawn: `snapshot` and `audit`. One host must
+/// answer (its message, as the dashboard's); of several, those that do are
+/// taken and the others said unreachable.
+async fn one_shot(
+    cli: &Cli,
+    specs: &[HostSpec],
+    topology: Topology,
+    figures: bool,
+) -> Result<App, Fail> {
+    let mut takes = Vec::new();
+    if let [spec] = specs {
+        let (docker, info) = connect(&spec.endpoint).await?;
+        takes.push((docker, Ok(info)));
+    } else {
+        let tries = specs.iter().map(|spec| async move {
+            let answer = tokio::time::timeout(
+                std::time::Duration::from_secs(10),
+                connect::connect(&spec.endpoint),
+            )
+            .await
+            .unwrap_or_else(|_| Err("no answer within 10 s".into()));
+            match answer {
+                Ok((docker, info)) => Ok((docker, Ok(info))),
+                Err(e) => connect::client(&spec.endpoint).map(|d| (d, Err(e))),
+            }
+        });
+        for t in futures_util::future::join_all(tries).await {
+            takes.push(t.map_err(Fail::msg)?);
+        }
+    }
+    let mut hosts = Vec::new();
+    for (spec, (docker, info)) in specs.iter().zip(takes) {
+        let path = match &info {
+            Ok(i) => path_of(spec, cli, &i.cgroup_version)?,
+            Err(_) => engine::Chosen::Api,
+        };
+        hosts.push(agile_deck::snapshot::HostTake { docker, info, path });
+    }
+    let mut app = App::new(
+        Fleet::new(topology),
+        Keymap::default_keymap(),
+        Theme::default_theme(),
+        Hosts::new(
+            specs
+                .iter()
+                .map(|s| Host::new(s.name.clone(), s.endpoint.url.clone()))
+                .collect(),
+        ),
+    );
+    agile_deck::snapshot::take(&mut app, hosts, figures).await?;
+    app.now = chrono::Utc::now();
+    Ok(app)
+}
+
 async fn run(mut cli: Cli) -> Result<(), Fail> {
     // The config file fills in what the command line left out.
     let config = Config::load(cli.config.as_deref())?;
@@ -495,56 +562,40 @@ async fn run(mut cli: Cli) -> Result<(), Fail> {
     };
 
     if let Some(Command::Snapshot { json }) = &cli.command {
-        // One host must answer (its message, as the dashboard's); of
-        // several, those that do are taken and the others said unreachable.
-        let mut takes = Vec::new();
-        if let [spec] = &specs[..] {
-            let (docker, info) = connect(&spec.endpoint).await?;
-            takes.push((docker, Ok(info)));
-        } else {
-            let tries = specs.iter().map(|spec| async move {
-                let answer = tokio::time::timeout(
-                    std::time::Duration::from_secs(10),
-                    connect::connect(&spec.endpoint),
-                )
-                .await
-                .unwrap_or_else(|_| Err("no answer within 10 s".into()));
-                match answer {
-                    Ok((docker, info)) => Ok((docker, Ok(info))),
-                    Err(e) => connect::client(&spec.endpoint).map(|d| (d, Err(e))),
-                }
-            });
-            for t in futures_util::future::join_all(tries).await {
-                takes.push(t.map_err(Fail::msg)?);
-            }
-        }
-        let mut hosts = Vec::new();
-        for (spec, (docker, info)) in specs.iter().zip(takes) {
-            let path = match &info {
-                Ok(i) => path_of(spec, &cli, &i.cgroup_version)?,
-                Err(_) => engine::Chosen::Api,
-            };
-            hosts.push(agile_deck::snapshot::HostTake { docker, info, path });
-        }
-        let mut app = App::new(
-            Fleet::new(topology),
-            Keymap::default_keymap(),
-            Theme::default_theme(),
-            Hosts::new(
-                specs
-                    .iter()
-                    .map(|s| Host::new(s.name.clone(), s.endpoint.url.clone()))
-                    .collect(),
-            ),
-        );
-        agile_deck::snapshot::take(&mut app, hosts).await?;
-        app.now = chrono::Utc::now();
+        let app = one_shot(&cli, &specs, topology, true).await?;
         let text = if *json {
             format!("{:#}\n", agile_deck::snapshot::to_json(&app))
         } else {
             agile_deck::snapshot::to_text(&app)
         };
         return emit(text.as_bytes());
+    }
+    if let Some(Command::Audit {
+        json,
+        fail_on,
+        rules,
+    }) = &cli.command
+    {
+        if *rules {
+            return emit(report::rules_text().as_bytes());
+        }
+        let mut app = one_shot(&cli, &specs, topology, false).await?;
+        app.audit = Audit::new(Settings::from_config(&config));
+        app.audit_all();
+        let hosts = app.hosts.names();
+        let text = if *json {
+            format!(
+                "{:#}\n",
+                report::to_json(&app.audit, &app.fleet.topology, &hosts)
+            )
+        } else {
+            report::to_text(&app.audit, &app.fleet.topology, &hosts)
+        };
+        emit(text.as_bytes())?;
+        return match report::reached(&app.audit, *fail_on) {
+            Some(reached) => Err(reached.into()),
+            None => Ok(()),
+        };
     }
 
     if let Some(Command::Demo {

@@ -165,6 +165,47 @@ pub struct Replica {
     pub ports: Vec<PortMapping>,
     pub labels: BTreeMap<String, String>,
     pub placement: Placement,
+    /// How it is run (user, privileges, mounts, …), from inspect; None
+    /// while only `docker ps` has been seen, so the audit judges nothing
+    /// it has not read.
+    pub posture: Option<Posture>,
+}
+
+/// How a container is run, as far as the reference's security baseline
+/// and lifecycle rules care (`audit`). Of the environment only the
+/// variables' **names** are kept: a value is never read into agile-deck.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Posture {
+    /// `Config.User` (the image's USER merged in): empty means root.
+    pub user: String,
+    pub privileged: bool,
+    pub cap_add: Vec<String>,
+    pub read_only_root: bool,
+    /// `HostConfig.NetworkMode` (`host`, `bridge`, a network, `container:…`).
+    pub network_mode: String,
+    /// `HostConfig.PidMode` (`host` shares the host's processes).
+    pub pid_mode: String,
+    /// Host paths mounted into it (bind mounts).
+    pub binds: Vec<Bind>,
+    pub env_names: Vec<String>,
+    /// `HostConfig.RestartPolicy.Name`: empty or `no` means none.
+    pub restart: String,
+}
+
+/// A host path mounted into a container.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Bind {
+    pub source: String,
+    pub destination: String,
+    pub writable: bool,
+}
+
+impl Posture {
+    /// Root inside the container: no user, or user 0 / root (any group).
+    pub fn runs_as_root(&self) -> bool {
+        let user = self.user.split(':').next().unwrap_or("");
+        user.is_empty() || user == "0" || user == "root"
+    }
 }
 
 impl Replica {
@@ -245,6 +286,9 @@ pub struct SwarmService {
     pub tasks: Vec<SwarmTask>,
     /// Where its tasks may go and what each reserves.
     pub rules: TaskRules,
+    /// What the spec says of updates, rollbacks and restarts (the audit's
+    /// lifecycle rules): each None when the spec has none.
+    pub lifecycle: SwarmLifecycle,
     pub labels: BTreeMap<String, String>,
     /// Where the service belongs, so it shows even with no task on this node.
     pub placement: Placement,
@@ -262,6 +306,16 @@ impl SwarmService {
     }
 }
 
+/// A Swarm service's update, rollback and restart settings, as its spec has them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SwarmLifecycle {
+    /// `UpdateConfig.FailureAction` (`pause`, `continue`, `rollback`).
+    pub update_failure_action: Option<String>,
+    pub rollback_config: bool,
+    /// `RestartPolicy.Condition` (`none`, `on-failure`, `any`).
+    pub restart_condition: Option<String>,
+}
+
 /// A Docker network, as listed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DockerNetwork {
@@ -275,6 +329,9 @@ pub struct DockerNetwork {
     pub subnets: Vec<String>,
     pub gateways: Vec<String>,
     pub labels: BTreeMap<String, String>,
+    /// Containers on it may talk to each other (a bridge's
+    /// `enable_icc`, true unless turned off).
+    pub icc: bool,
 }
 
 /// One task of a Swarm service, as the manager lists it.
@@ -389,6 +446,7 @@ impl Replica {
                 networks: Vec::new(),
                 ports: Vec::new(),
                 labels: BTreeMap::new(),
+                posture: None,
             },
         }
     }

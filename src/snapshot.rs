@@ -26,9 +26,10 @@ pub struct HostTake {
 }
 
 /// Fill `app` (whose hosts are `hosts`, in order) with every reachable
-/// host's inventory and a first set of figures; an unreachable one is
-/// marked lost with its reason, and the others are taken all the same.
-pub async fn take(app: &mut App, hosts: Vec<HostTake>) -> Result<()> {
+/// host's inventory and, with `figures`, a first set of figures; an
+/// unreachable one is marked lost with its reason, and the others are
+/// taken all the same.
+pub async fn take(app: &mut App, hosts: Vec<HostTake>, figures: bool) -> Result<()> {
     let topology = app.fleet.topology.clone();
     let (tx, mut rx) = mpsc::channel::<Msg>(4096);
     let mut engines = Vec::new();
@@ -57,6 +58,9 @@ pub async fn take(app: &mut App, hosts: Vec<HostTake>) -> Result<()> {
         .await
         .wrap_err_with(|| format!("{}: cannot list containers", app.hosts.name(host)))?;
         app.update(on(Msg::Listing(listing)));
+        if !figures {
+            continue;
+        }
         // One-shot: the agent is for watching; Docker's stats answer once.
         let path = h.path.without_agent();
         api |= matches!(path, Path::Api);
@@ -69,6 +73,9 @@ pub async fn take(app: &mut App, hosts: Vec<HostTake>) -> Result<()> {
             htx,
             usize::MAX,
         )));
+    }
+    if !figures {
+        return Ok(());
     }
     let targets: Vec<Target> = app
         .fleet

@@ -15,6 +15,7 @@ use regex::Regex;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::baseline::{Baseline, RawBaseline};
 use crate::file_error::{FileError, FileKind, line_of};
 use crate::metrics::{Metric, RawMetric};
 use crate::model::{Placement, ServiceId, ServiceKind};
@@ -51,6 +52,8 @@ struct RawTopology {
     pairs: Vec<Spanned<rollout::config::PairDef>>,
     #[serde(default, rename = "canary")]
     canaries: Vec<Spanned<rollout::config::RawCanary>>,
+    #[serde(default)]
+    audit: Option<Spanned<RawBaseline>>,
 }
 
 /// A network that makes up a layer's zone.
@@ -122,6 +125,8 @@ pub struct Topology {
     pub rollouts: Vec<rollout::config::Defaults>,
     pub pairs: Vec<rollout::config::PairDef>,
     pub canaries: Vec<rollout::config::Canary>,
+    /// What the audit holds the deployment to (`[audit]`).
+    pub baseline: Baseline,
     /// Where it came from, for messages.
     pub origin: String,
 }
@@ -364,7 +369,16 @@ impl Topology {
                 .map_err(|e| err(line, e))?,
             );
         }
+        let baseline = match raw.audit {
+            None => Baseline::default(),
+            Some(spanned) => {
+                let line = line_of(text, spanned.span().start);
+                Baseline::from_raw(spanned.into_inner(), compile_pattern)
+                    .map_err(|e| err(line, format!("[audit]: {e}")))?
+            }
+        };
         Ok(Topology {
+            baseline,
             rollouts,
             canaries,
             pairs: raw.pairs.into_iter().map(Spanned::into_inner).collect(),
@@ -378,6 +392,21 @@ impl Topology {
             rules,
             origin: origin.to_string(),
         })
+    }
+
+    /// The layer whose zone a network is.
+    pub fn zone_of(&self, network: &str) -> Option<&str> {
+        self.zones
+            .iter()
+            .find(|z| z.network == network)
+            .map(|z| z.layer.as_str())
+    }
+
+    /// A `[[flow]]` connects the two layers' zones (either way).
+    pub fn flow_allowed(&self, a: &str, b: &str) -> bool {
+        self.flows
+            .iter()
+            .any(|f| (f.from == a && f.to == b) || (f.from == b && f.to == a))
     }
 
     /// Decide where a container belongs from its name and labels.

@@ -268,6 +268,19 @@ pub fn apply_swap_rule(current: &Resources, change: &Resources) -> (Resources, O
             )),
         );
     }
+    if old_swap == 0 && new_mem > 0 {
+        // Never set (no memory limit before): Docker refuses a memory
+        // limit alone here (its stored swap limit is 0); give the swap
+        // limit `docker run --memory` would have given, twice the memory.
+        out.memory_swap = Some(new_mem.saturating_mul(2));
+        return (
+            out,
+            Some(format!(
+                "memory-swap unset → {} (twice the memory, Docker's default; it refuses a memory limit alone here)",
+                bytes_text(new_mem.saturating_mul(2))
+            )),
+        );
+    }
     (out, None)
 }
 

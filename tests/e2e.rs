@@ -99,6 +99,32 @@ fn demo_dashboard_in_tmux() {
     } else {
         assert!(up.contains("apt-get install prometheus"), "{up}");
     }
+    // The demo follows the baseline it is audited against: not one
+    // critical finding on its containers or networks (other tests' own
+    // containers may run beside it).
+    let demo_names = docker(&[
+        "ps",
+        "--filter",
+        "label=agile-deck.demo",
+        "--format",
+        "{{.Names}}",
+    ]);
+    let audit: serde_json::Value =
+        serde_json::from_str(&agile_deck(&state, &["audit", "--json"])).unwrap();
+    let critical: Vec<&serde_json::Value> = audit["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] == "critical")
+        .filter(|f| {
+            let name = f["object"]["name"].as_str().unwrap_or("");
+            demo_names.lines().any(|n| n == name) || name.starts_with("agile-")
+        })
+        .collect();
+    assert!(
+        critical.is_empty(),
+        "the demo has critical findings: {critical:#?}"
+    );
     for (net, internal) in [
         ("agile-frontend", "false"),
         ("agile-control", "true"),

@@ -121,6 +121,7 @@ impl App {
         } else {
             match self.views.view {
                 views::View::Rollouts => Context::Rollouts,
+                views::View::Audit => Context::Audit,
                 views::View::Events => Context::Events,
                 views::View::Networks => Context::Networks,
                 _ => Context::Table,
@@ -222,6 +223,9 @@ impl App {
             | Action::Switch
             | Action::Retire => {
                 self.flash = Some("those keys work in the Rollouts tab (Tab to it)".into())
+            }
+            Action::FixFinding => {
+                self.flash = Some("f fixes a finding in the Audit tab (:audit)".into())
             }
             // The logs pane's and the dialog's own (handled above).
             Action::LogTimestamps

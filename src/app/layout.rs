@@ -4,6 +4,9 @@
 
 use ratatui::layout::{Constraint, Layout, Rect};
 
+/// Columns between two tab titles: " │ ".
+pub const TAB_GAP: u16 = 3;
+
 use super::*;
 use crate::app::views::{TABS, View};
 
@@ -131,25 +134,38 @@ impl App {
             engine,
             progress,
             footer,
-            tab_titles: self.tab_titles(tabs.x, alerts),
+            tab_titles: self.tab_titles(tabs.x, tabs.width, alerts),
             alerts,
         })
     }
 
     /// " Layers │ Teams │ Events 3! │ …": each title and its columns,
-    /// from column `x`.
-    fn tab_titles(&self, x: u16, alerts: u32) -> Vec<(String, std::ops::Range<u16>)> {
-        let mut at = x + 1;
-        TABS.iter()
+    /// from column `x`; without the spaces around each title when they
+    /// would not all fit in `width` (so every tab shows at 80 columns).
+    fn tab_titles(&self, x: u16, width: u16, alerts: u32) -> Vec<(String, std::ops::Range<u16>)> {
+        let words: Vec<String> = TABS
+            .iter()
             .map(|(_, _, title)| {
-                let title = if *title == "Events" && alerts > 0 {
-                    format!(" {title} {alerts}! ")
+                if *title == "Events" && alerts > 0 {
+                    format!("{title} {alerts}!")
                 } else {
-                    format!(" {title} ")
-                };
+                    title.to_string()
+                }
+            })
+            .collect();
+        let roomy: u16 = words
+            .iter()
+            .map(|w| crate::text::width(w) as u16 + 2 + TAB_GAP)
+            .sum();
+        let pad = if roomy < width { " " } else { "" };
+        let mut at = x + 1;
+        words
+            .into_iter()
+            .map(|word| {
+                let title = format!("{pad}{word}{pad}");
                 let w = crate::text::width(&title) as u16;
                 let cols = at..at + w;
-                at += w + 3; // " │ "
+                at += w + TAB_GAP;
                 (title, cols)
             })
             .collect()

@@ -78,6 +78,11 @@ impl App {
                     .map(|r| format!("replica:{}", r.name))
             }),
             View::Logs | View::Nodes => return,
+            View::Audit => self.selected_finding().and_then(|f| match &f.object {
+                crate::audit::Object::Container { name, .. } => Some(format!("replica:{name}")),
+                crate::audit::Object::Service { name } => Some(format!("service:{name}")),
+                _ => None,
+            }),
             View::Rollouts => match self.rollout_rows().get(self.ops.rollouts_selected) {
                 Some(crate::app::rollouts::Row::Pair(p)) => Some(format!("service:{}", p.name)),
                 Some(crate::app::rollouts::Row::Interrupted(i)) => self

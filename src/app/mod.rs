@@ -5,6 +5,7 @@
 //! daemon.
 
 mod advice;
+pub mod audit;
 mod command_line;
 pub mod help;
 mod keys;
@@ -197,6 +198,9 @@ pub struct App {
     pub ops: Ops,
     /// The Events and Networks views.
     pub views: crate::app::views::Views,
+    /// The findings against the reference's rules, kept current.
+    pub audit: crate::audit::Audit,
+    pub audit_view: audit::AuditView,
     /// The logs pane (its number, so late lines of a closed one are dropped).
     pub logs: Option<(u64, crate::logs::Logs)>,
     pub log_panes: u64,
@@ -283,6 +287,8 @@ impl App {
             pending_keys: Vec::new(),
             ops: Ops::default(),
             views: Default::default(),
+            audit: Default::default(),
+            audit_view: Default::default(),
             logs: None,
             log_panes: 0,
             log_cap: crate::logs::DEFAULT_CAP,
@@ -379,6 +385,7 @@ impl App {
                     self.dirty |= self.fleet.set_nodes(nodes);
                 }
                 self.dirty |= self.fleet.set_networks(host, listing.networks);
+                self.audit_all();
                 let h = self.hosts.get_mut(host);
                 if !h.listed || h.link != Link::Up {
                     self.dirty = true;
@@ -403,10 +410,12 @@ impl App {
                 if let Some(r) = &replica {
                     self.views.timeline.probe_result(&id, r);
                 }
+                let before = self.fleet.replicas.get(&id).cloned();
                 self.dirty |= match replica {
                     Some(r) => self.fleet.upsert(Replica { host, ..*r }),
                     None => self.fleet.remove(&id),
                 };
+                self.audit_container(before.as_ref(), &id);
                 if running {
                     self.logs_pickup(&mut cmds);
                 }
@@ -433,7 +442,9 @@ impl App {
                         cmds.push(Cmd::Inspect { host, id });
                     }
                 } else if action == "destroy" {
+                    let before = self.fleet.replicas.get(&id).cloned();
                     self.dirty |= self.fleet.remove(&id);
+                    self.audit_container(before.as_ref(), &id);
                 } else if !action.starts_with("exec_") {
                     // Health probes are exec_* events: noise at every interval.
                     cmds.push(Cmd::Inspect { host, id });
@@ -448,10 +459,17 @@ impl App {
                     cmds.push(Cmd::Inspect { host, id });
                 }
             }
-            Msg::Networks(networks) => self.dirty |= self.fleet.set_networks(host, networks),
-            Msg::Services(services) => self.set_swarm_services(services),
+            Msg::Networks(networks) => {
+                self.dirty |= self.fleet.set_networks(host, networks);
+                self.audit_cluster();
+            }
+            Msg::Services(services) => {
+                self.set_swarm_services(services);
+                self.audit_cluster();
+            }
             Msg::Nodes(nodes) => {
                 self.dirty |= self.fleet.set_nodes(nodes);
+                self.audit_cluster();
             }
             Msg::Stats { at, samples } => {
                 // A lost host's cgroup files may still be read, but what its
@@ -935,6 +953,7 @@ mod tests {
         let mut a = app();
         let service = |state: &str, error: &str| SwarmService {
             rules: Default::default(),
+            lifecycle: Default::default(),
             id: "s1".into(),
             name: "stuckdb".into(),
             image: "i".into(),

@@ -20,10 +20,12 @@ pub enum View {
     Rollouts,
     /// The Swarm's nodes.
     Nodes,
+    /// The findings against the reference's rules.
+    Audit,
 }
 
 /// The tabs, in Tab order: the fleet's two panes, then the views.
-pub const TABS: [(View, Option<Pane>, &str); 7] = [
+pub const TABS: [(View, Option<Pane>, &str); 8] = [
     (View::Fleet, Some(Pane::Layers), "Layers"),
     (View::Fleet, Some(Pane::Teams), "Teams"),
     (View::Events, None, "Events"),
@@ -31,6 +33,7 @@ pub const TABS: [(View, Option<Pane>, &str); 7] = [
     (View::Logs, None, "Logs"),
     (View::Rollouts, None, "Rollouts"),
     (View::Nodes, None, "Nodes"),
+    (View::Audit, None, "Audit"),
 ];
 
 /// State of the incident views.
@@ -148,20 +151,11 @@ impl App {
 
     /// Which layer's zone a network is, per the topology.
     pub fn zone_of(&self, network: &str) -> Option<&str> {
-        self.fleet
-            .topology
-            .zones
-            .iter()
-            .find(|z| z.network == network)
-            .map(|z| z.layer.as_str())
+        self.fleet.topology.zone_of(network)
     }
 
     fn flow_allowed(&self, a: &str, b: &str) -> bool {
-        self.fleet
-            .topology
-            .flows
-            .iter()
-            .any(|f| (f.from == a && f.to == b) || (f.from == b && f.to == a))
+        self.fleet.topology.flow_allowed(a, b)
     }
 
     /// Every (replica, zone a, zone b) where the replica is attached to
@@ -318,6 +312,7 @@ impl App {
     pub fn on_view_key(&mut self, action: Action) -> bool {
         let (n, sel) = match self.views.view {
             View::Fleet | View::Logs | View::Rollouts => return false,
+            View::Audit => return self.on_audit_key(action),
             View::Nodes => {
                 let n = self.fleet.nodes.len();
                 let sel = &mut self.views.nodes_selected;
@@ -364,7 +359,7 @@ impl App {
 
     fn view_enter(&mut self) {
         match self.views.view {
-            View::Nodes => {}
+            View::Nodes | View::Audit => {}
             View::Events => {
                 let id = self
                     .event_lines()
@@ -457,6 +452,7 @@ impl App {
             }
             "rollouts" | "pairs" => self.views.view = View::Rollouts,
             "nodes" => self.views.view = View::Nodes,
+            "audit" => self.audit_command(rest),
             "host" => self.focus_host(rest.trim()),
             "layers" | "teams" => {
                 self.views.view = View::Fleet;

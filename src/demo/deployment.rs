@@ -243,6 +243,12 @@ pub(super) fn labels_for(r: &DemoReplica, extra: &[(String, String)]) -> HashMap
     l
 }
 
+/// The user every demo container runs as (the reference's `USER agile`,
+/// uid 1000): the workload needs no root.
+pub const DEMO_USER: &str = "1000:1000";
+/// Each demo container's pids limit.
+pub const DEMO_PIDS: i64 = 1024;
+
 /// The workload's health check: its own probe of `/health`, every 5 s.
 pub(super) fn health_check() -> HealthConfig {
     let secs = |s: i64| s * 1_000_000_000;
@@ -274,10 +280,17 @@ pub fn container_body(
     // another image changes it; a replica is unhealthy on version `bad`.
     env.push("UNHEALTHY_IF_VERSION=bad".into());
     let mem = (r.mem_mib as i64) << 20;
+    // The reference's security baseline and resource tiers, which the
+    // audit checks: non-root, read-only root file system, a pids limit,
+    // three quarters of the memory limit reserved (at least what every
+    // tier guarantees of the profiles' request).
     let mut host = HostConfig {
         nano_cpus: Some((r.cpus * 1e9) as i64),
         memory: Some(mem),
         memory_swap: Some(mem * 2),
+        memory_reservation: Some(mem / 4 * 3),
+        pids_limit: Some(DEMO_PIDS),
+        readonly_rootfs: Some(true),
         restart_policy: Some(RestartPolicy {
             name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
             maximum_retry_count: None,
@@ -302,6 +315,7 @@ pub fn container_body(
     endpoints.insert(r.networks[0].clone(), endpoint(r, &r.networks[0]));
     ContainerCreateBody {
         image: Some(image.to_string()),
+        user: Some(DEMO_USER.into()),
         env: Some(env),
         labels: Some(labels_for(r, extra_labels)),
         exposed_ports: exposed,

@@ -221,6 +221,8 @@ fn spec(s: &Shape, image: &str) -> ServiceSpec {
         task_template: Some(TaskSpec {
             container_spec: Some(TaskSpecContainerSpec {
                 image: Some(image.into()),
+                user: Some(super::deployment::DEMO_USER.into()),
+                read_only: Some(true),
                 labels: Some(labels),
                 env: Some(env),
                 health_check: Some(super::deployment::health_check()),
@@ -231,7 +233,7 @@ fn spec(s: &Shape, image: &str) -> ServiceSpec {
                 limits: Some(Limit {
                     nano_cpus: Some(250_000_000),
                     memory_bytes: Some(64 << 20),
-                    pids: None,
+                    pids: Some(super::deployment::DEMO_PIDS),
                 }),
                 ..Default::default()
             }),

@@ -141,6 +141,11 @@ pub enum Action {
     LogPrev,
     #[strum(message = "save the lines shown to a file")]
     LogSave,
+    #[strum(
+        serialize = "fix_finding",
+        message = "turn the selected finding's fix into a plan (preview, confirm, journal, undo)"
+    )]
+    FixFinding,
     #[strum(message = "run the plan")]
     Confirm,
     #[strum(message = "run a plan that has warnings")]
@@ -180,6 +185,7 @@ impl Action {
                 | Action::Rollout
                 | Action::RolloutAbort
                 | Action::Switch
+                | Action::FixFinding
         )
     }
 
@@ -216,6 +222,8 @@ pub enum Context {
     Networks,
     /// The Rollouts view.
     Rollouts,
+    /// The Audit view.
+    Audit,
     /// The logs pane.
     Logs,
     /// The plan waiting for a yes or no.
@@ -223,12 +231,13 @@ pub enum Context {
 }
 
 impl Context {
-    pub const ALL: [Context; 7] = [
+    pub const ALL: [Context; 8] = [
         Context::Global,
         Context::Table,
         Context::Events,
         Context::Networks,
         Context::Rollouts,
+        Context::Audit,
         Context::Logs,
         Context::Dialog,
     ];
@@ -240,6 +249,7 @@ impl Context {
             Context::Events => "events",
             Context::Networks => "networks",
             Context::Rollouts => "rollouts",
+            Context::Audit => "audit",
             Context::Logs => "logs",
             Context::Dialog => "dialog",
         }
@@ -254,6 +264,7 @@ impl Context {
             Context::Events => &[Context::Events, Context::Table, Context::Global],
             Context::Networks => &[Context::Networks, Context::Table, Context::Global],
             Context::Rollouts => &[Context::Rollouts, Context::Table, Context::Global],
+            Context::Audit => &[Context::Audit, Context::Table, Context::Global],
             Context::Logs => &[Context::Logs, Context::Table, Context::Global],
             Context::Dialog => &[Context::Dialog, Context::Table],
         }

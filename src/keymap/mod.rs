@@ -109,15 +109,10 @@ impl Keymap {
         // Walk the bindings in file order, so a conflict names the earlier line.
         let mut entries = Vec::new();
         for (section, actions) in raw {
-            let context = match section.as_str() {
-                "global" => Context::Global,
-                "table" => Context::Table,
-                "rollouts" => Context::Rollouts,
-                "events" => Context::Events,
-                "networks" => Context::Networks,
-                "logs" => Context::Logs,
-                "dialog" => Context::Dialog,
-                other => {
+            let context = match Context::ALL.into_iter().find(|c| c.name() == section) {
+                Some(c) => c,
+                None => {
+                    let other = section.as_str();
                     let line = actions
                         .values()
                         .next()

@@ -379,6 +379,7 @@ mod tests {
             pending: None,
             tasks: vec![task(1, "c1"), task(2, "c2"), task(3, "c3")],
             labels: Default::default(),
+            lifecycle: Default::default(),
             placement: Placement {
                 layer: None,
                 team: None,

@@ -3,7 +3,9 @@
 //! running tasks cluster-wide.
 
 use super::*;
-use crate::model::{State, SwarmNode, SwarmRole, SwarmTask, TaskRules};
+use crate::model::{
+    Bind, Posture, State, SwarmLifecycle, SwarmNode, SwarmRole, SwarmTask, TaskRules,
+};
 
 /// Concurrent inspect calls, in a listing and for events.
 pub const INSPECT_CONCURRENCY: usize = 8;
@@ -65,7 +67,43 @@ pub fn replica_from_inspect(topology: &Topology, c: ContainerInspectResponse) ->
     }
     ports.sort_by(|a, b| (&a.container_port, &a.host_ip).cmp(&(&b.container_port, &b.host_ip)));
     let placement = topology.place(&name, &labels);
+    let posture = Posture {
+        user: config.user.clone().unwrap_or_default(),
+        privileged: host.privileged.unwrap_or(false),
+        cap_add: host.cap_add.clone().unwrap_or_default(),
+        read_only_root: host.readonly_rootfs.unwrap_or(false),
+        network_mode: host.network_mode.clone().unwrap_or_default(),
+        pid_mode: host.pid_mode.clone().unwrap_or_default(),
+        binds: c
+            .mounts
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|m| m.typ.as_deref() == Some("bind"))
+            .map(|m| Bind {
+                source: m.source.unwrap_or_default(),
+                destination: m.destination.unwrap_or_default(),
+                writable: m.rw.unwrap_or(true),
+            })
+            .collect(),
+        // Names only: the value after `=` is dropped here, never kept.
+        env_names: config
+            .env
+            .unwrap_or_default()
+            .into_iter()
+            .map(|mut e| {
+                e.truncate(e.find('=').unwrap_or(e.len()));
+                e
+            })
+            .collect(),
+        restart: host
+            .restart_policy
+            .as_ref()
+            .and_then(|p| p.name)
+            .map(|n| n.to_string())
+            .unwrap_or_default(),
+    };
     Replica {
+        posture: Some(posture),
         host: Default::default(),
         id: c.id.unwrap_or_default(),
         name,
@@ -188,6 +226,7 @@ pub fn replica_from_summary(topology: &Topology, s: &ContainerSummary) -> Replic
         networks,
         ports,
         labels,
+        posture: None,
     }
 }
 
@@ -345,6 +384,11 @@ pub async fn list_networks(docker: &Docker) -> Result<Vec<DockerNetwork>, bollar
                 .filter_map(|c| c.gateway)
                 .collect(),
             labels: n.labels.unwrap_or_default().into_iter().collect(),
+            icc: n
+                .options
+                .as_ref()
+                .and_then(|o| o.get("com.docker.network.bridge.enable_icc"))
+                .is_none_or(|v| v != "false"),
         })
         .collect();
     networks.sort_by(|a, b| a.name.cmp(&b.name));
@@ -508,8 +552,19 @@ pub async fn list_services(
                 memory: reserved.and_then(|r| r.memory_bytes).unwrap_or(0).max(0) as u64,
                 max_per_node: placement.and_then(|p| p.max_replicas).unwrap_or(0).max(0) as u64,
             };
+            let lifecycle = SwarmLifecycle {
+                update_failure_action: spec
+                    .update_config
+                    .as_ref()
+                    .map(|u| u.failure_action.map(|a| a.to_string()).unwrap_or_default()),
+                rollback_config: spec.rollback_config.is_some(),
+                restart_condition: template
+                    .and_then(|t| t.restart_policy.as_ref())
+                    .map(|r| r.condition.map(|c| c.to_string()).unwrap_or_default()),
+            };
             Some(SwarmService {
                 rules,
+                lifecycle,
                 running_tasks: running.get(&id).copied().unwrap_or(0),
                 desired_tasks: desired.get(&id).copied().unwrap_or(0),
                 pending: waiting

@@ -29,6 +29,7 @@ pub(super) fn draw(f: &mut Frame, app: &App, area: Rect) {
                 Context::Events => "in Events",
                 Context::Networks => "in Networks",
                 Context::Rollouts => "in the Rollouts tab",
+                Context::Audit => "in the Audit tab",
                 Context::Logs => "in the logs pane",
                 Context::Dialog => "under a plan",
             },

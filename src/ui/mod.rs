@@ -1,5 +1,6 @@
 //! Drawing: a pure function of `App`. Nothing here changes state.
 
+mod audit;
 mod columns;
 mod detail;
 mod help;
@@ -115,6 +116,13 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect, alerts: u32) {
     if let Some(e) = app.prom.as_ref().and_then(|p| p.store.trouble.as_ref()) {
         extra.push(format!("✖ prometheus: {e}"));
     }
+    // The audit: critical findings are trouble; fewer are a detail.
+    let critical = app.audit.count(crate::audit::Severity::Critical);
+    if critical > 0 {
+        extra.push(format!("✖ audit: {critical} critical"));
+    }
+    let warnings = app.audit.count(crate::audit::Severity::Warning);
+    let audit = (critical == 0 && warnings > 0).then(|| format!("audit: {warnings} warning"));
     let (status, status_style) = if !status.is_empty() {
         (status, status_style)
     } else if !extra.is_empty() {
@@ -154,6 +162,7 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect, alerts: u32) {
             (!app.engine.path.is_empty()).then_some(stats.as_str()),
             prom.as_deref(),
             Some(&running),
+            audit.as_deref(),
         ]
         .into_iter()
         .flatten()
@@ -351,6 +360,7 @@ fn draw_main(f: &mut Frame, app: &App, rows: &[crate::fleet::Row], area: Rect) {
         crate::app::views::View::Logs => return logs::draw(f, app, area),
         crate::app::views::View::Rollouts => return rollouts::draw(f, app, area),
         crate::app::views::View::Nodes => return nodes::draw(f, app, area),
+        crate::app::views::View::Audit => return audit::draw(f, app, area),
         crate::app::views::View::Fleet => {}
     }
     match &app.frame().level {
@@ -508,6 +518,13 @@ fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
                 (km.hint(Action::Retire), "retire"),
             ]);
         }
+    } else if app.views.view == crate::app::views::View::Audit {
+        hints.push((km.hint(Action::Enter), "open"));
+        if !app.ops.read_only {
+            hints.push((km.hint(Action::FixFinding), "fix"));
+        }
+        hints.push((km.hint(Action::Filter), "filter"));
+        hints.push((km.hint(Action::SortNext), "order"));
     } else if app.views.view == crate::app::views::View::Nodes {
         if !app.ops.read_only {
             hints.extend([

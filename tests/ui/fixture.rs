@@ -198,6 +198,7 @@ pub fn fixture() -> App {
             internal: z.internal,
             subnets: vec![z.subnet.clone()],
             gateways: vec![z.subnet.replace(".0/24", ".1")],
+            icc: true,
             labels: [("zone".to_string(), z.zone.to_string())]
                 .into_iter()
                 .collect(),

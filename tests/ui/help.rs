@@ -22,9 +22,12 @@ fn help_lists_every_tab_and_command_and_each_is_known() {
             key(&mut app, KeyCode::Down);
         }
     }
-    // Every tab, as the tab bar draws them (Nodes came with the cluster view).
+    // Every tab, as the tab bar draws them (Nodes came with the cluster view, Audit with the audit).
     let tabs = agile_deck::app::views::TABS.map(|t| t.2).join(" ");
-    assert_eq!(tabs, "Layers Teams Events Networks Logs Rollouts Nodes");
+    assert_eq!(
+        tabs,
+        "Layers Teams Events Networks Logs Rollouts Nodes Audit"
+    );
     assert!(seen.contains(&format!("next: {tabs}")), "{seen}");
     for c in agile_deck::commands::COMMANDS {
         assert!(

@@ -3,6 +3,7 @@
 //!
 //! One module per view, all drawing the shared fixture (fixture.rs).
 
+mod audit;
 mod fixture;
 mod help;
 mod incident;

@@ -548,6 +548,7 @@ fn a_pending_swarm_service_says_why() {
     let name = "stack_postgres-replica";
     app.fleet.set_swarm_services(vec![SwarmService {
         rules: Default::default(),
+        lifecycle: Default::default(),
         id: "s1".into(),
         name: name.into(),
         image: "agile-sim:0.1.0".into(),
