@@ -800,6 +800,140 @@ pub fn node(world: &World, n: &SwarmNode) -> Vec<Seen> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{SwarmLifecycle, SwarmTask, TaskRules};
+    use crate::topology::Topology;
+
+    fn swarm_node(id: &str, role: SwarmRole, labels: &[(&str, &str)]) -> SwarmNode {
+        SwarmNode {
+            id: id.into(),
+            hostname: format!("host-{id}"),
+            role,
+            availability: "active".into(),
+            state: "ready".into(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    /// A Swarm service that breaks no Swarm rule: restart on failure,
+    /// update and rollback configs, tasks on two nodes, no constraint.
+    fn service(t: &Topology, name: &str, on: &[&str]) -> SwarmService {
+        SwarmService {
+            id: name.into(),
+            name: name.into(),
+            image: "agile-sim:1".into(),
+            replicas: Some(on.len() as u64),
+            running_tasks: on.len() as u64,
+            desired_tasks: on.len() as u64,
+            pending: None,
+            tasks: on
+                .iter()
+                .enumerate()
+                .map(|(i, n)| SwarmTask {
+                    slot: Some(i as u64 + 1),
+                    node_id: n.to_string(),
+                    desired: "running".into(),
+                    state: "running".into(),
+                    error: String::new(),
+                })
+                .collect(),
+            rules: TaskRules::default(),
+            lifecycle: SwarmLifecycle {
+                update_failure_action: Some("rollback".into()),
+                rollback_config: true,
+                restart_condition: Some("on-failure".into()),
+            },
+            labels: Default::default(),
+            placement: t.place(name, &Default::default()),
+        }
+    }
+
+    fn rules(v: Vec<Seen>) -> Vec<String> {
+        v.into_iter().map(|s| s.rule.to_string()).collect()
+    }
+
+    #[test]
+    fn swarm_rules_each_fire_on_what_breaks_them_only() {
+        let t = Topology::default_topology();
+        let nodes = vec![
+            swarm_node("m1", SwarmRole::Manager, &[]),
+            swarm_node("w1", SwarmRole::Worker, &[("db", "primary")]),
+            swarm_node("w2", SwarmRole::Worker, &[]),
+        ];
+        let ok = service(&t, "web", &["w1", "w2"]);
+        let mut no_restart = service(&t, "norestart", &["w1", "w2"]);
+        no_restart.lifecycle.restart_condition = Some("none".into());
+        let mut no_update = service(&t, "noupdate", &["w1", "w2"]);
+        no_update.lifecycle.update_failure_action = None;
+        let mut bad_label = service(&t, "badlabel", &["w1", "w2"]);
+        bad_label.rules.constraints = vec!["node.labels.cache == primary".into()];
+        let mut good_label = service(&t, "goodlabel", &["w1", "w2"]);
+        good_label.rules.constraints = vec!["node.labels.db == primary".into()];
+        let one_node = service(&t, "onenode", &["w2", "w2"]);
+        let on_manager = service(&t, "onmanager", &["m1", "w1"]);
+        let mut control = service(&t, "agile_control", &["m1", "m1"]);
+        control.rules.constraints = vec!["node.role == manager".into()];
+        // What its critical tier guarantees (Control Layer: 1 CPU, 2G).
+        control.rules.cpus = 1.0;
+        control.rules.memory = 2 << 30;
+        // A Coordinator (critical tier): reservations below its request.
+        let mut coordinator = service(&t, "agile_coordinator", &["w1", "w2"]);
+        coordinator.rules.cpus = 2.0;
+        coordinator.rules.memory = 1 << 30;
+        let services = vec![
+            ok,
+            no_restart,
+            no_update,
+            bad_label,
+            good_label,
+            one_node,
+            on_manager,
+            control,
+            coordinator,
+        ];
+        let hosts = vec!["local".to_string()];
+        let world = World {
+            topology: &t,
+            replicas: Vec::new(),
+            services: &services,
+            networks: &[],
+            nodes: &nodes,
+            hosts: &hosts,
+        };
+        let of = |name: &str| {
+            let s = services.iter().find(|s| s.name == name).unwrap();
+            let mut out = Vec::new();
+            swarm_service(&world, s, t.baseline.component(name), &mut out);
+            rules(out)
+        };
+        assert_eq!(of("web"), Vec::<String>::new());
+        assert_eq!(of("norestart"), ["lifecycle.swarm-restart"]);
+        assert_eq!(of("noupdate"), ["lifecycle.update-config"]);
+        assert_eq!(of("badlabel"), ["swarm.node-label"]);
+        assert_eq!(of("goodlabel"), Vec::<String>::new());
+        assert_eq!(of("onenode"), ["swarm.one-node"]);
+        // The control cluster belongs on managers (its constraint says so),
+        // all on one node or not: only the spread rule speaks.
+        assert_eq!(of("agile_control"), ["swarm.one-node"]);
+        assert_eq!(of("agile_coordinator"), ["resources.service-reservation"]);
+        // The manager runs a workload task (onmanager's), not only control.
+        assert_eq!(rules(node(&world, &nodes[0])), ["swarm.manager-workload"]);
+        assert_eq!(rules(node(&world, &nodes[1])), Vec::<String>::new());
+        // With one node there is nowhere else to go: neither rule speaks.
+        let alone = vec![swarm_node("m1", SwarmRole::Manager, &[])];
+        let single = World {
+            nodes: &alone,
+            ..world
+        };
+        assert_eq!(rules(node(&single, &alone[0])), Vec::<String>::new());
+        let s = services.iter().find(|s| s.name == "onenode").unwrap();
+        let mut out = Vec::new();
+        swarm_service(&single, s, None, &mut out);
+        assert_eq!(rules(out), Vec::<String>::new());
+    }
 
     #[test]
     fn tags_latest_untagged_and_pinned() {

@@ -116,13 +116,15 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect, alerts: u32) {
     if let Some(e) = app.prom.as_ref().and_then(|p| p.store.trouble.as_ref()) {
         extra.push(format!("✖ prometheus: {e}"));
     }
-    // The audit: critical findings are trouble; fewer are a detail.
+    // The audit's count, among the details (the status stays for the
+    // link, alerts and read-only): critical ones kept the longest.
     let critical = app.audit.count(crate::audit::Severity::Critical);
-    if critical > 0 {
-        extra.push(format!("✖ audit: {critical} critical"));
-    }
     let warnings = app.audit.count(crate::audit::Severity::Warning);
-    let audit = (critical == 0 && warnings > 0).then(|| format!("audit: {warnings} warning"));
+    let audit = match (critical, warnings) {
+        (0, 0) => None,
+        (0, w) => Some(format!("audit: {w} warning")),
+        (c, _) => Some(format!("✖ audit: {c} critical")),
+    };
     let (status, status_style) = if !status.is_empty() {
         (status, status_style)
     } else if !extra.is_empty() {
@@ -167,8 +169,35 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect, alerts: u32) {
         .into_iter()
         .flatten()
         .collect(),
-        vec![host_long.as_str(), &swarm, &running],
-        vec![host_short.as_str(), &swarm, &running],
+        [
+            Some(host_long.as_str()),
+            Some(&swarm),
+            Some(&running),
+            audit.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+        [
+            Some(host_short.as_str()),
+            Some(&swarm),
+            Some(&running),
+            audit.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+        [Some(host_short.as_str()), Some(&running), audit.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect(),
+        [
+            Some(host_short.as_str()),
+            audit.as_deref().filter(|_| critical > 0),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
         vec![host_short.as_str(), &running],
         vec![host_short.as_str()],
     ];
