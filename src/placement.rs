@@ -8,18 +8,25 @@ use std::collections::HashMap;
 
 use crate::model::{SwarmNode, SwarmRole, TaskRules};
 
+/// A constraint's parts: key, value, and whether it is `==` (else `!=`).
+pub fn constraint(c: &str) -> Option<(&str, &str, bool)> {
+    let (key, want, equal) = match c.split_once("!=") {
+        Some((k, v)) => (k, v, false),
+        None => {
+            let (k, v) = c.split_once("==")?;
+            (k, v, true)
+        }
+    };
+    Some((key.trim(), want.trim(), equal))
+}
+
 /// Whether one node meets one constraint (`key == value`, `key != value`).
 /// Keys agile-deck cannot see (platform, engine labels) count as met: the
 /// warning is for what is known not to fit.
-fn meets(node: &SwarmNode, constraint: &str) -> bool {
-    let (key, want, equal) = match constraint.split_once("!=") {
-        Some((k, v)) => (k, v, false),
-        None => match constraint.split_once("==") {
-            Some((k, v)) => (k, v, true),
-            None => return true,
-        },
+pub fn meets(node: &SwarmNode, constraint: &str) -> bool {
+    let Some((key, want, equal)) = self::constraint(constraint) else {
+        return true;
     };
-    let (key, want) = (key.trim(), want.trim());
     let have: Option<String> = match key {
         "node.id" => Some(node.id.clone()),
         "node.hostname" => Some(node.hostname.clone()),

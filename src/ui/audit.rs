@@ -6,7 +6,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState, Wrap};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
 
 use super::columns;
 use crate::app::App;
@@ -15,7 +15,7 @@ use crate::keymap::Action;
 use crate::text;
 
 /// Findings columns: header, width (0 = the rest), priority.
-const COLS: [(&str, u16, u8); 4] = [
+const COLS: [columns::Col; 4] = [
     ("SEV", 4, 0),
     ("RULE", 25, 1),
     ("OBJECT", 32, 0),
@@ -23,7 +23,7 @@ const COLS: [(&str, u16, u8); 4] = [
 ];
 
 /// Scores columns.
-const SCORE_COLS: [(&str, u16, u8); 6] = [
+const SCORE_COLS: [columns::Col; 6] = [
     ("CORNER", 20, 0),
     ("PASS", 9, 0),
     ("SCORE", 6, 0),
@@ -80,15 +80,8 @@ fn draw_scores(f: &mut Frame, app: &App, scores: &[crate::audit::Score], area: R
             ),
             t.title,
         ));
-    let specs: Vec<(u16, u8)> = SCORE_COLS.iter().map(|(_, w, p)| (*w, *p)).collect();
-    let fitted = columns::fit(&specs, area.width.saturating_sub(2), 6);
-    let header = Row::new(
-        fitted
-            .kept
-            .iter()
-            .map(|i| Cell::from(Span::styled(SCORE_COLS[*i].0, t.table_header)))
-            .collect::<Vec<_>>(),
-    );
+    let (fitted, header) =
+        columns::fit_named(&SCORE_COLS, area.width.saturating_sub(2), 6, t.table_header);
     let rows: Vec<Row> = scores
         .iter()
         .map(|s| {
@@ -146,15 +139,8 @@ fn draw_findings(f: &mut Frame, app: &App, findings: &[&Finding], area: Rect) {
         f.render_widget(Paragraph::new(msg).style(t.muted).block(block), area);
         return;
     }
-    let specs: Vec<(u16, u8)> = COLS.iter().map(|(_, w, p)| (*w, *p)).collect();
-    let fitted = columns::fit(&specs, area.width.saturating_sub(2), 12);
-    let header = Row::new(
-        fitted
-            .kept
-            .iter()
-            .map(|i| Cell::from(Span::styled(COLS[*i].0, t.table_header)))
-            .collect::<Vec<_>>(),
-    );
+    let (fitted, header) =
+        columns::fit_named(&COLS, area.width.saturating_sub(2), 12, t.table_header);
     let several = app.hosts.several();
     let rows: Vec<Row> = findings
         .iter()
@@ -189,14 +175,14 @@ fn draw_findings(f: &mut Frame, app: &App, findings: &[&Finding], area: Rect) {
         .collect();
     let table = Table::new(rows, fitted.constraints())
         .header(header)
-        .block(block)
-        .column_spacing(1)
-        .row_highlight_style(t.selection);
-    let selected = app.audit_view.selected.min(findings.len() - 1);
-    f.render_stateful_widget(
-        table,
+        .block(block);
+    columns::draw_list(
+        f,
         area,
-        &mut TableState::default().with_selected(Some(selected)),
+        table,
+        t.selection,
+        app.audit_view.selected,
+        findings.len(),
     );
 }
 

@@ -41,6 +41,46 @@ impl Fitted {
     }
 }
 
+/// A view's column: header, width (0 = the rest), priority (0 kept first).
+pub type Col = (&'static str, u16, u8);
+
+/// `cols` fitted into `avail` (inside the borders), and the header row of
+/// the kept ones.
+pub fn fit_named(
+    cols: &[Col],
+    avail: u16,
+    flex_min: u16,
+    style: ratatui::style::Style,
+) -> (Fitted, ratatui::widgets::Row<'static>) {
+    let specs: Vec<(u16, u8)> = cols.iter().map(|(_, w, p)| (*w, *p)).collect();
+    let fitted = fit(&specs, avail, flex_min);
+    let header = ratatui::widgets::Row::new(
+        fitted
+            .kept
+            .iter()
+            .map(|i| ratatui::text::Span::styled(cols[*i].0, style))
+            .collect::<Vec<_>>(),
+    );
+    (fitted, header)
+}
+
+/// A list view's table drawn with its `selected` row (of `len`) highlighted.
+pub fn draw_list(
+    f: &mut ratatui::Frame,
+    area: ratatui::layout::Rect,
+    table: ratatui::widgets::Table,
+    selection: ratatui::style::Style,
+    selected: usize,
+    len: usize,
+) {
+    f.render_stateful_widget(
+        table.column_spacing(1).row_highlight_style(selection),
+        area,
+        &mut ratatui::widgets::TableState::default()
+            .with_selected(Some(selected.min(len.saturating_sub(1)))),
+    );
+}
+
 /// `cols` as (width, priority); one space between columns.
 pub fn fit(cols: &[(u16, u8)], avail: u16, flex_min: u16) -> Fitted {
     let mut order: Vec<usize> = (0..cols.len()).collect();

@@ -156,50 +156,35 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect, alerts: u32) {
         )
     });
     let version = (!d.server_version.is_empty()).then(|| format!("docker {}", d.server_version));
+    // Each candidate: the parts that apply, in order.
+    fn parts<'a>(ps: &[Option<&'a str>]) -> Vec<&'a str> {
+        ps.iter().flatten().copied().collect()
+    }
+    let (host_long, host_short, swarm, running) = (
+        Some(host_long.as_str()),
+        Some(host_short.as_str()),
+        Some(swarm.as_str()),
+        Some(running.as_str()),
+    );
+    let stats = (!app.engine.path.is_empty()).then_some(stats.as_str());
+    let critical_only = audit.as_deref().filter(|_| critical > 0);
+    let audit = audit.as_deref();
     let candidates: Vec<Vec<&str>> = vec![
-        [
-            Some(host_long.as_str()),
+        parts(&[
+            host_long,
             version.as_deref(),
-            Some(&swarm),
-            (!app.engine.path.is_empty()).then_some(stats.as_str()),
+            swarm,
+            stats,
             prom.as_deref(),
-            Some(&running),
-            audit.as_deref(),
-        ]
-        .into_iter()
-        .flatten()
-        .collect(),
-        [
-            Some(host_long.as_str()),
-            Some(&swarm),
-            Some(&running),
-            audit.as_deref(),
-        ]
-        .into_iter()
-        .flatten()
-        .collect(),
-        [
-            Some(host_short.as_str()),
-            Some(&swarm),
-            Some(&running),
-            audit.as_deref(),
-        ]
-        .into_iter()
-        .flatten()
-        .collect(),
-        [Some(host_short.as_str()), Some(&running), audit.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect(),
-        [
-            Some(host_short.as_str()),
-            audit.as_deref().filter(|_| critical > 0),
-        ]
-        .into_iter()
-        .flatten()
-        .collect(),
-        vec![host_short.as_str(), &running],
-        vec![host_short.as_str()],
+            running,
+            audit,
+        ]),
+        parts(&[host_long, swarm, running, audit]),
+        parts(&[host_short, swarm, running, audit]),
+        parts(&[host_short, running, audit]),
+        parts(&[host_short, critical_only]),
+        parts(&[host_short, running]),
+        parts(&[host_short]),
     ];
     // A broken link matters more than the details on the left (its
     // start, at least, is kept); why an agent cannot be used is kept

@@ -5,7 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::Span;
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
 
 use super::columns;
 use crate::app::App;
@@ -14,7 +14,7 @@ use crate::model::{SwarmNode, SwarmRole};
 use crate::text;
 
 /// The columns: header, width (0 = the rest), priority (0 kept first).
-const COLS: [(&str, u16, u8); 10] = [
+const COLS: [columns::Col; 10] = [
     ("NODE", 18, 0),
     ("ROLE", 8, 1),
     ("STATE", 7, 0),
@@ -66,15 +66,11 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         );
         return;
     }
-    let inner = area.width.saturating_sub(2);
-    let specs: Vec<(u16, u8)> = COLS.iter().map(|(_, w, p)| (*w, *p)).collect();
-    let fitted = columns::fit(&specs, inner, FLEX_MIN);
-    let header = Row::new(
-        fitted
-            .kept
-            .iter()
-            .map(|i| Cell::from(Span::styled(COLS[*i].0, t.table_header)))
-            .collect::<Vec<_>>(),
+    let (fitted, header) = columns::fit_named(
+        &COLS,
+        area.width.saturating_sub(2),
+        FLEX_MIN,
+        t.table_header,
     );
     let body: Vec<Row> = nodes
         .iter()
@@ -91,14 +87,14 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         .collect();
     let table = Table::new(body, fitted.constraints())
         .header(header)
-        .block(block)
-        .column_spacing(1)
-        .row_highlight_style(t.selection);
-    let selected = app.views.nodes_selected.min(nodes.len() - 1);
-    f.render_stateful_widget(
-        table,
+        .block(block);
+    columns::draw_list(
+        f,
         area,
-        &mut TableState::default().with_selected(Some(selected)),
+        table,
+        t.selection,
+        app.views.nodes_selected,
+        nodes.len(),
     );
 }
 
