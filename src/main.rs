@@ -753,6 +753,7 @@ async fn run(mut cli: Cli) -> Result<(), Fail> {
         read_only,
         prometheus: prom.as_ref().map(|(_, p)| p.url.clone()),
         interrupted,
+        audit: Settings::from_config(&config),
     });
     let mut host_conns = Vec::new();
     for (spec, (docker, info)) in specs.iter().zip(conns) {

@@ -458,16 +458,15 @@ async fn each_rule_broken_once_gives_exactly_its_finding() {
     std::fs::write(&config, "").unwrap();
     let topo_s = topo.to_str().unwrap();
     let config_s = config.to_str().unwrap();
+    // `agile-deck audit ARGS` with the test's config and topology.
+    let audit = |args: &[&str]| {
+        let mut all = vec!["--config", config_s, "--topology", topo_s, "audit"];
+        all.extend_from_slice(args);
+        agile_deck(&all)
+    };
 
     // The real binary, as CI or cron would run it.
-    let out = agile_deck(&[
-        "--config",
-        config_s,
-        "--topology",
-        topo_s,
-        "audit",
-        "--json",
-    ]);
+    let out = audit(&["--json"]);
     assert!(
         out.status.success(),
         "{}",
@@ -499,15 +498,7 @@ async fn each_rule_broken_once_gives_exactly_its_finding() {
         assert_eq!(f["severity"], rule.default_severity().to_string());
     }
     // --fail-on: critical findings exist (root, privileged, …): exit 1.
-    let failing = agile_deck(&[
-        "--config",
-        config_s,
-        "--topology",
-        topo_s,
-        "audit",
-        "--fail-on",
-        "critical",
-    ]);
+    let failing = audit(&["--fail-on", "critical"]);
     assert_eq!(failing.status.code(), Some(1));
     let text = String::from_utf8_lossy(&failing.stdout).into_owned();
     assert!(text.contains("CRITICAL security.secret-env"), "{text}");
@@ -521,14 +512,7 @@ async fn each_rule_broken_once_gives_exactly_its_finding() {
         ),
     )
     .unwrap();
-    let out = agile_deck(&[
-        "--config",
-        config_s,
-        "--topology",
-        topo_s,
-        "audit",
-        "--json",
-    ]);
+    let out = audit(&["--json"]);
     let json2: Value = serde_json::from_slice(&out.stdout).unwrap();
     let priv_f = json2["findings"]
         .as_array()
@@ -555,7 +539,7 @@ async fn each_rule_broken_once_gives_exactly_its_finding() {
         "\n[[ignore]]\nrule = \"security.root\"\nobject = \"x\"\nreason = \"  \"\n",
     )
     .unwrap();
-    let refused = agile_deck(&["--config", config_s, "--topology", topo_s, "audit"]);
+    let refused = audit(&[]);
     assert_eq!(refused.status.code(), Some(2));
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(
@@ -596,13 +580,51 @@ async fn each_rule_broken_once_gives_exactly_its_finding() {
         "the finding stayed after the fix"
     );
 
+    // `f` on a zone bridge: the container taken off the foreign zone's
+    // network, the finding gone; `:undo` puts it back with its aliases.
+    let zb = format!("zb{id}");
+    desk.command("audit corebridge");
+    assert_eq!(
+        desk.app.audit_findings().len(),
+        1,
+        "{:?}",
+        desk.app.audit_findings()
+    );
+    assert_eq!(desk.app.audit_findings()[0].rule.to_string(), "zone.bridge");
+    desk.key(KeyCode::Char('f'));
+    let steps = desk.plan_steps().join("\n");
+    assert!(steps.contains(&format!("off {zb}")), "{steps}");
+    let op = desk.confirm('y').await;
+    assert_eq!(op.status, agile_deck::ops::Status::Done, "{op:?}");
+    let nets = || {
+        docker(&[
+            "inspect",
+            "-f",
+            "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}",
+            &c("corebridge"),
+        ])
+    };
+    assert!(!nets().contains(&zb), "{}", nets());
+    desk.relist().await;
+    assert!(
+        desk.app.audit_findings().is_empty(),
+        "{:?}",
+        desk.app.audit_findings()
+    );
+    desk.command("undo");
+    let op = desk.confirm('y').await;
+    assert_eq!(op.status, agile_deck::ops::Status::Done, "{op:?}");
+    assert!(nets().contains(&zb), "{}", nets());
+    desk.relist().await;
+    assert_eq!(desk.app.audit_findings().len(), 1);
+
     // The secret's value is in no output, journal or log.
     let journal: String = desk
         .journal_lines()
         .iter()
         .map(|e| serde_json::to_string(e).unwrap())
         .collect();
-    let log = agile_deck(&["--config", config_s, "--topology", topo_s, "audit"]);
+    let log = audit(&[]);
     for (what, text) in [
         ("audit --json", stdout.as_str()),
         ("audit text", &String::from_utf8_lossy(&log.stdout)),

@@ -151,6 +151,9 @@ impl App {
             Some(Remedy::Resize { container, change }) => self
                 .resolve_target(&format!("replica:{container}"))
                 .and_then(|t| plan::resize(&self.fleet, &t, &change, Kind::Resize)),
+            Some(Remedy::Disconnect { container, network }) => {
+                plan::disconnect(&self.fleet, &container, &network)
+            }
             Some(Remedy::Scale { service, replicas }) => self
                 .resolve_target(&format!("service:{service}"))
                 .and_then(|t| self.one_service(&t, "scale"))

@@ -238,6 +238,8 @@ pub struct Options {
     pub prometheus: Option<String>,
     /// What an earlier agile-deck left unfinished, from the journal.
     pub interrupted: Vec<crate::recovery::Interrupted>,
+    /// The config's `[[rule]]` and `[[ignore]]` for the audit.
+    pub audit: crate::audit::Settings,
 }
 
 impl App {
@@ -250,6 +252,7 @@ impl App {
             url,
             ..Default::default()
         });
+        self.audit = crate::audit::Audit::new(o.audit);
         self
     }
 

@@ -9,6 +9,7 @@ use crate::model::{
     DockerNetwork, Health, Placement, Replica, ServiceKind, State, SwarmNode, SwarmRole,
     SwarmService,
 };
+use crate::placement;
 use crate::rulebook::RuleId;
 use crate::units::{self, Resources};
 
@@ -116,41 +117,40 @@ fn zones(world: &World, r: &Replica, out: &mut Vec<Seen>) {
         .filter_map(|n| t.zone_of(&n.network))
         .collect();
     let zones: Vec<&str> = zones.into_iter().collect();
-    let mut bridged = Vec::new();
+    let (mut public_data, mut bridged) = (Vec::new(), Vec::new());
     for (i, a) in zones.iter().enumerate() {
         for c in &zones[i + 1..] {
             let pair = [*a, *c];
-            let public_data = b.public_layer.as_deref().is_some_and(|p| pair.contains(&p))
-                && b.data_layer.as_deref().is_some_and(|d| pair.contains(&d));
-            if public_data {
-                out.push(seen(
-                    RuleId::ZoneFrontendData,
-                    format!("on the {a} and {c} zones' networks at once"),
-                ));
+            let is = |layer: &Option<String>| layer.as_deref().is_some_and(|l| pair.contains(&l));
+            if is(&b.public_layer) && is(&b.data_layer) {
+                public_data.push((*a, *c));
             } else if !t.flow_allowed(a, c) {
-                bridged.push(format!("{a} ↔ {c}"));
+                bridged.push((*a, *c));
             }
         }
     }
-    if !bridged.is_empty() {
-        let own = r.placement.layer.as_deref();
-        let foreign: Vec<&str> = r
-            .networks
-            .iter()
-            .filter(|n| t.zone_of(&n.network).is_some_and(|z| Some(z) != own))
-            .map(|n| n.network.as_str())
-            .collect();
-        let fix = match foreign.as_slice() {
-            [one] => format!("docker network disconnect {one} {}", r.name),
-            _ => RuleId::ZoneBridge.fix().to_string(),
+    for (rule, pairs) in [
+        (RuleId::ZoneFrontendData, public_data),
+        (RuleId::ZoneBridge, bridged),
+    ] {
+        if pairs.is_empty() {
+            continue;
+        }
+        let words: Vec<String> = pairs.iter().map(|(a, c)| format!("{a} ↔ {c}")).collect();
+        let what = match rule {
+            RuleId::ZoneFrontendData => format!("on both zones' networks: {}", words.join(", ")),
+            _ => format!("joins zones no flow connects: {}", words.join(", ")),
         };
-        out.push(
-            seen(
-                RuleId::ZoneBridge,
-                format!("joins zones no flow connects: {}", bridged.join(", ")),
-            )
-            .fix(fix),
-        );
+        let mut found = seen(rule, what);
+        if let Some(network) = off_network(world, r, &pairs) {
+            found = found
+                .fix(format!("docker network disconnect {network} {}", r.name))
+                .remedy(Some(Remedy::Disconnect {
+                    container: r.name.clone(),
+                    network: network.to_string(),
+                }));
+        }
+        out.push(found);
     }
     let public = b.public_layer.as_deref();
     let in_public = r.placement.layer.as_deref() == public && public.is_some()
@@ -172,6 +172,35 @@ fn zones(world: &World, r: &Replica, out: &mut Vec<Seen>) {
                 public.unwrap_or("public")
             ),
         ));
+    }
+}
+
+/// The one network whose removal mends these wrongly joined zone pairs,
+/// if there is one: every pair has the container's own zone on one side
+/// and the same zone on the other, which it is on through one network.
+fn off_network<'a>(world: &World, r: &'a Replica, pairs: &[(&str, &str)]) -> Option<&'a str> {
+    let t = world.topology;
+    let own = r.placement.layer.as_deref()?;
+    let others: BTreeSet<&str> = pairs
+        .iter()
+        .map(|(a, c)| match (*a == own, *c == own) {
+            (true, _) => Some(*c),
+            (_, true) => Some(*a),
+            _ => None,
+        })
+        .collect::<Option<_>>()?;
+    let [zone] = others.into_iter().collect::<Vec<_>>()[..] else {
+        return None;
+    };
+    let networks: Vec<&str> = r
+        .networks
+        .iter()
+        .filter(|n| t.zone_of(&n.network) == Some(zone))
+        .map(|n| n.network.as_str())
+        .collect();
+    match networks[..] {
+        [one] => Some(one),
+        _ => None,
     }
 }
 
@@ -673,40 +702,24 @@ fn swarm_service(
 }
 
 /// `key=value` of a `node.labels.key == value` constraint.
-fn label_of(constraint: &str) -> String {
-    match parse_label_constraint(constraint) {
-        Some((k, _, v)) => format!("{k}={v}"),
-        None => constraint.to_string(),
+fn label_of(c: &str) -> String {
+    match placement::constraint(c) {
+        Some((k, v, _)) => format!("{}={v}", k.trim_start_matches("node.labels.")),
+        None => c.to_string(),
     }
 }
 
-fn parse_label_constraint(c: &str) -> Option<(&str, bool, &str)> {
-    let rest = c.trim().strip_prefix("node.labels.")?;
-    let (key, equal, value) = if let Some((k, v)) = rest.split_once("==") {
-        (k, true, v)
-    } else {
-        let (k, v) = rest.split_once("!=")?;
-        (k, false, v)
-    };
-    Some((key.trim(), equal, value.trim()))
-}
-
-/// Why no node can meet a `node.labels.` constraint, if none can.
+/// Why no node can meet a `node.labels.… ==` constraint, if none can.
 fn unmet_label(c: &str, nodes: &[SwarmNode]) -> Option<String> {
-    let (key, equal, value) = parse_label_constraint(c)?;
-    if !equal {
+    let (key, value, equal) = placement::constraint(c)?;
+    let label = key.strip_prefix("node.labels.")?;
+    if !equal || nodes.iter().any(|n| placement::meets(n, c)) {
         return None;
     }
-    if nodes
-        .iter()
-        .any(|n| n.labels.get(key).map(String::as_str) == Some(value))
-    {
-        return None;
-    }
-    Some(if nodes.iter().any(|n| n.labels.contains_key(key)) {
-        format!("no node has {key}={value}")
+    Some(if nodes.iter().any(|n| n.labels.contains_key(label)) {
+        format!("no node has {label}={value}")
     } else {
-        format!("no node has a label {key}")
+        format!("no node has a label {label}")
     })
 }
 
@@ -773,7 +786,7 @@ pub fn node(world: &World, n: &SwarmNode) -> Vec<Seen> {
             !s.rules
                 .constraints
                 .iter()
-                .any(|c| c.replace(' ', "") == "node.role==manager")
+                .any(|c| placement::constraint(c) == Some(("node.role", "manager", true)))
         })
         .filter(|s| {
             s.tasks

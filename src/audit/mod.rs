@@ -83,6 +83,8 @@ pub enum Remedy {
     },
     /// Scale a service to this many replicas.
     Scale { service: String, replicas: u64 },
+    /// Take a container off a network.
+    Disconnect { container: String, network: String },
 }
 
 impl std::fmt::Display for Remedy {
@@ -92,6 +94,9 @@ impl std::fmt::Display for Remedy {
                 write!(f, "resize {container}: {}", change.cli_flags())
             }
             Remedy::Scale { service, replicas } => write!(f, "scale {service} to {replicas}"),
+            Remedy::Disconnect { container, network } => {
+                write!(f, "disconnect {container} from {network}")
+            }
         }
     }
 }
@@ -231,6 +236,9 @@ pub struct Audit {
     /// Objects judged since it was made: a test reads that one change
     /// judges only what it touches.
     pub judged: u64,
+    /// Findings that count, by severity (`Severity as usize`), tallied
+    /// after each change: the header asks every frame.
+    counts: [usize; 3],
 }
 
 #[derive(Clone, Debug, Default)]
@@ -263,6 +271,16 @@ impl Audit {
         for n in world.nodes {
             self.judge_node(world, n);
         }
+        self.tally();
+    }
+
+    fn tally(&mut self) {
+        self.counts = [0; 3];
+        for f in self.by_object.values().flat_map(|j| &j.findings) {
+            if f.counts() {
+                self.counts[f.severity as usize] += 1;
+            }
+        }
     }
 
     /// One container changed (or came, or went): judge it, its service
@@ -279,11 +297,10 @@ impl Audit {
         if let Some(r) = now.filter(|r| check::is_live(r)) {
             self.judge_container(world, r);
         }
+        // A service with no replica left (and not Swarm's) is gone.
         for s in services {
             self.by_object.remove(&Object::Service { name: s.clone() });
-            if check::services(world).iter().any(|(name, _)| *name == s) {
-                self.judge_service(world, &s);
-            }
+            self.judge_service(world, &s);
         }
         for (host, name) in networks {
             if let Some(n) = world
@@ -294,6 +311,7 @@ impl Audit {
                 self.judge_network(world, n);
             }
         }
+        self.tally();
     }
 
     /// Networks, Swarm services or nodes were listed again.
@@ -309,6 +327,7 @@ impl Audit {
         for n in world.nodes {
             self.judge_node(world, n);
         }
+        self.tally();
     }
 
     fn keep(
@@ -423,21 +442,7 @@ impl Audit {
 
     /// Findings that count (not silenced) of a severity.
     pub fn count(&self, severity: Severity) -> usize {
-        self.by_object
-            .values()
-            .flat_map(|j| &j.findings)
-            .filter(|f| f.counts() && f.severity == severity)
-            .count()
-    }
-
-    /// The worst severity a finding that counts has.
-    pub fn worst(&self) -> Option<Severity> {
-        self.by_object
-            .values()
-            .flat_map(|j| &j.findings)
-            .filter(|f| f.counts())
-            .map(|f| f.severity)
-            .max()
+        self.counts[severity as usize]
     }
 
     /// Objects judged.

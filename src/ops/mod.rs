@@ -35,6 +35,8 @@ pub enum Kind {
     Rollout,
     /// A Swarm node's availability, role or labels.
     Node,
+    /// Take a container off a network (a zone it must not join).
+    Disconnect,
 }
 
 impl Kind {
@@ -51,6 +53,7 @@ impl Kind {
             Kind::Retire => "retire",
             Kind::Rollout => "rollout",
             Kind::Node => "node",
+            Kind::Disconnect => "disconnect",
         }
     }
 }
@@ -119,6 +122,12 @@ pub enum Action {
         hostname: String,
         change: node::NodeChange,
     },
+    /// Take a container off `network`.
+    Disconnect {
+        id: String,
+        name: String,
+        network: String,
+    },
     /// Reconnect a container to `network` with exactly these aliases.
     Alias {
         id: String,
@@ -138,7 +147,8 @@ impl Action {
             | Action::Restart { id, .. }
             | Action::Stop { id, .. }
             | Action::Start { id, .. }
-            | Action::Alias { id, .. } => Some(id),
+            | Action::Alias { id, .. }
+            | Action::Disconnect { id, .. } => Some(id),
             Action::SwarmScale { .. }
             | Action::SwarmResources { .. }
             | Action::WaitTasks { .. }
@@ -183,6 +193,13 @@ pub enum UndoSpec {
     Node {
         node: String,
         change: node::NodeChange,
+    },
+    /// Connect a container (found again by name) to `network` again,
+    /// with the aliases it had.
+    Reconnect {
+        name: String,
+        network: String,
+        aliases: Vec<String>,
     },
 }
 
@@ -340,7 +357,10 @@ impl Machine {
                 ..
             }) if matches!(
                 action,
-                Action::StopRemove { .. } | Action::Stop { .. } | Action::Update { .. }
+                Action::StopRemove { .. }
+                    | Action::Stop { .. }
+                    | Action::Update { .. }
+                    | Action::Disconnect { .. }
             ) =>
             {
                 StepState::Skipped("gone already (removed by someone else)".into())

@@ -452,8 +452,102 @@ pub fn lifecycle(fleet: &Fleet, target: &Target, kind: Kind) -> Result<Plan, Str
 }
 
 /// The plan that puts back what a finished scale or resize changed.
+/// Take one replica off a network (a zone it must not join); undone by
+/// connecting it again with the aliases it has there now.
+pub fn disconnect(fleet: &Fleet, name: &str, network: &str) -> Result<Plan, String> {
+    let r = by_name(fleet, name)?;
+    let attached = r
+        .networks
+        .iter()
+        .find(|n| n.network == network)
+        .ok_or_else(|| format!("{name} is not on {network} (any more)"))?;
+    if r.networks.len() < 2 {
+        return Err(format!(
+            "{network} is {name}'s only network: taking it off would cut it off"
+        ));
+    }
+    // Docker lists the container's own short id among its aliases; it is
+    // given back on connect anyway.
+    let aliases: Vec<String> = attached
+        .aliases
+        .iter()
+        .filter(|a| !r.id.starts_with(a.as_str()))
+        .cloned()
+        .collect();
+    let mut st = step(
+        format!("{name}: off {network}"),
+        format!("docker network disconnect {network} {name}"),
+        Action::Disconnect {
+            id: r.id.clone(),
+            name: name.to_string(),
+            network: network.to_string(),
+        },
+    );
+    st.before = json!({ "network": network, "aliases": aliases });
+    st.after = json!({ "network": null });
+    Ok(Plan {
+        kind: Kind::Disconnect,
+        title: format!("disconnect {name} from {network}"),
+        target: format!("replica {name}"),
+        locks: vec![lock_of(&r.placement.service)],
+        params: json!({ "container": name, "network": network }),
+        steps: vec![st],
+        notes: vec![format!(
+            "{name} stays on {}",
+            r.networks
+                .iter()
+                .filter(|n| n.network != network)
+                .map(|n| n.network.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )],
+        warnings: vec![],
+        undo: Some(UndoSpec::Reconnect {
+            name: name.to_string(),
+            network: network.to_string(),
+            aliases,
+        }),
+    })
+}
+
+/// A replica found by name now (not by a remembered id).
+fn by_name<'a>(fleet: &'a Fleet, name: &str) -> Result<&'a Replica, String> {
+    fleet
+        .shown()
+        .find(|r| r.name == name)
+        .ok_or_else(|| format!("{name} is gone"))
+}
+
 pub fn undo(fleet: &Fleet, spec: &UndoSpec) -> Result<Plan, String> {
     let mut plan = match spec {
+        UndoSpec::Reconnect {
+            name,
+            network,
+            aliases,
+        } => {
+            let r = by_name(fleet, name)?;
+            let flags: String = aliases.iter().map(|a| format!(" --alias {a}")).collect();
+            Plan {
+                kind: Kind::Undo,
+                title: String::new(),
+                target: format!("replica {name}"),
+                locks: vec![lock_of(&r.placement.service)],
+                params: json!({}),
+                steps: vec![step(
+                    format!("{name}: back on {network}"),
+                    format!("docker network connect{flags} {network} {name}"),
+                    Action::Alias {
+                        id: r.id.clone(),
+                        name: name.clone(),
+                        network: network.clone(),
+                        aliases: aliases.clone(),
+                    },
+                )],
+                notes: vec![],
+                warnings: vec![],
+                undo: None,
+            }
+        }
         UndoSpec::Node { node, change } => {
             let n = super::node::find(fleet, node)?;
             super::node::plan(fleet, n, change.clone())?
@@ -520,6 +614,9 @@ pub fn undo(fleet: &Fleet, spec: &UndoSpec) -> Result<Plan, String> {
             format!("undo: scale {service} back to {replicas}")
         }
         UndoSpec::Resize { .. } => format!("undo: put back the limits of {}", plan.target),
+        UndoSpec::Reconnect { name, network, .. } => {
+            format!("undo: connect {name} to {network} again")
+        }
     };
     plan.undo = None;
     Ok(plan)
@@ -556,6 +653,52 @@ mod tests {
             f.upsert(r);
         }
         f
+    }
+
+    #[test]
+    fn disconnect_keeps_one_network_and_undo_gives_the_aliases_back() {
+        let mut f = fleet(&[("shop-web-1", "web", "1")]);
+        let on = |network: &str, aliases: &[&str]| crate::model::NetworkAttachment {
+            network: network.into(),
+            ip: String::new(),
+            aliases: aliases.iter().map(|a| a.to_string()).collect(),
+        };
+        let mut r = f.replicas["id0"].clone();
+        r.networks = vec![on("zone-a", &["web"]), on("zone-b", &["web", "id0"])];
+        f.upsert(r.clone());
+        let p = disconnect(&f, "shop-web-1", "zone-b").unwrap();
+        assert_eq!(
+            p.steps[0].cli,
+            "docker network disconnect zone-b shop-web-1"
+        );
+        // The container's own id is no alias to give back.
+        let undo = p.undo.clone().unwrap();
+        assert_eq!(
+            undo,
+            UndoSpec::Reconnect {
+                name: "shop-web-1".into(),
+                network: "zone-b".into(),
+                aliases: vec!["web".into()],
+            }
+        );
+        let back = super::undo(&f, &undo).unwrap();
+        assert_eq!(
+            back.steps[0].cli,
+            "docker network connect --alias web zone-b shop-web-1"
+        );
+        // Its only network is never taken; a network it is not on is said.
+        r.networks.truncate(1);
+        f.upsert(r);
+        assert!(
+            disconnect(&f, "shop-web-1", "zone-a")
+                .unwrap_err()
+                .contains("only network")
+        );
+        assert!(
+            disconnect(&f, "shop-web-1", "zone-b")
+                .unwrap_err()
+                .contains("not on")
+        );
     }
 
     fn service(name: &str) -> ServiceId {

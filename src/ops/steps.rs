@@ -50,6 +50,18 @@ fn not_modified(e: &bollard::errors::Error) -> bool {
     )
 }
 
+/// A disconnect refused because the container is not on the network:
+/// 403 on newer daemons, 500 "is not connected to network" on 20.10.
+fn not_connected(e: &bollard::errors::Error) -> bool {
+    match e {
+        bollard::errors::Error::DockerResponseServerError {
+            status_code,
+            message,
+        } => *status_code == 403 || message.contains("is not connected"),
+        _ => false,
+    }
+}
+
 /// The limits a container has now, for "after" values.
 async fn limits_of(docker: &Docker, id: &str) -> Result<Resources, StepError> {
     let c = docker
@@ -216,6 +228,23 @@ pub async fn execute(docker: &Docker, action: &Action) -> Result<String, StepErr
             failure: Failure::Invalid,
             message: "a rollout batch runs in its rollout, not as a step".into(),
         }),
+        Action::Disconnect { id, network, .. } => {
+            match docker
+                .disconnect_network(
+                    network,
+                    NetworkDisconnectRequest {
+                        container: id.clone(),
+                        force: Some(false),
+                    },
+                )
+                .await
+            {
+                Ok(()) => Ok(format!("off {network}")),
+                // Not connected any more: the end state is there.
+                Err(e) if not_connected(&e) => Ok(format!("was not on {network}")),
+                Err(e) => Err(step_error(e)),
+            }
+        }
         Action::Alias {
             id,
             network,
@@ -233,11 +262,9 @@ pub async fn execute(docker: &Docker, action: &Action) -> Result<String, StepErr
                 )
                 .await
             {
-                Ok(()) => {}
                 // Not connected: connecting is all there is to do.
-                Err(bollard::errors::Error::DockerResponseServerError {
-                    status_code: 403, ..
-                }) => {}
+                Ok(()) => {}
+                Err(e) if not_connected(&e) => {}
                 Err(e) => return Err(step_error(e)),
             }
             docker
