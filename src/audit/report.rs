@@ -42,7 +42,8 @@ pub fn reached(audit: &Audit, limit: Option<Severity>) -> Option<Reached> {
     (count > 0).then_some(Reached { limit, count })
 }
 
-/// Scores, worst corner first (lowest share passing, then most critical).
+/// Scores, worst corner first: one with critical findings before any
+/// without, then the lowest share passing, then the most warnings.
 pub fn ranked(audit: &Audit, topology: &Topology) -> Vec<Score> {
     let mut scores: Vec<Score> = audit
         .scores(topology)
@@ -50,8 +51,9 @@ pub fn ranked(audit: &Audit, topology: &Topology) -> Vec<Score> {
         .filter(|s| s.objects > 0)
         .collect();
     scores.sort_by(|a, b| {
-        a.percent()
-            .total_cmp(&b.percent())
+        (b.critical > 0)
+            .cmp(&(a.critical > 0))
+            .then(a.percent().total_cmp(&b.percent()))
             .then(b.critical.cmp(&a.critical))
             .then(b.warning.cmp(&a.warning))
     });

@@ -203,10 +203,8 @@ fn draw_detail(f: &mut Frame, app: &App, finding: Option<&Finding>, area: Rect) 
             severity_style(app, fi.severity),
         ));
     let label = |s: &'static str| Span::styled(s, t.muted);
-    let mut lines = vec![
-        Line::from(vec![label("seen  "), Span::styled(fi.seen.clone(), t.text)]),
-        Line::from(vec![label("rule  "), Span::styled(fi.source, t.text)]),
-    ];
+    // What was seen and the fix first: on a small screen the rule's
+    // sentence is what gets cut.
     let fix = match (&fi.ignored, &fi.remedy) {
         (Some(why), _) => Line::from(vec![
             label("ignored  "),
@@ -219,7 +217,11 @@ fn draw_detail(f: &mut Frame, app: &App, finding: Option<&Finding>, area: Rect) 
         ]),
         _ => Line::from(vec![label("fix   "), Span::styled(fi.fix.clone(), t.text)]),
     };
-    lines.push(fix);
+    let lines = vec![
+        Line::from(vec![label("seen  "), Span::styled(fi.seen.clone(), t.text)]),
+        fix,
+        Line::from(vec![label("rule  "), Span::styled(fi.source, t.text)]),
+    ];
     f.render_widget(
         Paragraph::new(lines).wrap(Wrap { trim: true }).block(block),
         area,
