@@ -26,6 +26,15 @@ impl Resources {
         *self == Resources::default()
     }
 
+    /// The same as `docker service update` flags (`--limit-cpu 1.5 …`).
+    pub fn service_flags(&self) -> String {
+        self.cli_flags()
+            .replace("--cpus", "--limit-cpu")
+            .replace("--memory-reservation", "--reserve-memory")
+            .replace("--memory ", "--limit-memory ")
+            .replace("--pids-limit", "--limit-pids")
+    }
+
     /// `--cpus 1.5 --memory 512m …`, the flags `docker update` takes.
     pub fn cli_flags(&self) -> String {
         let mut out = Vec::new();

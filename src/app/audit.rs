@@ -148,8 +148,8 @@ impl App {
             return;
         };
         let planned = match f.remedy.clone() {
-            Some(Remedy::Resize { container, change }) => self
-                .resolve_target(&format!("replica:{container}"))
+            Some(Remedy::Resize { target, change }) => self
+                .resolve_target(&target)
                 .and_then(|t| plan::resize(&self.fleet, &t, &change, Kind::Resize)),
             Some(Remedy::Disconnect { container, network }) => {
                 plan::disconnect(&self.fleet, &container, &network)

@@ -85,15 +85,18 @@ pub fn container(world: &World, r: &Replica) -> Vec<Seen> {
     zones(world, r, &mut out);
     let baseline = &world.topology.baseline;
     let component = baseline.component(&r.placement.service.name);
-    let (cpu_f, mem_f) = baseline.scale_for(&r.labels);
-    resources(r, component, (cpu_f, mem_f), baseline.pids_limit, &mut out);
+    let swarm_task = r.placement.service.kind == ServiceKind::Swarm;
+    // A Swarm task's limits are its service's: judged once, on the service.
+    if !swarm_task {
+        let factors = baseline.scale_for(&r.labels);
+        resources(r, component, factors, baseline.pids_limit, &mut out);
+    }
     if r.health == Health::NoCheck {
         out.push(seen(
             RuleId::NoHealthCheck,
             "no health check (image or container)",
         ));
     }
-    let swarm_task = r.placement.service.kind == ServiceKind::Swarm;
     identity(world, r, component, swarm_task, &mut out);
     // Swarm restarts its tasks itself (the service's restart policy).
     if let Some(p) = &r.posture {
@@ -209,6 +212,8 @@ fn is_loopback(ip: &str) -> bool {
         .is_ok_and(|a| a.is_loopback())
 }
 
+/// Limits judged on a container: a Compose one's own, or a Swarm task's,
+/// which are its service's (the fix then updates the service).
 fn resources(
     r: &Replica,
     component: Option<&Component>,
@@ -217,9 +222,21 @@ fn resources(
     out: &mut Vec<Seen>,
 ) {
     let l = &r.limits;
+    let command = |c: &Resources| match r.placement.service.kind {
+        ServiceKind::Swarm => format!(
+            "docker service update {} {}",
+            c.service_flags(),
+            r.placement.service.name
+        ),
+        _ => format!("docker update {} {}", c.cli_flags(), r.name),
+    };
+    let target = match r.placement.service.kind {
+        ServiceKind::Swarm => format!("service:{}", r.placement.service.name),
+        _ => format!("replica:{}", r.name),
+    };
     let resize = |change: Resources| {
         Some(Remedy::Resize {
-            container: r.name.clone(),
+            target: target.clone(),
             change,
         })
     };
@@ -232,7 +249,7 @@ fn resources(
             ..Default::default()
         });
         let fix = match &change {
-            Some(c) => format!("docker update {} {}", c.cli_flags(), r.name),
+            Some(c) => command(c),
             None => RuleId::MemoryLimit.fix().into(),
         };
         out.push(
@@ -247,7 +264,7 @@ fn resources(
             ..Default::default()
         });
         let fix = match &change {
-            Some(c) => format!("docker update {} {}", c.cli_flags(), r.name),
+            Some(c) => command(c),
             None => RuleId::CpuLimit.fix().into(),
         };
         out.push(
@@ -263,7 +280,7 @@ fn resources(
         };
         out.push(
             seen(RuleId::PidsLimit, "no pids limit")
-                .fix(format!("docker update {} {}", change.cli_flags(), r.name))
+                .fix(command(&change))
                 .remedy(resize(change)),
         );
     }
@@ -302,7 +319,7 @@ fn resources(
     if !outside.is_empty() {
         out.push(
             seen(RuleId::Profile, outside.join("; "))
-                .fix(format!("docker update {} {}", change.cli_flags(), r.name))
+                .fix(command(&change))
                 .remedy(resize(change)),
         );
     }
@@ -336,7 +353,7 @@ fn resources(
                         profile_name(c, mem_f)
                     ),
                 )
-                .fix(format!("docker update {} {}", change.cli_flags(), r.name))
+                .fix(command(&change))
                 .remedy(resize(change)),
             );
         }
@@ -590,6 +607,18 @@ pub fn service(world: &World, name: &str) -> Option<(Placement, Vec<Seen>)> {
         );
     }
     if let Some(s) = swarm {
+        // Its limits as a task of it seen here has them (the spec's); the
+        // fix updates the service.
+        if let Some(task) = replicas.first() {
+            let b = &t.baseline;
+            resources(
+                task,
+                component,
+                b.scale_for(&task.labels),
+                b.pids_limit,
+                &mut out,
+            );
+        }
         swarm_service(world, s, component, &mut out);
     }
     Some((placement, out))
@@ -629,33 +658,45 @@ fn swarm_service(
         && let Some(tier) = &c.tier
     {
         let (cpu_f, mem_f) = world.topology.baseline.scale_for(&s.labels);
-        let mut short = Vec::new();
+        let (mut short, mut flags) = (Vec::new(), Vec::new());
+        let none_or = |have: f64, text: String| if have > 0.0 { text } else { "none".into() };
         if let Some(p) = c.cpu {
             let need = p.request * tier.cpu_guarantee * cpu_f;
             if s.rules.cpus + EPS < need {
-                short.push(format!("cpus {} < {}", cpus(s.rules.cpus), cpus(need)));
+                let have = none_or(s.rules.cpus, cpus(s.rules.cpus));
+                short.push(format!("cpus {have} < {}", cpus(need)));
+                flags.push(format!("--reserve-cpu {}", cpus(need)));
             }
         }
         if let Some(p) = c.memory {
             let need = p.request * tier.memory_guarantee * mem_f;
-            if (s.rules.memory as f64) + 1.0 < need {
+            let have = s.rules.memory as f64;
+            if have + 1.0 < need {
                 short.push(format!(
                     "memory {} < {}",
-                    bytes(s.rules.memory as f64),
+                    none_or(have, bytes(have)),
                     bytes(need)
                 ));
+                flags.push(format!("--reserve-memory {}", bytes(mib_up(need) as f64)));
             }
         }
         if !short.is_empty() {
-            out.push(seen(
-                RuleId::ServiceReservation,
-                format!(
-                    "reservations below the {} tier ({}): {}",
-                    tier.name,
-                    profile_name(c, mem_f),
-                    short.join(", ")
-                ),
-            ));
+            out.push(
+                seen(
+                    RuleId::ServiceReservation,
+                    format!(
+                        "reservations below the {} tier ({}): {}",
+                        tier.name,
+                        profile_name(c, mem_f),
+                        short.join(", ")
+                    ),
+                )
+                .fix(format!(
+                    "docker service update {} {}",
+                    flags.join(" "),
+                    s.name
+                )),
+            );
         }
     }
     // Constraints on node labels no node carries.

@@ -77,10 +77,9 @@ impl std::fmt::Display for Object {
 #[serde(tag = "operation", rename_all = "lowercase")]
 pub enum Remedy {
     /// `docker update` of one container.
-    Resize {
-        container: String,
-        change: Resources,
-    },
+    /// `docker update` of a container, or of a Swarm service's tasks
+    /// (`target`: `replica:NAME` or `service:NAME`, as `:update` takes it).
+    Resize { target: String, change: Resources },
     /// Scale a service to this many replicas.
     Scale { service: String, replicas: u64 },
     /// Take a container off a network.
@@ -90,8 +89,9 @@ pub enum Remedy {
 impl std::fmt::Display for Remedy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Remedy::Resize { container, change } => {
-                write!(f, "resize {container}: {}", change.cli_flags())
+            Remedy::Resize { target, change } => {
+                let target = target.replacen(':', " ", 1);
+                write!(f, "resize {target}: {}", change.cli_flags())
             }
             Remedy::Scale { service, replicas } => write!(f, "scale {service} to {replicas}"),
             Remedy::Disconnect { container, network } => {

@@ -267,12 +267,7 @@ pub fn resize(
             format!("set {} task resources: {}", s.name, change.cli_flags()),
             format!(
                 "docker service update {} {}",
-                change
-                    .cli_flags()
-                    .replace("--cpus", "--limit-cpu")
-                    .replace("--memory-reservation", "--reserve-memory")
-                    .replace("--memory ", "--limit-memory ")
-                    .replace("--pids-limit", "--limit-pids"),
+                change.service_flags(),
                 s.name
             ),
             Action::SwarmResources {

@@ -15,11 +15,12 @@ use crate::keymap::Action;
 use crate::text;
 
 /// Findings columns: header, width (0 = the rest), priority.
+/// On a narrow screen the rule goes first: the detail's title names it.
 const COLS: [columns::Col; 4] = [
     ("SEV", 4, 0),
-    ("RULE", 25, 1),
+    ("RULE", 25, 2),
     ("OBJECT", 32, 0),
-    ("SEEN", 0, 2),
+    ("SEEN", 0, 1),
 ];
 
 /// Scores columns.
@@ -140,7 +141,7 @@ fn draw_findings(f: &mut Frame, app: &App, findings: &[&Finding], area: Rect) {
         return;
     }
     let (fitted, header) =
-        columns::fit_named(&COLS, area.width.saturating_sub(2), 12, t.table_header);
+        columns::fit_named(&COLS, area.width.saturating_sub(2), 24, t.table_header);
     let several = app.hosts.several();
     let rows: Vec<Row> = findings
         .iter()
