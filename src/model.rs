@@ -312,7 +312,8 @@ pub struct SwarmLifecycle {
     /// `UpdateConfig.FailureAction` (`pause`, `continue`, `rollback`).
     pub update_failure_action: Option<String>,
     pub rollback_config: bool,
-    /// `RestartPolicy.Condition` (`none`, `on-failure`, `any`).
+    /// `RestartPolicy.Condition` (`none`, `on-failure`, `any`); None: the
+    /// spec has none, and Swarm restarts on `any`.
     pub restart_condition: Option<String>,
 }
 

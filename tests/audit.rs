@@ -4,7 +4,8 @@
 //! `audit --json` (checked against assets/audit.schema.json); a secret's
 //! value never appears anywhere; `f` on "no memory limit" plans a resize
 //! that runs and the finding goes away; `[[ignore]]` with and without a
-//! reason. (The Swarm rules are unit-tested in `audit::tests`.)
+//! reason. (The Swarm rules: unit tests in `audit::check::tests`, and the
+//! real three-node Swarm in `tests/cluster.rs`.)
 
 mod common;
 

@@ -373,7 +373,42 @@ async fn a_swarm_service_over_three_nodes() {
     common::wait_for("6 tasks, 2 per node", Duration::from_secs(60), || {
         (on("c1") == 2 && on("c2") == 2 && on("c3") == 2).then_some(())
     });
-    let (dir, t) = deck("cluster-swarm", &c.host_flags(&NODES));
+    // The audit of the real Swarm: the stuck service's constraint names a
+    // label no node has; the manager c1 runs web's tasks (no constraint
+    // keeps them off it); web is spread, so not "all on one node".
+    let flags = c.host_flags(&NODES);
+    let args: Vec<&str> = flags.split(' ').chain(["audit", "--json"]).collect();
+    let has = |audit: &serde_json::Value, rule: &str, object: &str| {
+        audit["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["rule"] == rule && f["object"]["name"] == object)
+    };
+    // The manager lists a task as running a moment after its container runs.
+    let audit = common::wait_for(
+        "the Swarm rules in the audit",
+        Duration::from_secs(30),
+        || {
+            let out = std::process::Command::new(BIN)
+                .args(&args)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let audit: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            (has(&audit, "swarm.node-label", &stuck) && has(&audit, "swarm.manager-workload", "c1"))
+                .then_some(audit)
+        },
+    );
+    assert!(!has(&audit, "swarm.manager-workload", "c2"), "{audit:#}");
+    assert!(!has(&audit, "swarm.one-node", &web), "{audit:#}");
+    // No restart policy in a CLI-made spec is Swarm's default (any).
+    assert!(!has(&audit, "lifecycle.swarm-restart", &web), "{audit:#}");
+    let (dir, t) = deck("cluster-swarm", &flags);
     t.wait("three hosts up", Duration::from_secs(20), |s| {
         s.contains("hosts 3/3")
     });

@@ -631,22 +631,14 @@ fn swarm_service(
     out: &mut Vec<Seen>,
 ) {
     let life = &s.lifecycle;
-    if life
-        .restart_condition
-        .as_deref()
-        .is_none_or(|c| c == "none")
-    {
-        out.push(seen(
-            RuleId::SwarmRestart,
-            format!(
-                "restart condition: {}",
-                life.restart_condition.as_deref().unwrap_or("none set")
-            ),
-        ));
+    // No restart policy in the spec is Swarm's default, `any`: only an
+    // explicit `none` leaves failed tasks dead.
+    if life.restart_condition.as_deref() == Some("none") {
+        out.push(seen(RuleId::SwarmRestart, "restart condition: none"));
     }
     let mut update = Vec::new();
     if life.update_failure_action.is_none() {
-        update.push("no update config");
+        update.push("no update config (Swarm's default pauses a failed update)");
     }
     if !life.rollback_config {
         update.push("no rollback config");
