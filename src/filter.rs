@@ -8,6 +8,20 @@ use regex::{Regex, RegexBuilder};
 
 use crate::model::{Health, HostId, Replica};
 
+/// A view's `/` text as a case-insensitive regex, or, when it is not
+/// one (a stray bracket), the text as it is.
+pub fn lenient(text: &str) -> Regex {
+    RegexBuilder::new(text)
+        .case_insensitive(true)
+        .build()
+        .or_else(|_| {
+            RegexBuilder::new(&regex::escape(text))
+                .case_insensitive(true)
+                .build()
+        })
+        .expect("an escaped text is a regex")
+}
+
 #[derive(Clone, Debug)]
 enum Term {
     Label {

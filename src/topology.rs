@@ -394,6 +394,11 @@ impl Topology {
         })
     }
 
+    /// The scaling policy of a service: the first whose `match` fits.
+    pub fn policy_for(&self, service: &str) -> Option<&Policy> {
+        self.policies.iter().find(|p| p.applies_to(service))
+    }
+
     /// The layer whose zone a network is.
     pub fn zone_of(&self, network: &str) -> Option<&str> {
         self.zones

@@ -21,12 +21,7 @@ impl App {
             }
             _ => return None,
         };
-        let policy = self
-            .fleet
-            .topology
-            .policies
-            .iter()
-            .find(|p| p.applies_to(&service.name))?;
+        let policy = self.fleet.topology.policy_for(&service.name)?;
         let replicas: Vec<&Replica> = plan::replicas_of_service(&self.fleet, &service)
             .into_iter()
             .filter(|r| r.is_running())

@@ -48,12 +48,7 @@ impl App {
         if self.audit_view.filter.is_empty() {
             return all;
         }
-        let re = regex::RegexBuilder::new(&self.audit_view.filter)
-            .case_insensitive(true)
-            .build()
-            .unwrap_or_else(|_| {
-                regex::Regex::new(&regex::escape(&self.audit_view.filter)).expect("escaped")
-            });
+        let re = crate::filter::lenient(&self.audit_view.filter);
         all.into_iter()
             .filter(|f| {
                 re.is_match(f.severity.as_ref())

@@ -225,13 +225,7 @@ impl App {
     }
 
     pub fn network_rows(&self) -> Vec<NetworkRow> {
-        // Not a regex (a stray bracket): the text as it is.
-        let re = regex::RegexBuilder::new(&self.views.networks_filter)
-            .case_insensitive(true)
-            .build()
-            .unwrap_or_else(|_| {
-                regex::Regex::new(&regex::escape(&self.views.networks_filter)).expect("escaped")
-            });
+        let re = crate::filter::lenient(&self.views.networks_filter);
         self.fleet
             .networks
             .iter()

@@ -558,13 +558,7 @@ pub fn service(world: &World, name: &str) -> Option<(Placement, Vec<Seen>)> {
         }
     };
     let global = swarm.is_some_and(|s| s.replicas.is_none());
-    let policy = t.policies.iter().find(|p| {
-        p.applies_to(name)
-            || placement
-                .team
-                .as_deref()
-                .is_some_and(|team| p.applies_to(team))
-    });
+    let policy = t.policy_for(name);
     let scale = |to: u64| {
         Some(Remedy::Scale {
             service: name.to_string(),
