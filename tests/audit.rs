@@ -619,6 +619,29 @@ async fn each_rule_broken_once_gives_exactly_its_finding() {
     desk.relist().await;
     assert_eq!(desk.app.audit_findings().len(), 1);
 
+    // `f` on "no restart policy": docker update --restart, the finding goes.
+    desk.command("audit corenorestart");
+    assert_eq!(
+        desk.app.audit_findings()[0].rule.to_string(),
+        "lifecycle.restart"
+    );
+    desk.key(KeyCode::Char('f'));
+    let op = desk.confirm('y').await;
+    assert_eq!(op.status, agile_deck::ops::Status::Done, "{op:?}");
+    let policy = docker(&[
+        "inspect",
+        "-f",
+        "{{.HostConfig.RestartPolicy.Name}}",
+        &c("corenorestart"),
+    ]);
+    assert_eq!(policy.trim(), "unless-stopped");
+    desk.relist().await;
+    assert!(
+        desk.app.audit_findings().is_empty(),
+        "{:?}",
+        desk.app.audit_findings()
+    );
+
     // The secret's value is in no output, journal or log.
     let journal: String = desk
         .journal_lines()

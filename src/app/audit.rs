@@ -149,6 +149,9 @@ impl App {
             Some(Remedy::Disconnect { container, network }) => {
                 plan::disconnect(&self.fleet, &container, &network)
             }
+            Some(Remedy::RestartPolicy { container, policy }) => {
+                plan::restart_policy(&self.fleet, &container, policy)
+            }
             Some(Remedy::Scale { service, replicas }) => self
                 .resolve_target(&format!("service:{service}"))
                 .and_then(|t| self.one_service(&t, "scale"))

@@ -103,7 +103,11 @@ pub fn container(world: &World, r: &Replica) -> Vec<Seen> {
         if !swarm_task && matches!(p.restart.as_str(), "" | "no") {
             out.push(
                 seen(RuleId::NoRestartPolicy, "restart policy: none")
-                    .fix(format!("docker update --restart unless-stopped {}", r.name)),
+                    .fix(format!("docker update --restart unless-stopped {}", r.name))
+                    .remedy(Some(Remedy::RestartPolicy {
+                        container: r.name.clone(),
+                        policy: bollard::models::RestartPolicyNameEnum::UNLESS_STOPPED,
+                    })),
             );
         }
         security(world, p, &mut out);

@@ -84,6 +84,12 @@ pub enum Remedy {
     Scale { service: String, replicas: u64 },
     /// Take a container off a network.
     Disconnect { container: String, network: String },
+    /// Give a container a restart policy.
+    #[serde(rename = "restart-policy")]
+    RestartPolicy {
+        container: String,
+        policy: bollard::models::RestartPolicyNameEnum,
+    },
 }
 
 impl std::fmt::Display for Remedy {
@@ -96,6 +102,9 @@ impl std::fmt::Display for Remedy {
             Remedy::Scale { service, replicas } => write!(f, "scale {service} to {replicas}"),
             Remedy::Disconnect { container, network } => {
                 write!(f, "disconnect {container} from {network}")
+            }
+            Remedy::RestartPolicy { container, policy } => {
+                write!(f, "restart policy of {container}: {policy}")
             }
         }
     }

@@ -13,6 +13,7 @@ pub mod plan;
 pub mod steps;
 
 use crate::journal::Outcome;
+use bollard::models::RestartPolicyNameEnum;
 use serde_json::Value;
 
 use crate::units::Resources;
@@ -37,6 +38,8 @@ pub enum Kind {
     Node,
     /// Take a container off a network (a zone it must not join).
     Disconnect,
+    /// Set a container's restart policy.
+    RestartPolicy,
 }
 
 impl Kind {
@@ -54,6 +57,7 @@ impl Kind {
             Kind::Rollout => "rollout",
             Kind::Node => "node",
             Kind::Disconnect => "disconnect",
+            Kind::RestartPolicy => "restart-policy",
         }
     }
 }
@@ -122,6 +126,12 @@ pub enum Action {
         hostname: String,
         change: node::NodeChange,
     },
+    /// Set a container's restart policy (`docker update --restart`).
+    SetRestart {
+        id: String,
+        name: String,
+        policy: RestartPolicyNameEnum,
+    },
     /// Take a container off `network`.
     Disconnect {
         id: String,
@@ -148,7 +158,8 @@ impl Action {
             | Action::Stop { id, .. }
             | Action::Start { id, .. }
             | Action::Alias { id, .. }
-            | Action::Disconnect { id, .. } => Some(id),
+            | Action::Disconnect { id, .. }
+            | Action::SetRestart { id, .. } => Some(id),
             Action::SwarmScale { .. }
             | Action::SwarmResources { .. }
             | Action::WaitTasks { .. }
@@ -193,6 +204,11 @@ pub enum UndoSpec {
     Node {
         node: String,
         change: node::NodeChange,
+    },
+    /// Give a container (found again by name) its restart policy back.
+    RestartPolicy {
+        name: String,
+        policy: RestartPolicyNameEnum,
     },
     /// Connect a container (found again by name) to `network` again,
     /// with the aliases it had.
@@ -361,6 +377,7 @@ impl Machine {
                     | Action::Stop { .. }
                     | Action::Update { .. }
                     | Action::Disconnect { .. }
+                    | Action::SetRestart { .. }
             ) =>
             {
                 StepState::Skipped("gone already (removed by someone else)".into())

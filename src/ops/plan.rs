@@ -8,6 +8,7 @@ use super::{Action, Kind, Plan, Step, UndoSpec};
 use crate::fleet::Fleet;
 use crate::model::{Replica, ServiceId, ServiceKind};
 use crate::units::{self, Resources};
+use bollard::models::RestartPolicyNameEnum;
 
 /// What an operation is aimed at: a name for people and the replicas and
 /// services it covers.
@@ -505,6 +506,60 @@ pub fn disconnect(fleet: &Fleet, name: &str, network: &str) -> Result<Plan, Stri
     })
 }
 
+/// A restart policy's word (`unless-stopped`; empty is `no`).
+fn restart_word(word: &str) -> Option<RestartPolicyNameEnum> {
+    Some(match word {
+        "" | "no" => RestartPolicyNameEnum::NO,
+        "always" => RestartPolicyNameEnum::ALWAYS,
+        "unless-stopped" => RestartPolicyNameEnum::UNLESS_STOPPED,
+        "on-failure" => RestartPolicyNameEnum::ON_FAILURE,
+        _ => return None,
+    })
+}
+
+/// Set one replica's restart policy; undone by setting the one it has
+/// now. A Swarm task's is its service's (Swarm restarts it), so refused.
+pub fn restart_policy(
+    fleet: &Fleet,
+    name: &str,
+    policy: RestartPolicyNameEnum,
+) -> Result<Plan, String> {
+    let r = by_name(fleet, name)?;
+    if r.placement.service.kind == ServiceKind::Swarm {
+        return Err(format!(
+            "{name} is a Swarm task: its service's restart policy applies (docker service update --restart-condition)"
+        ));
+    }
+    let now = r.posture.as_ref().map(|p| p.restart.as_str()).unwrap_or("");
+    let before = restart_word(now)
+        .ok_or_else(|| format!("{name} has a restart policy agile-deck does not know: {now}"))?;
+    let mut st = step(
+        format!("{name}: restart policy {before} → {policy}"),
+        format!("docker update --restart {policy} {name}"),
+        Action::SetRestart {
+            id: r.id.clone(),
+            name: name.to_string(),
+            policy,
+        },
+    );
+    st.before = json!({ "restart": before.to_string() });
+    st.after = json!({ "restart": policy.to_string() });
+    Ok(Plan {
+        kind: Kind::RestartPolicy,
+        title: format!("restart policy of {name}: {policy}"),
+        target: format!("replica {name}"),
+        locks: vec![lock_of(&r.placement.service)],
+        params: json!({ "container": name, "restart": policy.to_string() }),
+        steps: vec![st],
+        notes: vec![],
+        warnings: vec![],
+        undo: Some(UndoSpec::RestartPolicy {
+            name: name.to_string(),
+            policy: before,
+        }),
+    })
+}
+
 /// A replica found by name now (not by a remembered id).
 fn by_name<'a>(fleet: &'a Fleet, name: &str) -> Result<&'a Replica, String> {
     fleet
@@ -515,6 +570,7 @@ fn by_name<'a>(fleet: &'a Fleet, name: &str) -> Result<&'a Replica, String> {
 
 pub fn undo(fleet: &Fleet, spec: &UndoSpec) -> Result<Plan, String> {
     let mut plan = match spec {
+        UndoSpec::RestartPolicy { name, policy } => restart_policy(fleet, name, *policy)?,
         UndoSpec::Reconnect {
             name,
             network,
@@ -612,6 +668,9 @@ pub fn undo(fleet: &Fleet, spec: &UndoSpec) -> Result<Plan, String> {
         UndoSpec::Reconnect { name, network, .. } => {
             format!("undo: connect {name} to {network} again")
         }
+        UndoSpec::RestartPolicy { name, policy } => {
+            format!("undo: restart policy of {name} back to {policy}")
+        }
     };
     plan.undo = None;
     Ok(plan)
@@ -648,6 +707,25 @@ mod tests {
             f.upsert(r);
         }
         f
+    }
+
+    #[test]
+    fn a_restart_policy_is_set_and_undone_to_the_one_it_had() {
+        let mut f = fleet(&[("shop-web-1", "web", "1")]);
+        let mut r = f.replicas["id0"].clone();
+        r.posture = Some(crate::model::Posture {
+            restart: "no".into(),
+            ..Default::default()
+        });
+        f.upsert(r);
+        let p = restart_policy(&f, "shop-web-1", RestartPolicyNameEnum::UNLESS_STOPPED).unwrap();
+        assert_eq!(
+            p.steps[0].cli,
+            "docker update --restart unless-stopped shop-web-1"
+        );
+        let back = undo(&f, p.undo.as_ref().unwrap()).unwrap();
+        assert_eq!(back.steps[0].cli, "docker update --restart no shop-web-1");
+        assert_eq!(back.title, "undo: restart policy of shop-web-1 back to no");
     }
 
     #[test]

@@ -163,6 +163,22 @@ pub async fn execute(docker: &Docker, action: &Action) -> Result<String, StepErr
             let now = limits_of(docker, id).await?;
             Ok(format!("now {}", now.restricted_to(change).cli_flags()))
         }
+        Action::SetRestart { id, policy, .. } => {
+            docker
+                .update_container(
+                    id,
+                    ContainerUpdateBody {
+                        restart_policy: Some(bollard::models::RestartPolicy {
+                            name: Some(*policy),
+                            maximum_retry_count: None,
+                        }),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map_err(step_error)?;
+            Ok(format!("restart policy {policy}"))
+        }
         Action::Restart { id, timeout, .. } => {
             docker
                 .restart_container(
