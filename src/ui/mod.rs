@@ -123,7 +123,7 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect, alerts: u32) {
     let audit = match (critical, warnings) {
         (0, 0) => None,
         (0, w) => Some(format!("audit: {w} warning")),
-        (c, _) => Some(format!("✖ audit: {c} critical")),
+        (c, _) => Some(format!("audit: {c} critical")),
     };
     let (status, status_style) = if !status.is_empty() {
         (status, status_style)

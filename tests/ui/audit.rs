@@ -38,10 +38,10 @@ fn the_header_counts_critical_findings_and_f_plans_a_fix() {
     let screen = render(&mut app, 160, 48);
     // The fixture's coordinator joins control and execution (1), the
     // control replica runs as root (2) with a secret-looking name (3).
-    assert!(screen.contains("✖ audit: 3 critical"), "{screen}");
+    assert!(screen.contains("audit: 3 critical"), "{screen}");
     // At 80 columns too, with the alert and the clock.
     let narrow = render(&mut app, 80, 24);
-    assert!(narrow.contains("✖ audit: 3 critical"), "{narrow}");
+    assert!(narrow.contains("audit: 3 critical"), "{narrow}");
     // Worst first: the three critical findings lead.
     let firsts: Vec<(String, String)> = app.audit_findings()[..4]
         .iter()
