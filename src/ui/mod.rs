@@ -117,7 +117,7 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect, alerts: u32) {
         extra.push(format!("✖ prometheus: {e}"));
     }
     // The audit's count, among the details (the status stays for the
-    // link, alerts and read-only): critical ones kept the longest.
+    // link, alerts and read-only; it drops before them on a narrow screen).
     let critical = app.audit.count(crate::audit::Severity::Critical);
     let warnings = app.audit.count(crate::audit::Severity::Warning);
     let audit = match (critical, warnings) {
@@ -167,7 +167,6 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect, alerts: u32) {
         Some(running.as_str()),
     );
     let stats = (!app.engine.path.is_empty()).then_some(stats.as_str());
-    let critical_only = audit.as_deref().filter(|_| critical > 0);
     let audit = audit.as_deref();
     let candidates: Vec<Vec<&str>> = vec![
         parts(&[
@@ -182,7 +181,6 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect, alerts: u32) {
         parts(&[host_long, swarm, running, audit]),
         parts(&[host_short, swarm, running, audit]),
         parts(&[host_short, running, audit]),
-        parts(&[host_short, critical_only]),
         parts(&[host_short, running]),
         parts(&[host_short]),
     ];

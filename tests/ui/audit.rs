@@ -39,7 +39,9 @@ fn the_header_counts_critical_findings_and_f_plans_a_fix() {
     // The fixture's coordinator joins control and execution (1), the
     // control replica runs as root (2) with a secret-looking name (3).
     assert!(screen.contains("audit: 3 critical"), "{screen}");
-    // At 80 columns too, with the alert and the clock.
+    // At 80 columns too, once the alert is acknowledged (the header's
+    // status comes first: the count is one of its details).
+    key(&mut app, crossterm::event::KeyCode::Char('A'));
     let narrow = render(&mut app, 80, 24);
     assert!(narrow.contains("audit: 3 critical"), "{narrow}");
     // Worst first: the three critical findings lead.
