@@ -125,6 +125,15 @@ pub struct Cli {
     #[arg(long)]
     pub no_mouse: bool,
 
+    /// The history store (default: the config's [record] store, else
+    /// $XDG_STATE_HOME/agile-deck/history.db).
+    #[arg(long, global = true, value_name = "PATH", env = "AGILE_DECK_STORE")]
+    pub store: Option<PathBuf>,
+
+    /// The dashboard does not record (it still reads the store for :at).
+    #[arg(long)]
+    pub no_record: bool,
+
     /// Open with the program's log pane shown.
     #[arg(long)]
     pub log: bool,
@@ -146,6 +155,20 @@ pub enum Command {
         /// JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// The fleet as recorded at a moment instead of now: -30m, 03:12,
+        /// 03:12:05, an RFC 3339 time (read from the history store).
+        #[arg(long, value_name = "WHEN", allow_hyphen_values = true)]
+        at: Option<String>,
+    },
+    /// Record the deployment into the history store without a terminal
+    /// (figures every 5 s, events, alerts, operation results), and deliver
+    /// alerts to the config's [alerts] webhook or command. Stops on
+    /// SIGTERM or Ctrl-C.
+    Record,
+    /// What the history store holds.
+    History {
+        #[command(subcommand)]
+        action: HistoryAction,
     },
     /// Check the live deployment against the reference architecture's
     /// rules (zones, resources, health, identity, security, Swarm) and
@@ -188,6 +211,29 @@ pub enum Command {
     Completions { shell: clap_complete::Shell },
     /// The manual page (roff), e.g. `agile-deck man > agile-deck.1`.
     Man,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum HistoryAction {
+    /// Figures per replica and events, oldest first.
+    Export {
+        /// How far back: 90s, 15m, 1h, 2d.
+        #[arg(long, value_name = "SPAN", default_value = "1h", value_parser = crate::when::span)]
+        since: chrono::Duration,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: ExportFormat,
+        /// Only this service's (or replica's, team's, layer's) figures and events.
+        #[arg(long, value_name = "SERVICE")]
+        target: Option<String>,
+    },
+    /// The store: its path, size, span and what it holds.
+    Info,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportFormat {
+    Csv,
+    Json,
 }
 
 #[derive(Subcommand, Debug)]

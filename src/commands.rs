@@ -32,7 +32,7 @@ const fn changing(name: &'static str, args: &'static str, what: &'static str) ->
     }
 }
 
-pub const COMMANDS: [Command; 38] = [
+pub const COMMANDS: [Command; 39] = [
     // Where to look.
     cmd("layers", "", "the fleet by layer"),
     cmd("teams", "", "the fleet by agent team"),
@@ -60,6 +60,11 @@ pub const COMMANDS: [Command; 38] = [
         "audit",
         "[FILTER]",
         "findings against the reference's rules, worst first, with scores per layer and team (f: fix)",
+    ),
+    cmd(
+        "at",
+        "-15m|03:12|03:12:05|now",
+        "the fleet, health and events as recorded then ([ and ] step a minute; now returns)",
     ),
     cmd(
         "host",

@@ -40,6 +40,74 @@ pub struct Config {
     /// Findings silenced, each for one object, with a reason.
     #[serde(default, rename = "ignore")]
     pub ignores: Vec<toml::Spanned<Ignore>>,
+    /// The flight recorder: where, how long, whether the dashboard records.
+    #[serde(default)]
+    pub record: RecordConfig,
+    /// Where alerts go when nobody looks (`agile-deck record`).
+    pub alerts: Option<crate::alerting::Sinks>,
+}
+
+/// `[record]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordConfig {
+    /// The store (default `$XDG_STATE_HOME/agile-deck/history.db`).
+    pub store: Option<PathBuf>,
+    /// The dashboard records while it runs (when no one else does).
+    #[serde(default = "yes")]
+    pub dashboard: bool,
+    /// Hours of 5-second frames kept.
+    #[serde(default = "fine_hours")]
+    pub fine_hours: f64,
+    /// Days of 1-minute frames kept.
+    #[serde(default = "coarse_days")]
+    pub coarse_days: f64,
+    /// The most the store may hold, in MiB (the oldest minutes go first).
+    #[serde(default = "max_mib")]
+    pub max_mib: u64,
+    /// Seconds an OOM kill, exit 137 or restart loop alert stays firing
+    /// after the last one.
+    #[serde(default = "quiet")]
+    pub quiet: f64,
+}
+
+fn yes() -> bool {
+    true
+}
+fn fine_hours() -> f64 {
+    6.0
+}
+fn coarse_days() -> f64 {
+    7.0
+}
+fn max_mib() -> u64 {
+    1024
+}
+fn quiet() -> f64 {
+    300.0
+}
+
+impl Default for RecordConfig {
+    fn default() -> RecordConfig {
+        RecordConfig {
+            store: None,
+            dashboard: true,
+            fine_hours: fine_hours(),
+            coarse_days: coarse_days(),
+            max_mib: max_mib(),
+            quiet: quiet(),
+        }
+    }
+}
+
+impl RecordConfig {
+    pub fn retention(&self) -> crate::history::Retention {
+        crate::history::Retention {
+            fine: chrono::Duration::milliseconds((self.fine_hours * 3_600_000.0) as i64),
+            coarse: chrono::Duration::milliseconds((self.coarse_days * 86_400_000.0) as i64),
+            max_bytes: self.max_mib << 20,
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -204,6 +272,23 @@ read_only = false
 # rule = "security.root"
 # object = "agile-cache-redis-master"
 # reason = "the redis image needs root to chown /data; tracked in OPS-123"
+
+# The flight recorder (`agile-deck record`, and the dashboard while it runs).
+# [record]
+# store = "/var/lib/agile-deck/history.db"   # default: $XDG_STATE_HOME/agile-deck/history.db
+# dashboard = true      # the dashboard records when no `record` holds the store
+# fine_hours = 6        # 5-second frames kept this long
+# coarse_days = 7       # then 1-minute frames this long
+# max_mib = 1024        # the oldest minutes go first past this size
+# quiet = 300           # seconds an OOM / exit 137 / restart loop alert stays firing
+
+# Alerts from `agile-deck record` (firing and resolved, rate-limited, retried).
+# [alerts]
+# webhook = "https://hooks.slack.com/services/T000/B000/XXXX"   # JSON POST with a `text` field
+# command = "/usr/local/bin/page-oncall"                       # the alert as JSON on stdin
+# per_minute = 20       # at most this many a minute; more wait their turn
+# attempts = 6          # tries of one delivery, with backoff
+# backoff = 2           # seconds before the first retry, doubled each time
 "#;
 
 /// Prometheus as it will be used.

@@ -124,6 +124,9 @@ impl Alerts {
     }
 }
 
+/// Raised alerts kept for the recorder's rules.
+const RAISED: usize = 1000;
+
 /// How many deaths in how long make a restart loop.
 pub const LOOP_DEATHS: usize = 3;
 pub fn loop_window() -> Duration {
@@ -143,6 +146,11 @@ pub struct Timeline {
     /// Containers someone sent a signal (`docker stop`, a rollout): their
     /// next death is deliberate, not a crash.
     killed: HashMap<String, DateTime<Utc>>,
+    /// Alerts raised (never acknowledged away), newest last, for the
+    /// recorder's alert rules: (when, service, what).
+    pub raised: VecDeque<(DateTime<Utc>, String, crate::alerting::Kind)>,
+    /// Lines inserted since the start: the recorder's cursor.
+    pub inserted: u64,
 }
 
 impl Default for Timeline {
@@ -160,7 +168,22 @@ impl Timeline {
             deaths: HashMap::new(),
             looping: HashMap::new(),
             killed: HashMap::new(),
+            raised: VecDeque::new(),
+            inserted: 0,
         }
+    }
+
+    /// Lines inserted after the first `seen` (those still kept).
+    pub fn newer_than(&self, seen: u64) -> impl Iterator<Item = &Line> {
+        let n = (self.inserted.saturating_sub(seen) as usize).min(self.lines.len());
+        self.lines.iter().skip(self.lines.len() - n)
+    }
+
+    fn raise(&mut self, time: DateTime<Utc>, service: &str, kind: crate::alerting::Kind) {
+        if self.raised.len() == RAISED {
+            self.raised.pop_front();
+        }
+        self.raised.push_back((time, service.to_string(), kind));
     }
 
     pub fn alert_total(&self) -> u32 {
@@ -186,11 +209,21 @@ impl Timeline {
                 .killed
                 .remove(&id)
                 .is_some_and(|t| line.time - t < Duration::minutes(1));
+        use crate::alerting::Kind;
+        let kind = match (line.event.as_str(), line.detail.as_str()) {
+            ("oom", _) => Some(Kind::Oom),
+            ("die", d) if d.starts_with("exit 137") && !deliberate => Some(Kind::Exit137),
+            ("unhealthy", _) => Some(Kind::Unhealthy),
+            _ => None,
+        };
+        if let Some(kind) = kind {
+            self.raise(line.time, &line.service, kind);
+        }
         let a = self.alerts.entry(line.service.clone()).or_default();
-        match (line.event.as_str(), line.detail.as_str()) {
-            ("oom", _) => a.oom += 1,
-            ("die", d) if d.starts_with("exit 137") && !deliberate => a.exit_137 += 1,
-            ("unhealthy", _) => a.unhealthy += 1,
+        match kind {
+            Some(Kind::Oom) => a.oom += 1,
+            Some(Kind::Exit137) => a.exit_137 += 1,
+            Some(Kind::Unhealthy) => a.unhealthy += 1,
             _ => {}
         }
         if line.event == "die" && !deliberate {
@@ -215,6 +248,7 @@ impl Timeline {
                     severity: Severity::Critical,
                     ..line.clone()
                 };
+                self.raise(line.time, &line.service, Kind::RestartLoop);
                 self.insert(line);
                 self.insert(looped);
                 return;
@@ -227,6 +261,7 @@ impl Timeline {
     }
 
     fn insert(&mut self, line: Line) {
+        self.inserted += 1;
         if self.lines.len() == self.max {
             self.lines.pop_front();
         }

@@ -184,8 +184,13 @@ impl Fleet {
     }
 
     pub fn new(topology: Topology) -> Fleet {
+        Fleet::sharing(std::sync::Arc::new(topology))
+    }
+
+    /// A fleet placed by a topology another fleet holds too (the past's).
+    pub fn sharing(topology: std::sync::Arc<Topology>) -> Fleet {
         Fleet {
-            topology: std::sync::Arc::new(topology),
+            topology,
             replicas: HashMap::new(),
             live: HashMap::new(),
             swarm_services: Vec::new(),
@@ -345,6 +350,23 @@ impl Fleet {
             self.reindex();
         }
         changed
+    }
+
+    /// A replica's recorded CPU from before this run (the history store),
+    /// under its live history. Only a replica known and running.
+    pub fn backfill(&mut self, id: &str, points: &[(DateTime<Utc>, f64)]) {
+        if !self.replicas.get(id).is_some_and(Replica::is_running) {
+            return;
+        }
+        let slots: Vec<(i64, f64)> = points
+            .iter()
+            .map(|(t, v)| (History::slot_of(*t), *v))
+            .collect();
+        self.live
+            .entry(id.to_string())
+            .or_default()
+            .history
+            .backfill(&slots);
     }
 
     pub fn record(&mut self, id: &str, sample: Sample, at: DateTime<Utc>) -> bool {

@@ -5,6 +5,7 @@
 //! See ARCHITECTURE.md for how a message travels from Docker to the screen.
 
 pub mod agent;
+pub mod alerting;
 pub mod app;
 pub mod audit;
 pub mod baseline;
@@ -22,6 +23,7 @@ pub mod file_error;
 pub mod filter;
 pub mod fleet;
 pub mod format;
+pub mod history;
 pub mod hosts;
 pub mod journal;
 pub mod keymap;
@@ -48,5 +50,6 @@ pub mod theme;
 pub mod topology;
 pub mod ui;
 pub mod units;
+pub mod when;
 pub mod words;
 pub mod work;

@@ -548,6 +548,15 @@ async fn run(mut cli: Cli) -> Result<(), Fail> {
                 )),
             };
         }
+        // The store alone: no daemon is asked.
+        Some(Command::Snapshot { json, at: Some(at) }) => {
+            let store = store_path(&cli, &config);
+            return history_snapshot(&store, topology, at, *json);
+        }
+        Some(Command::History { action }) => {
+            let store = store_path(&cli, &config);
+            return history_command(&store, action);
+        }
         _ => {}
     }
     let specs = hosts_chosen(&cli, &config)?;
@@ -561,7 +570,7 @@ async fn run(mut cli: Cli) -> Result<(), Fail> {
         )),
     };
 
-    if let Some(Command::Snapshot { json }) = &cli.command {
+    if let Some(Command::Snapshot { json, .. }) = &cli.command {
         let app = one_shot(&cli, &specs, topology, true).await?;
         let text = if *json {
             format!("{:#}\n", agile_deck::snapshot::to_json(&app))
@@ -771,6 +780,28 @@ async fn run(mut cli: Cli) -> Result<(), Fail> {
             agent_path: spec.agent_path.clone(),
         });
     }
+    // The flight recorder: `record` must hold the store; the dashboard
+    // records when no one else does, and says who does.
+    let recording = matches!(cli.command, Some(Command::Record));
+    let store = store_path(&cli, &config);
+    let mut app = app;
+    let recorder = if recording || (config.record.dashboard && !cli.no_record) {
+        match agile_deck::history::Recorder::start(&store, config.record.retention()) {
+            Ok(r) => {
+                log::info!("recording into {}", store.display());
+                Some(r)
+            }
+            Err(e) if recording => return Err(e),
+            Err(e) => {
+                log::warn!("not recording: {e:#}");
+                app.flash = Some(format!("not recording: {e:#}"));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    app.history_store = recorder.is_some() || store.exists();
     let settings = runtime::Settings {
         refresh: cli
             .refresh
@@ -778,12 +809,181 @@ async fn run(mut cli: Cli) -> Result<(), Fail> {
         max_streams: cli.max_streams.max(1),
         prometheus: prom.map(|(client, p)| (client, p.interval)),
         journal,
+        history: runtime::History {
+            store: Some(store),
+            recorder,
+            alerts: config.alerts.clone(),
+            quiet: chrono::Duration::milliseconds((config.record.quiet * 1000.0) as i64),
+            source: std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_string())
+                .unwrap_or_else(|_| "agile-deck".into()),
+        },
     };
+    if recording {
+        eprintln!(
+            "agile-deck: recording {} into {} (SIGTERM or Ctrl-C stops){}",
+            names(&specs),
+            settings
+                .history
+                .store
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            match &config.alerts {
+                Some(a) if !a.is_empty() => ", alerts delivered",
+                _ => "",
+            }
+        );
+        return runtime::run(None, app, host_conns, settings)
+            .await
+            .wrap_err("recording");
+    }
 
     terminal::want_mouse(!cli.no_mouse);
     let mut term = terminal::enter().wrap_err("cannot open the terminal")?;
     let _restore = terminal::Guard;
-    runtime::run(&mut term, app, host_conns, settings)
+    runtime::run(Some(&mut term), app, host_conns, settings)
         .await
         .wrap_err("terminal error")
+}
+
+/// The history store: `--store`, else the config's `[record] store`, else
+/// `$XDG_STATE_HOME/agile-deck/history.db`.
+fn store_path(cli: &Cli, config: &Config) -> std::path::PathBuf {
+    cli.store
+        .clone()
+        .or_else(|| config.record.store.clone())
+        .unwrap_or_else(agile_deck::history::default_path)
+}
+
+/// `snapshot --at WHEN`: the fleet as recorded then, from the store alone.
+fn history_snapshot(
+    store: &std::path::Path,
+    topology: Topology,
+    at: &str,
+    json: bool,
+) -> Result<(), Fail> {
+    let now = chrono::Utc::now();
+    let asked = agile_deck::when::moment(at, now, *chrono::Local::now().offset())
+        .map_err(|e| eyre!("--at {e}"))?;
+    let reader = agile_deck::history::Reader::open(store)?;
+    let Some(m) = reader.moment(asked)? else {
+        let first = reader
+            .span()?
+            .map(|(a, _)| {
+                format!(
+                    "; it starts at {}",
+                    a.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S")
+                )
+            })
+            .unwrap_or_else(|| "; it is empty".into());
+        return Err(eyre!(
+            "nothing was recorded by {} in {}{first}",
+            asked
+                .with_timezone(&chrono::Local)
+                .format("%Y-%m-%d %H:%M:%S"),
+            store.display()
+        ));
+    };
+    let mut names: Vec<String> = m.replicas.iter().map(|(i, _)| i.host.clone()).collect();
+    names.sort();
+    names.dedup();
+    if names.is_empty() {
+        names.push("local".into());
+    }
+    let hosts = Hosts::new(names.iter().map(|n| Host::new(n.clone(), "")).collect());
+    let fleet = m.fleet(std::sync::Arc::new(topology), |n| {
+        hosts.by_name(n).unwrap_or_default()
+    });
+    let mut app = App::new(
+        fleet,
+        Keymap::default_keymap(),
+        Theme::default_theme(),
+        hosts,
+    );
+    app.now = m.at;
+    let text = if json {
+        let mut v = agile_deck::snapshot::to_json(&app);
+        v["recorded"] = serde_json::json!({
+            "asked": m.asked.to_rfc3339(),
+            "at": m.at.to_rfc3339(),
+            "resolution_seconds": m.res,
+            "gone": m.gone.len(),
+        });
+        if let Some(list) = v["replicas"].as_array_mut() {
+            for r in list {
+                let gone = r["name"].as_str().is_some_and(|n| n.ends_with(" (gone)"));
+                r["gone"] = gone.into();
+                if let Some(n) = r["name"].as_str().and_then(|n| n.strip_suffix(" (gone)")) {
+                    r["name"] = n.to_string().into();
+                }
+            }
+        }
+        format!("{v:#}\n")
+    } else {
+        format!(
+            "recorded at {} ({} s frame; asked {})\n{}",
+            m.at.with_timezone(&chrono::Local)
+                .format("%Y-%m-%d %H:%M:%S"),
+            m.res,
+            m.asked.with_timezone(&chrono::Local).format("%H:%M:%S"),
+            agile_deck::snapshot::to_text(&app)
+        )
+    };
+    emit(text.as_bytes())
+}
+
+/// `history export|info`.
+fn history_command(store: &std::path::Path, action: &cli_def::HistoryAction) -> Result<(), Fail> {
+    use agile_deck::history::Reader;
+    let reader = Reader::open(store)?;
+    match action {
+        cli_def::HistoryAction::Info => {
+            let span = reader.span()?;
+            let (from, to) = match span {
+                Some((a, b)) => (
+                    a.with_timezone(&chrono::Local)
+                        .format("%Y-%m-%d %H:%M:%S")
+                        .to_string(),
+                    b.with_timezone(&chrono::Local)
+                        .format("%Y-%m-%d %H:%M:%S")
+                        .to_string(),
+                ),
+                None => ("-".into(), "-".into()),
+            };
+            let counts = reader.counts()?;
+            let size = agile_deck::history::store::file_size(store);
+            let text = format!(
+                "store:    {}\nsize:     {} ({} bytes)\nfrom:     {from}\nto:       {to}\nframes:   {} at 5 s, {} at 1 min\nreplicas: {}\nevents:   {}\nwriter:   {}\n",
+                store.display(),
+                agile_deck::format::bytes(size as f64),
+                size,
+                counts.fine,
+                counts.coarse,
+                counts.replicas,
+                counts.events,
+                match agile_deck::history::store::holder(store) {
+                    Some(pid) => format!("pid {pid}"),
+                    None => "none".into(),
+                }
+            );
+            emit(text.as_bytes())
+        }
+        cli_def::HistoryAction::Export {
+            since,
+            format,
+            target,
+        } => {
+            let to = chrono::Utc::now();
+            let from = to - *since;
+            let out = agile_deck::history::export::export(
+                &reader,
+                from,
+                to,
+                target.as_deref(),
+                *format == cli_def::ExportFormat::Json,
+            )?;
+            emit(out.as_bytes())
+        }
+    }
 }

@@ -64,6 +64,8 @@ pub struct Runtime {
     work: Work,
     /// Log streams by logs pane, cancelled when the pane closes.
     log_streams: HashMap<u64, Vec<tokio::task::AbortHandle>>,
+    /// The history store `:at` reads, if there is one.
+    store: Option<std::path::PathBuf>,
 }
 
 impl Runtime {
@@ -274,6 +276,56 @@ impl Runtime {
             | Cmd::CloseInterrupted { .. } => {
                 self.work.handle(cmd, &tx);
             }
+            Cmd::Backfill => {
+                let Some(path) = self.store.clone() else {
+                    return;
+                };
+                tokio::task::spawn_blocking(move || {
+                    match crate::history::Reader::open(&path).and_then(|r| r.recent_cpu(Utc::now()))
+                    {
+                        Ok(cpu) => {
+                            let _ = tx.blocking_send(Msg::Backfill(cpu));
+                        }
+                        Err(e) => log::debug!("history: {e:#}"),
+                    }
+                });
+            }
+            Cmd::ReadSeries { kind, name } => {
+                let Some(path) = self.store.clone() else {
+                    return;
+                };
+                tokio::task::spawn_blocking(move || {
+                    let to = Utc::now();
+                    let read = crate::history::Reader::open(&path)
+                        .and_then(|r| r.series(kind, &name, to - chrono::Duration::hours(1), to));
+                    match read {
+                        Ok(series) => {
+                            let points = series
+                                .into_iter()
+                                .map(|(t, g)| (t, g.figures.cpu_pct))
+                                .collect();
+                            let _ = tx.blocking_send(Msg::Series { kind, name, points });
+                        }
+                        Err(e) => log::debug!("history: {e:#}"),
+                    }
+                });
+            }
+            Cmd::Travel(asked) => {
+                let Some(path) = self.store.clone() else {
+                    let _ = tx.try_send(Msg::Moment {
+                        asked,
+                        moment: Err("no history store: recording is off (see --store)".into()),
+                    });
+                    return;
+                };
+                tokio::task::spawn_blocking(move || {
+                    let moment = crate::history::Reader::open(&path)
+                        .and_then(|r| r.moment(asked))
+                        .map(|m| m.map(Box::new))
+                        .map_err(|e| format!("{e:#}"));
+                    let _ = tx.blocking_send(Msg::Moment { asked, moment });
+                });
+            }
             Cmd::PromAdhoc(query) => {
                 let Some(client) = self.prom.clone() else {
                     return;
@@ -369,6 +421,23 @@ pub struct Settings {
     pub prometheus: Option<(prometheus::Client, Duration)>,
     /// Where operations are recorded.
     pub journal: Journal,
+    /// The flight recorder, its store and its alerts.
+    pub history: History,
+}
+
+/// The flight recorder as the runtime runs it.
+#[derive(Default)]
+pub struct History {
+    /// The store `:at` reads (recorded by us or by another process).
+    pub store: Option<std::path::PathBuf>,
+    /// Recording into it: we hold its lock.
+    pub recorder: Option<crate::history::Recorder>,
+    /// Where alerts go (only the recording process delivers them).
+    pub alerts: Option<crate::alerting::Sinks>,
+    /// How long an OOM, exit 137 or restart loop stays firing.
+    pub quiet: chrono::Duration,
+    /// The deployment's name in notices (this machine's host name).
+    pub source: String,
 }
 
 /// Prometheus queries at once: enough for a screen of cells within a
@@ -378,7 +447,7 @@ const PROM_CONCURRENCY: usize = 4;
 /// Run the dashboard until the user quits. The terminal is already in TUI
 /// mode; the caller restores it.
 pub async fn run(
-    terminal: &mut ratatui::DefaultTerminal,
+    mut terminal: Option<&mut ratatui::DefaultTerminal>,
     mut app: App,
     conns: Vec<HostConn>,
     settings: Settings,
@@ -468,6 +537,7 @@ pub async fn run(
         swarm_list: swarm_lister(lister_hosts, app.fleet.topology.clone(), tx.clone()),
         work,
         log_streams: HashMap::new(),
+        store: settings.history.store.clone(),
     };
     for e in Journal::tail(&rt.work.journal.path, 200) {
         app.ops.journaled(e);
@@ -493,11 +563,28 @@ pub async fn run(
     let mut own = engine::OwnUsage::now();
     let mut engine_line = tokio::time::interval(ENGINE_LINE);
     engine_line.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let size = terminal.size()?;
+    // Headless, a tall screen: every row counts as on screen, so every
+    // row's Prometheus cells are asked (for the alerts' thresholds).
+    let size = match terminal.as_mut() {
+        Some(t) => t.size()?,
+        None => ratatui::layout::Size::new(240, 2000),
+    };
     app.update(Msg::Resize {
         width: size.width,
         height: size.height,
     });
+    let mut history = settings.history;
+    let notifier = match (&history.recorder, history.alerts.take()) {
+        (Some(_), Some(sinks)) if !sinks.is_empty() => {
+            Some(crate::alerting::Notifier::start(sinks))
+        }
+        _ => None,
+    };
+    let mut tracker = crate::alerting::Tracker::default();
+    let (mut lines_seen, mut results_seen) = (app.views.timeline.inserted, app.ops.journaled_total);
+    let mut record_tick = tokio::time::interval(crate::history::EVERY);
+    record_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut stop = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     for (host, info) in infos {
         let h = rt.host(host);
         tokio::spawn(sources::follow_events(
@@ -516,7 +603,7 @@ pub async fn run(
         }
     }
 
-    let mut input = EventStream::new();
+    let mut input = terminal.is_some().then(EventStream::new);
     let mut resync = tokio::time::interval_at(tokio::time::Instant::now() + RESYNC, RESYNC);
     // The clock on screen shows minutes: wake once a minute, not every second.
     let next_minute = || {
@@ -531,7 +618,10 @@ pub async fn run(
     let panic_after_first_frame = std::env::var_os("AGILE_DECK_TEST_PANIC").is_some();
 
     loop {
-        if app.dirty && last_draw.elapsed() >= FRAME {
+        if app.dirty
+            && last_draw.elapsed() >= FRAME
+            && let Some(terminal) = terminal.as_mut()
+        {
             // Ages and the CPU history window are relative to now.
             app.update(Msg::Tick(Utc::now()));
             terminal.draw(|f| ui::draw(f, &app))?;
@@ -555,8 +645,14 @@ pub async fn run(
         }
         let frame_due = tokio::time::sleep_until((last_draw + FRAME).into());
         let mut cmds = Vec::new();
+        let key = async {
+            match input.as_mut() {
+                Some(i) => i.next().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
-            ev = input.next() => match ev {
+            ev = key => match ev {
                 Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => cmds = app.update(Msg::Key(k)),
                 Some(Ok(Event::Resize(w, h))) => cmds = app.update(Msg::Resize { width: w, height: h }),
                 Some(Ok(Event::Mouse(m))) => {
@@ -596,13 +692,50 @@ pub async fn run(
                 cmds = app.update(Msg::Tick(Utc::now()));
                 clock.as_mut().reset(next_minute());
             }
-            _ = frame_due, if app.dirty => {}
+            _ = frame_due, if app.dirty && terminal.is_some() => {}
+            _ = record_tick.tick(), if history.recorder.is_some() => {
+                let now = Utc::now();
+                app.update(Msg::Tick(now));
+                let rec = history.recorder.as_ref().expect("recording");
+                rec.frame(crate::history::Frame::of(&app.fleet, &app.hosts, now));
+                let mut events = app.recorded_since(&mut lines_seen);
+                events.extend(app.results_since(&mut results_seen));
+                let notices = tracker.update(now, app.alert_conditions(history.quiet), &history.source);
+                for n in notices {
+                    events.push(crate::history::Event {
+                        at: now,
+                        source: "alert",
+                        severity: n.severity.to_string(),
+                        host: history.source.clone(),
+                        layer: String::new(),
+                        team: String::new(),
+                        service: n.target.clone(),
+                        container: String::new(),
+                        container_id: None,
+                        event: format!("{} {}", n.kind.word(), match n.status {
+                            crate::alerting::Status::Firing => "firing",
+                            crate::alerting::Status::Resolved => "resolved",
+                        }),
+                        detail: n.summary.clone(),
+                    });
+                    if let Some(notifier) = &notifier {
+                        notifier.send(n);
+                    }
+                }
+                rec.events(events);
+                rec.metrics(now, app.metric_values());
+            }
+            _ = stop.recv() => break,
+            _ = tokio::signal::ctrl_c(), if terminal.is_none() => break,
         }
         // A burst (hundreds of inspects returning) may ask for several
         // stats sets: only the last one matters.
         let last_watch = cmds.iter().rposition(|c| matches!(c, Cmd::WatchStats(_)));
         for (i, cmd) in cmds.into_iter().enumerate() {
             if cmd == Cmd::Quit {
+                if let Some(r) = history.recorder.take() {
+                    r.finish();
+                }
                 return Ok(());
             }
             if matches!(cmd, Cmd::WatchStats(_)) && Some(i) != last_watch {
@@ -616,9 +749,11 @@ pub async fn run(
                 command,
             } = &cmd
             {
+                let (Some(input), Some(terminal)) = (input.as_mut(), terminal.as_mut()) else {
+                    continue;
+                };
                 let docker = rt.host(*host).docker.clone();
-                let line = match crate::shell::session(&docker, &mut input, id, name, command).await
-                {
+                let line = match crate::shell::session(&docker, input, id, name, command).await {
                     Ok(s) | Err(s) => s,
                 };
                 terminal.clear()?;
@@ -627,6 +762,9 @@ pub async fn run(
             }
             rt.run_cmd(cmd);
         }
+    }
+    if let Some(r) = history.recorder.take() {
+        r.finish();
     }
     Ok(())
 }

@@ -198,6 +198,24 @@ impl History {
         self.points.len()
     }
 
+    /// Put recorded points older than any held before them (the history
+    /// store's, at start), oldest first; the bound holds.
+    pub fn backfill(&mut self, older: &[(i64, f64)]) {
+        let first = self.points.front().map_or(i64::MAX, |(s, _)| *s);
+        let mut last = i64::MIN;
+        let mut front = Vec::new();
+        for &(slot, v) in older {
+            if slot < first && slot > last {
+                front.push((slot, v));
+                last = slot;
+            }
+        }
+        let room = HISTORY_SLOTS.saturating_sub(self.points.len());
+        for p in front.into_iter().rev().take(room) {
+            self.points.push_front(p);
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.points.is_empty()
     }

@@ -7,6 +7,12 @@ impl App {
     /// The one read-only gate: what changes the deployment (an action or
     /// command declared so) is refused, with the reason in the footer.
     pub(super) fn refused_read_only(&mut self) -> bool {
+        if let Some(label) = self.past_label() {
+            self.flash = Some(format!(
+                "refused: looking at the past ({label}); nothing can be changed there. :at now returns"
+            ));
+            return true;
+        }
         if self.ops.read_only {
             self.flash = Some(crate::app::ops::READ_ONLY.into());
         }
@@ -89,6 +95,7 @@ impl App {
         match word {
             "" => {}
             "q" | "q!" | "quit" => self.quit(cmds),
+            "at" => self.at_command(rest, cmds),
             "promql" if rest.trim().is_empty() => {
                 self.flash = Some("usage: :promql EXPR".into());
             }

@@ -177,6 +177,9 @@ impl App {
             Action::Advise => self.apply_advice(),
             Action::NextPane | Action::PrevPane => self.next_tab(action == Action::NextPane),
             Action::AckAlerts => self.acknowledge_alerts(),
+            Action::StepBack | Action::StepForward => {
+                self.step_in_time(action == Action::StepForward, cmds)
+            }
             Action::FollowLogs => self.logs_key(cmds),
             Action::Exec => match self.selected_replica().map(|r| r.name.clone()) {
                 Some(name) => self.exec(&name, cmds),

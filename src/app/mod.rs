@@ -8,6 +8,7 @@ mod advice;
 pub mod audit;
 mod command_line;
 pub mod help;
+pub mod history;
 mod keys;
 pub mod layout;
 pub mod logview;
@@ -214,6 +215,14 @@ pub struct App {
     pub dirty: bool,
     /// What the last frame drew that the state needs to know.
     pub drawn: Drawn,
+    /// Looking at the past (`:at`): the fleet and timeline as recorded.
+    pub past: Option<history::Past>,
+    /// A history store can be read (`:at`, the detail's hour of CPU).
+    pub history_store: bool,
+    /// Hosts whose replicas' histories were filled from the store.
+    backfilled: std::collections::HashSet<HostId>,
+    /// The selected row's recorded hour of CPU.
+    pub recorded: history::Recorded,
 }
 
 /// What only drawing can know, recorded by `ui::draw` for the next key.
@@ -299,6 +308,10 @@ impl App {
             quit_armed: false,
             dirty: true,
             drawn: Drawn::default(),
+            past: None,
+            history_store: false,
+            backfilled: Default::default(),
+            recorded: Default::default(),
         }
     }
 
@@ -327,6 +340,7 @@ impl App {
                 self.on_key(k, &mut cmds);
                 self.dirty = true;
                 self.ask_prometheus_about_new_rows(&mut cmds);
+                self.ask_recorded_chart(&mut cmds);
             }
             Msg::Resize { width, height } => {
                 self.viewport = (width, height);
@@ -339,6 +353,7 @@ impl App {
                     self.dirty = true;
                 }
                 self.now = now;
+                self.ask_recorded_chart(&mut cmds);
                 return cmds;
             }
             Msg::ResyncDue => {
@@ -396,8 +411,12 @@ impl App {
                 (h.listed, h.link) = (true, Link::Up);
                 if !listing.provisional {
                     self.seed_timeline(host);
+                    if self.history_store && self.backfilled.insert(host) {
+                        cmds.push(Cmd::Backfill);
+                    }
                 }
                 self.ask_prometheus_about_new_rows(&mut cmds);
+                self.ask_recorded_chart(&mut cmds);
             }
             Msg::Inspected { id, replica } => {
                 let running = replica.as_ref().is_some_and(|r| r.is_running());
@@ -617,6 +636,30 @@ impl App {
                 let key = KeyEvent::new(code, crossterm::event::KeyModifiers::NONE);
                 self.on_key(key, &mut cmds);
                 self.dirty = true;
+            }
+            Msg::Backfill(cpu) => {
+                let ids: Vec<(String, String)> = self
+                    .fleet
+                    .replicas
+                    .values()
+                    .map(|r| (self.hosts.name(r.host).to_string(), r.id.clone()))
+                    .collect();
+                for (host, id) in ids {
+                    if let Some(points) = cpu.get(&(host, id.clone())) {
+                        self.fleet.backfill(&id, points);
+                    }
+                }
+                self.dirty = true;
+                return cmds;
+            }
+            Msg::Series { kind, name, points } => {
+                self.on_series(kind, name, points);
+                return cmds;
+            }
+            Msg::Moment { asked, moment } => {
+                self.on_moment(asked, moment.map(|m| m.map(|m| *m)));
+                self.dirty = true;
+                return cmds;
             }
             Msg::LogsSaved(said) => {
                 self.flash = Some(said.unwrap_or_else(|e| e));

@@ -66,6 +66,20 @@ pub enum Msg {
     PromDue,
     /// Answers to `Cmd::Prom`.
     PromResults(Vec<(Request, Result<Data, PromError>)>),
+    /// The store's recent CPU per (host, container), for the histories
+    /// of replicas running now (`Cmd::Backfill`).
+    Backfill(crate::history::read::CpuByReplica),
+    /// The store's answer to `Cmd::ReadSeries`: a row's CPU, last hour.
+    Series {
+        kind: &'static str,
+        name: String,
+        points: Vec<(chrono::DateTime<chrono::Utc>, f64)>,
+    },
+    /// The store's answer to `Cmd::Travel`: the fleet as recorded then.
+    Moment {
+        asked: chrono::DateTime<chrono::Utc>,
+        moment: Result<Option<Box<crate::history::Moment>>, String>,
+    },
     /// The answer to an ad-hoc query.
     PromAdhoc {
         query: Query,
@@ -184,6 +198,15 @@ pub enum Cmd {
     /// Questions for Prometheus (cells and charts on screen).
     Prom(Vec<Request>),
     PromAdhoc(Query),
+    /// Read the replicas' recent CPU from the store (a host's first listing).
+    Backfill,
+    /// Read a row's last hour of CPU from the store (its detail chart).
+    ReadSeries {
+        kind: &'static str,
+        name: String,
+    },
+    /// Read the fleet as recorded at a moment (`:at`, `[`, `]`).
+    Travel(chrono::DateTime<chrono::Utc>),
     /// Run a confirmed plan as operation `op`.
     RunOp {
         op: u64,

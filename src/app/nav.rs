@@ -40,8 +40,8 @@ impl App {
     pub fn rows(&self) -> Vec<Row> {
         let by = self.pane.group_by();
         let mut rows = match &self.frame().level {
-            Level::Groups => self.fleet.group_rows(by),
-            Level::Services { group } => self.fleet.service_rows(by, group),
+            Level::Groups => self.shown_fleet().group_rows(by),
+            Level::Services { group } => self.shown_fleet().service_rows(by, group),
             Level::Replicas { .. } | Level::Replica { .. } => Vec::new(),
         };
         if let Some(f) = &self.filter {
@@ -50,7 +50,7 @@ impl App {
                     &r.name,
                     r.replicas
                         .iter()
-                        .filter_map(|id| self.fleet.replicas.get(id)),
+                        .filter_map(|id| self.shown_fleet().replicas.get(id)),
                 )
             });
         }
@@ -69,8 +69,12 @@ impl App {
     pub fn replicas(&self) -> Vec<&Replica> {
         let by = self.pane.group_by();
         let mut reps = match &self.frame().level {
-            Level::Replicas { group, service } => self.fleet.replicas_of(by, group, service),
-            Level::Replica { id, .. } => return self.fleet.replicas.get(id).into_iter().collect(),
+            Level::Replicas { group, service } => {
+                self.shown_fleet().replicas_of(by, group, service)
+            }
+            Level::Replica { id, .. } => {
+                return self.shown_fleet().replicas.get(id).into_iter().collect();
+            }
             _ => Vec::new(),
         };
         if let Some(f) = &self.filter {
@@ -78,7 +82,7 @@ impl App {
         }
         let (by, desc) = self.sort;
         if !matches!(by, SortBy::Name | SortBy::Services) {
-            sort_by_key_once(&mut reps, |r| self.fleet.sort_key(r, by));
+            sort_by_key_once(&mut reps, |r| self.shown_fleet().sort_key(r, by));
         }
         if desc {
             reps.reverse();

@@ -296,8 +296,7 @@ impl App {
 
     /// The events shown, after the filter, newest first.
     pub fn event_lines(&self) -> Vec<&Line> {
-        self.views
-            .timeline
+        self.shown_timeline()
             .filtered(&self.views.events_filter)
             .collect()
     }

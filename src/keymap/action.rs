@@ -64,6 +64,10 @@ pub enum Action {
     Advise,
     #[strum(message = "acknowledge the alerts in the header")]
     AckAlerts,
+    #[strum(message = "look one minute further back in the recorded history (:at)")]
+    StepBack,
+    #[strum(message = "one minute forward in the recorded history; reaching now returns")]
+    StepForward,
     #[strum(message = "follow the logs of the selection (its keys: in the logs pane, below)")]
     FollowLogs,
     #[strum(message = "a shell in the selected replica (:exec REPLICA [COMMAND])")]

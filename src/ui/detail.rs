@@ -52,7 +52,7 @@ pub fn draw_detail(f: &mut Frame, app: &App, rows: &[crate::fleet::Row], area: R
                 match &app.frame().level {
                     Level::Groups => {
                         let by = app.pane.group_by();
-                        for s in app.fleet.service_rows(by, &r.name) {
+                        for s in app.shown_fleet().service_rows(by, &r.name) {
                             let worst = s.health.worst().unwrap_or(crate::model::Health::NoCheck);
                             spans.push(Span::styled(worst.symbol(), health_style(app, worst)));
                             spans.push(Span::styled(
@@ -68,7 +68,7 @@ pub fn draw_detail(f: &mut Frame, app: &App, rows: &[crate::fleet::Row], area: R
                     }
                     _ => {
                         for id in &r.replicas {
-                            if let Some(rep) = app.fleet.replicas.get(id) {
+                            if let Some(rep) = app.shown_fleet().replicas.get(id) {
                                 spans.push(Span::styled(
                                     rep.health.symbol(),
                                     health_style(app, rep.health),
@@ -202,7 +202,7 @@ pub fn draw_detail(f: &mut Frame, app: &App, rows: &[crate::fleet::Row], area: R
     f.render_widget(Paragraph::new(text), text_area);
     f.render_widget(Paragraph::new(metric_lines), metrics_area);
     if chart_area.height > 0 {
-        draw_cpu_chart(f, &app.fleet, &ids, app, chart_area);
+        draw_cpu_chart(f, app.shown_fleet(), &ids, app, chart_area);
     }
 }
 
@@ -215,7 +215,7 @@ fn metric_lines(app: &App, scope: Scope, row: &str, chart_width: usize) -> Vec<L
     };
     let t = &app.theme;
     let mut out = Vec::new();
-    for (i, m) in app.fleet.topology.metrics.iter().enumerate() {
+    for (i, m) in app.shown_fleet().topology.metrics.iter().enumerate() {
         if !m.applies_to(scope, row) {
             continue;
         }
@@ -225,6 +225,14 @@ fn metric_lines(app: &App, scope: Scope, row: &str, chart_width: usize) -> Vec<L
             metric: i,
         };
         let mut spans = vec![Span::styled(format!("{:<7} ", m.name), t.table_header)];
+        if let Some(past) = &app.past {
+            spans.push(match past.metrics.get(&(row.to_string(), m.name.clone())) {
+                Some(v) => Span::styled(format!("{} (recorded)", m.format(*v)), t.text),
+                None => Span::styled("not recorded then", t.muted),
+            });
+            out.push(Line::from(spans));
+            continue;
+        }
         match prom.store.charts.get(&key) {
             None => spans.push(Span::styled("…", t.muted)),
             Some(Err(e)) => spans.push(Span::styled(format!("✖ {e}"), t.critical)),
@@ -279,16 +287,59 @@ fn draw_empty(f: &mut Frame, app: &App, area: Rect) {
     );
 }
 
-/// A CPU chart of the last minutes, labelled with its peak.
+/// A row's recorded hour of CPU in `width` buckets ending now (a bucket's
+/// average), when the store reaches further back than the live history.
+fn recorded_hour(app: &App, width: usize) -> Option<Vec<f64>> {
+    let r = &app.recorded;
+    let points = &r.points;
+    let first = points.first()?.0;
+    let live_span = chrono::Duration::seconds(
+        (width.min(crate::stats::HISTORY_SLOTS) as i64) * crate::stats::SLOT_SECS,
+    );
+    if app.past.is_some()
+        || width == 0
+        || r.key.is_none()
+        || r.key != app.recorded_key()
+        || app.now - first <= live_span
+    {
+        return None;
+    }
+    let start = app.now - chrono::Duration::hours(1);
+    let bucket = 3600.0 / width as f64;
+    let mut sums = vec![(0.0, 0u32); width];
+    for (t, v) in points {
+        let i = ((*t - start).num_milliseconds() as f64 / 1000.0 / bucket).floor();
+        if (0.0..width as f64).contains(&i) {
+            let s = &mut sums[i as usize];
+            s.0 += v;
+            s.1 += 1;
+        }
+    }
+    Some(
+        sums.into_iter()
+            .map(|(s, n)| if n == 0 { 0.0 } else { s / f64::from(n) })
+            .collect(),
+    )
+}
+
+/// A CPU chart of the last minutes (of the last hour, from the history
+/// store, when it holds more), labelled with its peak.
 fn draw_cpu_chart(f: &mut Frame, fleet: &Fleet, ids: &[String], app: &App, area: Rect) {
     let label_w = 14u16.min(area.width / 3);
     let [label, chart] =
         Layout::horizontal([Constraint::Length(label_w), Constraint::Min(1)]).areas(area);
-    let hist = fleet.cpu_history(ids, chart.width as usize, app.now);
+    let recorded = recorded_hour(app, chart.width as usize);
+    let hist = recorded
+        .clone()
+        .unwrap_or_else(|| fleet.cpu_history(ids, chart.width as usize, app.shown_now()));
     let peak = hist.iter().copied().fold(0.0, f64::max);
     // A wide chart shows no more than the history holds.
     let slots = (chart.width as usize).min(crate::stats::HISTORY_SLOTS) as i64;
-    let minutes = slots * crate::stats::SLOT_SECS / 60;
+    let minutes = if recorded.is_some() {
+        60
+    } else {
+        slots * crate::stats::SLOT_SECS / 60
+    };
     f.render_widget(
         Paragraph::new(vec![
             Line::from(Span::styled(format!("cpu {minutes}m"), app.theme.muted)),
@@ -309,7 +360,7 @@ fn draw_cpu_chart(f: &mut Frame, fleet: &Fleet, ids: &[String], app: &App, area:
 
 /// Every line of a replica's page; also sizes its scrolling.
 pub fn replica_lines(r: &Replica, app: &App) -> Vec<Line<'static>> {
-    let (fleet, theme, now) = (&app.fleet, &app.theme, app.now);
+    let (fleet, theme, now) = (&app.shown_fleet(), &app.theme, app.now);
     let key = |k: &str| Span::styled(format!("{k:<12}"), theme.table_header);
     let text = |s: String| Span::styled(s, theme.text);
     let mut lines = Vec::new();
@@ -521,7 +572,7 @@ fn swarm_service<'a>(
     let id = r.service.as_ref()?;
     (id.kind == crate::model::ServiceKind::Swarm)
         .then(|| {
-            app.fleet
+            app.shown_fleet()
                 .swarm_services()
                 .iter()
                 .find(|s| s.name == id.name)
@@ -536,7 +587,12 @@ fn task_spans(app: &App, tasks: &[crate::model::SwarmTask]) -> Vec<Span<'static>
     let t = &app.theme;
     let mut spans = vec![Span::styled("tasks ", t.table_header)];
     for task in tasks {
-        let node = match app.fleet.nodes.iter().find(|n| n.id == task.node_id) {
+        let node = match app
+            .shown_fleet()
+            .nodes
+            .iter()
+            .find(|n| n.id == task.node_id)
+        {
             Some(n) => n.hostname.clone(),
             None if task.node_id.is_empty() => "-".into(),
             None => task.node_id.chars().take(10).collect(),

@@ -47,7 +47,7 @@ pub fn draw_events(f: &mut Frame, app: &App, area: Rect) {
             format!(" [{filter}]")
         },
         lines.len(),
-        app.views.timeline.lines.len()
+        app.shown_timeline().lines.len()
     );
     let wide = area.width >= 110;
     let rows: Vec<Row> = lines
@@ -114,7 +114,7 @@ pub fn draw_events(f: &mut Frame, app: &App, area: Rect) {
         )
     };
     if rows.is_empty() {
-        let msg = if app.views.timeline.lines.is_empty() {
+        let msg = if app.shown_timeline().lines.is_empty() {
             "No events yet: starts, deaths, health changes, OOM kills and Swarm updates appear here as they happen."
         } else {
             "No event matches the filter (Esc clears it)."

@@ -125,7 +125,9 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect, alerts: u32) {
         (0, w) => Some(format!("audit: {w} warning")),
         (c, _) => Some(format!("audit: {c} critical")),
     };
-    let (status, status_style) = if !status.is_empty() {
+    let (status, status_style) = if let Some(label) = app.past_label() {
+        (format!("{label} · :at now "), t.warning)
+    } else if !status.is_empty() {
         (status, status_style)
     } else if !extra.is_empty() {
         (format!("{} ", extra.join("  ")), t.critical)
@@ -145,7 +147,7 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect, alerts: u32) {
         (None, role) => format!("swarm: {role}"),
     };
     let stats = format!("stats: {}", app.engine.path);
-    let (running, wanted) = app.fleet.totals();
+    let (running, wanted) = app.shown_fleet().totals();
     let running = format!("{running}/{wanted} running");
     let prom = app.prom.as_ref().map(|p| {
         format!(
@@ -189,7 +191,7 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect, alerts: u32) {
     // whole, up to half the line: it says the fix.
     let status_min = if status.is_empty() {
         0
-    } else if status.starts_with(AGENT_WORD) {
+    } else if status.starts_with(AGENT_WORD) || app.past.is_some() {
         text::width(&status).min(width / 2)
     } else {
         text::width("✖ daemon unreachable ")
@@ -279,7 +281,7 @@ fn hosts_parts(app: &App) -> (String, String) {
         return (h.label(), h.name.clone());
     }
     let count = format!("hosts {}/{}", hosts.up_count(), hosts.len());
-    if let Some(f) = app.fleet.focus() {
+    if let Some(f) = app.shown_fleet().focus() {
         let focus = format!("host {} ({count})", hosts.name(f));
         return (focus.clone(), focus);
     }
@@ -323,7 +325,9 @@ fn draw_tabs(f: &mut Frame, app: &App, area: Rect, titles: &[(String, std::ops::
                 Level::Groups => None,
                 Level::Services { group } => Some(group.clone()),
                 Level::Replicas { service, .. } => Some(service.name.clone()),
-                Level::Replica { id, .. } => app.fleet.replicas.get(id).map(|r| r.name.clone()),
+                Level::Replica { id, .. } => {
+                    app.shown_fleet().replicas.get(id).map(|r| r.name.clone())
+                }
             })
             .collect()
     };
@@ -352,8 +356,8 @@ fn draw_main(f: &mut Frame, app: &App, rows: &[crate::fleet::Row], area: Rect) {
     }
     // Nothing to list at all: say how to get something. Not in the other
     // views, and not on a Swarm manager whose services run elsewhere.
-    if app.fleet.replicas.is_empty()
-        && app.fleet.swarm_services().is_empty()
+    if app.shown_fleet().replicas.is_empty()
+        && app.shown_fleet().swarm_services().is_empty()
         && app.views.view == crate::app::views::View::Fleet
     {
         let msg = vec![

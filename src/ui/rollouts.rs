@@ -43,7 +43,7 @@ fn side(app: &App, p: &Pair, c: Colour, with_images: bool) -> String {
     let replicas: Vec<_> = p
         .side(c)
         .iter()
-        .filter_map(|id| app.fleet.replicas.get(id))
+        .filter_map(|id| app.shown_fleet().replicas.get(id))
         .collect();
     let ok = replicas
         .iter()
@@ -364,7 +364,11 @@ fn draw_pair(f: &mut Frame, app: &App, p: &Pair, area: Rect) {
     );
     let mut lines = Vec::new();
     for c in [Colour::Blue, Colour::Green] {
-        for r in p.side(c).iter().filter_map(|id| app.fleet.replicas.get(id)) {
+        for r in p
+            .side(c)
+            .iter()
+            .filter_map(|id| app.shown_fleet().replicas.get(id))
+        {
             let holds = p.network.as_deref().is_some_and(|net| {
                 r.networks
                     .iter()

@@ -134,7 +134,7 @@ fn with_metrics<C>(app: &App, mut cols: Vec<Col<C>>, scope: Scope) -> Vec<Col<C>
         return cols;
     }
     let last = cols.pop();
-    for (i, m) in app.fleet.topology.metrics.iter().enumerate() {
+    for (i, m) in app.shown_fleet().topology.metrics.iter().enumerate() {
         if m.scope == scope {
             cols.push(Col {
                 title: m.name.clone(),
@@ -156,10 +156,16 @@ fn metric_cell(app: &App, scope: Scope, row: &str, metric: usize, w: u16) -> Cel
     let Some(prom) = &app.prom else {
         return cell(String::new(), true, w, t.muted);
     };
-    let m = &app.fleet.topology.metrics[metric];
+    let m = &app.shown_fleet().topology.metrics[metric];
     let ungrouped = matches!(scope, Scope::Layer | Scope::Team) && row == crate::fleet::UNGROUPED;
     if !m.applies_to(scope, row) || ungrouped {
         return cell(String::new(), true, w, t.muted);
+    }
+    if let Some(past) = &app.past {
+        return match past.metrics.get(&(row.to_string(), m.name.clone())) {
+            Some(v) => cell(m.format(*v), true, w, metric_style(app, m.level(*v))),
+            None => cell("-".into(), true, w, t.muted),
+        };
     }
     let key = CellKey {
         scope,
@@ -278,7 +284,9 @@ pub fn draw_rows(f: &mut Frame, app: &App, rows: &[Row], area: Rect, block: Bloc
         .collect();
     let scope = app.prom_scope();
     let mut cols = with_metrics(app, cols, scope);
-    if matches!(scope, Scope::Team | Scope::Service) && !app.fleet.topology.policies.is_empty() {
+    if matches!(scope, Scope::Team | Scope::Service)
+        && !app.shown_fleet().topology.policies.is_empty()
+    {
         let history = cols.pop();
         cols.push(Col {
             title: "ADVICE".into(),
@@ -412,7 +420,9 @@ fn row_cell(
             // the row itself, where the history would be.
             Some(why) => cell(why.to_string(), right, w, t.warning),
             None => {
-                let hist = app.fleet.cpu_history(&r.replicas, w as usize, app.now);
+                let hist = app
+                    .shown_fleet()
+                    .cpu_history(&r.replicas, w as usize, app.shown_now());
                 // Against the CPU limit when every replica has one: a bar shows
                 // how close to its ceiling a row runs, not just its own ups and downs.
                 let ceiling = r.cpu_limit.filter(|l| *l > 0.0).map(|l| l * 100.0);
@@ -426,7 +436,7 @@ fn row_cell(
 /// (…)`), if it gives one.
 fn pending_of<'a>(app: &'a App, r: &Row) -> Option<&'a str> {
     let service = r.service.as_ref()?;
-    app.fleet
+    app.shown_fleet()
         .swarm_services()
         .iter()
         .find(|s| s.placement.service == *service)?

@@ -1,0 +1,408 @@
+//! Alerts when nobody looks: conditions the app finds true now become
+//! firing and resolved notices (`Tracker`: a notice per change, never one
+//! per evaluation), delivered to a webhook (JSON POST with a
+//! Slack-compatible `text`) and/or a command (the notice as JSON on its
+//! stdin) by `Notifier`, off the recording path: rate-limited, each
+//! failed delivery retried with backoff and logged.
+
+use std::collections::BTreeMap;
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+/// What is wrong, as the dashboard already raises it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Oom,
+    Exit137,
+    RestartLoop,
+    Unhealthy,
+    ZoneBreach,
+    Metric,
+    Policy,
+}
+
+impl Kind {
+    pub fn word(self) -> &'static str {
+        match self {
+            Kind::Oom => "oom",
+            Kind::Exit137 => "exit 137",
+            Kind::RestartLoop => "restart loop",
+            Kind::Unhealthy => "unhealthy",
+            Kind::ZoneBreach => "zone breach",
+            Kind::Metric => "metric",
+            Kind::Policy => "scaling policy",
+        }
+    }
+}
+
+/// A condition true now: one per (kind, target, metric).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Condition {
+    pub kind: Kind,
+    /// The service, row or network it is about.
+    pub target: String,
+    /// `critical` or `warning`.
+    pub severity: &'static str,
+    pub summary: String,
+    /// For a metric: its name (so two metrics of a row are two alerts).
+    pub metric: Option<String>,
+}
+
+impl Condition {
+    fn key(&self) -> String {
+        format!(
+            "{}/{}/{}",
+            self.kind.word(),
+            self.target,
+            self.metric.as_deref().unwrap_or("")
+        )
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Firing,
+    Resolved,
+}
+
+/// One notice, as delivered (the webhook's body, the command's stdin).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Notice {
+    pub status: Status,
+    pub kind: Kind,
+    pub target: String,
+    pub severity: &'static str,
+    pub summary: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metric: Option<String>,
+    pub started_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Where it was seen (the recording host's name for the deployment).
+    pub source: String,
+    /// Slack's (and Mattermost's, Teams' legacy hooks') message field.
+    pub text: String,
+}
+
+/// Turns what is true at each evaluation into notices: a condition that
+/// appears fires once, one that stays is not said again, one that goes
+/// is resolved once. A condition that comes back within `flap` of its
+/// resolution is taken up again silently (no new firing).
+#[derive(Debug, Default)]
+pub struct Tracker {
+    firing: BTreeMap<String, (Condition, DateTime<Utc>)>,
+    /// Just resolved, and when: a quick return is a flap.
+    resolved: BTreeMap<String, DateTime<Utc>>,
+}
+
+const FLAP: chrono::Duration = chrono::Duration::seconds(60);
+
+impl Tracker {
+    pub fn update(
+        &mut self,
+        now: DateTime<Utc>,
+        conditions: Vec<Condition>,
+        source: &str,
+    ) -> Vec<Notice> {
+        let mut out = Vec::new();
+        let mut seen = BTreeMap::new();
+        for c in conditions {
+            seen.insert(c.key(), c);
+        }
+        let gone: Vec<String> = self
+            .firing
+            .keys()
+            .filter(|k| !seen.contains_key(*k))
+            .cloned()
+            .collect();
+        for k in gone {
+            if let Some((c, since)) = self.firing.remove(&k) {
+                self.resolved.insert(k, now);
+                out.push(notice(Status::Resolved, &c, since, Some(now), source));
+            }
+        }
+        self.resolved.retain(|_, t| now - *t < FLAP);
+        for (k, c) in seen {
+            match self.firing.get_mut(&k) {
+                // The summary may change (3 → 4 unhealthy): not a new alert.
+                Some(kept) => kept.0 = c,
+                None => {
+                    if self.resolved.remove(&k).is_none() {
+                        out.push(notice(Status::Firing, &c, now, None, source));
+                    } else {
+                        log::info!("alert {k} is back within a minute: not sent again");
+                    }
+                    self.firing.insert(k, (c, now));
+                }
+            }
+        }
+        out
+    }
+
+    pub fn firing(&self) -> usize {
+        self.firing.len()
+    }
+}
+
+fn notice(
+    status: Status,
+    c: &Condition,
+    started_at: DateTime<Utc>,
+    ended_at: Option<DateTime<Utc>>,
+    source: &str,
+) -> Notice {
+    let word = match status {
+        Status::Firing => "FIRING",
+        Status::Resolved => "RESOLVED",
+    };
+    Notice {
+        status,
+        kind: c.kind,
+        target: c.target.clone(),
+        severity: c.severity,
+        summary: c.summary.clone(),
+        metric: c.metric.clone(),
+        started_at,
+        ended_at,
+        source: source.to_string(),
+        text: format!(
+            "[{word}] {} {} on {}: {} (agile-deck, {source})",
+            c.severity,
+            c.kind.word(),
+            c.target,
+            c.summary
+        ),
+    }
+}
+
+/// Where and how alerts go: the config's `[alerts]`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Sinks {
+    /// POSTed the notice as JSON.
+    pub webhook: Option<String>,
+    /// Run with `sh -c`, the notice as JSON on its stdin.
+    pub command: Option<String>,
+    /// At most this many notices a minute; more wait their turn.
+    #[serde(default = "per_minute")]
+    pub per_minute: u32,
+    /// Tries of one delivery before it is given up (logged).
+    #[serde(default = "attempts")]
+    pub attempts: u32,
+    /// Seconds before the first retry; doubled each time, up to 5 min.
+    #[serde(default = "backoff")]
+    pub backoff: f64,
+}
+
+fn per_minute() -> u32 {
+    20
+}
+fn attempts() -> u32 {
+    6
+}
+fn backoff() -> f64 {
+    2.0
+}
+
+impl Sinks {
+    pub fn is_empty(&self) -> bool {
+        self.webhook.is_none() && self.command.is_none()
+    }
+}
+
+/// What became of deliveries, for the log, the engine line and tests.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Delivered {
+    pub sent: u64,
+    pub retried: u64,
+    pub failed: u64,
+    pub dropped: u64,
+}
+
+/// The delivering task: `send` never waits.
+pub struct Notifier {
+    tx: mpsc::Sender<Notice>,
+    pub delivered: std::sync::Arc<std::sync::Mutex<Delivered>>,
+}
+
+/// Notices waiting for delivery before new ones are dropped (counted).
+const QUEUE: usize = 256;
+
+impl Notifier {
+    pub fn start(sinks: Sinks) -> Notifier {
+        let (tx, mut rx) = mpsc::channel::<Notice>(QUEUE);
+        let delivered = std::sync::Arc::new(std::sync::Mutex::new(Delivered::default()));
+        let counts = delivered.clone();
+        let client = reqwest::Client::builder()
+            .timeout(StdDuration::from_secs(10))
+            .build()
+            .expect("an HTTP client");
+        tokio::spawn(async move {
+            let every = StdDuration::from_secs_f64(60.0 / f64::from(sinks.per_minute.max(1)));
+            let mut pace = tokio::time::interval(every);
+            pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            while let Some(n) = rx.recv().await {
+                pace.tick().await;
+                let body = serde_json::to_vec(&n).expect("a notice is JSON");
+                // Each delivery retries on its own: a dead endpoint holds
+                // up neither the next notice nor the other sink.
+                if let Some(url) = sinks.webhook.clone() {
+                    let (client, body, counts, sinks) =
+                        (client.clone(), body.clone(), counts.clone(), sinks.clone());
+                    tokio::spawn(async move {
+                        deliver(&sinks, &counts, &format!("webhook {url}"), || {
+                            let req = client
+                                .post(&url)
+                                .header("content-type", "application/json")
+                                .body(body.clone());
+                            async move {
+                                let r = req.send().await.map_err(|e| e.to_string())?;
+                                if r.status().is_success() {
+                                    Ok(())
+                                } else {
+                                    Err(format!("HTTP {}", r.status()))
+                                }
+                            }
+                        })
+                        .await;
+                    });
+                }
+                if let Some(cmd) = sinks.command.clone() {
+                    let (body, counts, sinks) = (body.clone(), counts.clone(), sinks.clone());
+                    tokio::spawn(async move {
+                        deliver(&sinks, &counts, &format!("command {cmd}"), || {
+                            run_command(cmd.clone(), body.clone())
+                        })
+                        .await;
+                    });
+                }
+            }
+        });
+        Notifier { tx, delivered }
+    }
+
+    pub fn send(&self, n: Notice) {
+        if self.tx.try_send(n).is_err() {
+            self.delivered.lock().expect("not poisoned").dropped += 1;
+            log::warn!("alerts: the delivery queue is full; a notice was dropped");
+        }
+    }
+}
+
+async fn deliver<F, Fut>(
+    sinks: &Sinks,
+    counts: &std::sync::Mutex<Delivered>,
+    what: &str,
+    attempt: F,
+) where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let mut wait = StdDuration::from_secs_f64(sinks.backoff.max(0.01));
+    for n in 1..=sinks.attempts.max(1) {
+        match attempt().await {
+            Ok(()) => {
+                counts.lock().expect("not poisoned").sent += 1;
+                return;
+            }
+            Err(e) if n < sinks.attempts => {
+                log::warn!("alerts: {what} failed ({e}); try {} in {:.0?}", n + 1, wait);
+                counts.lock().expect("not poisoned").retried += 1;
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(StdDuration::from_secs(300));
+            }
+            Err(e) => {
+                log::error!("alerts: {what} failed {n} times, given up: {e}");
+                counts.lock().expect("not poisoned").failed += 1;
+            }
+        }
+    }
+}
+
+async fn run_command(cmd: String, body: Vec<u8>) -> Result<(), String> {
+    use tokio::io::AsyncWriteExt;
+    let mut child = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(&cmd)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(&body).await.map_err(|e| e.to_string())?;
+    }
+    let out = tokio::time::timeout(StdDuration::from_secs(30), child.wait_with_output())
+        .await
+        .map_err(|_| "no end within 30 s".to_string())?
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(kind: Kind, target: &str, summary: &str) -> Condition {
+        Condition {
+            kind,
+            target: target.into(),
+            severity: "critical",
+            summary: summary.into(),
+            metric: None,
+        }
+    }
+
+    #[test]
+    fn a_condition_fires_once_and_resolves_once() {
+        let mut t = Tracker::default();
+        let t0 = Utc::now();
+        let s = |n: i64| t0 + chrono::Duration::seconds(n);
+        let fired = t.update(s(0), vec![c(Kind::Unhealthy, "api", "1 unhealthy")], "h");
+        assert_eq!(fired.len(), 1);
+        assert_eq!(fired[0].status, Status::Firing);
+        assert!(
+            fired[0]
+                .text
+                .starts_with("[FIRING] critical unhealthy on api")
+        );
+        // Still true, summary changed: nothing new.
+        assert!(
+            t.update(s(5), vec![c(Kind::Unhealthy, "api", "2 unhealthy")], "h")
+                .is_empty()
+        );
+        let resolved = t.update(s(10), vec![], "h");
+        assert_eq!(resolved.len(), 1);
+        assert_eq!(resolved[0].status, Status::Resolved);
+        assert_eq!(resolved[0].summary, "2 unhealthy");
+        assert_eq!(resolved[0].ended_at, Some(s(10)));
+        assert!(t.update(s(15), vec![], "h").is_empty());
+        // Back within a minute: a flap, taken up silently; resolved again
+        // it is said again.
+        assert!(
+            t.update(s(20), vec![c(Kind::Unhealthy, "api", "1")], "h")
+                .is_empty()
+        );
+        assert_eq!(t.update(s(25), vec![], "h").len(), 1);
+        // Back after the minute: a new alert.
+        assert_eq!(
+            t.update(s(200), vec![c(Kind::Unhealthy, "api", "1")], "h")
+                .len(),
+            1
+        );
+    }
+}

@@ -1,0 +1,132 @@
+//! `history export`: each replica's figures and the events of a span,
+//! as CSV (one table: `kind` says which) or JSON.
+
+use chrono::{DateTime, Utc};
+use color_eyre::eyre::Result;
+use serde_json::json;
+
+use super::frame::{Entry, Identity};
+use super::read::Reader;
+
+/// A replica or event is the target's: its service, name, team or layer.
+fn matches(target: Option<&str>, names: [&str; 4]) -> bool {
+    target.is_none_or(|t| names.contains(&t))
+}
+
+fn who(i: &Identity) -> [&str; 4] {
+    [
+        &i.service,
+        &i.name,
+        i.team.as_deref().unwrap_or(""),
+        i.layer.as_deref().unwrap_or(""),
+    ]
+}
+
+const CSV_HEADER: &str = "kind,time,host,replica,service,team,layer,state,health,cpu_percent,memory_used,memory_limit,net_rx_bytes_per_s,net_tx_bytes_per_s,block_read_bytes_per_s,block_write_bytes_per_s,pids,event,detail\n";
+
+fn csv(field: &str) -> String {
+    if field.contains([',', '"', '\n']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field.to_string()
+    }
+}
+
+pub fn export(
+    reader: &Reader,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    target: Option<&str>,
+    as_json: bool,
+) -> Result<String> {
+    let mut figures = Vec::new();
+    reader.frames(from, to, |at, i, e| {
+        if matches(target, who(i)) {
+            figures.push((at, i.clone(), e.clone()));
+        }
+    })?;
+    let events: Vec<_> = reader
+        .events(from, to, usize::MAX >> 1)?
+        .into_iter()
+        .filter(|e| matches(target, [&e.service, &e.container, &e.team, &e.layer]))
+        .collect();
+    if as_json {
+        let row = |(at, i, e): &(DateTime<Utc>, Identity, Entry)| {
+            let f = e.figures.as_ref();
+            json!({
+                "time": at.to_rfc3339(),
+                "host": i.host, "replica": i.name, "id": i.container,
+                "service": i.service, "team": i.team, "layer": i.layer,
+                "state": e.state, "health": e.health.word(),
+                "restarts": e.restarts, "exit_code": e.exit_code, "oom_killed": e.oom_killed,
+                "cpu_percent": f.map(|f| f.cpu_pct),
+                "memory_used": f.map(|f| f.mem_used),
+                "memory_limit": f.map(|f| f.mem_limit),
+                "net_rx_bytes_per_s": f.map(|f| f.net_rx_rate),
+                "net_tx_bytes_per_s": f.map(|f| f.net_tx_rate),
+                "block_read_bytes_per_s": f.map(|f| f.blk_read_rate),
+                "block_write_bytes_per_s": f.map(|f| f.blk_write_rate),
+                "pids": f.map(|f| f.pids),
+            })
+        };
+        let v = json!({
+            "from": from.to_rfc3339(),
+            "to": to.to_rfc3339(),
+            "target": target,
+            "figures": figures.iter().map(row).collect::<Vec<_>>(),
+            "events": events.iter().map(|e| json!({
+                "time": e.at.to_rfc3339(), "source": e.source, "severity": e.severity,
+                "host": e.host, "layer": e.layer, "team": e.team, "service": e.service,
+                "container": e.container, "event": e.event, "detail": e.detail,
+            })).collect::<Vec<_>>(),
+        });
+        return Ok(format!("{v:#}\n"));
+    }
+    let mut out = String::from(CSV_HEADER);
+    for (at, i, e) in &figures {
+        let f = e.figures.as_ref();
+        let num = |v: Option<String>| v.unwrap_or_default();
+        out.push_str(
+            &[
+                "figures".to_string(),
+                at.to_rfc3339(),
+                csv(&i.host),
+                csv(&i.name),
+                csv(&i.service),
+                csv(i.team.as_deref().unwrap_or("")),
+                csv(i.layer.as_deref().unwrap_or("")),
+                e.state.to_string(),
+                e.health.word().to_string(),
+                num(f.map(|f| format!("{:.2}", f.cpu_pct))),
+                num(f.map(|f| f.mem_used.to_string())),
+                num(f.map(|f| f.mem_limit.to_string())),
+                num(f.map(|f| format!("{:.0}", f.net_rx_rate))),
+                num(f.map(|f| format!("{:.0}", f.net_tx_rate))),
+                num(f.map(|f| format!("{:.0}", f.blk_read_rate))),
+                num(f.map(|f| format!("{:.0}", f.blk_write_rate))),
+                num(f.map(|f| f.pids.to_string())),
+                String::new(),
+                String::new(),
+            ]
+            .join(","),
+        );
+        out.push('\n');
+    }
+    for e in &events {
+        let mut cells = vec![
+            format!("event:{}", e.source),
+            e.at.to_rfc3339(),
+            csv(&e.host),
+            csv(&e.container),
+            csv(&e.service),
+            csv(&e.team),
+            csv(&e.layer),
+        ];
+        cells.extend(std::iter::repeat_n(String::new(), 10));
+        cells.push(csv(&e.event));
+        cells.push(csv(&e.detail));
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    }
+    Ok(out)
+}

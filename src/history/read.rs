@@ -1,0 +1,471 @@
+//! Reading the store back: the fleet at a moment, a row's series, events,
+//! and the frames an export walks. Readers never wait for the writer
+//! (WAL), and never write.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use color_eyre::eyre::{Result, WrapErr, eyre};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+
+use super::frame::{self, Entry, Figures, Group, Identity};
+use super::store::{COARSE, Event, FINE};
+use crate::fleet::Fleet;
+use crate::model::{HostId, Placement, Replica, ServiceId, ServiceKind};
+use crate::topology::Topology;
+
+pub struct Reader {
+    db: Connection,
+}
+
+/// CPU % over time per (host, container), oldest first.
+pub type CpuByReplica = HashMap<(String, String), Vec<(DateTime<Utc>, f64)>>;
+
+/// The fleet as recorded at a moment.
+#[derive(Clone, Debug)]
+pub struct Moment {
+    /// The moment asked for, and the frame's own time (at or before it).
+    pub asked: DateTime<Utc>,
+    pub at: DateTime<Utc>,
+    /// Seconds the frame stands for (5, or 60 past the fine retention).
+    pub res: i64,
+    pub replicas: Vec<(Identity, Entry)>,
+    /// Replicas (host, container) not in the newest frame: gone since.
+    pub gone: HashSet<(String, String)>,
+    /// The events up to the moment, oldest first (at most 500).
+    pub events: Vec<Event>,
+    /// Each replica's CPU over the ten minutes before (fine frames), for
+    /// its history: (host, container) → (time, CPU %), oldest first.
+    pub cpu: CpuByReplica,
+    /// The Prometheus columns as recorded then: (row, metric) → value.
+    pub metrics: HashMap<(String, String), f64>,
+}
+
+fn when(ts: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(ts, 0).single().unwrap_or_default()
+}
+
+/// What the store holds, for `history info`.
+#[derive(Debug, Default)]
+pub struct Counts {
+    pub fine: u64,
+    pub coarse: u64,
+    pub replicas: u64,
+    pub events: u64,
+}
+
+impl Reader {
+    pub fn counts(&self) -> Result<Counts> {
+        let n = |q: &str| -> Result<u64> {
+            Ok(self.db.query_row(q, [], |r| r.get::<_, i64>(0))? as u64)
+        };
+        Ok(Counts {
+            fine: n(&format!("SELECT count(*) FROM frames WHERE res = {FINE}"))?,
+            coarse: n(&format!("SELECT count(*) FROM frames WHERE res = {COARSE}"))?,
+            replicas: n("SELECT count(*) FROM replicas")?,
+            events: n("SELECT count(*) FROM events")?,
+        })
+    }
+
+    pub fn open(path: &Path) -> Result<Reader> {
+        if !path.exists() {
+            return Err(eyre!(
+                "no history at {}: `agile-deck record` (or the dashboard) records it",
+                path.display()
+            ));
+        }
+        let db = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .wrap_err_with(|| format!("history {}: cannot open", path.display()))?;
+        db.busy_timeout(std::time::Duration::from_secs(5))?;
+        let version: Option<String> = db
+            .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .wrap_err_with(|| format!("history {}: not a history store", path.display()))?;
+        if version.as_deref() != Some(&super::store::SCHEMA_VERSION.to_string()) {
+            return Err(eyre!(
+                "history {}: schema {}, this agile-deck reads {}",
+                path.display(),
+                version.unwrap_or_else(|| "none".into()),
+                super::store::SCHEMA_VERSION
+            ));
+        }
+        Ok(Reader { db })
+    }
+
+    /// The first and last recorded moments.
+    pub fn span(&self) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>> {
+        let (a, b): (Option<i64>, Option<i64>) =
+            self.db
+                .query_row("SELECT min(ts), max(ts) FROM frames", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
+        Ok(a.zip(b).map(|(a, b)| (when(a), when(b))))
+    }
+
+    fn identities(&self) -> Result<HashMap<i64, Identity>> {
+        let mut q = self.db.prepare_cached(
+            "SELECT id, host, container, name, image, service, service_kind, layer, team FROM replicas",
+        )?;
+        let rows = q.query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                Identity {
+                    host: r.get(1)?,
+                    container: r.get(2)?,
+                    name: r.get(3)?,
+                    image: r.get(4)?,
+                    service: r.get(5)?,
+                    service_kind: r.get(6)?,
+                    layer: r.get(7)?,
+                    team: r.get(8)?,
+                },
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The newest frame at or before `ts`: a fine one when it is at most
+    /// 10 s older, else the coarse minute that holds it.
+    fn frame_at(&self, ts: i64) -> Result<Option<(i64, i64, Vec<u8>)>> {
+        let q =
+            "SELECT ts, replicas FROM frames WHERE res = ?1 AND ts <= ?2 ORDER BY ts DESC LIMIT 1";
+        let fine: Option<(i64, Vec<u8>)> = self
+            .db
+            .query_row(q, params![FINE, ts], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        if let Some((t, b)) = &fine
+            && ts - t <= 2 * FINE
+        {
+            return Ok(Some((*t, FINE, b.clone())));
+        }
+        let coarse: Option<(i64, Vec<u8>)> = self
+            .db
+            .query_row(q, params![COARSE, ts], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        Ok(match (fine, coarse) {
+            (Some((f, fb)), Some((c, cb))) => Some(if f >= c {
+                (f, FINE, fb)
+            } else {
+                (c, COARSE, cb)
+            }),
+            (Some((f, fb)), None) => Some((f, FINE, fb)),
+            (None, Some((c, cb))) => Some((c, COARSE, cb)),
+            (None, None) => None,
+        })
+    }
+
+    /// The fleet as it was at `at`; None if nothing was recorded by then.
+    pub fn moment(&self, asked: DateTime<Utc>) -> Result<Option<Moment>> {
+        let Some((ts, res, blob)) = self.frame_at(asked.timestamp())? else {
+            return Ok(None);
+        };
+        let who = self.identities()?;
+        let decode = |blob: &[u8]| -> Result<Vec<(i64, Entry)>> {
+            frame::entries(blob).ok_or_else(|| eyre!("history: a frame is cut"))
+        };
+        let entries = decode(&blob)?;
+        let newest: Option<Vec<u8>> = self
+            .db
+            .query_row(
+                "SELECT replicas FROM frames WHERE res = ?1 ORDER BY ts DESC LIMIT 1",
+                [FINE],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let now: HashSet<i64> = match newest {
+            Some(b) => decode(&b)?.into_iter().map(|(id, _)| id).collect(),
+            None => HashSet::new(),
+        };
+        let mut gone = HashSet::new();
+        let mut replicas = Vec::with_capacity(entries.len());
+        for (id, e) in entries {
+            let Some(i) = who.get(&id) else { continue };
+            if !now.contains(&id) {
+                gone.insert((i.host.clone(), i.container.clone()));
+            }
+            replicas.push((i.clone(), e));
+        }
+        let at = when(ts);
+        let events = self.events(at - Duration::days(1), asked, 500)?;
+        let cpu = self.cpu_before(at, &who)?;
+        let mut metrics = HashMap::new();
+        {
+            let mut q = self.db.prepare_cached(
+                "SELECT target, metric, value FROM metrics WHERE res = ?1 AND ts =
+                   (SELECT max(ts) FROM metrics WHERE res = ?1 AND ts <= ?2 AND ts > ?2 - 30)",
+            )?;
+            let rows = q.query_map(params![FINE, ts], |r| {
+                Ok((
+                    (r.get::<_, String>(0)?, r.get::<_, String>(1)?),
+                    r.get::<_, f64>(2)?,
+                ))
+            })?;
+            for row in rows {
+                let (k, v) = row?;
+                metrics.insert(k, v);
+            }
+        }
+        Ok(Some(Moment {
+            asked,
+            at,
+            res,
+            replicas,
+            gone,
+            events,
+            cpu,
+            metrics,
+        }))
+    }
+
+    /// Each replica's CPU over the live history's span (ten minutes of
+    /// fine frames) up to `at`: (host, container) → (time, CPU %).
+    pub fn recent_cpu(&self, at: DateTime<Utc>) -> Result<CpuByReplica> {
+        self.cpu_before(at, &self.identities()?)
+    }
+
+    fn cpu_before(&self, at: DateTime<Utc>, who: &HashMap<i64, Identity>) -> Result<CpuByReplica> {
+        let mut cpu: CpuByReplica = HashMap::new();
+        let span = crate::stats::HISTORY_SLOTS as i64 * crate::stats::SLOT_SECS;
+        let mut q = self.db.prepare_cached(
+            "SELECT ts, replicas FROM frames WHERE res = ?1 AND ts > ?2 AND ts <= ?3 ORDER BY ts",
+        )?;
+        let ts = at.timestamp();
+        let mut rows = q.query(params![FINE, ts - span, ts])?;
+        while let Some(row) = rows.next()? {
+            let t = when(row.get(0)?);
+            let blob: Vec<u8> = row.get(1)?;
+            for (id, e) in frame::entries(&blob).ok_or_else(|| eyre!("history: a frame is cut"))? {
+                if let (Some(i), Some(f)) = (who.get(&id), e.figures) {
+                    cpu.entry((i.host.clone(), i.container.clone()))
+                        .or_default()
+                        .push((t, f.cpu_pct));
+                }
+            }
+        }
+        Ok(cpu)
+    }
+
+    /// Events in [from, to], oldest first; the newest `limit` of them.
+    pub fn events(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Event>> {
+        let mut q = self.db.prepare_cached(
+            "SELECT ts, source, severity, host, layer, team, service, container, container_id, event, detail
+             FROM events WHERE ts >= ?1 AND ts <= ?2 ORDER BY ts DESC, rowid DESC LIMIT ?3",
+        )?;
+        let rows = q.query_map(
+            params![
+                from.timestamp_millis(),
+                to.timestamp_millis() + 999,
+                limit as i64
+            ],
+            |r| {
+                let source: String = r.get(1)?;
+                Ok(Event {
+                    at: Utc
+                        .timestamp_millis_opt(r.get(0)?)
+                        .single()
+                        .unwrap_or_default(),
+                    source: match source.as_str() {
+                        "alert" => "alert",
+                        "operation" => "operation",
+                        _ => "docker",
+                    },
+                    severity: r.get(2)?,
+                    host: r.get(3)?,
+                    layer: r.get(4)?,
+                    team: r.get(5)?,
+                    service: r.get(6)?,
+                    container: r.get(7)?,
+                    container_id: r.get(8)?,
+                    event: r.get(9)?,
+                    detail: r.get(10)?,
+                })
+            },
+        )?;
+        let mut out: Vec<Event> = rows.collect::<rusqlite::Result<_>>()?;
+        out.reverse();
+        Ok(out)
+    }
+
+    /// A row's figures over [from, to]: the fine series while it is
+    /// kept, else the minutes.
+    pub fn series(
+        &self,
+        kind: &str,
+        name: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(DateTime<Utc>, Group)>> {
+        let read = |res: i64| -> Result<Vec<(DateTime<Utc>, Group)>> {
+            let mut q = self.db.prepare_cached(
+                "SELECT ts, running, wanted, healthy, unhealthy, sampled, cpu, mem, mem_limit,
+                        net_rx, net_tx, blk_read, blk_write, pids
+                 FROM series WHERE kind = ?1 AND name = ?2 AND res = ?3 AND ts >= ?4 AND ts <= ?5 ORDER BY ts",
+            )?;
+            let kind: &'static str = match kind {
+                "layer" => "layer",
+                "team" => "team",
+                _ => "service",
+            };
+            let rows = q.query_map(
+                params![kind, name, res, from.timestamp(), to.timestamp()],
+                |r| {
+                    Ok((
+                        when(r.get(0)?),
+                        Group {
+                            kind,
+                            name: name.to_string(),
+                            running: r.get::<_, i64>(1)? as usize,
+                            wanted: r.get::<_, i64>(2)? as usize,
+                            healthy: r.get::<_, i64>(3)? as usize,
+                            unhealthy: r.get::<_, i64>(4)? as usize,
+                            sampled: r.get::<_, i64>(5)? as usize,
+                            figures: Figures {
+                                cpu_pct: r.get(6)?,
+                                mem_used: r.get::<_, i64>(7)? as u64,
+                                mem_limit: r.get::<_, i64>(8)? as u64,
+                                net_rx_rate: r.get(9)?,
+                                net_tx_rate: r.get(10)?,
+                                blk_read_rate: r.get(11)?,
+                                blk_write_rate: r.get(12)?,
+                                pids: r.get::<_, i64>(13)? as u64,
+                            },
+                        },
+                    ))
+                },
+            )?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        };
+        let fine = read(FINE)?;
+        // The fine series covers the window when it reaches its start.
+        if fine
+            .first()
+            .is_some_and(|(t, _)| (*t - from).num_seconds() <= 2 * FINE)
+        {
+            return Ok(fine);
+        }
+        let mut coarse = read(COARSE)?;
+        let after = coarse.last().map(|(t, _)| *t + Duration::seconds(COARSE));
+        coarse.extend(
+            fine.into_iter()
+                .filter(|(t, _)| after.is_none_or(|a| *t >= a)),
+        );
+        Ok(coarse)
+    }
+
+    /// Every replica's entries in [from, to] at the finest resolution
+    /// kept, in time order: what `history export` writes.
+    pub fn frames(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        mut each: impl FnMut(DateTime<Utc>, &Identity, &Entry),
+    ) -> Result<()> {
+        let who = self.identities()?;
+        let fine_from: Option<i64> =
+            self.db
+                .query_row("SELECT min(ts) FROM frames WHERE res = ?1", [FINE], |r| {
+                    r.get(0)
+                })?;
+        let split = fine_from.unwrap_or(i64::MAX).max(from.timestamp());
+        let mut q = self.db.prepare(
+            "SELECT ts, replicas FROM frames
+             WHERE (res = ?1 AND ts >= ?2 AND ts < ?3 AND ts <= ?5) OR (res = ?4 AND ts >= ?3 AND ts <= ?5) ORDER BY ts",
+        )?;
+        let mut rows = q.query(params![
+            COARSE,
+            from.timestamp(),
+            split,
+            FINE,
+            to.timestamp()
+        ])?;
+        while let Some(row) = rows.next()? {
+            let ts: i64 = row.get(0)?;
+            let blob: Vec<u8> = row.get(1)?;
+            for (id, e) in frame::entries(&blob).ok_or_else(|| eyre!("history: a frame is cut"))? {
+                if let Some(i) = who.get(&id) {
+                    each(when(ts), i, &e);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Moment {
+    /// The fleet as it was, placed as it was recorded (not as the
+    /// topology would place it today), each replica on its host (`host`
+    /// finds it by name). A replica gone since is named `NAME (gone)`.
+    pub fn fleet(
+        &self,
+        topology: std::sync::Arc<Topology>,
+        host: impl Fn(&str) -> HostId,
+    ) -> Fleet {
+        let mut fleet = Fleet::sharing(topology);
+        let mut replicas = Vec::with_capacity(self.replicas.len());
+        for (who, e) in &self.replicas {
+            let gone = self
+                .gone
+                .contains(&(who.host.clone(), who.container.clone()));
+            let name = if gone {
+                format!("{} (gone)", who.name)
+            } else {
+                who.name.clone()
+            };
+            let kind = match who.service_kind.as_str() {
+                "swarm" => ServiceKind::Swarm,
+                "compose" => ServiceKind::Compose {
+                    project: String::new(),
+                },
+                _ => ServiceKind::Named,
+            };
+            let placement = Placement {
+                layer: who.layer.clone(),
+                team: who.team.clone(),
+                service: ServiceId {
+                    kind,
+                    name: who.service.clone(),
+                },
+            };
+            let r = Replica::builder(who.container.clone(), name)
+                .host(host(&who.host))
+                .image(&who.image)
+                .state(e.state.clone())
+                .health(e.health)
+                .with(|r| {
+                    r.restart_count = e.restarts as i64;
+                    r.exit_code = e.exit_code;
+                    r.oom_killed = e.oom_killed;
+                    r.mem_limit = e.figures.map(|f| f.mem_limit);
+                })
+                .placed_by(|_, _| placement);
+            replicas.push(r);
+        }
+        fleet.apply(&[], replicas);
+        for (who, e) in &self.replicas {
+            let Some(f) = &e.figures else { continue };
+            for (t, cpu) in self
+                .cpu
+                .get(&(who.host.clone(), who.container.clone()))
+                .into_iter()
+                .flatten()
+            {
+                let mut s = f.sample(*t);
+                s.cpu_pct = *cpu;
+                fleet.record(&who.container, s, *t);
+            }
+            fleet.record(&who.container, f.sample(self.at), self.at);
+        }
+        fleet
+    }
+}
