@@ -213,6 +213,25 @@ impl Sinks {
     pub fn is_empty(&self) -> bool {
         self.webhook.is_none() && self.command.is_none()
     }
+
+    /// A webhook that is not an http(s) URL, or no way to deliver at all,
+    /// is the config's mistake: said before anything starts.
+    pub fn check(&self) -> Result<(), String> {
+        if self.is_empty() {
+            return Err("[alerts] needs a webhook or a command".into());
+        }
+        if let Some(url) = &self.webhook {
+            let parsed =
+                reqwest::Url::parse(url).map_err(|e| format!("[alerts] webhook {url:?}: {e}"))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(format!("[alerts] webhook {url:?}: use http:// or https://"));
+            }
+        }
+        if self.attempts == 0 || self.per_minute == 0 {
+            return Err("[alerts] attempts and per_minute must be at least 1".into());
+        }
+        Ok(())
+    }
 }
 
 /// What became of deliveries, for the log, the engine line and tests.
@@ -238,10 +257,14 @@ impl Notifier {
         let (tx, mut rx) = mpsc::channel::<Notice>(QUEUE);
         let delivered = std::sync::Arc::new(std::sync::Mutex::new(Delivered::default()));
         let counts = delivered.clone();
+        // As the Prometheus client: ring, which bollard's TLS brings.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .timeout(StdDuration::from_secs(10))
+            .user_agent(concat!("agile-deck/", env!("CARGO_PKG_VERSION")))
             .build()
-            .expect("an HTTP client");
+            .map_err(|e| log::error!("alerts: cannot build the HTTP client, webhook off: {e}"))
+            .ok();
         tokio::spawn(async move {
             let every = StdDuration::from_secs_f64(60.0 / f64::from(sinks.per_minute.max(1)));
             let mut pace = tokio::time::interval(every);
@@ -251,7 +274,7 @@ impl Notifier {
                 let body = serde_json::to_vec(&n).expect("a notice is JSON");
                 // Each delivery retries on its own: a dead endpoint holds
                 // up neither the next notice nor the other sink.
-                if let Some(url) = sinks.webhook.clone() {
+                if let (Some(url), Some(client)) = (sinks.webhook.clone(), client.clone()) {
                     let (client, body, counts, sinks) =
                         (client.clone(), body.clone(), counts.clone(), sinks.clone());
                     tokio::spawn(async move {
@@ -273,7 +296,10 @@ impl Notifier {
                     });
                 }
                 if let Some(cmd) = sinks.command.clone() {
-                    let (body, counts, sinks) = (body.clone(), counts.clone(), sinks.clone());
+                    // One JSON line: `cat >> file` keeps a readable log.
+                    let mut body = body.clone();
+                    body.push(b'\n');
+                    let (counts, sinks) = (counts.clone(), sinks.clone());
                     tokio::spawn(async move {
                         deliver(&sinks, &counts, &format!("command {cmd}"), || {
                             run_command(cmd.clone(), body.clone())

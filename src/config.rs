@@ -100,16 +100,6 @@ impl Default for RecordConfig {
     }
 }
 
-impl RecordConfig {
-    pub fn retention(&self) -> crate::history::Retention {
-        crate::history::Retention {
-            fine: chrono::Duration::milliseconds((self.fine_hours * 3_600_000.0) as i64),
-            coarse: chrono::Duration::milliseconds((self.coarse_days * 86_400_000.0) as i64),
-            max_bytes: self.max_mib << 20,
-        }
-    }
-}
-
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HostConfig {

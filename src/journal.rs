@@ -133,6 +133,50 @@ impl Journal {
     }
 }
 
+/// Lines appended to a journal since we last looked: the recorder keeps
+/// the results of every agile-deck writing this journal (a dashboard's
+/// operations while `record` runs, or its own), not only its own.
+#[derive(Debug)]
+pub struct Follower {
+    path: std::path::PathBuf,
+    offset: u64,
+}
+
+impl Follower {
+    /// From the journal's end now: what was there before is not news.
+    pub fn at_end(path: &Path) -> Follower {
+        let offset = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        Follower {
+            path: path.to_path_buf(),
+            offset,
+        }
+    }
+
+    /// Whole lines appended since the last call (a line still being
+    /// written waits for the next); a journal that shrank (rotated) is
+    /// read from its start.
+    pub fn appended(&mut self) -> Vec<Entry> {
+        use std::io::{Read, Seek, SeekFrom};
+        let Ok(mut f) = File::open(&self.path) else {
+            return Vec::new();
+        };
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        if len < self.offset {
+            self.offset = 0;
+        }
+        let mut bytes = Vec::new();
+        if f.seek(SeekFrom::Start(self.offset)).is_err() || f.read_to_end(&mut bytes).is_err() {
+            return Vec::new();
+        }
+        let whole = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        self.offset += whole as u64;
+        String::from_utf8_lossy(&bytes[..whole])
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+}
+
 /// Who is operating: the OS user.
 pub fn os_user() -> String {
     for var in ["USER", "LOGNAME"] {
@@ -177,6 +221,35 @@ mod tests {
             detail: String::new(),
             error: String::new(),
         }
+    }
+
+    #[test]
+    fn a_follower_reads_whole_appended_lines_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let line = |e: &Entry| format!("{}\n", serde_json::to_string(e).unwrap());
+        std::fs::write(&path, line(&entry(1, "result"))).unwrap();
+        // What was there at the start is not news.
+        let mut f = Follower::at_end(&path);
+        assert!(f.appended().is_empty());
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        use std::io::Write;
+        let two = line(&entry(2, "step"));
+        file.write_all(two.as_bytes()).unwrap();
+        // Half a line waits for the rest.
+        let three = line(&entry(3, "result"));
+        file.write_all(&three.as_bytes()[..10]).unwrap();
+        let got = f.appended();
+        assert_eq!(got.iter().map(|e| e.op).collect::<Vec<_>>(), vec![2]);
+        file.write_all(&three.as_bytes()[10..]).unwrap();
+        assert_eq!(f.appended()[0].op, 3);
+        assert!(f.appended().is_empty());
+        // Rotated (shorter than where we were): read from its start.
+        std::fs::write(&path, line(&entry(4, "result"))).unwrap();
+        assert_eq!(f.appended()[0].op, 4);
     }
 
     #[test]

@@ -780,13 +780,28 @@ async fn run(mut cli: Cli) -> Result<(), Fail> {
             agent_path: spec.agent_path.clone(),
         });
     }
+    if let Some(alerts) = &config.alerts {
+        alerts.check().map_err(Fail::msg)?;
+    }
+    let r = &config.record;
+    if !(r.fine_hours > 0.0 && r.coarse_days > 0.0 && r.max_mib > 0 && r.quiet >= 0.0) {
+        return Err(eyre!(
+            "[record]: fine_hours, coarse_days and max_mib must be above 0, quiet 0 or more"
+        ));
+    }
     // The flight recorder: `record` must hold the store; the dashboard
     // records when no one else does, and says who does.
     let recording = matches!(cli.command, Some(Command::Record));
     let store = store_path(&cli, &config);
     let mut app = app;
     let recorder = if recording || (config.record.dashboard && !cli.no_record) {
-        match agile_deck::history::Recorder::start(&store, config.record.retention()) {
+        let r = &config.record;
+        let retention = agile_deck::history::Retention {
+            fine: chrono::Duration::milliseconds((r.fine_hours * 3_600_000.0) as i64),
+            coarse: chrono::Duration::milliseconds((r.coarse_days * 86_400_000.0) as i64),
+            max_bytes: r.max_mib << 20,
+        };
+        match agile_deck::history::Recorder::start(&store, retention) {
             Ok(r) => {
                 log::info!("recording into {}", store.display());
                 Some(r)

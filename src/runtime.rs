@@ -581,7 +581,8 @@ pub async fn run(
         _ => None,
     };
     let mut tracker = crate::alerting::Tracker::default();
-    let (mut lines_seen, mut results_seen) = (app.views.timeline.inserted, app.ops.journaled_total);
+    let mut lines_seen = app.views.timeline.inserted;
+    let mut journal_news = crate::journal::Follower::at_end(&rt.work.journal.path);
     let mut record_tick = tokio::time::interval(crate::history::EVERY);
     record_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut stop = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -699,24 +700,28 @@ pub async fn run(
                 let rec = history.recorder.as_ref().expect("recording");
                 rec.frame(crate::history::Frame::of(&app.fleet, &app.hosts, now));
                 let mut events = app.recorded_since(&mut lines_seen);
-                events.extend(app.results_since(&mut results_seen));
+                events.extend(app.results_of(journal_news.appended()));
                 let notices = tracker.update(now, app.alert_conditions(history.quiet), &history.source);
                 for n in notices {
                     events.push(crate::history::Event {
                         at: now,
                         source: "alert",
-                        severity: n.severity.to_string(),
+                        severity: match n.status {
+                            crate::alerting::Status::Firing => n.severity,
+                            crate::alerting::Status::Resolved => "ok",
+                        }
+                        .to_string(),
                         host: history.source.clone(),
                         layer: String::new(),
                         team: String::new(),
                         service: n.target.clone(),
                         container: String::new(),
                         container_id: None,
-                        event: format!("{} {}", n.kind.word(), match n.status {
+                        event: "alert".into(),
+                        detail: format!("{} {}: {}", match n.status {
                             crate::alerting::Status::Firing => "firing",
                             crate::alerting::Status::Resolved => "resolved",
-                        }),
-                        detail: n.summary.clone(),
+                        }, n.kind.word(), n.summary),
                     });
                     if let Some(notifier) = &notifier {
                         notifier.send(n);
@@ -724,6 +729,7 @@ pub async fn run(
                 }
                 rec.events(events);
                 rec.metrics(now, app.metric_values());
+                app.update(Msg::Recording(rec.status()));
             }
             _ = stop.recv() => break,
             _ = tokio::signal::ctrl_c(), if terminal.is_none() => break,

@@ -432,7 +432,7 @@ async fn the_agent_on_a_cluster_node_reached_from_another() {
         "agent-cluster",
         &format!(
             "nsenter --net=/run/netns/adc-c1 env AGILE_DECK_SSH='{}' XDG_STATE_HOME={} \
-             {BIN} --no-prometheus --show-engine --host c2={}",
+             {BIN} --no-prometheus --no-record --show-engine --host c2={}",
             sshd.ssh_command(),
             state.path().display(),
             sshd.url()

@@ -540,7 +540,7 @@ fn a_panic_restores_the_terminal() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let tmux = Tmux::start(
         "panic",
-        &format!("RUST_BACKTRACE=0 AGILE_DECK_TEST_PANIC=1 {BIN}"),
+        &format!("RUST_BACKTRACE=0 AGILE_DECK_TEST_PANIC=1 {BIN} --no-record"),
     );
     let screen = tmux.wait("exit after the panic", Duration::from_secs(20), |s| {
         s.contains("EXIT=")
@@ -677,7 +677,10 @@ fn daemon_lost_mid_session_keeps_the_view_and_recovers() {
 
     let proxy = Proxy::start(0);
     let port = proxy.port;
-    let tmux = Tmux::start("lost", &format!("{BIN} --host tcp://127.0.0.1:{port}"));
+    let tmux = Tmux::start(
+        "lost",
+        &format!("{BIN} --no-record --host tcp://127.0.0.1:{port}"),
+    );
     let screen = tmux.wait("control row with figures", Duration::from_secs(30), |s| {
         row(s, "control").is_some_and(has_cpu_figure)
     });
@@ -752,7 +755,7 @@ fn read_only_makes_no_changing_call() {
     let tmux = Tmux::start(
         "readonly",
         &format!(
-            "{BIN} --read-only --no-prometheus --host tcp://127.0.0.1:{} --journal {}",
+            "{BIN} --read-only --no-prometheus --no-record --host tcp://127.0.0.1:{} --journal {}",
             proxy.port,
             journal.display()
         ),
@@ -834,7 +837,11 @@ fn a_crash_mid_operation_leaves_the_journal_whole() {
     let journal = dir.path().join("journal.jsonl");
     let tmux = Tmux::start(
         "crash",
-        &format!("{BIN} --no-prometheus --journal {}", journal.display()),
+        &format!(
+            "{BIN} --no-prometheus --journal {} --store {}",
+            journal.display(),
+            journal.with_file_name("history.db").display()
+        ),
     );
     tmux.wait("layers", Duration::from_secs(30), |s| {
         row(s, "data").is_some_and(has_cpu_figure)
@@ -922,7 +929,7 @@ fn a_user_keymap_and_theme_drive_the_program() {
     let tmux = Tmux::start(
         "keymap",
         &format!(
-            "{BIN} --no-prometheus --keymap {} --theme {}",
+            "{BIN} --no-prometheus --no-record --keymap {} --theme {}",
             keys.display(),
             theme.display()
         ),
@@ -981,7 +988,11 @@ fn a_rollout_from_the_command_line_to_done() {
     let journal = dir.path().join("journal.jsonl");
     let tmux = Tmux::start(
         "rollout",
-        &format!("{BIN} --no-prometheus --journal {}", journal.display()),
+        &format!(
+            "{BIN} --no-prometheus --journal {} --store {}",
+            journal.display(),
+            journal.with_file_name("history.db").display()
+        ),
     );
     tmux.wait("layers", Duration::from_secs(30), |s| {
         row(s, "data").is_some()
@@ -1072,7 +1083,11 @@ fn a_killed_rollout_is_resumed_or_rolled_back_after_a_restart() {
         let n = starts.fetch_add(1, Ordering::Relaxed);
         let tmux = Tmux::start(
             &format!("recover{n}"),
-            &format!("{BIN} --no-prometheus --journal {}", journal.display()),
+            &format!(
+                "{BIN} --no-prometheus --journal {} --store {}",
+                journal.display(),
+                journal.with_file_name("history.db").display()
+            ),
         );
         tmux.wait("the dashboard", Duration::from_secs(30), |s| {
             s.contains("running")
@@ -1195,7 +1210,7 @@ fn a_killed_daemon_is_said_at_once_and_the_view_recovers_exactly() {
     }
     let tmux = Tmux::start(
         "private",
-        &format!("{BIN} --host {} --no-prometheus", d.host),
+        &format!("{BIN} --host {} --no-prometheus --no-record", d.host),
     );
     tmux.wait("the data layer", Duration::from_secs(30), |s| {
         row(s, "data").is_some_and(|l| l.contains("3/3"))

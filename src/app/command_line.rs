@@ -7,9 +7,10 @@ impl App {
     /// The one read-only gate: what changes the deployment (an action or
     /// command declared so) is refused, with the reason in the footer.
     pub(super) fn refused_read_only(&mut self) -> bool {
-        if let Some(label) = self.past_label() {
+        if let Some(p) = &self.past {
             self.flash = Some(format!(
-                "refused: looking at the past ({label}); nothing can be changed there. :at now returns"
+                "refused: looking at the past ({}); :at now returns",
+                p.at.with_timezone(&self.local_offset).format("%H:%M:%S")
             ));
             return true;
         }

@@ -260,11 +260,12 @@ impl App {
         out
     }
 
-    /// Operation and rollout results journalled since `cursor`.
-    pub fn results_since(&self, cursor: &mut u64) -> Vec<Event> {
-        let (out, seen) = self.ops.results_since(*cursor);
-        *cursor = seen;
-        out.into_iter()
+    /// Journal lines as the recorder stores them: the results
+    /// (operations and rollouts), not their steps.
+    pub fn results_of(&self, entries: Vec<crate::journal::Entry>) -> Vec<Event> {
+        entries
+            .into_iter()
+            .filter(|e| e.kind == "result")
             .map(|e| Event {
                 at: DateTime::parse_from_rfc3339(&e.time)
                     .map(|t| t.with_timezone(&Utc))

@@ -223,6 +223,8 @@ pub struct App {
     backfilled: std::collections::HashSet<HostId>,
     /// The selected row's recorded hour of CPU.
     pub recorded: history::Recorded,
+    /// What the recorder has written, when this process records.
+    pub recording: Option<crate::history::Status>,
 }
 
 /// What only drawing can know, recorded by `ui::draw` for the next key.
@@ -312,6 +314,7 @@ impl App {
             history_store: false,
             backfilled: Default::default(),
             recorded: Default::default(),
+            recording: None,
         }
     }
 
@@ -636,6 +639,11 @@ impl App {
                 let key = KeyEvent::new(code, crossterm::event::KeyModifiers::NONE);
                 self.on_key(key, &mut cmds);
                 self.dirty = true;
+            }
+            Msg::Recording(status) => {
+                self.dirty |= self.show_engine;
+                self.recording = Some(status);
+                return cmds;
             }
             Msg::Backfill(cpu) => {
                 let ids: Vec<(String, String)> = self

@@ -66,6 +66,8 @@ pub enum Msg {
     PromDue,
     /// Answers to `Cmd::Prom`.
     PromResults(Vec<(Request, Result<Data, PromError>)>),
+    /// What the recorder has written so far (the engine line says it).
+    Recording(crate::history::Status),
     /// The store's recent CPU per (host, container), for the histories
     /// of replicas running now (`Cmd::Backfill`).
     Backfill(crate::history::read::CpuByReplica),

@@ -119,8 +119,6 @@ pub struct Ops {
     pub last_undo: Option<String>,
     pub show_journal: bool,
     pub journal: VecDeque<Entry>,
-    /// Lines ever journalled (the recorder's cursor counts against it).
-    pub journaled_total: u64,
     /// Rollouts started this session, oldest first, as their drivers report.
     pub rollouts: Vec<crate::rollout::View>,
     /// The selected row of the Rollouts view (pairs first, then rollouts).
@@ -167,20 +165,7 @@ impl Ops {
             })
     }
 
-    /// Result lines journalled after the first `seen`, and the new count.
-    pub fn results_since(&self, seen: u64) -> (Vec<&Entry>, u64) {
-        let n = (self.journaled_total.saturating_sub(seen) as usize).min(self.journal.len());
-        let out = self
-            .journal
-            .iter()
-            .skip(self.journal.len() - n)
-            .filter(|e| e.kind == "result")
-            .collect();
-        (out, self.journaled_total)
-    }
-
     pub fn journaled(&mut self, e: Entry) {
-        self.journaled_total += 1;
         if self.journal.len() == JOURNAL_LINES {
             self.journal.pop_front();
         }

@@ -98,6 +98,13 @@ impl Reader {
         Ok(Reader { db })
     }
 
+    /// SQLite's own check of every page and index: "ok", or what is wrong.
+    pub fn integrity(&self) -> Result<String> {
+        Ok(self
+            .db
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+    }
+
     /// The first and last recorded moments.
     pub fn span(&self) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>> {
         let (a, b): (Option<i64>, Option<i64>) =

@@ -409,7 +409,7 @@ fn level_title(app: &App) -> String {
             format!("{} ({}): replicas", service.name, service.kind_word())
         }
         Level::Replica { id, .. } => app
-            .fleet
+            .shown_fleet()
             .replicas
             .get(id)
             .map(|r| format!("replica {}", r.name))
@@ -477,8 +477,24 @@ fn draw_engine(f: &mut Frame, app: &App, area: Rect) {
     } else {
         String::new()
     };
-    let long = format!("{long}{wire}{hosts}");
-    let short = format!("{short}{wire}");
+    // The recorder's store, when this process records.
+    let (history_long, history_short) = match &app.recording {
+        Some(r) => {
+            let size = crate::format::bytes(r.size as f64);
+            let trouble = match (&r.error, r.dropped) {
+                (Some(e), _) => format!(" ✖ {e}"),
+                (None, 0) => String::new(),
+                (None, n) => format!(", {n} dropped"),
+            };
+            (
+                format!(" · history {size}, {} frames{trouble}", r.written.frames),
+                format!(" · hist {size}{trouble}"),
+            )
+        }
+        None => (String::new(), String::new()),
+    };
+    let long = format!("{long}{wire}{history_long}{hosts}");
+    let short = format!("{short}{wire}{history_short}");
     let rest = if 1 + text::width(&cost) + text::width(&long) <= width {
         long
     } else {

@@ -553,7 +553,7 @@ pub fn uptime(app: &App, r: &Replica) -> String {
 fn replica_cell(app: &App, r: &Replica, col: ReplicaCol, w: u16, right: bool) -> Cell<'static> {
     let t = &app.theme;
     let live = app
-        .fleet
+        .shown_fleet()
         .live
         .get(&r.id)
         .filter(|l| r.is_running() && l.sample.counters.at.is_some());
