@@ -50,6 +50,7 @@ pub mod theme;
 pub mod topology;
 pub mod ui;
 pub mod units;
+pub mod varint;
 pub mod when;
 pub mod words;
 pub mod work;

@@ -14,6 +14,7 @@
 //! first time in a table epoch. The agent starts a new epoch whenever it
 //! takes a new set, so neither side keeps numbers of containers gone.
 
+use crate::varint::{VarintError, get, get_i, put, put_i};
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::stats::{Counters, Sample};
@@ -394,46 +395,6 @@ fn get_sample(r: &mut &[u8], at: DateTime<Utc>, host_mem: u64) -> Result<Sample,
     })
 }
 
-/// LEB128: 7 bits a byte, low first.
-fn put(b: &mut Vec<u8>, mut v: u64) {
-    loop {
-        let byte = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            b.push(byte);
-            return;
-        }
-        b.push(byte | 0x80);
-    }
-}
-
-fn get(r: &mut &[u8]) -> Result<u64, WireError> {
-    let mut v: u64 = 0;
-    for shift in (0..64).step_by(7) {
-        let (&byte, rest) = r.split_first().ok_or(WireError::Short)?;
-        *r = rest;
-        let bits = u64::from(byte & 0x7f);
-        if shift == 63 && bits > 1 {
-            return Err(WireError::Overflow);
-        }
-        v |= bits << shift;
-        if byte & 0x80 == 0 {
-            return Ok(v);
-        }
-    }
-    Err(WireError::Overflow)
-}
-
-/// Signed, zig-zag.
-fn put_i(b: &mut Vec<u8>, v: i64) {
-    put(b, ((v << 1) ^ (v >> 63)) as u64);
-}
-
-fn get_i(r: &mut &[u8]) -> Result<i64, WireError> {
-    let v = get(r)?;
-    Ok(((v >> 1) as i64) ^ -((v & 1) as i64))
-}
-
 fn put_str(b: &mut Vec<u8>, s: &str) {
     put(b, s.len() as u64);
     b.extend_from_slice(s.as_bytes());
@@ -452,6 +413,15 @@ fn take<'a>(r: &mut &'a [u8], n: usize) -> Result<&'a [u8], WireError> {
     let (head, rest) = r.split_at(n);
     *r = rest;
     Ok(head)
+}
+
+impl From<VarintError> for WireError {
+    fn from(e: VarintError) -> WireError {
+        match e {
+            VarintError::Short => WireError::Short,
+            VarintError::Overflow => WireError::Overflow,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -583,7 +553,7 @@ mod tests {
             put_i(&mut b, v);
             assert_eq!(get_i(&mut &b[..]).unwrap(), v);
         }
-        assert_eq!(get(&mut &[0xff; 11][..]), Err(WireError::Overflow));
-        assert_eq!(get(&mut &[0x80][..]), Err(WireError::Short));
+        assert_eq!(get(&mut &[0xff; 11][..]), Err(VarintError::Overflow));
+        assert_eq!(get(&mut &[0x80][..]), Err(VarintError::Short));
     }
 }

@@ -10,6 +10,16 @@ use crate::fleet::{Fleet, GroupBy, Row};
 use crate::hosts::Hosts;
 use crate::model::{Health, Replica, State};
 use crate::stats::Sample;
+use crate::varint::{put, put_i};
+
+/// A varint of the blob; None where it is cut.
+fn get(r: &mut &[u8]) -> Option<u64> {
+    crate::varint::get(r).ok()
+}
+
+fn get_i(r: &mut &[u8]) -> Option<i64> {
+    crate::varint::get_i(r).ok()
+}
 
 /// Who a recorded replica is: enough to show it as it was once gone.
 #[derive(Clone, Debug, PartialEq)]
@@ -119,14 +129,12 @@ pub struct Group {
     pub wanted: usize,
     pub healthy: usize,
     pub unhealthy: usize,
-    pub figures: Figures,
-    /// Running replicas with figures.
-    pub sampled: usize,
+    /// As the row shows them (`sampled`: running replicas with figures).
+    pub figures: crate::fleet::Figures,
 }
 
 impl Group {
     fn of(kind: &'static str, r: &Row) -> Group {
-        let f = &r.figures;
         Group {
             kind,
             name: r.name.clone(),
@@ -134,17 +142,7 @@ impl Group {
             wanted: r.wanted,
             healthy: r.health.healthy,
             unhealthy: r.health.unhealthy,
-            figures: Figures {
-                cpu_pct: f.cpu_pct,
-                mem_used: f.mem_used,
-                mem_limit: f.mem_limit,
-                net_rx_rate: f.net_rx_rate,
-                net_tx_rate: f.net_tx_rate,
-                blk_read_rate: f.blk_read_rate,
-                blk_write_rate: f.blk_write_rate,
-                pids: f.pids,
-            },
-            sampled: f.sampled,
+            figures: r.figures,
         }
     }
 }
@@ -242,7 +240,7 @@ pub fn put_entry(out: &mut Vec<u8>, replica: i64, e: &Entry) {
     put(out, replica as u64);
     put(out, flags);
     put(out, e.restarts);
-    put(out, ((e.exit_code << 1) ^ (e.exit_code >> 63)) as u64);
+    put_i(out, e.exit_code);
     if let Some(f) = &e.figures {
         put(out, (f.cpu_pct * 100.0).round().max(0.0) as u64);
         put(out, f.mem_used / 1024);
@@ -267,8 +265,7 @@ pub fn entries(mut b: &[u8]) -> Option<Vec<(i64, Entry)>> {
         let replica = get(r)? as i64;
         let flags = get(r)?;
         let restarts = get(r)?;
-        let z = get(r)?;
-        let exit_code = (z >> 1) as i64 ^ -((z & 1) as i64);
+        let exit_code = get_i(r)?;
         let figures = if flags & HAS_FIGURES != 0 {
             let cpu = get(r)? as f64 / 100.0;
             let mem_used = get(r)? * 1024;
@@ -303,31 +300,6 @@ pub fn entries(mut b: &[u8]) -> Option<Vec<(i64, Entry)>> {
         ));
     }
     Some(out)
-}
-
-fn put(b: &mut Vec<u8>, mut v: u64) {
-    loop {
-        let byte = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            b.push(byte);
-            return;
-        }
-        b.push(byte | 0x80);
-    }
-}
-
-fn get(r: &mut &[u8]) -> Option<u64> {
-    let mut v = 0u64;
-    for shift in (0..64).step_by(7) {
-        let (&byte, rest) = r.split_first()?;
-        *r = rest;
-        v |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return Some(v);
-        }
-    }
-    None
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use color_eyre::eyre::{Result, WrapErr, eyre};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
-use super::frame::{self, Entry, Figures, Group, Identity};
+use super::frame::{self, Entry, Group, Identity};
 use super::store::{COARSE, Event, FINE};
 use crate::fleet::Fleet;
 use crate::model::{HostId, Placement, Replica, ServiceId, ServiceKind};
@@ -336,8 +336,8 @@ impl Reader {
                             wanted: r.get::<_, i64>(2)? as usize,
                             healthy: r.get::<_, i64>(3)? as usize,
                             unhealthy: r.get::<_, i64>(4)? as usize,
-                            sampled: r.get::<_, i64>(5)? as usize,
-                            figures: Figures {
+                            figures: crate::fleet::Figures {
+                                sampled: r.get::<_, i64>(5)? as usize,
                                 cpu_pct: r.get(6)?,
                                 mem_used: r.get::<_, i64>(7)? as u64,
                                 mem_limit: r.get::<_, i64>(8)? as u64,

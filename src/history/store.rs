@@ -394,7 +394,7 @@ impl Writer {
                 a.wanted = g.wanted;
                 a.healthy = g.healthy;
                 a.unhealthy = a.unhealthy.max(g.unhealthy);
-                a.sampled = g.sampled;
+                a.figures.sampled = g.figures.sampled;
             }
             acc.0 += 1;
         }
@@ -580,7 +580,7 @@ fn put_groups<'a>(
             g.wanted as i64,
             g.healthy as i64,
             g.unhealthy as i64,
-            g.sampled as i64,
+            g.figures.sampled as i64,
             (f.cpu_pct * 100.0).round() / 100.0,
             f.mem_used as i64,
             f.mem_limit as i64,
@@ -660,11 +660,11 @@ mod tests {
                 wanted: replicas.len(),
                 healthy: 0,
                 unhealthy: 0,
-                figures: Figures {
+                figures: crate::fleet::Figures {
                     cpu_pct: cpu,
-                    ..Figures::default()
+                    sampled: replicas.len(),
+                    ..Default::default()
                 },
-                sampled: replicas.len(),
             }],
             replicas,
         }

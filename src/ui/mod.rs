@@ -493,13 +493,16 @@ fn draw_engine(f: &mut Frame, app: &App, area: Rect) {
         }
         None => (String::new(), String::new()),
     };
-    let long = format!("{long}{wire}{history_long}{hosts}");
-    let short = format!("{short}{wire}{history_short}");
-    let rest = if 1 + text::width(&cost) + text::width(&long) <= width {
-        long
-    } else {
-        short
-    };
+    let long = format!("{long}{wire}{hosts}");
+    let short = format!("{short}{wire}");
+    let fits = |rest: &str| 1 + text::width(&cost) + text::width(rest) <= width;
+    let rest = if fits(&long) { long } else { short };
+    // The store's part only where it fits: the engine's words come first.
+    let rest = [history_long, history_short]
+        .into_iter()
+        .map(|h| format!("{rest}{h}"))
+        .find(|r| fits(r))
+        .unwrap_or(rest);
     let line = Line::from(vec![
         Span::raw(" "),
         Span::styled(cost, t.key),
