@@ -700,6 +700,7 @@ pub async fn run(
                 let rec = history.recorder.as_ref().expect("recording");
                 rec.frame(crate::history::Frame::of(&app.fleet, &app.hosts, now));
                 let mut events = app.recorded_since(&mut lines_seen);
+                last_words(&rt, &app, rec.events_sink(), &events);
                 events.extend(app.results_of(journal_news.appended()));
                 let notices = tracker.update(now, app.alert_conditions(history.quiet), &history.source);
                 for n in notices {
@@ -773,4 +774,52 @@ pub async fn run(
         r.finish();
     }
     Ok(())
+}
+
+/// Lines of a dead replica's log the recorder keeps.
+const LAST_WORDS: usize = 40;
+
+/// A replica that died (or was OOM-killed) since the last frame: its last
+/// log lines go into the store as `log` events, so what it said before it
+/// died is there after it is gone. Fetched on its host's client, off the
+/// loop; a container already removed has nothing to give.
+fn last_words(
+    rt: &Runtime,
+    app: &App,
+    sink: crate::history::Sink,
+    events: &[crate::history::Event],
+) {
+    let mut seen = std::collections::HashSet::new();
+    for e in events {
+        let Some(id) = e.container_id.as_deref() else {
+            continue;
+        };
+        if !matches!(e.event.as_str(), "die" | "oom") || !seen.insert(id.to_string()) {
+            continue;
+        }
+        let Some(host) = app.hosts.by_name(&e.host) else {
+            continue;
+        };
+        let docker = rt.host(host).docker.clone();
+        let (id, who) = (id.to_string(), e.clone());
+        let sink = sink.clone();
+        tokio::spawn(async move {
+            let Ok(lines) = sources::last_lines(&docker, &id, LAST_WORDS).await else {
+                return;
+            };
+            sink.events(
+                lines
+                    .into_iter()
+                    .map(|(at, stderr, text)| crate::history::Event {
+                        at,
+                        source: "log",
+                        severity: if stderr { "warning" } else { "info" }.to_string(),
+                        event: if stderr { "log !" } else { "log" }.to_string(),
+                        detail: text,
+                        ..who.clone()
+                    })
+                    .collect(),
+            );
+        });
+    }
 }

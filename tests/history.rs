@@ -251,6 +251,30 @@ async fn a_scripted_incident_is_recorded_then_read_back_and_alerted() {
     let killed_state = state(&name);
     std::thread::sleep(Duration::from_secs(7));
     let killed = chrono::Utc::now();
+    // Its last words are kept before it is gone.
+    wait_for(
+        "its last log lines recorded",
+        Duration::from_secs(20),
+        || {
+            let (_, out, _) = agile(
+                &[
+                    "history", "export", "--since", "5m", "--format", "json", "--target", &name,
+                ],
+                &store,
+            );
+            let v: Value = serde_json::from_str(&out).ok()?;
+            v["events"]
+                .as_array()?
+                .iter()
+                .any(|e| {
+                    e["source"] == "log"
+                        && e["detail"]
+                            .as_str()
+                            .is_some_and(|d| d.contains("listening on"))
+                })
+                .then_some(())
+        },
+    );
 
     docker(&["rm", "-f", &name]);
     std::thread::sleep(Duration::from_secs(7));

@@ -40,6 +40,22 @@ pub struct Status {
     pub error: Option<String>,
 }
 
+/// Records events into the recorder's queue from anywhere; never blocks.
+#[derive(Clone)]
+pub struct Sink {
+    tx: Option<SyncSender<Job>>,
+    status: Arc<Mutex<Status>>,
+}
+
+impl Sink {
+    pub fn events(&self, e: Vec<Event>) {
+        let Some(tx) = &self.tx else { return };
+        if !e.is_empty() && matches!(tx.try_send(Job::Events(e)), Err(TrySendError::Full(_))) {
+            self.status.lock().expect("not poisoned").dropped += 1;
+        }
+    }
+}
+
 /// The recording thread and its queue.
 pub struct Recorder {
     tx: Option<SyncSender<Job>>,
@@ -108,6 +124,15 @@ impl Recorder {
     pub fn events(&self, e: Vec<Event>) {
         if !e.is_empty() {
             self.send(Job::Events(e));
+        }
+    }
+
+    /// A handle that records events from another task (a dead
+    /// replica's last log lines, fetched after the fact).
+    pub fn events_sink(&self) -> Sink {
+        Sink {
+            tx: self.tx.clone(),
+            status: self.status.clone(),
         }
     }
 

@@ -285,6 +285,7 @@ impl Reader {
                     source: match source.as_str() {
                         "alert" => "alert",
                         "operation" => "operation",
+                        "log" => "log",
                         _ => "docker",
                     },
                     severity: r.get(2)?,

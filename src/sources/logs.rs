@@ -1,6 +1,8 @@
 //! One replica's logs for a logs pane, in batches.
 
 use super::*;
+use crate::logs::split_chunk;
+use bollard::container::LogOutput;
 
 /// Follow one replica's logs for logs pane `pane`: the last `tail` lines,
 /// then everything new, sent in batches (every 50 ms or 256 lines) so a
@@ -14,8 +16,7 @@ pub async fn follow_logs<M: From<Feed>>(
     since: i32,
     tx: Sender<M>,
 ) {
-    use crate::logs::{LogLine, split_chunk};
-    use bollard::container::LogOutput;
+    use crate::logs::LogLine;
     let options = bollard::query_parameters::LogsOptions {
         follow: true,
         stdout: true,
@@ -72,4 +73,39 @@ pub async fn follow_logs<M: From<Feed>>(
         let _ = tx.send(Feed::LogLines { pane, lines: batch }.into()).await;
     }
     let _ = tx.send(Feed::LogEnded { pane, source, why }.into()).await;
+}
+
+/// A container's last `n` log lines, once (not followed): what the
+/// recorder keeps of a replica that died. (time, stderr, text), oldest
+/// first.
+pub async fn last_lines(
+    docker: &Docker,
+    id: &str,
+    n: usize,
+) -> Result<Vec<(DateTime<Utc>, bool, String)>, String> {
+    let options = bollard::query_parameters::LogsOptions {
+        follow: false,
+        stdout: true,
+        stderr: true,
+        timestamps: true,
+        tail: n.to_string(),
+        ..Default::default()
+    };
+    let mut stream = docker.logs(id, Some(options));
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let mut lines = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let (stderr, partial, bytes) = match chunk.map_err(|e| e.to_string())? {
+            LogOutput::StdErr { message } => (true, &mut err, message),
+            LogOutput::StdOut { message } | LogOutput::Console { message } => {
+                (false, &mut out, message)
+            }
+            LogOutput::StdIn { .. } => continue,
+        };
+        for (at, text) in split_chunk(partial, &bytes) {
+            lines.push((at, stderr, text));
+        }
+    }
+    lines.sort_by_key(|l| l.0);
+    Ok(lines)
 }

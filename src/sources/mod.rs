@@ -28,7 +28,7 @@ mod logs;
 
 pub use events::follow_events;
 pub use inventory::*;
-pub use logs::follow_logs;
+pub use logs::{follow_logs, last_lines};
 
 /// A sender whose messages reach `tx` wrapped by `wrap`: one host's
 /// sources and engine speak through it (`Msg::OnHost(host, …)`), so they
