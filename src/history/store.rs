@@ -276,7 +276,8 @@ pub struct Writer {
     db: Connection,
     pub path: PathBuf,
     retention: Retention,
-    ids: HashMap<(String, String), i64>,
+    /// Each recorded replica's number: host → container → id.
+    ids: Ids,
     minute: Option<i64>,
     accs: HashMap<i64, Acc>,
     group_accs: HashMap<(&'static str, String), (u32, Group)>,
@@ -289,15 +290,7 @@ impl Writer {
     pub fn open(path: &Path, retention: Retention) -> Result<Writer> {
         let lock = Lock::take(path).map_err(|e| eyre!(e))?;
         let db = open(path)?;
-        let mut ids = HashMap::new();
-        {
-            let mut q = db.prepare("SELECT host, container, id FROM replicas")?;
-            let rows = q.query_map([], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))?;
-            for row in rows {
-                let (k, v) = row?;
-                ids.insert(k, v);
-            }
-        }
+        let ids = known_ids(&db)?;
         Ok(Writer {
             db,
             path: path.to_path_buf(),
@@ -312,8 +305,8 @@ impl Writer {
     }
 
     fn replica_id(&mut self, who: &Identity, ts: i64) -> Result<i64> {
-        let key = (who.host.clone(), who.container.clone());
-        if let Some(id) = self.ids.get(&key) {
+        // Looked up by reference: this runs per replica per frame.
+        if let Some(id) = self.ids.get(&who.host).and_then(|c| c.get(&who.container)) {
             return Ok(*id);
         }
         self.db.execute(
@@ -327,7 +320,10 @@ impl Writer {
             params![who.host, who.container],
             |r| r.get(0),
         )?;
-        self.ids.insert(key, id);
+        self.ids
+            .entry(who.host.clone())
+            .or_default()
+            .insert(who.container.clone(), id);
         Ok(id)
     }
 
@@ -471,14 +467,7 @@ impl Writer {
         db.execute("DELETE FROM events WHERE ts < ?1", [coarse * 1000])?;
         let gone = db.execute("DELETE FROM replicas WHERE last_seen < ?1", [coarse])?;
         if gone > 0 {
-            let mut ids = HashMap::new();
-            let mut q = db.prepare("SELECT host, container, id FROM replicas")?;
-            for row in q.query_map([], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))? {
-                let (k, v) = row?;
-                ids.insert(k, v);
-            }
-            drop(q);
-            self.ids = ids;
+            self.ids = known_ids(db)?;
         }
         while size_of(&self.db)? > self.retention.max_bytes {
             let oldest: Option<i64> = self
@@ -556,6 +545,20 @@ impl Writer {
         self.minute = None;
         Ok(())
     }
+}
+
+type Ids = HashMap<String, HashMap<String, i64>>;
+
+/// The replicas the store knows, by host and container.
+fn known_ids(db: &Connection) -> Result<Ids> {
+    let mut ids: Ids = HashMap::new();
+    let mut q = db.prepare("SELECT host, container, id FROM replicas")?;
+    let rows = q.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))?;
+    for row in rows {
+        let (host, container, id) = row?;
+        ids.entry(host).or_default().insert(container, id);
+    }
+    Ok(ids)
 }
 
 fn put_groups<'a>(
