@@ -20,14 +20,20 @@ struct Live {
     app: App,
     docker: Docker,
     rx: mpsc::Receiver<Msg>,
+    tx: mpsc::Sender<Msg>,
 }
 
 impl Live {
     async fn new(topology: Topology) -> Live {
         let (app, docker) = common::app_on_daemon(topology).await;
         let (tx, rx) = mpsc::channel(4096);
-        tokio::spawn(sources::follow_events(docker.clone(), tx, true));
-        let mut live = Live { app, docker, rx };
+        tokio::spawn(sources::follow_events(docker.clone(), tx.clone(), true));
+        let mut live = Live {
+            app,
+            docker,
+            rx,
+            tx,
+        };
         let topo = live.app.fleet.topology.clone();
         let listing = sources::list(&live.docker, &topo, &HashMap::new(), false)
             .await
@@ -46,14 +52,19 @@ impl Live {
                 continue;
             };
             for cmd in self.app.update(msg) {
+                // Off the loop, as the runtime does it: the other tests'
+                // containers (an event storm among them) share this
+                // daemon's events, and inspecting each in turn here once
+                // held this test's own events back past its timeout.
                 if let Cmd::Inspect { id, .. } = cmd {
+                    let (docker, tx) = (self.docker.clone(), self.tx.clone());
                     let topo = self.app.fleet.topology.clone();
-                    if let Ok(r) = sources::inspect(&self.docker, &topo, &id).await {
-                        self.app.update(Msg::Inspected {
-                            id,
-                            replica: r.map(Box::new),
-                        });
-                    }
+                    tokio::spawn(async move {
+                        if let Ok(r) = sources::inspect(&docker, &topo, &id).await {
+                            let replica = r.map(Box::new);
+                            let _ = tx.send(Msg::Inspected { id, replica }).await;
+                        }
+                    });
                 }
             }
         }
