@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use crate::fleet::{Fleet, GroupBy, Row};
 use crate::hosts::Hosts;
 use crate::model::{Health, Replica, State};
-use crate::stats::Sample;
+use crate::stats::{Counters, Sample};
 use crate::varint::{put, put_i};
 
 /// A varint of the blob; None where it is cut.
@@ -50,48 +50,12 @@ impl Identity {
     }
 }
 
-/// A replica's figures as stored: integers in the units the blob holds.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Figures {
-    pub cpu_pct: f64,
-    pub mem_used: u64,
-    pub mem_limit: u64,
-    pub net_rx_rate: f64,
-    pub net_tx_rate: f64,
-    pub blk_read_rate: f64,
-    pub blk_write_rate: f64,
-    pub pids: u64,
-}
-
-impl Figures {
-    pub fn of(s: &Sample) -> Figures {
-        Figures {
-            cpu_pct: s.cpu_pct,
-            mem_used: s.mem_used,
-            mem_limit: s.mem_limit,
-            net_rx_rate: s.net_rx_rate,
-            net_tx_rate: s.net_tx_rate,
-            blk_read_rate: s.blk_read_rate,
-            blk_write_rate: s.blk_write_rate,
-            pids: s.pids,
-        }
-    }
-
-    pub fn sample(&self, at: DateTime<Utc>) -> Sample {
-        let mut s = Sample {
-            cpu_pct: self.cpu_pct,
-            mem_used: self.mem_used,
-            mem_limit: self.mem_limit,
-            pids: self.pids,
-            net_rx_rate: self.net_rx_rate,
-            net_tx_rate: self.net_tx_rate,
-            blk_read_rate: self.blk_read_rate,
-            blk_write_rate: self.blk_write_rate,
-            ..Sample::default()
-        };
-        s.counters.at = Some(at);
-        s
-    }
+/// A recorded sample taken as read at `at`: the live fleet only shows
+/// figures whose reading has a time (`Counters::at`).
+pub fn sample_at(f: &Sample, at: DateTime<Utc>) -> Sample {
+    let mut s = *f;
+    s.counters.at = Some(at);
+    s
 }
 
 /// One replica at one moment.
@@ -102,8 +66,9 @@ pub struct Entry {
     pub restarts: u64,
     pub exit_code: i64,
     pub oom_killed: bool,
-    /// None: running without figures yet, or not running.
-    pub figures: Option<Figures>,
+    /// None: running without figures yet, or not running. Only the
+    /// figures are stored: the stream's counters read back as zero.
+    pub figures: Option<Sample>,
 }
 
 impl Entry {
@@ -114,7 +79,10 @@ impl Entry {
             restarts: r.restart_count.max(0) as u64,
             exit_code: r.exit_code,
             oom_killed: r.oom_killed,
-            figures: sample.filter(|_| r.is_running()).map(Figures::of),
+            figures: sample.filter(|_| r.is_running()).map(|s| Sample {
+                counters: Counters::default(),
+                ..*s
+            }),
         }
     }
 }
@@ -274,7 +242,7 @@ pub fn entries(mut b: &[u8]) -> Option<Vec<(i64, Entry)>> {
             for rate in &mut rates {
                 *rate = get(r)? as f64;
             }
-            Some(Figures {
+            Some(Sample {
                 cpu_pct: cpu,
                 mem_used,
                 mem_limit,
@@ -283,6 +251,7 @@ pub fn entries(mut b: &[u8]) -> Option<Vec<(i64, Entry)>> {
                 blk_read_rate: rates[2],
                 blk_write_rate: rates[3],
                 pids: get(r)?,
+                counters: Counters::default(),
             })
         } else {
             None
@@ -314,7 +283,7 @@ mod tests {
             restarts: 3,
             exit_code: 0,
             oom_killed: false,
-            figures: Some(Figures {
+            figures: Some(Sample {
                 cpu_pct: 97.25,
                 mem_used: 64 << 20,
                 mem_limit: 128 << 20,
@@ -323,6 +292,7 @@ mod tests {
                 blk_read_rate: 0.0,
                 blk_write_rate: 4096.0,
                 pids: 12,
+                counters: Counters::default(),
             }),
         };
         let killed = Entry {

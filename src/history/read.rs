@@ -468,11 +468,11 @@ impl Moment {
                 .into_iter()
                 .flatten()
             {
-                let mut s = f.sample(*t);
+                let mut s = frame::sample_at(f, *t);
                 s.cpu_pct = *cpu;
                 fleet.record(&who.container, s, *t);
             }
-            fleet.record(&who.container, f.sample(self.at), self.at);
+            fleet.record(&who.container, frame::sample_at(f, self.at), self.at);
         }
         fleet
     }

@@ -13,7 +13,8 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use color_eyre::eyre::{Result, WrapErr, eyre};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::frame::{self, Entry, Figures, Frame, Group, Identity};
+use super::frame::{self, Entry, Frame, Group, Identity};
+use crate::stats::Sample;
 
 /// The schema's version, in `meta`.
 pub const SCHEMA_VERSION: i64 = 1;
@@ -213,7 +214,7 @@ pub fn open(path: &Path) -> Result<Connection> {
 #[derive(Default)]
 struct Acc {
     n: u32,
-    sum: Figures,
+    sum: Sample,
     last: Option<Entry>,
 }
 
@@ -248,7 +249,7 @@ impl Acc {
         if self.n > 0 {
             let n = f64::from(self.n);
             let s = &self.sum;
-            e.figures = Some(Figures {
+            e.figures = Some(Sample {
                 cpu_pct: s.cpu_pct / n,
                 net_rx_rate: s.net_rx_rate / n,
                 net_tx_rate: s.net_tx_rate / n,
@@ -615,7 +616,6 @@ pub fn file_size(path: &Path) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::frame::Figures;
     use crate::history::read::Reader;
     use crate::model::{Health, State};
 
@@ -639,11 +639,11 @@ mod tests {
             restarts: 0,
             exit_code: 0,
             oom_killed: false,
-            figures: Some(Figures {
+            figures: Some(Sample {
                 cpu_pct: cpu,
                 mem_used: 10 << 20,
                 mem_limit: 64 << 20,
-                ..Figures::default()
+                ..Sample::default()
             }),
         }
     }
