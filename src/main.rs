@@ -919,11 +919,20 @@ fn history_snapshot(
     app.now = m.at;
     let text = if json {
         let mut v = agile_deck::snapshot::to_json(&app);
+        // The Prometheus columns as recorded: row → metric → value.
+        let mut metrics = std::collections::BTreeMap::<&str, serde_json::Map<_, _>>::new();
+        for ((row, metric), value) in &m.metrics {
+            metrics
+                .entry(row)
+                .or_default()
+                .insert(metric.clone(), (*value).into());
+        }
         v["recorded"] = serde_json::json!({
             "asked": m.asked.to_rfc3339(),
             "at": m.at.to_rfc3339(),
             "resolution_seconds": m.res,
             "gone": m.gone.len(),
+            "metrics": metrics,
         });
         if let Some(list) = v["replicas"].as_array_mut() {
             for r in list {

@@ -2,7 +2,8 @@
 //! recorded headless (CPU burn, unhealthy, OOM kill, removal) and read back
 //! with `snapshot --at` at each moment, alerts delivered to a local HTTP
 //! server that fails at first (retried; recording unaffected) and to a
-//! command, time travel in tmux, `kill -9` mid-recording, two writers.
+//! command, time travel in tmux, `kill -9` mid-recording, two writers,
+//! and the Prometheus columns recorded from a real Prometheus.
 
 mod common;
 
@@ -519,4 +520,125 @@ fn a_second_writer_is_refused_with_the_first_ones_pid() {
     });
     drop(tmux);
     assert!(sigterm(&mut first).success());
+}
+
+/// The Prometheus columns, recorded with the fleet from a real Prometheus
+/// scraping a workload: exported, shown by `snapshot --at`, and the same
+/// as Prometheus's own answer at that moment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_columns_are_recorded_with_the_fleet() {
+    const TEST: &str = "prometheus_columns_are_recorded_with_the_fleet";
+    if !docker_or_skip(TEST) || !common::tool_or_skip(TEST, "prometheus") {
+        return;
+    }
+    let t = TestRun::new();
+    let img = workload_image().await;
+    let project = format!("ph{}", t.id);
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &format!("{project}-api-1"),
+        "--label",
+        &t.label(),
+        "--label",
+        &format!("com.docker.compose.project={project}"),
+        "--label",
+        &format!("com.docker.compose.service={project}-api"),
+        "--label",
+        "layer=control",
+        "-p",
+        "127.0.0.1::8080",
+        "-e",
+        "LOAD_RPS=20",
+        &img,
+    ]);
+    // A Prometheus that scrapes this test's container only, every second.
+    let endpoint = agile_deck::connect::endpoint_from_environment(None).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let port = agile_deck::promserver::free_port(0).unwrap();
+    let scrape =
+        agile_deck::promserver::scrape_config(&endpoint.url, &t.label(), Duration::from_secs(1));
+    let server =
+        agile_deck::promserver::Server::start(&dir.path().join("prom"), port, &scrape).unwrap();
+    let url = server.url();
+    let store = dir.path().join("history.db");
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "").unwrap();
+    let mut rec = Command::new(BIN)
+        .args([
+            "--prometheus",
+            &url,
+            "--prometheus-interval",
+            "1",
+            "--config",
+        ])
+        .arg(&config)
+        .arg("--store")
+        .arg(&store)
+        .arg("record")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The control layer's request rate, once Prometheus has a steady
+    // rate (its first answers, over a few scrapes, read low).
+    let req = wait_for("REQ/s of control recorded", Duration::from_secs(90), || {
+        let (code, out, _) = agile(
+            &[
+                "history", "export", "--since", "5m", "--format", "json", "--target", "control",
+            ],
+            &store,
+        );
+        let v: Value = serde_json::from_str(&out).ok().filter(|_| code == 0)?;
+        v["metrics"]
+            .as_array()?
+            .iter()
+            .rev()
+            .find(|m| m["metric"] == "REQ/s" && m["value"].as_f64().is_some_and(|v| v > 15.0))
+            .cloned()
+    });
+    assert_eq!(req["target"], "control", "{req}");
+    let value = req["value"].as_f64().unwrap();
+    assert!(
+        (10.0..30.0).contains(&value),
+        "LOAD_RPS=20 recorded as {value}"
+    );
+    let at: chrono::DateTime<chrono::Utc> = req["time"].as_str().unwrap().parse().unwrap();
+    // `snapshot --at` that moment has the same answer on the layer.
+    let (code, out, err) = agile(&["snapshot", "--json", "--at", &at.to_rfc3339()], &store);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v["recorded"]["metrics"]["control"]["REQ/s"].as_f64(),
+        Some(value),
+        "{}",
+        v["recorded"]
+    );
+    // Prometheus's own answer then: the recorder asked it at most a
+    // second before the frame (--prometheus-interval 1), and the rate of
+    // a steady load over a minute moves little in a second.
+    let query = reqwest::Url::parse_with_params(
+        &format!("{url}/api/v1/query"),
+        &[
+            (
+                "query",
+                r#"sum(rate(agile_sim_requests_total{layer="control"}[1m]))"#.to_string(),
+            ),
+            ("time", at.timestamp().to_string()),
+        ],
+    )
+    .unwrap();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let body: Value = reqwest::get(query).await.unwrap().json().await.unwrap();
+    let direct: f64 = body["data"]["result"][0]["value"][1]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{body}"));
+    assert!(
+        (value - direct).abs() <= 0.15 * direct,
+        "recorded {value}, Prometheus {direct}"
+    );
+    assert!(sigterm(&mut rec).success());
+    drop(server);
 }

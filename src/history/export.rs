@@ -1,5 +1,5 @@
-//! `history export`: each replica's figures and the events of a span,
-//! as CSV (one table: `kind` says which) or JSON.
+//! `history export`: each replica's figures, the Prometheus answers and
+//! the events of a span, as CSV (one table: `kind` says which) or JSON.
 
 use chrono::{DateTime, Utc};
 use color_eyre::eyre::Result;
@@ -22,7 +22,7 @@ fn who(i: &Identity) -> [&str; 4] {
     ]
 }
 
-const CSV_HEADER: &str = "kind,time,host,replica,service,team,layer,state,health,cpu_percent,memory_used,memory_limit,net_rx_bytes_per_s,net_tx_bytes_per_s,block_read_bytes_per_s,block_write_bytes_per_s,pids,event,detail\n";
+const CSV_HEADER: &str = "kind,time,host,replica,service,team,layer,state,health,cpu_percent,memory_used,memory_limit,net_rx_bytes_per_s,net_tx_bytes_per_s,block_read_bytes_per_s,block_write_bytes_per_s,pids,event,detail,metric,value\n";
 
 fn csv(field: &str) -> String {
     if field.contains([',', '"', '\n']) {
@@ -50,6 +50,11 @@ pub fn export(
         .into_iter()
         .filter(|e| matches(target, [&e.service, &e.container, &e.team, &e.layer]))
         .collect();
+    let metrics: Vec<_> = reader
+        .metric_values(from, to)?
+        .into_iter()
+        .filter(|m| matches(target, [&m.target, "", "", ""]))
+        .collect();
     if as_json {
         let row = |(at, i, e): &(DateTime<Utc>, Identity, Entry)| {
             let f = e.figures.as_ref();
@@ -74,6 +79,10 @@ pub fn export(
             "to": to.to_rfc3339(),
             "target": target,
             "figures": figures.iter().map(row).collect::<Vec<_>>(),
+            "metrics": metrics.iter().map(|m| json!({
+                "time": m.at.to_rfc3339(), "target": m.target,
+                "metric": m.metric, "value": m.value,
+            })).collect::<Vec<_>>(),
             "events": events.iter().map(|e| json!({
                 "time": e.at.to_rfc3339(), "source": e.source, "severity": e.severity,
                 "host": e.host, "layer": e.layer, "team": e.team, "service": e.service,
@@ -107,6 +116,8 @@ pub fn export(
                 num(f.map(|f| f.pids.to_string())),
                 String::new(),
                 String::new(),
+                String::new(),
+                String::new(),
             ]
             .join(","),
         );
@@ -125,6 +136,18 @@ pub fn export(
         cells.extend(std::iter::repeat_n(String::new(), 10));
         cells.push(csv(&e.event));
         cells.push(csv(&e.detail));
+        cells.extend([String::new(), String::new()]);
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    }
+    // A metric is on a row, not a replica: its target goes in `service`.
+    for m in &metrics {
+        let mut cells = vec!["metric".to_string(), m.at.to_rfc3339(), String::new()];
+        cells.push(String::new());
+        cells.push(csv(&m.target));
+        cells.extend(std::iter::repeat_n(String::new(), 14));
+        cells.push(csv(&m.metric));
+        cells.push(m.value.to_string());
         out.push_str(&cells.join(","));
         out.push('\n');
     }

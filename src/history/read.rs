@@ -205,9 +205,13 @@ impl Reader {
         {
             let mut q = self.db.prepare_cached(
                 "SELECT target, metric, value FROM metrics WHERE res = ?1 AND ts =
-                   (SELECT max(ts) FROM metrics WHERE res = ?1 AND ts <= ?2 AND ts > ?2 - 30)",
+                   (SELECT max(ts) FROM metrics WHERE res = ?1 AND ts <= ?2 AND ts > ?2 - ?3)",
             )?;
-            let rows = q.query_map(params![FINE, ts], |r| {
+            // The answers of the frame's own resolution: those recorded
+            // with a 5 s frame (the latest within 30 s), or the minute's
+            // mean.
+            let window = if res == FINE { 30 } else { COARSE };
+            let rows = q.query_map(params![res, ts, window], |r| {
                 Ok((
                     (r.get::<_, String>(0)?, r.get::<_, String>(1)?),
                     r.get::<_, f64>(2)?,
@@ -380,12 +384,7 @@ impl Reader {
         mut each: impl FnMut(DateTime<Utc>, &Identity, &Entry),
     ) -> Result<()> {
         let who = self.identities()?;
-        let fine_from: Option<i64> =
-            self.db
-                .query_row("SELECT min(ts) FROM frames WHERE res = ?1", [FINE], |r| {
-                    r.get(0)
-                })?;
-        let split = fine_from.unwrap_or(i64::MAX).max(from.timestamp());
+        let split = self.fine_from(Table::Frames, from)?;
         let mut q = self.db.prepare(
             "SELECT ts, replicas FROM frames
              WHERE (res = ?1 AND ts >= ?2 AND ts < ?3 AND ts <= ?5) OR (res = ?4 AND ts >= ?3 AND ts <= ?5) ORDER BY ts",
@@ -408,6 +407,57 @@ impl Reader {
         }
         Ok(())
     }
+
+    /// Where a span read from `table` turns from minutes to 5 s rows: the
+    /// first 5 s row still kept, or `from` if that is later.
+    fn fine_from(&self, table: Table, from: DateTime<Utc>) -> Result<i64> {
+        let q = match table {
+            Table::Frames => "SELECT min(ts) FROM frames WHERE res = ?1",
+            Table::Metrics => "SELECT min(ts) FROM metrics WHERE res = ?1",
+        };
+        let first: Option<i64> = self.db.query_row(q, [FINE], |r| r.get(0))?;
+        Ok(first.unwrap_or(i64::MAX).max(from.timestamp()))
+    }
+
+    /// The Prometheus answers recorded in a span, oldest first: the
+    /// minutes' means until the 5 s answers begin, then those.
+    pub fn metric_values(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Metric>> {
+        let split = self.fine_from(Table::Metrics, from)?;
+        let mut q = self.db.prepare(
+            "SELECT ts, target, metric, value FROM metrics
+             WHERE (res = ?1 AND ts >= ?2 AND ts < ?3 AND ts <= ?5) OR (res = ?4 AND ts >= ?3 AND ts <= ?5)
+             ORDER BY ts, target, metric",
+        )?;
+        let rows = q.query_map(
+            params![COARSE, from.timestamp(), split, FINE, to.timestamp()],
+            |r| {
+                Ok(Metric {
+                    at: when(r.get(0)?),
+                    target: r.get(1)?,
+                    metric: r.get(2)?,
+                    value: r.get(3)?,
+                })
+            },
+        )?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+/// The tables kept at both resolutions that spans are read from.
+#[derive(Clone, Copy)]
+enum Table {
+    Frames,
+    Metrics,
+}
+
+/// One recorded Prometheus answer: a `[[metric]]` on a row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Metric {
+    pub at: DateTime<Utc>,
+    /// The row it was asked for, by name.
+    pub target: String,
+    pub metric: String,
+    pub value: f64,
 }
 
 impl Moment {

@@ -431,6 +431,14 @@ impl Writer {
             })
             .collect();
         put_groups(&self.db, COARSE, minute, groups.iter())?;
+        // Prometheus answers are gauges and rates: the minute keeps their
+        // mean, so they are there for as long as the minute frames.
+        self.db.execute(
+            "INSERT OR REPLACE INTO metrics (res, ts, target, metric, value)
+             SELECT ?1, ?2, target, metric, avg(value) FROM metrics
+             WHERE res = ?3 AND ts >= ?2 AND ts < ?2 + ?1 GROUP BY target, metric",
+            params![COARSE, minute, FINE],
+        )?;
         {
             let mut seen = self
                 .db
@@ -480,6 +488,8 @@ impl Writer {
                 .execute("DELETE FROM frames WHERE ts < ?1", [until])?;
             self.db
                 .execute("DELETE FROM series WHERE ts < ?1", [until])?;
+            self.db
+                .execute("DELETE FROM metrics WHERE ts < ?1", [until])?;
             self.db
                 .execute("DELETE FROM events WHERE ts < ?1", [until * 1000])?;
             self.db.execute_batch("PRAGMA incremental_vacuum;")?;
@@ -616,7 +626,7 @@ pub fn file_size(path: &Path) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::read::Reader;
+    use crate::history::read::{Moment, Reader};
     use crate::model::{Health, State};
 
     fn who(name: &str) -> Identity {
@@ -704,6 +714,10 @@ mod tests {
                 replicas.push((who("a"), entry(50.0 + (i % 2) as f64, h)));
             }
             w.frame(&frame(at(s), replicas)).unwrap();
+            // A Prometheus column on the layer: 10 and 20 in turn.
+            let value = if i % 2 == 0 { 10.0 } else { 20.0 };
+            let m = [("control".to_string(), "p95".to_string(), value)];
+            w.metrics(at(s), &m).unwrap();
         }
         w.finish().unwrap();
         let r = Reader::open(&path).unwrap();
@@ -728,6 +742,40 @@ mod tests {
         );
         assert!(fleet.replicas["id-a"].name.ends_with("(gone)"));
         assert_eq!(fleet.live["id-a"].sample.mem_limit, 64 << 20);
+        // The Prometheus column: the minute's mean there, the 5 s answer
+        // in the fine window.
+        let p95 = |m: &Moment| m.metrics[&("control".to_string(), "p95".to_string())];
+        assert!((p95(&m) - 15.0).abs() < 1e-9, "{:?}", m.metrics);
+        let fine = r.moment(at(35 * 60 + 5)).unwrap().unwrap();
+        assert_eq!(p95(&fine), 20.0);
+        // Exported: the minutes, then the 5 s answers; kept no longer
+        // than the frames.
+        let values = r.metric_values(at(0), at(40 * 60)).unwrap();
+        assert!(
+            values.first().unwrap().at >= at(9 * 60),
+            "{:?}",
+            values.first()
+        );
+        assert!(
+            values
+                .iter()
+                .any(|v| v.at == at(25 * 60) && v.value == 15.0)
+        );
+        assert!(values.windows(2).all(|w| w[0].at < w[1].at));
+        assert!(
+            values
+                .iter()
+                .any(|v| v.at == at(35 * 60 + 5) && v.value == 20.0)
+        );
+        let csv =
+            crate::history::export::export(&r, at(0), at(40 * 60), Some("control"), false).unwrap();
+        assert!(
+            csv.lines()
+                .any(|l| l.starts_with("metric,") && l.ends_with(",p95,15")),
+            "{csv}"
+        );
+        let columns = csv.lines().next().unwrap().split(',').count();
+        assert!(csv.lines().all(|l| l.split(',').count() == columns));
         // Before anything kept: nothing.
         assert!(r.moment(at(-60)).unwrap().is_none());
         // A layer's series over the last 10 minutes: fine, 120 points.
