@@ -9,7 +9,11 @@ use crate::policy::{self, Advice, LastChange, Load};
 impl App {
     /// Advice for a row at the current level: team rows (when the team
     /// has one service) and service rows, under the first matching policy.
+    /// None while looking at the past: advice is about acting now.
     pub fn advice(&self, row: &crate::fleet::Row) -> Option<(ServiceId, Advice)> {
+        if self.past.is_some() {
+            return None;
+        }
         let service = match (&self.frame().level, self.pane) {
             (Level::Services { .. }, _) => row.service.clone()?,
             (Level::Groups, Pane::Teams) => {

@@ -1126,4 +1126,70 @@ mod tests {
         a.update(Msg::LogsSaved(Ok("saved 2 lines to x".into())));
         assert_eq!(a.flash.as_deref(), Some("saved 2 lines to x"));
     }
+
+    #[test]
+    fn no_advice_while_looking_at_the_past() {
+        use crate::history::Moment;
+        use crate::history::frame::{Entry, Identity};
+        let mut a = app();
+        let layers = a.fleet.group_rows(GroupBy::Layer);
+        let at = layers
+            .iter()
+            .position(|r| r.name == "coordination")
+            .unwrap();
+        for _ in 0..at {
+            key(&mut a, KeyCode::Down);
+        }
+        key(&mut a, KeyCode::Enter);
+        let coordinator = |a: &App| {
+            a.rows()
+                .into_iter()
+                .find(|r| r.name == "coordinator")
+                .unwrap()
+        };
+        assert!(
+            a.advice(&coordinator(&a)).is_some(),
+            "1 replica under min 2"
+        );
+        // The same service as recorded: a Compose project the store does
+        // not keep, so the live fleet's service would not be found.
+        let now = a.now;
+        let who = Identity {
+            host: "test".into(),
+            container: "c1".into(),
+            name: "p-coordinator-1".into(),
+            image: "agile-sim".into(),
+            service: "coordinator".into(),
+            service_kind: "compose".into(),
+            layer: Some("coordination".into()),
+            team: None,
+        };
+        let entry = Entry {
+            state: crate::model::State::Running,
+            health: crate::model::Health::Healthy,
+            restarts: 0,
+            exit_code: 0,
+            oom_killed: false,
+            figures: None,
+        };
+        let moment = Moment {
+            asked: now,
+            at: now,
+            res: 5,
+            replicas: vec![(who, entry)],
+            gone: Default::default(),
+            events: Vec::new(),
+            cpu: Default::default(),
+            metrics: Default::default(),
+            services: Vec::new(),
+        };
+        a.update(Msg::Moment {
+            asked: now,
+            moment: Ok(Some(Box::new(moment))),
+        });
+        assert!(a.past.is_some());
+        let row = coordinator(&a);
+        assert_eq!(row.running, 1);
+        assert!(a.advice(&row).is_none(), "advice is about now");
+    }
 }
