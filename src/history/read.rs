@@ -12,7 +12,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use super::frame::{self, Entry, Group, Identity};
 use super::store::{COARSE, Event, FINE};
 use crate::fleet::Fleet;
-use crate::model::{HostId, Placement, Replica, ServiceId, ServiceKind};
+use crate::model::{HostId, Placement, Replica, ServiceId, ServiceKind, SwarmService, SwarmTask};
 use crate::topology::Topology;
 
 pub struct Reader {
@@ -40,10 +40,51 @@ pub struct Moment {
     pub cpu: CpuByReplica,
     /// The Prometheus columns as recorded then: (row, metric) → value.
     pub metrics: HashMap<(String, String), f64>,
+    /// Each service's row as recorded then: how many it wanted and ran
+    /// (for a Swarm service, across the swarm).
+    pub services: Vec<Group>,
 }
 
 fn when(ts: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(ts, 0).single().unwrap_or_default()
+}
+
+/// The `series` columns `group_of` reads, in its order.
+const GROUP_COLUMNS: &str = "ts, name, running, wanted, healthy, unhealthy, sampled, cpu, mem, \
+    mem_limit, net_rx, net_tx, blk_read, blk_write, pids";
+
+fn group_kind(kind: &str) -> &'static str {
+    match kind {
+        "layer" => "layer",
+        "team" => "team",
+        _ => "service",
+    }
+}
+
+/// One `series` row (`GROUP_COLUMNS`): its time and the row's sums.
+fn group_of(kind: &'static str, r: &rusqlite::Row) -> rusqlite::Result<(DateTime<Utc>, Group)> {
+    Ok((
+        when(r.get(0)?),
+        Group {
+            kind,
+            name: r.get(1)?,
+            running: r.get::<_, i64>(2)? as usize,
+            wanted: r.get::<_, i64>(3)? as usize,
+            healthy: r.get::<_, i64>(4)? as usize,
+            unhealthy: r.get::<_, i64>(5)? as usize,
+            figures: crate::fleet::Figures {
+                sampled: r.get::<_, i64>(6)? as usize,
+                cpu_pct: r.get(7)?,
+                mem_used: r.get::<_, i64>(8)? as u64,
+                mem_limit: r.get::<_, i64>(9)? as u64,
+                net_rx_rate: r.get(10)?,
+                net_tx_rate: r.get(11)?,
+                blk_read_rate: r.get(12)?,
+                blk_write_rate: r.get(13)?,
+                pids: r.get::<_, i64>(14)? as u64,
+            },
+        },
+    ))
 }
 
 /// What the store holds, for `history info`.
@@ -222,6 +263,14 @@ impl Reader {
                 metrics.insert(k, v);
             }
         }
+        let services = {
+            let mut q = self.db.prepare_cached(&format!(
+                "SELECT {GROUP_COLUMNS} FROM series WHERE kind = 'service' AND res = ?1 AND ts = ?2"
+            ))?;
+            let rows = q.query_map(params![res, ts], |r| group_of("service", r))?;
+            rows.map(|r| r.map(|(_, g)| g))
+                .collect::<rusqlite::Result<_>>()?
+        };
         Ok(Some(Moment {
             asked,
             at,
@@ -231,6 +280,7 @@ impl Reader {
             events,
             cpu,
             metrics,
+            services,
         }))
     }
 
@@ -318,43 +368,15 @@ impl Reader {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<(DateTime<Utc>, Group)>> {
+        let kind = group_kind(kind);
         let read = |res: i64| -> Result<Vec<(DateTime<Utc>, Group)>> {
-            let mut q = self.db.prepare_cached(
-                "SELECT ts, running, wanted, healthy, unhealthy, sampled, cpu, mem, mem_limit,
-                        net_rx, net_tx, blk_read, blk_write, pids
-                 FROM series WHERE kind = ?1 AND name = ?2 AND res = ?3 AND ts >= ?4 AND ts <= ?5 ORDER BY ts",
-            )?;
-            let kind: &'static str = match kind {
-                "layer" => "layer",
-                "team" => "team",
-                _ => "service",
-            };
+            let mut q = self.db.prepare_cached(&format!(
+                "SELECT {GROUP_COLUMNS} FROM series
+                 WHERE kind = ?1 AND name = ?2 AND res = ?3 AND ts >= ?4 AND ts <= ?5 ORDER BY ts"
+            ))?;
             let rows = q.query_map(
                 params![kind, name, res, from.timestamp(), to.timestamp()],
-                |r| {
-                    Ok((
-                        when(r.get(0)?),
-                        Group {
-                            kind,
-                            name: name.to_string(),
-                            running: r.get::<_, i64>(1)? as usize,
-                            wanted: r.get::<_, i64>(2)? as usize,
-                            healthy: r.get::<_, i64>(3)? as usize,
-                            unhealthy: r.get::<_, i64>(4)? as usize,
-                            figures: crate::fleet::Figures {
-                                sampled: r.get::<_, i64>(5)? as usize,
-                                cpu_pct: r.get(6)?,
-                                mem_used: r.get::<_, i64>(7)? as u64,
-                                mem_limit: r.get::<_, i64>(8)? as u64,
-                                net_rx_rate: r.get(9)?,
-                                net_tx_rate: r.get(10)?,
-                                blk_read_rate: r.get(11)?,
-                                blk_write_rate: r.get(12)?,
-                                pids: r.get::<_, i64>(13)? as u64,
-                            },
-                        },
-                    ))
-                },
+                |r| group_of(kind, r),
             )?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         };
@@ -461,6 +483,74 @@ pub struct Metric {
 }
 
 impl Moment {
+    /// The Swarm services as recorded: what each wanted and ran (its
+    /// row's sums), and Swarm's reason for tasks that did not run (its
+    /// last `pending` event). Without them a past Swarm row would count
+    /// only the task containers that existed, and a service none of whose
+    /// tasks ran would not be there at all.
+    fn swarm_services(&self) -> Vec<SwarmService> {
+        let pending = |name: &str| {
+            self.events
+                .iter()
+                .rev()
+                .find(|e| e.service == name && e.event == "pending" && e.at <= self.asked)
+        };
+        self.services
+            .iter()
+            .filter_map(|g| {
+                let task = self
+                    .replicas
+                    .iter()
+                    .map(|(who, _)| who)
+                    .find(|who| who.service == g.name && who.service_kind == "swarm");
+                let reason = pending(&g.name).filter(|_| g.running < g.wanted);
+                let (layer, team, image) = match (task, pending(&g.name)) {
+                    (Some(w), _) => (w.layer.clone(), w.team.clone(), w.image.clone()),
+                    (None, Some(e)) => (
+                        Some(e.layer.clone()).filter(|l| !l.is_empty()),
+                        Some(e.team.clone()).filter(|t| !t.is_empty()),
+                        String::new(),
+                    ),
+                    (None, None) => return None,
+                };
+                Some(SwarmService {
+                    id: g.name.clone(),
+                    name: g.name.clone(),
+                    image,
+                    replicas: Some(g.wanted as u64),
+                    running_tasks: g.running as u64,
+                    desired_tasks: g.wanted as u64,
+                    pending: reason.map(|e| e.detail.clone()),
+                    // The reason as the row shows it: Swarm's error on a
+                    // task that waits ("N not running: why").
+                    tasks: reason
+                        .map(|e| SwarmTask {
+                            desired: "running".into(),
+                            state: "pending".into(),
+                            error: e
+                                .detail
+                                .split_once(": ")
+                                .map_or(e.detail.clone(), |(_, why)| why.to_string()),
+                            ..SwarmTask::default()
+                        })
+                        .into_iter()
+                        .collect(),
+                    rules: Default::default(),
+                    lifecycle: Default::default(),
+                    labels: Default::default(),
+                    placement: Placement {
+                        layer,
+                        team,
+                        service: ServiceId {
+                            kind: ServiceKind::Swarm,
+                            name: g.name.clone(),
+                        },
+                    },
+                })
+            })
+            .collect()
+    }
+
     /// The fleet as it was, placed as it was recorded (not as the
     /// topology would place it today), each replica on its host (`host`
     /// finds it by name). A replica gone since is named `NAME (gone)`.
@@ -510,6 +600,7 @@ impl Moment {
             replicas.push(r);
         }
         fleet.apply(&[], replicas);
+        fleet.set_swarm_services(self.swarm_services());
         for (who, e) in &self.replicas {
             let Some(f) = &e.figures else { continue };
             for (t, cpu) in self

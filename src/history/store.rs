@@ -790,4 +790,106 @@ mod tests {
         assert!(s.first().unwrap().0 <= at(11 * 60), "{:?}", s.first());
         assert!(s.windows(2).all(|w| w[0].0 < w[1].0));
     }
+
+    #[test]
+    fn a_past_swarm_service_counts_what_it_wanted_and_says_why_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.db");
+        let mut w = Writer::open(&path, Retention::default()).unwrap();
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 30, 3, 0, 0).unwrap();
+        // web: 1 of 3 tasks runs; db: none of its 1 (no container at all).
+        let task = Identity {
+            service: "web".into(),
+            service_kind: "swarm".into(),
+            ..who("web.1")
+        };
+        let service = |name: &str, running, wanted| Group {
+            kind: "service",
+            name: name.into(),
+            running,
+            wanted,
+            healthy: 0,
+            unhealthy: 0,
+            figures: crate::fleet::Figures::default(),
+        };
+        let pending = |service: &str, layer: &str, detail: &str| Event {
+            at: t0,
+            source: "docker",
+            severity: "warning".into(),
+            host: "local".into(),
+            layer: layer.into(),
+            team: String::new(),
+            service: service.into(),
+            container: "(service)".into(),
+            container_id: None,
+            event: "pending".into(),
+            detail: detail.into(),
+        };
+        w.events(&[
+            pending(
+                "web",
+                "control",
+                "2 not running: no suitable node (max replicas per node)",
+            ),
+            pending(
+                "db",
+                "data",
+                "1 not running: no suitable node (scheduling constraints)",
+            ),
+        ])
+        .unwrap();
+        let replicas = vec![
+            (task, entry(2.0, Health::Healthy)),
+            (who("api-1"), entry(1.0, Health::Healthy)),
+        ];
+        let mut f = frame(t0 + Duration::seconds(5), replicas);
+        f.groups.push(service("web", 1, 3));
+        f.groups.push(service("db", 0, 1));
+        f.groups.push(service("api", 1, 1));
+        w.frame(&f).unwrap();
+        let m = Reader::open(&path)
+            .unwrap()
+            .moment(t0 + Duration::seconds(7))
+            .unwrap()
+            .unwrap();
+        let fleet = m.fleet(
+            std::sync::Arc::new(crate::topology::Topology::default_topology()),
+            |_| crate::model::HostId(0),
+        );
+        let web = fleet
+            .service_rows(crate::fleet::GroupBy::Layer, "control")
+            .into_iter()
+            .find(|r| r.name == "web")
+            .unwrap();
+        assert_eq!((web.running, web.wanted), (1, 3));
+        let db = fleet
+            .service_rows(crate::fleet::GroupBy::Layer, "data")
+            .into_iter()
+            .find(|r| r.name == "db")
+            .unwrap();
+        assert_eq!((db.running, db.wanted), (0, 1));
+        let stuck: Vec<_> = fleet
+            .swarm_services()
+            .iter()
+            .map(|s| (s.name.as_str(), s.stuck(), s.pending.as_deref()))
+            .collect();
+        assert!(stuck.contains(&(
+            "db",
+            Some("no suitable node (scheduling constraints)"),
+            Some("1 not running: no suitable node (scheduling constraints)")
+        )));
+        assert!(stuck.contains(&(
+            "web",
+            Some("no suitable node (max replicas per node)"),
+            Some("2 not running: no suitable node (max replicas per node)")
+        )));
+        // A Compose service's row is left to what ran: no Swarm service.
+        assert_eq!(fleet.swarm_services().len(), 2);
+        let api = fleet
+            .service_rows(crate::fleet::GroupBy::Layer, "control")
+            .into_iter()
+            .find(|r| r.name == "api")
+            .unwrap();
+        assert_eq!((api.running, api.wanted), (1, 1));
+    }
 }
