@@ -260,34 +260,39 @@ impl App {
         out
     }
 
-    /// Journal lines as the recorder stores them: the results
+    /// Journal lines as the recorder stores them (named as the fleet
+    /// names them, so `host=` and `history export --target` find them):
+    /// the results
     /// (operations and rollouts), not their steps.
     pub fn results_of(&self, entries: Vec<crate::journal::Entry>) -> Vec<Event> {
         entries
             .into_iter()
             .filter(|e| e.kind == "result")
-            .map(|e| Event {
-                at: DateTime::parse_from_rfc3339(&e.time)
-                    .map(|t| t.with_timezone(&Utc))
-                    .unwrap_or(self.now),
-                source: "operation",
-                severity: match e.outcome {
-                    crate::journal::Outcome::Done => "ok",
-                    _ => "warning",
+            .map(|e| {
+                let (layer, team, service, container) = placed(&e.target);
+                Event {
+                    at: DateTime::parse_from_rfc3339(&e.time)
+                        .map(|t| t.with_timezone(&Utc))
+                        .unwrap_or(self.now),
+                    source: "operation",
+                    severity: match e.outcome {
+                        crate::journal::Outcome::Done => "ok",
+                        _ => "warning",
+                    }
+                    .to_string(),
+                    host: host_name(&e.host).to_string(),
+                    layer,
+                    team,
+                    service,
+                    container,
+                    container_id: None,
+                    event: e.operation.clone(),
+                    detail: [e.outcome.to_string(), e.detail.clone(), e.error.clone()]
+                        .into_iter()
+                        .filter(|s| !s.is_empty())
+                        .collect::<Vec<_>>()
+                        .join(": "),
                 }
-                .to_string(),
-                host: e.host.clone(),
-                layer: String::new(),
-                team: String::new(),
-                service: e.target.clone(),
-                container: String::new(),
-                container_id: None,
-                event: e.operation.clone(),
-                detail: [e.outcome.to_string(), e.detail.clone(), e.error.clone()]
-                    .into_iter()
-                    .filter(|s| !s.is_empty())
-                    .collect::<Vec<_>>()
-                    .join(": "),
             })
             .collect()
     }
@@ -433,5 +438,31 @@ impl App {
             }
         }
         out
+    }
+}
+
+/// A journal's host, `local (unix:///var/run/docker.sock)`: its name.
+fn host_name(host: &str) -> &str {
+    host.split_once(" (").map_or(host, |(name, _)| name)
+}
+
+/// Where a journal's target goes among the events' columns (layer,
+/// team, service, container): `service web` (or `service web (swarm)`)
+/// is the service `web`, `replica NAME` the container; anything else (a
+/// node, a pair) stays in `service` as the journal says it.
+fn placed(target: &str) -> (String, String, String, String) {
+    let (kind, name) = target.split_once(' ').unwrap_or(("", target));
+    let name = name
+        .strip_suffix(')')
+        .and_then(|n| n.rsplit_once(" ("))
+        .map_or(name, |(n, _)| n)
+        .to_string();
+    let none = String::new;
+    match kind {
+        "layer" => (name, none(), none(), none()),
+        "team" => (none(), name, none(), none()),
+        "service" => (none(), none(), name, none()),
+        "replica" => (none(), none(), none(), name),
+        _ => (none(), none(), target.to_string(), none()),
     }
 }

@@ -1192,4 +1192,47 @@ mod tests {
         assert_eq!(row.running, 1);
         assert!(a.advice(&row).is_none(), "advice is about now");
     }
+
+    #[test]
+    fn operation_results_are_recorded_under_the_names_the_fleet_uses() {
+        let a = app();
+        let line = |target: &str| {
+            serde_json::from_str::<crate::journal::Entry>(&format!(
+                r#"{{"time":"2026-11-30T23:06:29.509Z","run":"r","op":1,"kind":"result","user":"uid 0",
+                "host":"local (unix:///var/run/docker.sock)","operation":"scale","target":"{target}",
+                "params":{{}},"outcome":"done","detail":"2 of 2 steps took effect"}}"#
+            ))
+            .unwrap()
+        };
+        let events = a.results_of(vec![
+            line("service development-team"),
+            line("service web (swarm)"),
+            line("team product"),
+            line("replica agile-db-1"),
+            line("node n2"),
+        ]);
+        let placed: Vec<_> = events
+            .iter()
+            .map(|e| {
+                (
+                    e.host.as_str(),
+                    e.layer.as_str(),
+                    e.team.as_str(),
+                    e.service.as_str(),
+                    e.container.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            placed,
+            [
+                ("local", "", "", "development-team", ""),
+                ("local", "", "", "web", ""),
+                ("local", "", "product", "", ""),
+                ("local", "", "", "", "agile-db-1"),
+                ("local", "", "", "node n2", ""),
+            ]
+        );
+        assert_eq!(events[0].detail, "done: 2 of 2 steps took effect");
+    }
 }
