@@ -295,6 +295,7 @@ impl Timeline {
                 Some(("layer", v)) => l.layer == v,
                 Some(("team", v)) => l.team == v,
                 Some(("service", v)) => l.service == v,
+                Some(("host", v)) => l.host == v,
                 _ => match *w {
                     "info" => true,
                     "ok" => l.severity >= Severity::Ok,
@@ -463,8 +464,11 @@ mod tests {
         b.severity = Severity::Warning;
         b.layer = "frontend".into();
         t.push(b);
-        t.push(line("web", "start", "", 2));
+        let mut c = line("web", "start", "", 2);
+        c.host = "n2".into();
+        t.push(c);
         assert_eq!(t.filtered("").count(), 3);
+        assert_eq!(t.filtered("host=n2").count(), 1);
         assert_eq!(t.filtered("warning").count(), 2);
         assert_eq!(t.filtered("critical").count(), 1);
         assert_eq!(t.filtered("layer=frontend").count(), 1);

@@ -61,8 +61,10 @@ pub fn draw_detail(f: &mut Frame, app: &App, rows: &[crate::fleet::Row], area: R
                             ));
                         }
                     }
-                    // A Swarm service: its tasks cluster-wide, by slot and node.
-                    _ if swarm_service(app, r).is_some() => {
+                    // A Swarm service: its tasks cluster-wide, by slot and
+                    // node. The past keeps none (but a waiting one's
+                    // reason): there, the replicas that ran.
+                    _ if swarm_service(app, r).is_some_and(|s| !s.tasks.is_empty()) => {
                         let s = swarm_service(app, r).expect("just found");
                         spans.extend(task_spans(app, &s.tasks));
                     }
