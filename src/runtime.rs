@@ -41,8 +41,8 @@ struct HostRt {
     docker: Arc<Docker>,
     tx: mpsc::Sender<Msg>,
     engine: Engine<Msg>,
-    /// Bounds concurrent inspects, so an event storm cannot flood the daemon.
-    inspects: Arc<tokio::sync::Semaphore>,
+    /// Inspects containers, one at a time per container.
+    inspector: sources::Inspector,
     /// This daemon is a Swarm manager (as of the last `docker info`).
     swarm_manager: Arc<AtomicBool>,
     name: String,
@@ -123,23 +123,7 @@ impl Runtime {
             Cmd::Quit => {}
             Cmd::Inspect { host, id } => {
                 let h = self.host(host);
-                let (docker, tx, permits) = (h.docker.clone(), h.tx.clone(), h.inspects.clone());
-                tokio::spawn(async move {
-                    let Ok(_permit) = permits.acquire().await else {
-                        return;
-                    };
-                    let msg = match sources::inspect(&docker, &topology, &id).await {
-                        Ok(replica) => Msg::Inspected {
-                            id,
-                            replica: replica.map(Box::new),
-                        },
-                        Err(e) => Msg::SourceError {
-                            source: sources::Source::Inspect,
-                            error: crate::connect::with_causes(&e),
-                        },
-                    };
-                    let _ = tx.send(msg).await;
-                });
+                h.inspector.request(topology, id, h.tx.clone());
             }
             Cmd::Resync { host, known } => {
                 let h = self.host(host);
@@ -503,9 +487,9 @@ pub async fn run(
                 htx.clone(),
                 settings.max_streams,
             ),
+            inspector: sources::Inspector::new(docker.clone()),
             docker,
             tx: htx,
-            inspects: Arc::new(tokio::sync::Semaphore::new(sources::INSPECT_CONCURRENCY)),
             swarm_manager: Arc::new(AtomicBool::new(manager)),
             name: app.hosts.name(id).to_string(),
         });

@@ -21,6 +21,7 @@ struct Live {
     docker: Docker,
     rx: mpsc::Receiver<Msg>,
     tx: mpsc::Sender<Msg>,
+    inspector: sources::Inspector,
 }
 
 impl Live {
@@ -28,11 +29,13 @@ impl Live {
         let (app, docker) = common::app_on_daemon(topology).await;
         let (tx, rx) = mpsc::channel(4096);
         tokio::spawn(sources::follow_events(docker.clone(), tx.clone(), true));
+        let inspector = sources::Inspector::new(std::sync::Arc::new(docker.clone()));
         let mut live = Live {
             app,
             docker,
             rx,
             tx,
+            inspector,
         };
         let topo = live.app.fleet.topology.clone();
         let listing = sources::list(&live.docker, &topo, &HashMap::new(), false)
@@ -52,19 +55,13 @@ impl Live {
                 continue;
             };
             for cmd in self.app.update(msg) {
-                // Off the loop, as the runtime does it: the other tests'
-                // containers (an event storm among them) share this
+                // Off the loop, through the runtime's inspector: the other
+                // tests' containers (an event storm among them) share this
                 // daemon's events, and inspecting each in turn here once
                 // held this test's own events back past its timeout.
                 if let Cmd::Inspect { id, .. } = cmd {
-                    let (docker, tx) = (self.docker.clone(), self.tx.clone());
                     let topo = self.app.fleet.topology.clone();
-                    tokio::spawn(async move {
-                        if let Ok(r) = sources::inspect(&docker, &topo, &id).await {
-                            let replica = r.map(Box::new);
-                            let _ = tx.send(Msg::Inspected { id, replica }).await;
-                        }
-                    });
+                    self.inspector.request(topo, id, self.tx.clone());
                 }
             }
         }

@@ -144,6 +144,7 @@ impl From<crate::sources::Feed> for Msg {
             Feed::Container { id, action } => Msg::ContainerEvent { id, action },
             Feed::Swarm { action } => Msg::SwarmEvent { action },
             Feed::Network { action, container } => Msg::NetworkEvent { action, container },
+            Feed::Inspected { id, replica } => Msg::Inspected { id, replica },
             Feed::Failed { source, error } => Msg::SourceError { source, error },
             Feed::DaemonBack => Msg::DaemonBack,
             Feed::LogLines { pane, lines } => Msg::LogLines { pane, lines },

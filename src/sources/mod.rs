@@ -23,10 +23,12 @@ use crate::model::{DockerNetwork, Health, NetworkAttachment, PortMapping, Replic
 use crate::topology::Topology;
 
 mod events;
+mod inspector;
 mod inventory;
 mod logs;
 
 pub use events::follow_events;
+pub use inspector::Inspector;
 pub use inventory::*;
 pub use logs::{follow_logs, last_lines};
 
@@ -89,7 +91,12 @@ pub enum Feed {
         action: String,
         container: Option<String>,
     },
-    /// A stream failed.
+    /// A container as inspected now; None: it is gone.
+    Inspected {
+        id: String,
+        replica: Option<Box<Replica>>,
+    },
+    /// A stream (or an inspect) failed.
     Failed {
         source: Source,
         error: String,
