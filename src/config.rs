@@ -100,6 +100,22 @@ impl Default for RecordConfig {
     }
 }
 
+impl RecordConfig {
+    /// Values that cannot mean anything are the config's mistake: said
+    /// before anything starts.
+    pub fn check(&self) -> Result<(), String> {
+        let r = self;
+        if r.fine_hours > 0.0 && r.coarse_days > 0.0 && r.max_mib > 0 && r.quiet >= 0.0 {
+            Ok(())
+        } else {
+            Err(
+                "[record]: fine_hours, coarse_days and max_mib must be above 0, quiet 0 or more"
+                    .into(),
+            )
+        }
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HostConfig {

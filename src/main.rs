@@ -783,12 +783,7 @@ async fn run(mut cli: Cli) -> Result<(), Fail> {
     if let Some(alerts) = &config.alerts {
         alerts.check().map_err(Fail::msg)?;
     }
-    let r = &config.record;
-    if !(r.fine_hours > 0.0 && r.coarse_days > 0.0 && r.max_mib > 0 && r.quiet >= 0.0) {
-        return Err(eyre!(
-            "[record]: fine_hours, coarse_days and max_mib must be above 0, quiet 0 or more"
-        ));
-    }
+    config.record.check().map_err(Fail::msg)?;
     // The flight recorder: `record` must hold the store; the dashboard
     // records when no one else does, and says who does.
     let recording = matches!(cli.command, Some(Command::Record));
