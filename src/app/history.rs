@@ -260,10 +260,9 @@ impl App {
         out
     }
 
-    /// Journal lines as the recorder stores them (named as the fleet
-    /// names them, so `host=` and `history export --target` find them):
-    /// the results
-    /// (operations and rollouts), not their steps.
+    /// Journal lines as the recorder stores them: the results
+    /// (operations and rollouts), not their steps, named as the fleet
+    /// names things, so `host=` and `history export --target` find them.
     pub fn results_of(&self, entries: Vec<crate::journal::Entry>) -> Vec<Event> {
         entries
             .into_iter()

@@ -95,36 +95,29 @@ pub fn export(
     for (at, i, e) in &figures {
         let f = e.figures.as_ref();
         let num = |v: Option<String>| v.unwrap_or_default();
-        out.push_str(
-            &[
-                "figures".to_string(),
-                at.to_rfc3339(),
-                csv(&i.host),
-                csv(&i.name),
-                csv(&i.service),
-                csv(i.team.as_deref().unwrap_or("")),
-                csv(i.layer.as_deref().unwrap_or("")),
-                e.state.to_string(),
-                e.health.word().to_string(),
-                num(f.map(|f| format!("{:.2}", f.cpu_pct))),
-                num(f.map(|f| f.mem_used.to_string())),
-                num(f.map(|f| f.mem_limit.to_string())),
-                num(f.map(|f| format!("{:.0}", f.net_rx_rate))),
-                num(f.map(|f| format!("{:.0}", f.net_tx_rate))),
-                num(f.map(|f| format!("{:.0}", f.blk_read_rate))),
-                num(f.map(|f| format!("{:.0}", f.blk_write_rate))),
-                num(f.map(|f| f.pids.to_string())),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-            ]
-            .join(","),
-        );
-        out.push('\n');
+        let head = [
+            "figures".to_string(),
+            at.to_rfc3339(),
+            csv(&i.host),
+            csv(&i.name),
+            csv(&i.service),
+            csv(i.team.as_deref().unwrap_or("")),
+            csv(i.layer.as_deref().unwrap_or("")),
+            e.state.to_string(),
+            e.health.word().to_string(),
+            num(f.map(|f| format!("{:.2}", f.cpu_pct))),
+            num(f.map(|f| f.mem_used.to_string())),
+            num(f.map(|f| f.mem_limit.to_string())),
+            num(f.map(|f| format!("{:.0}", f.net_rx_rate))),
+            num(f.map(|f| format!("{:.0}", f.net_tx_rate))),
+            num(f.map(|f| format!("{:.0}", f.blk_read_rate))),
+            num(f.map(|f| format!("{:.0}", f.blk_write_rate))),
+            num(f.map(|f| f.pids.to_string())),
+        ];
+        csv_line(&mut out, &head, &[]);
     }
     for e in &events {
-        let mut cells = vec![
+        let head = [
             format!("event:{}", e.source),
             e.at.to_rfc3339(),
             csv(&e.host),
@@ -133,23 +126,34 @@ pub fn export(
             csv(&e.team),
             csv(&e.layer),
         ];
-        cells.extend(std::iter::repeat_n(String::new(), 10));
-        cells.push(csv(&e.event));
-        cells.push(csv(&e.detail));
-        cells.extend([String::new(), String::new()]);
-        out.push_str(&cells.join(","));
-        out.push('\n');
+        let tail = [csv(&e.event), csv(&e.detail), String::new(), String::new()];
+        csv_line(&mut out, &head, &tail);
     }
     // A metric is on a row, not a replica: its target goes in `service`.
     for m in &metrics {
-        let mut cells = vec!["metric".to_string(), m.at.to_rfc3339(), String::new()];
-        cells.push(String::new());
-        cells.push(csv(&m.target));
-        cells.extend(std::iter::repeat_n(String::new(), 14));
-        cells.push(csv(&m.metric));
-        cells.push(m.value.to_string());
-        out.push_str(&cells.join(","));
-        out.push('\n');
+        let head = [
+            "metric".to_string(),
+            m.at.to_rfc3339(),
+            String::new(),
+            String::new(),
+            csv(&m.target),
+        ];
+        csv_line(&mut out, &head, &[csv(&m.metric), m.value.to_string()]);
     }
     Ok(out)
+}
+
+/// One CSV line: `head` in the header's first columns, `tail` in its
+/// last ones, the columns between empty.
+fn csv_line(out: &mut String, head: &[String], tail: &[String]) {
+    let columns = CSV_HEADER.matches(',').count() + 1;
+    let between = columns.saturating_sub(head.len() + tail.len());
+    let cells: Vec<&str> = head
+        .iter()
+        .map(String::as_str)
+        .chain(std::iter::repeat_n("", between))
+        .chain(tail.iter().map(String::as_str))
+        .collect();
+    out.push_str(&cells.join(","));
+    out.push('\n');
 }

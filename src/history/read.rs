@@ -489,22 +489,28 @@ impl Moment {
     /// only the task containers that existed, and a service none of whose
     /// tasks ran would not be there at all.
     fn swarm_services(&self) -> Vec<SwarmService> {
-        let pending = |name: &str| {
-            self.events
-                .iter()
-                .rev()
-                .find(|e| e.service == name && e.event == "pending" && e.at <= self.asked)
-        };
+        // One pass each over the replicas and the events, not one per
+        // service; events are oldest first, so a service's newest
+        // `pending` is the one kept.
+        let tasks: HashMap<&str, &Identity> = self
+            .replicas
+            .iter()
+            .map(|(who, _)| who)
+            .filter(|who| who.service_kind == "swarm")
+            .map(|who| (who.service.as_str(), who))
+            .collect();
+        let pending: HashMap<&str, &Event> = self
+            .events
+            .iter()
+            .filter(|e| e.event == "pending")
+            .map(|e| (e.service.as_str(), e))
+            .collect();
         self.services
             .iter()
             .filter_map(|g| {
-                let task = self
-                    .replicas
-                    .iter()
-                    .map(|(who, _)| who)
-                    .find(|who| who.service == g.name && who.service_kind == "swarm");
-                let reason = pending(&g.name).filter(|_| g.running < g.wanted);
-                let (layer, team, image) = match (task, pending(&g.name)) {
+                let last_pending = pending.get(g.name.as_str()).copied();
+                let reason = last_pending.filter(|_| g.running < g.wanted);
+                let (layer, team, image) = match (tasks.get(g.name.as_str()), last_pending) {
                     (Some(w), _) => (w.layer.clone(), w.team.clone(), w.image.clone()),
                     (None, Some(e)) => (
                         Some(e.layer.clone()).filter(|l| !l.is_empty()),
