@@ -792,9 +792,7 @@ async fn inspects_of_one_container_coalesce_and_answer_in_order() {
     let d = client().await;
     let img = image(&d).await;
     let name = format!("q{}-1", t.id);
-    let id = docker(&["run", "-d", "--name", &name, "--label", &t.label(), &img])
-        .trim()
-        .to_string();
+    let id = run(&t, &name, &[], &img);
     let topology = std::sync::Arc::new(Topology::default_topology());
     let inspector = sources::Inspector::new(std::sync::Arc::new(d.clone()));
     let (tx, mut rx) = mpsc::channel::<Msg>(64);

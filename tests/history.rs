@@ -534,25 +534,23 @@ async fn prometheus_columns_are_recorded_with_the_fleet() {
     let t = TestRun::new();
     let img = workload_image().await;
     let project = format!("ph{}", t.id);
-    docker(&[
-        "run",
-        "-d",
-        "--name",
+    common::run_labelled(
+        &t,
         &format!("{project}-api-1"),
-        "--label",
-        &t.label(),
-        "--label",
-        &format!("com.docker.compose.project={project}"),
-        "--label",
-        &format!("com.docker.compose.service={project}-api"),
-        "--label",
-        "layer=control",
-        "-p",
-        "127.0.0.1::8080",
-        "-e",
-        "LOAD_RPS=20",
+        &[
+            "--label",
+            &format!("com.docker.compose.project={project}"),
+            "--label",
+            &format!("com.docker.compose.service={project}-api"),
+            "--label",
+            "layer=control",
+            "-p",
+            "127.0.0.1::8080",
+            "-e",
+            "LOAD_RPS=20",
+        ],
         &img,
-    ]);
+    );
     // A Prometheus that scrapes this test's container only, every second.
     let endpoint = agile_deck::connect::endpoint_from_environment(None).unwrap();
     let dir = tempfile::tempdir().unwrap();

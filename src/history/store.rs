@@ -856,18 +856,16 @@ mod tests {
             std::sync::Arc::new(crate::topology::Topology::default_topology()),
             |_| crate::model::HostId(0),
         );
-        let web = fleet
-            .service_rows(crate::fleet::GroupBy::Layer, "control")
-            .into_iter()
-            .find(|r| r.name == "web")
-            .unwrap();
-        assert_eq!((web.running, web.wanted), (1, 3));
-        let db = fleet
-            .service_rows(crate::fleet::GroupBy::Layer, "data")
-            .into_iter()
-            .find(|r| r.name == "db")
-            .unwrap();
-        assert_eq!((db.running, db.wanted), (0, 1));
+        let counts = |layer: &str, service: &str| {
+            let row = fleet
+                .service_rows(crate::fleet::GroupBy::Layer, layer)
+                .into_iter()
+                .find(|r| r.name == service)
+                .unwrap();
+            (row.running, row.wanted)
+        };
+        assert_eq!(counts("control", "web"), (1, 3));
+        assert_eq!(counts("data", "db"), (0, 1));
         let stuck: Vec<_> = fleet
             .swarm_services()
             .iter()
@@ -885,11 +883,6 @@ mod tests {
         )));
         // A Compose service's row is left to what ran: no Swarm service.
         assert_eq!(fleet.swarm_services().len(), 2);
-        let api = fleet
-            .service_rows(crate::fleet::GroupBy::Layer, "control")
-            .into_iter()
-            .find(|r| r.name == "api")
-            .unwrap();
-        assert_eq!((api.running, api.wanted), (1, 1));
+        assert_eq!(counts("control", "api"), (1, 1));
     }
 }
