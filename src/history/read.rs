@@ -527,8 +527,8 @@ impl Moment {
                     running_tasks: g.running as u64,
                     desired_tasks: g.wanted as u64,
                     pending: reason.map(|e| e.detail.clone()),
-                    // The reason as the row shows it: Swarm's error on a
-                    // task that waits ("N not running: why").
+                    // The row shows a waiting task's error: the `why` of
+                    // the event's "N not running: why".
                     tasks: reason
                         .map(|e| SwarmTask {
                             desired: "running".into(),
@@ -605,8 +605,9 @@ impl Moment {
                 .placed_by(|_, _| placement);
             replicas.push(r);
         }
-        fleet.apply(&[], replicas);
+        // Services first: placing the replicas then indexes once.
         fleet.set_swarm_services(self.swarm_services());
+        fleet.apply(&[], replicas);
         for (who, e) in &self.replicas {
             let Some(f) = &e.figures else { continue };
             for (t, cpu) in self
