@@ -48,12 +48,25 @@ impl Live {
     /// Handle messages until `done` holds (or panic after `timeout`).
     async fn until(&mut self, what: &str, timeout: Duration, done: impl Fn(&App) -> bool) {
         let deadline = Instant::now() + timeout;
+        let mut handled = 0usize;
         while !done(&self.app) {
             let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "timed out waiting for {what}");
+            if left.is_zero() {
+                // What the app had, to tell a lost event from a slow one.
+                let last: Vec<String> = (self.app.views.timeline.lines.iter().rev().take(12))
+                    .map(|l| format!("{} {} {} {}", l.time, l.container, l.event, l.detail))
+                    .collect();
+                panic!(
+                    "timed out waiting for {what} ({handled} messages handled, {} inspects in flight); \
+                     the timeline's last lines:\n{}",
+                    self.inspector.in_flight(),
+                    last.join("\n")
+                );
+            }
             let Ok(Some(msg)) = tokio::time::timeout(left, self.rx.recv()).await else {
                 continue;
             };
+            handled += 1;
             for cmd in self.app.update(msg) {
                 // Off the loop, through the runtime's inspector: the other
                 // tests' containers (an event storm among them) share this
@@ -152,8 +165,11 @@ async fn health_oom_and_crash_loops_reach_the_timeline() {
     assert!(line.detail.contains("503"), "{}", line.detail);
     assert!(live.app.views.timeline.alerts[&line.service].unhealthy >= 1);
 
-    // OOM: a workload holding more than its limit is killed: oom, exit 137,
-    // and the replica's page says why.
+    // OOM: a running workload growing past its limit is killed: oom,
+    // exit 137, and the replica's page says why. It grows once running, as
+    // a leak does: containerd watches a container's memory for OOM only
+    // once its process has started, so a process killed in its first
+    // milliseconds can die with no `oom` event at all (exit 137 alone).
     let oom = format!("o{id}-1");
     docker(&[
         "run",
@@ -166,10 +182,29 @@ async fn health_oom_and_crash_loops_reach_the_timeline() {
         "24m",
         "--memory-swap",
         "24m",
-        "-e",
-        "MEM_MIB=64",
         &img,
     ]);
+    live.until(
+        "the growing replica running",
+        Duration::from_secs(30),
+        |a| {
+            a.fleet
+                .replicas
+                .values()
+                .any(|r| r.name == oom && r.is_running())
+        },
+    )
+    .await;
+    // The probe dies with the workload: its answer is not awaited.
+    let _ = common::docker_cli()
+        .args([
+            "exec",
+            &oom,
+            "/agile-sim",
+            "probe",
+            "http://127.0.0.1:8080/knobs?mem=64",
+        ])
+        .output();
     live.until("oom and exit 137", Duration::from_secs(30), |a| {
         let l = lines_of(a, &oom);
         l.iter().any(|l| l.event == "oom") && l.iter().any(|l| l.detail.starts_with("exit 137"))
