@@ -52,9 +52,11 @@ fn main() -> ExitCode {
         }
     };
     let auditing = matches!(cli.command, Some(Command::Audit { .. }));
-    let result = rt.block_on(run(cli));
-    // The relays' sockets and folders go, whatever happened.
-    agile_deck::relay::close_all();
+    let result = {
+        // The relays' sockets and folders go, whatever happened (a panic too).
+        let _relays = agile_deck::relay::CloseAll;
+        rt.block_on(run(cli))
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // `audit --fail-on`: 1 when findings reach it, 2 when it could not audit.

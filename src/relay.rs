@@ -303,8 +303,19 @@ pub fn said(url: &str) -> Option<String> {
 }
 
 /// Stop every relay and remove their folders (at exit).
-pub fn close_all() {
-    RELAYS.lock().expect("not poisoned").clear();
+fn close_all() {
+    // A panic while the lock was held still leaves relays to close.
+    RELAYS.lock().unwrap_or_else(|e| e.into_inner()).clear();
+}
+
+/// Calls `close_all` when dropped, so neither an early return nor a panic
+/// leaves a relay's folder behind.
+pub struct CloseAll;
+
+impl Drop for CloseAll {
+    fn drop(&mut self) {
+        close_all();
+    }
 }
 
 /// A fresh folder only this user can enter, for the socket and ssh's

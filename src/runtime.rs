@@ -569,7 +569,16 @@ pub async fn run(
     let mut journal_news = crate::journal::Follower::at_end(&rt.work.journal.path);
     let mut record_tick = tokio::time::interval(crate::history::EVERY);
     record_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut stop = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut stop = signal(SignalKind::terminate())?;
+    // The operator's SSH session dropped (or tmux's pane closed): end as
+    // on `q`, so the recording is finished and the relays' folders and ssh
+    // connections go, rather than dying where the signal found us. Unless
+    // started under `nohup` (a `record` meant to outlive its session).
+    let mut hangup = match hangup_ignored() {
+        true => None,
+        false => Some(signal(SignalKind::hangup())?),
+    };
     for (host, info) in infos {
         let h = rt.host(host);
         tokio::spawn(sources::follow_events(
@@ -609,7 +618,14 @@ pub async fn run(
         {
             // Ages and the CPU history window are relative to now.
             app.update(Msg::Tick(Utc::now()));
-            terminal.draw(|f| ui::draw(f, &app))?;
+            if let Err(e) = terminal.draw(|f| ui::draw(f, &app)) {
+                // Hung up before the signal was read: end as on SIGHUP.
+                if crate::terminal::gone() {
+                    crate::terminal::hung_up();
+                    break;
+                }
+                return Err(e);
+            }
             app.update(Msg::Drawn);
             last_draw = Instant::now();
             if panic_after_first_frame {
@@ -653,6 +669,12 @@ pub async fn run(
                     }
                 }
                 Some(Ok(_)) => {}
+                // The input ends when the terminal hangs up, often before
+                // SIGHUP is read: end as on it.
+                Some(Err(_)) | None if crate::terminal::gone() => {
+                    crate::terminal::hung_up();
+                    break;
+                }
                 Some(Err(e)) => return Err(e),
                 None => break,
             },
@@ -717,6 +739,10 @@ pub async fn run(
                 app.update(Msg::Recording(rec.status()));
             }
             _ = stop.recv() => break,
+            _ = hung_up(&mut hangup) => {
+                crate::terminal::hung_up();
+                break;
+            }
             _ = tokio::signal::ctrl_c(), if terminal.is_none() => break,
         }
         // A burst (hundreds of inspects returning) may ask for several
@@ -758,6 +784,27 @@ pub async fn run(
         r.finish();
     }
     Ok(())
+}
+
+/// Whether SIGHUP is ignored, as `nohup` leaves it.
+fn hangup_ignored() -> bool {
+    // SAFETY: with no new action, sigaction only writes the current one
+    // into `old`, a zeroed sigaction it owns.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(libc::SIGHUP, std::ptr::null(), &mut old) == 0
+            && old.sa_sigaction == libc::SIG_IGN
+    }
+}
+
+/// The next hang-up, or never when it is not ours to act on.
+async fn hung_up(hangup: &mut Option<tokio::signal::unix::Signal>) {
+    match hangup {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending().await,
+    }
 }
 
 /// Lines of a dead replica's log the recorder keeps.

@@ -64,6 +64,41 @@ pub fn leave() {
     }
 }
 
+/// Whether the terminal on stdout has hung up: the operator's ssh session
+/// or the window is gone.
+pub fn gone() -> bool {
+    tty(libc::STDOUT_FILENO) == Some(false)
+}
+
+/// Whether `fd` is a terminal: Some(true) one that is there, Some(false)
+/// one that hung up (the kernel answers every call on it with EIO), None
+/// not a terminal.
+fn tty(fd: i32) -> Option<bool> {
+    // SAFETY: isatty only asks the kernel about this process's own `fd`.
+    if unsafe { libc::isatty(fd) } == 1 {
+        return Some(true);
+    }
+    (std::io::Error::last_os_error().raw_os_error() == Some(libc::EIO)).then_some(false)
+}
+
+/// The terminal hung up (SIGHUP): there is nothing to restore, and what
+/// would still be written to it goes to /dev/null instead. A write to a
+/// hung-up terminal fails, and `eprintln!` (ratatui's own, on drop) panics
+/// on that, which would skip the cleanup after it.
+pub fn hung_up() {
+    use std::os::fd::AsRawFd;
+    ACTIVE.store(false, Ordering::SeqCst);
+    let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") else {
+        return;
+    };
+    for fd in [libc::STDOUT_FILENO, libc::STDERR_FILENO] {
+        if tty(fd).is_some() {
+            // SAFETY: dup2 onto this process's own descriptor, a terminal.
+            unsafe { libc::dup2(null.as_raw_fd(), fd) };
+        }
+    }
+}
+
 /// Restores the terminal when dropped, so an early return cannot skip it.
 pub struct Guard;
 

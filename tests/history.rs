@@ -522,6 +522,54 @@ fn a_second_writer_is_refused_with_the_first_ones_pid() {
     assert!(sigterm(&mut first).success());
 }
 
+/// A hang-up (the session `record` was started from goes) ends it as
+/// SIGTERM does, its store finished; under `nohup` it records on.
+#[test]
+fn a_hang_up_ends_record_cleanly_unless_under_nohup() {
+    if !docker_or_skip("a_hang_up_ends_record_cleanly_unless_under_nohup") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "").unwrap();
+    let started = |store: &Path| {
+        wait_for("recording", Duration::from_secs(20), || {
+            store.exists().then_some(())
+        });
+        std::thread::sleep(Duration::from_secs(1));
+    };
+
+    let store = dir.path().join("plain.db");
+    let mut plain = record(&store, &config);
+    started(&store);
+    unsafe_kill(plain.id(), "HUP");
+    let status = plain.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+
+    let store = dir.path().join("nohup.db");
+    let mut nohup = Command::new("nohup")
+        .arg(BIN)
+        .args(["--no-prometheus", "--config"])
+        .arg(&config)
+        .arg("--store")
+        .arg(&store)
+        .arg("record")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    started(&store);
+    unsafe_kill(nohup.id(), "HUP");
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(nohup.try_wait().unwrap().is_none(), "still recording");
+    let (_, info, _) = agile(&["history", "info"], &store);
+    assert!(
+        info.contains(&format!("writer:   pid {}", nohup.id())),
+        "{info}"
+    );
+    assert!(sigterm(&mut nohup).success());
+}
+
 /// The Prometheus columns, recorded with the fleet from a real Prometheus
 /// scraping a workload: exported, shown by `snapshot --at`, and the same
 /// as Prometheus's own answer at that moment.

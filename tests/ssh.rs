@@ -144,4 +144,40 @@ async fn the_dashboard_over_ssh() {
     common::wait_for("no ssh left behind", Duration::from_secs(5), || {
         relay_processes().is_empty().then_some(())
     });
+
+    // A dropped session (the operator's ssh went, or the window closed:
+    // the terminal hangs up) ends it as `q` does: no ssh left and the
+    // relay's folder gone.
+    let runtime = tempfile::tempdir().unwrap();
+    let relay_folders = || {
+        std::fs::read_dir(runtime.path())
+            .unwrap()
+            .filter(|e| {
+                let e = e.as_ref().unwrap();
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("agile-deck-relay-")
+            })
+            .count()
+    };
+    let tmux = Tmux::start(
+        "ssh-hangup",
+        &format!(
+            "AGILE_DECK_SSH='{}' XDG_STATE_HOME={} XDG_RUNTIME_DIR={} {BIN} --no-prometheus \
+             --host {}",
+            sshd.ssh_command(),
+            dir.path().display(),
+            runtime.path().display(),
+            sshd.url()
+        ),
+    );
+    tmux.wait("the fleet through ssh", Duration::from_secs(30), |s| {
+        s.contains("│data")
+    });
+    assert_eq!(relay_folders(), 1, "the relay's folder while watching");
+    tmux.hang_up();
+    assert_eq!(relay_folders(), 0, "the relay's folder removed");
+    common::wait_for("no ssh left behind", Duration::from_secs(5), || {
+        relay_processes().is_empty().then_some(())
+    });
 }

@@ -44,13 +44,18 @@ impl Tmux {
         t
     }
 
-    /// `kill -9` the program the pane runs (the child of its shell, not the
-    /// shell), and wait until it is gone.
-    pub fn kill_program(&self) {
+    /// The program the pane runs (the child of its shell, not the shell).
+    pub fn program(&self) -> String {
         let shell = self.display("#{pane_pid}");
         let out = Command::new("pgrep").args(["-P", &shell]).output().unwrap();
         let pid = String::from_utf8_lossy(&out.stdout).trim().to_string();
         assert!(!pid.is_empty(), "no program under the pane's shell {shell}");
+        pid
+    }
+
+    /// `kill -9` the program the pane runs, and wait until it is gone.
+    pub fn kill_program(&self) {
+        let pid = self.program();
         assert!(
             Command::new("kill")
                 .args(["-KILL", &pid])
@@ -58,11 +63,15 @@ impl Tmux {
                 .unwrap()
                 .success()
         );
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while std::path::Path::new(&format!("/proc/{pid}")).exists() {
-            assert!(Instant::now() < deadline, "{pid} still alive");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_gone(&pid);
+    }
+
+    /// Close the terminal under the program, as a dropped ssh session
+    /// does (tmux's server goes), and wait until the program is gone.
+    pub fn hang_up(self) {
+        let pid = self.program();
+        drop(self);
+        wait_gone(&pid);
     }
 
     /// Send keys one at a time, so Esc is not read as Alt with the next key.
@@ -127,5 +136,14 @@ impl Drop for Tmux {
         let _ = Command::new("tmux")
             .args(["-L", &self.socket, "kill-server"])
             .status();
+    }
+}
+
+/// Wait until process `pid` has ended.
+fn wait_gone(pid: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(Instant::now() < deadline, "{pid} still alive");
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
