@@ -49,11 +49,18 @@ fn alive(pid: u32) -> bool {
     std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| !c.is_empty())
 }
 
-/// The in-process link's ssh uses this sshd. The tests hold `SERIAL`, so
-/// no other thread of this binary reads the environment meanwhile.
+/// The in-process link's ssh uses this sshd, and its relay's folder is
+/// made in the sshd's own (a relay lives as long as this process, and
+/// the folder goes with the sshd's). The tests hold `SERIAL`, so no other
+/// thread of this binary reads the environment meanwhile.
 fn use_sshd(sshd: &Sshd) {
+    let runtime = sshd.home().join("client-runtime");
+    std::fs::create_dir_all(&runtime).unwrap();
     // SAFETY: see above; the runtime of each test is its own.
-    unsafe { std::env::set_var("AGILE_DECK_SSH", sshd.ssh_command()) };
+    unsafe {
+        std::env::set_var("AGILE_DECK_SSH", sshd.ssh_command());
+        std::env::set_var("XDG_RUNTIME_DIR", runtime);
+    }
 }
 
 fn settings(sshd: &Sshd) -> link::Settings {
@@ -325,11 +332,14 @@ async fn without_the_agent_docker_streams_then_agent_install_brings_it() {
         "layer=data",
         &img,
     ]);
+    // State and runtime folders of its own: the dashboard is killed with
+    // -9 below, and its relay's folder goes with this one.
     let state = tempfile::tempdir().unwrap();
     let tmux = Tmux::start_sized(
         "agent",
         &format!(
-            "AGILE_DECK_SSH='{}' XDG_STATE_HOME={} {BIN} --no-prometheus --show-engine --host {}",
+            "AGILE_DECK_SSH='{}' XDG_STATE_HOME={1} XDG_RUNTIME_DIR={1} \
+             {BIN} --no-prometheus --show-engine --host {2}",
             sshd.ssh_command(),
             state.path().display(),
             sshd.url()
@@ -426,13 +436,14 @@ async fn the_agent_on_a_cluster_node_reached_from_another() {
             "agile-sim:0.1.0",
         ],
     );
+    // State and runtime folders of its own, as above.
     let state = tempfile::tempdir().unwrap();
     // The dashboard on c1, c2 over the cluster's network.
     let tmux = Tmux::start_sized(
         "agent-cluster",
         &format!(
-            "nsenter --net=/run/netns/adc-c1 env AGILE_DECK_SSH='{}' XDG_STATE_HOME={} \
-             {BIN} --no-prometheus --no-record --show-engine --host c2={}",
+            "nsenter --net=/run/netns/adc-c1 env AGILE_DECK_SSH='{}' XDG_STATE_HOME={1} \
+             XDG_RUNTIME_DIR={1} {BIN} --no-prometheus --no-record --show-engine --host c2={2}",
             sshd.ssh_command(),
             state.path().display(),
             sshd.url()
