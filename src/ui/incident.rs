@@ -9,6 +9,7 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
 use super::truncate;
 use crate::app::App;
 use crate::events::Severity;
+use crate::text;
 
 fn severity_style(app: &App, s: Severity) -> Style {
     let t = &app.theme;
@@ -50,6 +51,32 @@ pub fn draw_events(f: &mut Frame, app: &App, area: Rect) {
         app.shown_timeline().lines.len()
     );
     let wide = area.width >= 110;
+    // Columns as wide as what they hold (within bounds), so DETAIL gets
+    // the rest; a name cut in the middle keeps what tells replicas apart.
+    let group_of = |l: &crate::events::Line| {
+        if l.team.is_empty() {
+            l.layer.clone()
+        } else {
+            format!("{}/{}", l.layer, l.team)
+        }
+    };
+    let widest = |cell: &dyn Fn(&crate::events::Line) -> usize, head: &str, most: usize| {
+        lines
+            .iter()
+            .map(|l| cell(l))
+            .chain([text::width(head)])
+            .max()
+            .unwrap_or(0)
+            .min(most)
+    };
+    let container_w = widest(
+        &|l| text::width(&l.container),
+        "CONTAINER",
+        if wide { 36 } else { 24 },
+    );
+    let host_w = widest(&|l| text::width(&l.host), "HOST", 16);
+    let group_w = widest(&|l| text::width(&group_of(l)), "LAYER/TEAM", 24);
+    let service_w = widest(&|l| text::width(&l.service), "SERVICE", 24);
     let rows: Vec<Row> = lines
         .iter()
         .map(|l| {
@@ -59,37 +86,40 @@ pub fn draw_events(f: &mut Frame, app: &App, area: Rect) {
                 .with_timezone(&app.local_offset)
                 .format("%H:%M:%S")
                 .to_string();
-            let group = if l.team.is_empty() {
-                l.layer.clone()
-            } else {
-                format!("{}/{}", l.layer, l.team)
-            };
             let mut cells = vec![
                 Cell::from(Span::styled(time, t.muted)),
                 Cell::from(Span::styled(
                     format!("{} {}", l.severity.symbol(), l.event),
                     style,
                 )),
-                Cell::from(Span::styled(l.container.clone(), t.title)),
+                Cell::from(Span::styled(
+                    text::truncate_middle(&l.container, container_w),
+                    t.title,
+                )),
             ];
             if wide {
-                cells.push(Cell::from(Span::styled(l.host.clone(), t.muted)));
-                cells.push(Cell::from(Span::styled(group, t.text)));
-                cells.push(Cell::from(Span::styled(l.service.clone(), t.text)));
+                let cut = |s: &str, w| Span::styled(text::truncate(s, w), t.text);
+                cells.push(Cell::from(Span::styled(
+                    text::truncate(&l.host, host_w),
+                    t.muted,
+                )));
+                cells.push(Cell::from(cut(&group_of(l), group_w)));
+                cells.push(Cell::from(cut(&l.service, service_w)));
             }
             cells.push(Cell::from(Span::styled(l.detail.clone(), style)));
             Row::new(cells)
         })
         .collect();
+    let len = |w: usize| Constraint::Length(w as u16);
     let (widths, cols): (Vec<Constraint>, Vec<&str>) = if wide {
         (
             vec![
                 Constraint::Length(8),
                 Constraint::Length(14),
-                Constraint::Length(30),
-                Constraint::Length(8),
-                Constraint::Length(20),
-                Constraint::Length(18),
+                len(container_w),
+                len(host_w),
+                len(group_w),
+                len(service_w),
                 Constraint::Min(10),
             ],
             vec![
@@ -107,7 +137,7 @@ pub fn draw_events(f: &mut Frame, app: &App, area: Rect) {
             vec![
                 Constraint::Length(8),
                 Constraint::Length(14),
-                Constraint::Length(24),
+                len(container_w),
                 Constraint::Min(10),
             ],
             vec!["TIME", "EVENT", "CONTAINER", "DETAIL"],
@@ -147,7 +177,7 @@ pub fn draw_networks(f: &mut Frame, app: &App, area: Rect) {
             .map(|r| {
                 let a = r.networks.iter().find(|a| &a.network == net);
                 Row::new(vec![
-                    Cell::from(Span::styled(r.name.clone(), t.title)),
+                    Cell::from(Span::styled(text::truncate_middle(&r.name, 34), t.title)),
                     Cell::from(Span::styled(r.state.to_string(), t.text)),
                     Cell::from(Span::styled(
                         a.map(|a| a.ip.clone()).unwrap_or_default(),
