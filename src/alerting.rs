@@ -26,6 +26,16 @@ pub enum Kind {
 }
 
 impl Kind {
+    const ALL: [Kind; 7] = [
+        Kind::Oom,
+        Kind::Exit137,
+        Kind::RestartLoop,
+        Kind::Unhealthy,
+        Kind::ZoneBreach,
+        Kind::Metric,
+        Kind::Policy,
+    ];
+
     pub fn word(self) -> &'static str {
         match self {
             Kind::Oom => "oom",
@@ -98,9 +108,22 @@ pub struct Tracker {
     firing: BTreeMap<String, (Condition, DateTime<Utc>)>,
     /// Just resolved, and when: a quick return is a flap.
     resolved: BTreeMap<String, DateTime<Utc>>,
+    /// Resumed from a recording: nothing is resolved until this (set at
+    /// the first evaluation), while the hosts are listed and Prometheus
+    /// first answers; before, an alert still true would look gone.
+    settling: Option<Settling>,
+}
+
+#[derive(Debug)]
+enum Settling {
+    Resumed,
+    Until(DateTime<Utc>),
 }
 
 const FLAP: chrono::Duration = chrono::Duration::seconds(60);
+/// How long a resumed tracker waits before it resolves what it does not
+/// see (the hosts listed, Prometheus's first answers in).
+const SETTLE: chrono::Duration = chrono::Duration::seconds(60);
 
 impl Tracker {
     pub fn update(
@@ -114,10 +137,21 @@ impl Tracker {
         for c in conditions {
             seen.insert(c.key(), c);
         }
+        let settling = match self.settling {
+            Some(Settling::Resumed) => {
+                self.settling = Some(Settling::Until(now + SETTLE));
+                true
+            }
+            Some(Settling::Until(t)) if now < t => true,
+            _ => {
+                self.settling = None;
+                false
+            }
+        };
         let gone: Vec<String> = self
             .firing
             .keys()
-            .filter(|k| !seen.contains_key(*k))
+            .filter(|k| !settling && !seen.contains_key(*k))
             .cloned()
             .collect();
         for k in gone {
@@ -147,6 +181,74 @@ impl Tracker {
     pub fn firing(&self) -> usize {
         self.firing.len()
     }
+
+    /// A tracker that goes on from the notices a recorder wrote before
+    /// (oldest first, as `recorded` reads them): an alert whose last
+    /// notice was firing is firing still, since then. So a recorder that
+    /// starts again does not send it twice, and resolves it when it goes.
+    pub fn resume(
+        recorded: impl IntoIterator<Item = (DateTime<Utc>, Status, Condition)>,
+    ) -> Tracker {
+        let mut t = Tracker {
+            settling: Some(Settling::Resumed),
+            ..Tracker::default()
+        };
+        for (at, status, c) in recorded {
+            match status {
+                Status::Firing => {
+                    t.firing.insert(c.key(), (c, at));
+                }
+                Status::Resolved => {
+                    t.firing.remove(&c.key());
+                }
+            }
+        }
+        t
+    }
+}
+
+impl Notice {
+    /// The notice as the recorder keeps it (an event's detail):
+    /// `firing oom: 2 in the last 5 min`; `recorded` reads it back.
+    pub fn recorded_detail(&self) -> String {
+        let status = match self.status {
+            Status::Firing => "firing",
+            Status::Resolved => "resolved",
+        };
+        format!("{status} {}: {}", self.kind.word(), self.summary)
+    }
+}
+
+/// A notice about `target` as the recorder kept it (`recorded_detail`):
+/// whether it fired or resolved, and its condition. None for a detail
+/// that is not one.
+pub fn recorded(target: &str, severity: &str, detail: &str) -> Option<(Status, Condition)> {
+    let (status, rest) = if let Some(rest) = detail.strip_prefix("firing ") {
+        (Status::Firing, rest)
+    } else {
+        (Status::Resolved, detail.strip_prefix("resolved ")?)
+    };
+    let (kind, summary) = Kind::ALL.iter().find_map(|k| {
+        rest.strip_prefix(k.word())
+            .and_then(|s| s.strip_prefix(": "))
+            .map(|s| (*k, s))
+    })?;
+    Some((
+        status,
+        Condition {
+            kind,
+            target: target.to_string(),
+            severity: if severity == "critical" {
+                "critical"
+            } else {
+                "warning"
+            },
+            // A metric's summary starts with its name (`P99 = 1.2s …`).
+            metric: (kind == Kind::Metric)
+                .then(|| summary.split(" = ").next().unwrap_or_default().to_string()),
+            summary: summary.to_string(),
+        },
+    ))
 }
 
 fn notice(
@@ -430,5 +532,62 @@ mod tests {
                 .len(),
             1
         );
+    }
+
+    #[test]
+    fn a_recorder_started_again_goes_on_from_the_notices_it_recorded() {
+        let t0 = Utc::now();
+        let s = |n: i64| t0 + chrono::Duration::seconds(n);
+        // What the last recorder sent, as its events kept it.
+        let mut before = Tracker::default();
+        let mut notices = before.update(
+            s(0),
+            vec![
+                c(Kind::Oom, "web", "1 in the last 5 min"),
+                c(Kind::Unhealthy, "api", "1 unhealthy: api-1"),
+                Condition {
+                    metric: Some("P99".into()),
+                    ..c(Kind::Metric, "execution", "P99 = 1.2s (threshold 1s)")
+                },
+            ],
+            "h",
+        );
+        notices.extend(
+            before
+                .update(s(5), vec![], "h")
+                .into_iter()
+                .filter(|n| n.target == "api"),
+        );
+        let kept: Vec<_> = notices
+            .iter()
+            .map(|n| {
+                let severity = match n.status {
+                    Status::Firing => n.severity,
+                    Status::Resolved => "ok",
+                };
+                let (status, c) = recorded(&n.target, severity, &n.recorded_detail()).unwrap();
+                assert_eq!(
+                    (status, &c.kind, c.metric.as_ref()),
+                    (n.status, &n.kind, n.metric.as_ref())
+                );
+                (n.started_at, status, c)
+            })
+            .collect();
+        assert_eq!(kept.len(), 4, "three fired, api resolved");
+        assert!(recorded("x", "ok", "an operation's detail").is_none());
+
+        let mut t = Tracker::resume(kept);
+        assert_eq!(t.firing(), 2);
+        // Still true: not sent again. Not seen yet (the hosts not listed,
+        // Prometheus not answered): not resolved before a minute.
+        let still = vec![c(Kind::Oom, "web", "1 in the last 5 min")];
+        assert!(t.update(s(100), still.clone(), "h").is_empty());
+        assert!(t.update(s(150), still.clone(), "h").is_empty());
+        // Then what is gone is resolved, from when it fired.
+        let resolved = t.update(s(161), still, "h");
+        assert_eq!(resolved.len(), 1);
+        assert_eq!(resolved[0].status, Status::Resolved);
+        assert_eq!(resolved[0].metric.as_deref(), Some("P99"));
+        assert_eq!(resolved[0].started_at, s(0));
     }
 }

@@ -151,6 +151,8 @@ pub struct Timeline {
     pub raised: VecDeque<(DateTime<Utc>, String, crate::alerting::Kind)>,
     /// Lines inserted since the start: the recorder's cursor.
     pub inserted: u64,
+    /// The newest line put in from the recording (`earlier`), if any.
+    pub recorded_until: Option<DateTime<Utc>>,
 }
 
 impl Default for Timeline {
@@ -170,7 +172,37 @@ impl Timeline {
             killed: HashMap::new(),
             raised: VecDeque::new(),
             inserted: 0,
+            recorded_until: None,
         }
+    }
+
+    /// Lines recorded before this session (oldest first), put before the
+    /// ones it saw: only those older than every line held, and only into
+    /// the room left. They raise no alert (they are history, and were
+    /// alerted on when they happened) and are not the recorder's to write
+    /// again (`inserted` does not move).
+    pub fn earlier(&mut self, recorded: impl DoubleEndedIterator<Item = Line>) {
+        let oldest = self.lines.front().map(|l| l.time);
+        let room = self.max - self.lines.len();
+        let mut put = 0;
+        for line in recorded
+            .rev()
+            .filter(|l| oldest.is_none_or(|t| l.time < t))
+            .take(room)
+        {
+            self.recorded_until = self.recorded_until.max(Some(line.time));
+            self.lines.push_front(line);
+            put += 1;
+        }
+        if put > 0 {
+            log::info!("events: {put} from the recording put before this session's");
+        }
+    }
+
+    /// How many lines held came from the recording.
+    pub fn from_recording(&self) -> usize {
+        self.recorded_until
+            .map_or(0, |t| self.lines.iter().take_while(|l| l.time <= t).count())
     }
 
     /// Lines inserted after the first `seen` (those still kept).

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use crossterm::event::{Event, EventStream, KeyEventKind};
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
@@ -260,15 +260,24 @@ impl Runtime {
             | Cmd::CloseInterrupted { .. } => {
                 self.work.handle(cmd, &tx);
             }
-            Cmd::Backfill => {
+            Cmd::Backfill { events } => {
                 let Some(path) = self.store.clone() else {
                     return;
                 };
                 tokio::task::spawn_blocking(move || {
-                    match crate::history::Reader::open(&path).and_then(|r| r.recent_cpu(Utc::now()))
-                    {
-                        Ok(cpu) => {
-                            let _ = tx.blocking_send(Msg::Backfill(cpu));
+                    let now = Utc::now();
+                    let read = crate::history::Reader::open(&path).and_then(|r| {
+                        let cpu = r.recent_cpu(now)?;
+                        // Docker's events, alerts and operation results; a
+                        // dead replica's last words stay in `:at`.
+                        let mut recorded =
+                            r.events(now - chrono::Duration::hours(1), now, events)?;
+                        recorded.retain(|e| e.source != "log");
+                        Ok((cpu, recorded))
+                    });
+                    match read {
+                        Ok((cpu, events)) => {
+                            let _ = tx.blocking_send(Msg::Backfill { cpu, events });
                         }
                         Err(e) => log::debug!("history: {e:#}"),
                     }
@@ -564,7 +573,10 @@ pub async fn run(
         }
         _ => None,
     };
-    let mut tracker = crate::alerting::Tracker::default();
+    let mut tracker = match (&history.recorder, &rt.store) {
+        (Some(_), Some(path)) => crate::alerting::Tracker::resume(alerts_recorded(path)),
+        _ => crate::alerting::Tracker::default(),
+    };
     let mut lines_seen = app.views.timeline.inserted;
     let mut journal_news = crate::journal::Follower::at_end(&rt.work.journal.path);
     let mut record_tick = tokio::time::interval(crate::history::EVERY);
@@ -710,26 +722,7 @@ pub async fn run(
                 events.extend(app.results_of(journal_news.appended()));
                 let notices = tracker.update(now, app.alert_conditions(history.quiet), &history.source);
                 for n in notices {
-                    events.push(crate::history::Event {
-                        at: now,
-                        source: "alert",
-                        severity: match n.status {
-                            crate::alerting::Status::Firing => n.severity,
-                            crate::alerting::Status::Resolved => "ok",
-                        }
-                        .to_string(),
-                        host: history.source.clone(),
-                        layer: String::new(),
-                        team: String::new(),
-                        service: n.target.clone(),
-                        container: String::new(),
-                        container_id: None,
-                        event: "alert".into(),
-                        detail: format!("{} {}: {}", match n.status {
-                            crate::alerting::Status::Firing => "firing",
-                            crate::alerting::Status::Resolved => "resolved",
-                        }, n.kind.word(), n.summary),
-                    });
+                    events.push(app.alert_event(&n, now));
                     if let Some(notifier) = &notifier {
                         notifier.send(n);
                     }
@@ -784,6 +777,32 @@ pub async fn run(
         r.finish();
     }
     Ok(())
+}
+
+/// The alert notices recorded in the store at `path`, oldest first, for
+/// the tracker to go on from (none, and a warning, if it cannot be read).
+fn alerts_recorded(
+    path: &std::path::Path,
+) -> Vec<(
+    DateTime<Utc>,
+    crate::alerting::Status,
+    crate::alerting::Condition,
+)> {
+    match crate::history::Reader::open(path).and_then(|r| r.alerts()) {
+        Ok(events) => events
+            .iter()
+            .filter_map(|e| {
+                crate::alerting::recorded(e.subject(), &e.severity, &e.detail)
+                    .map(|(status, c)| (e.at, status, c))
+            })
+            .collect(),
+        Err(e) => {
+            log::warn!(
+                "history: the alerts recorded before cannot be read ({e:#}): those still firing are sent again"
+            );
+            Vec::new()
+        }
+    }
 }
 
 /// Whether SIGHUP is ignored, as `nohup` leaves it.

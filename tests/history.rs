@@ -522,6 +522,57 @@ fn a_second_writer_is_refused_with_the_first_ones_pid() {
     assert!(sigterm(&mut first).success());
 }
 
+/// A recorder started again on its store goes on from the alerts it had
+/// sent: one still firing is not sent twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorder_started_again_does_not_alert_twice() {
+    if !docker_or_skip("a_recorder_started_again_does_not_alert_twice") {
+        return;
+    }
+    let img = workload_image().await;
+    let t = TestRun::new();
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("history.db");
+    let (port, hook) = webhook(0);
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!("[alerts]\nwebhook = \"http://127.0.0.1:{port}/hook\"\nper_minute = 600\n"),
+    )
+    .unwrap();
+    let name = format!("again{}-api", t.id);
+    let label = t.label();
+    let mut args = vec!["run", "-d", "--name", &name, "--label", &label];
+    args.extend_from_slice(&FAST_HEALTH);
+    args.extend(["-e", "UNHEALTHY=1", &img]);
+    docker(&args);
+    let service = name.clone();
+    let fired = || {
+        delivered(&hook)
+            .iter()
+            .filter(|(s, k, target)| s == "firing" && k == "unhealthy" && *target == service)
+            .count()
+    };
+    let mut first = record(&store, &config);
+    wait_for("the unhealthy alert", Duration::from_secs(40), || {
+        (fired() == 1).then_some(())
+    });
+    assert!(sigterm(&mut first).success());
+
+    let mut again = record(&store, &config);
+    // Three frames: evaluated three times, with the replica still unhealthy.
+    std::thread::sleep(Duration::from_secs(16));
+    assert_eq!(fired(), 1, "sent again: {:?}", delivered(&hook));
+    assert!(
+        !delivered(&hook)
+            .iter()
+            .any(|(s, _, target)| s == "resolved" && *target == service),
+        "{:?}",
+        delivered(&hook)
+    );
+    assert!(sigterm(&mut again).success());
+}
+
 /// A hang-up (the session `record` was started from goes) ends it as
 /// SIGTERM does, its store finished; under `nohup` it records on.
 #[test]

@@ -42,7 +42,7 @@ pub fn step() -> Duration {
     Duration::minutes(1)
 }
 
-fn line_of(e: &Event) -> Line {
+pub(super) fn line_of(e: &Event) -> Line {
     Line {
         time: e.at,
         host: e.host.clone(),
@@ -313,6 +313,66 @@ impl App {
                 _ => None,
             })
             .collect()
+    }
+
+    /// A notice as recorded, placed where the fleet places its target (a
+    /// service, a team or layer row, a replica) with the host it runs on
+    /// when that is one; the host stays empty for a target over several.
+    pub fn alert_event(&self, n: &crate::alerting::Notice, at: DateTime<Utc>) -> Event {
+        let target = n.target.as_str();
+        let of = |r: &&crate::model::Replica| {
+            r.name == target
+                || r.placement.service.name == target
+                || r.placement.team.as_deref() == Some(target)
+                || r.placement.layer.as_deref() == Some(target)
+        };
+        let hosts: std::collections::BTreeSet<_> = self
+            .fleet
+            .replicas
+            .values()
+            .filter(of)
+            .map(|r| r.host)
+            .collect();
+        let host = match hosts.len() {
+            1 => self.hosts.name(*hosts.first().expect("one")).to_string(),
+            _ => String::new(),
+        };
+        let one = self.fleet.replicas.values().find(of);
+        let (mut layer, mut team, mut service, mut container) =
+            (String::new(), String::new(), String::new(), String::new());
+        match one {
+            Some(r) if r.name == target => container = target.to_string(),
+            Some(r) if r.placement.service.name == target => {
+                service = target.to_string();
+                layer = r.placement.layer.clone().unwrap_or_default();
+                team = r.placement.team.clone().unwrap_or_default();
+            }
+            Some(r) if r.placement.team.as_deref() == Some(target) => {
+                team = target.to_string();
+                layer = r.placement.layer.clone().unwrap_or_default();
+            }
+            Some(_) => layer = target.to_string(),
+            // Gone from the fleet (the service was removed): as named.
+            None => service = target.to_string(),
+        }
+        use crate::alerting::Status;
+        Event {
+            at,
+            source: "alert",
+            severity: match n.status {
+                Status::Firing => n.severity,
+                Status::Resolved => "ok",
+            }
+            .to_string(),
+            host,
+            layer,
+            team,
+            service,
+            container,
+            container_id: None,
+            event: "alert".into(),
+            detail: n.recorded_detail(),
+        }
     }
 
     /// What is wrong now, for alerts: unhealthy replicas per service;

@@ -171,6 +171,9 @@ pub struct App {
     pub keymap: Keymap,
     pub theme: Theme,
     pub now: DateTime<Utc>,
+    /// When this session began: what the store holds from before is
+    /// history to show (`Msg::Backfill`); what came after, it saw itself.
+    pub started: DateTime<Utc>,
     /// Offset of local time, for clocks on screen (UTC unless the runtime sets it).
     pub local_offset: chrono::FixedOffset,
     pub viewport: (u16, u16),
@@ -284,6 +287,7 @@ impl App {
             keymap,
             theme,
             now: Utc::now(),
+            started: Utc::now(),
             local_offset: chrono::FixedOffset::east_opt(0).expect("zero offset"),
             viewport: (80, 24),
             stats_cap: 256,
@@ -415,7 +419,9 @@ impl App {
                 if !listing.provisional {
                     self.seed_timeline(host);
                     if self.history_store && self.backfilled.insert(host) {
-                        cmds.push(Cmd::Backfill);
+                        cmds.push(Cmd::Backfill {
+                            events: self.views.timeline.max,
+                        });
                     }
                 }
                 self.ask_prometheus_about_new_rows(&mut cmds);
@@ -645,7 +651,16 @@ impl App {
                 self.recording = Some(status);
                 return cmds;
             }
-            Msg::Backfill(cpu) => {
+            Msg::Backfill { cpu, events } => {
+                // What happened before anyone looked: the Events view
+                // starts with the last hour as recorded.
+                let started = self.started;
+                self.views.timeline.earlier(
+                    events
+                        .iter()
+                        .filter(|e| e.at < started)
+                        .map(history::line_of),
+                );
                 let ids: Vec<(String, String)> = self
                     .fleet
                     .replicas
@@ -1234,5 +1249,118 @@ mod tests {
             ]
         );
         assert_eq!(events[0].detail, "done: 2 of 2 steps took effect");
+    }
+
+    #[test]
+    fn the_events_view_starts_with_the_last_hour_as_recorded() {
+        let mut a = app();
+        let now = a.now;
+        let at = |secs: i64| now - chrono::Duration::seconds(secs);
+        let recorded = |t, event: &str, severity: &str| crate::history::Event {
+            at: t,
+            source: "docker",
+            severity: severity.into(),
+            host: "test".into(),
+            layer: "data".into(),
+            team: String::new(),
+            service: "postgres".into(),
+            container: "p-postgres-1".into(),
+            container_id: Some("d1".into()),
+            event: event.into(),
+            detail: String::new(),
+        };
+        // This session already saw one line, 10 s ago.
+        a.views.timeline.push(crate::events::Line {
+            time: at(10),
+            host: "test".into(),
+            layer: "data".into(),
+            team: String::new(),
+            service: "postgres".into(),
+            container: "p-postgres-1".into(),
+            id: Some("d1".into()),
+            event: "start".into(),
+            detail: String::new(),
+            severity: crate::events::Severity::Info,
+        });
+        let cursor = a.views.timeline.inserted;
+        a.update(Msg::Backfill {
+            cpu: Default::default(),
+            events: vec![
+                recorded(at(1800), "oom", "critical"),
+                recorded(at(1799), "die", "critical"),
+                // Seen live too (our own recorder wrote it): not twice.
+                recorded(at(10), "start", "info"),
+                // Recorded by this session (an alert at its first frame).
+                recorded(now + chrono::Duration::seconds(1), "alert", "warning"),
+            ],
+        });
+        let t = &a.views.timeline;
+        let events: Vec<&str> = t.lines.iter().map(|l| l.event.as_str()).collect();
+        assert_eq!(events, ["oom", "die", "start"]);
+        assert_eq!(t.lines[0].severity, crate::events::Severity::Critical);
+        assert_eq!(t.from_recording(), 2);
+        // History, not news: no alert, and nothing for the recorder.
+        assert_eq!(t.alert_total(), 0);
+        assert_eq!(t.inserted, cursor);
+        // A second host's backfill reads the same hour: nothing doubles.
+        a.update(Msg::Backfill {
+            cpu: Default::default(),
+            events: vec![recorded(at(1800), "oom", "critical")],
+        });
+        assert_eq!(a.views.timeline.lines.len(), 3);
+    }
+
+    #[test]
+    fn alerts_are_recorded_where_the_fleet_places_their_target() {
+        use crate::alerting::{Kind, Notice, Status};
+        let a = app();
+        let notice = |kind: Kind, target: &str, status: Status| Notice {
+            status,
+            kind,
+            target: target.into(),
+            severity: "critical",
+            summary: "1 in the last 5 min".into(),
+            metric: None,
+            started_at: a.now,
+            ended_at: None,
+            source: "recorder-machine".into(),
+            text: String::new(),
+        };
+        let placed = |n: Notice| {
+            let e = a.alert_event(&n, a.now);
+            let cols = [e.host, e.layer, e.team, e.service, e.container];
+            (cols, e.detail, e.severity)
+        };
+        let s = |v: [&str; 5]| v.map(String::from);
+        // Where it runs, not the recording machine's name.
+        assert_eq!(
+            placed(notice(Kind::Oom, "coordinator", Status::Firing)),
+            (
+                s(["test", "coordination", "", "coordinator", ""]),
+                "firing oom: 1 in the last 5 min".to_string(),
+                "critical".to_string()
+            )
+        );
+        assert_eq!(
+            placed(notice(Kind::Unhealthy, "product", Status::Resolved)).0,
+            s(["test", "execution", "product", "", ""])
+        );
+        assert_eq!(
+            placed(notice(Kind::ZoneBreach, "p-postgres-1", Status::Firing)).0,
+            s(["test", "", "", "", "p-postgres-1"])
+        );
+        assert_eq!(
+            placed(notice(Kind::Metric, "execution", Status::Firing)).0,
+            s(["test", "execution", "", "", ""])
+        );
+        // Removed since: named as the notice names it.
+        assert_eq!(
+            placed(notice(Kind::Policy, "gone-service", Status::Firing)).0,
+            s(["", "", "", "gone-service", ""])
+        );
+        assert_eq!(
+            placed(notice(Kind::Oom, "coordinator", Status::Resolved)).2,
+            "ok"
+        );
     }
 }

@@ -69,8 +69,12 @@ pub enum Msg {
     /// What the recorder has written so far (the engine line says it).
     Recording(crate::history::Status),
     /// The store's recent CPU per (host, container), for the histories
-    /// of replicas running now (`Cmd::Backfill`).
-    Backfill(crate::history::read::CpuByReplica),
+    /// of replicas running now, and its last hour of events, oldest first
+    /// (`Cmd::Backfill`).
+    Backfill {
+        cpu: crate::history::read::CpuByReplica,
+        events: Vec<crate::history::Event>,
+    },
     /// The store's answer to `Cmd::ReadSeries`: a row's CPU, last hour.
     Series {
         kind: &'static str,
@@ -201,8 +205,11 @@ pub enum Cmd {
     /// Questions for Prometheus (cells and charts on screen).
     Prom(Vec<Request>),
     PromAdhoc(Query),
-    /// Read the replicas' recent CPU from the store (a host's first listing).
-    Backfill,
+    /// Read the replicas' recent CPU and the last hour's events (at most
+    /// `events`) from the store (a host's first listing).
+    Backfill {
+        events: usize,
+    },
     /// Read a row's last hour of CPU from the store (its detail chart).
     ReadSeries {
         kind: &'static str,

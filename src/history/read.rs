@@ -319,44 +319,31 @@ impl Reader {
         to: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<Event>> {
-        let mut q = self.db.prepare_cached(
-            "SELECT ts, source, severity, host, layer, team, service, container, container_id, event, detail
-             FROM events WHERE ts >= ?1 AND ts <= ?2 ORDER BY ts DESC, rowid DESC LIMIT ?3",
-        )?;
+        let mut q = self.db.prepare_cached(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE ts >= ?1 AND ts <= ?2
+             ORDER BY ts DESC, rowid DESC LIMIT ?3"
+        ))?;
         let rows = q.query_map(
             params![
                 from.timestamp_millis(),
                 to.timestamp_millis() + 999,
                 limit as i64
             ],
-            |r| {
-                let source: String = r.get(1)?;
-                Ok(Event {
-                    at: Utc
-                        .timestamp_millis_opt(r.get(0)?)
-                        .single()
-                        .unwrap_or_default(),
-                    source: match source.as_str() {
-                        "alert" => "alert",
-                        "operation" => "operation",
-                        "log" => "log",
-                        _ => "docker",
-                    },
-                    severity: r.get(2)?,
-                    host: r.get(3)?,
-                    layer: r.get(4)?,
-                    team: r.get(5)?,
-                    service: r.get(6)?,
-                    container: r.get(7)?,
-                    container_id: r.get(8)?,
-                    event: r.get(9)?,
-                    detail: r.get(10)?,
-                })
-            },
+            event_of,
         )?;
         let mut out: Vec<Event> = rows.collect::<rusqlite::Result<_>>()?;
         out.reverse();
         Ok(out)
+    }
+
+    /// The alert notices recorded, oldest first: a recorder that starts
+    /// again goes on from where the last one left its alerts.
+    pub fn alerts(&self) -> Result<Vec<Event>> {
+        let mut q = self.db.prepare_cached(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE source = 'alert' ORDER BY ts, rowid"
+        ))?;
+        let rows = q.query_map([], event_of)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// A row's figures over [from, to]: the fine series while it is
@@ -624,4 +611,33 @@ impl Moment {
         }
         fleet
     }
+}
+
+const EVENT_COLUMNS: &str =
+    "ts, source, severity, host, layer, team, service, container, container_id, event, detail";
+
+/// An `events` row read with `EVENT_COLUMNS`.
+fn event_of(r: &rusqlite::Row) -> rusqlite::Result<Event> {
+    let source: String = r.get(1)?;
+    Ok(Event {
+        at: Utc
+            .timestamp_millis_opt(r.get(0)?)
+            .single()
+            .unwrap_or_default(),
+        source: match source.as_str() {
+            "alert" => "alert",
+            "operation" => "operation",
+            "log" => "log",
+            _ => "docker",
+        },
+        severity: r.get(2)?,
+        host: r.get(3)?,
+        layer: r.get(4)?,
+        team: r.get(5)?,
+        service: r.get(6)?,
+        container: r.get(7)?,
+        container_id: r.get(8)?,
+        event: r.get(9)?,
+        detail: r.get(10)?,
+    })
 }

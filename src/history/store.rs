@@ -97,6 +97,17 @@ pub struct Event {
     pub detail: String,
 }
 
+impl Event {
+    /// What it is about: the most specific of its columns that is set
+    /// (an alert's target is put in the one that names it).
+    pub fn subject(&self) -> &str {
+        [&self.container, &self.service, &self.team, &self.layer]
+            .into_iter()
+            .find(|s| !s.is_empty())
+            .map_or("", String::as_str)
+    }
+}
+
 /// Holding the writer's lock: a second writer is told our pid. The lock
 /// is `flock` on `<store>.lock`: the kernel drops it when the process
 /// dies, however it dies, so a killed writer never leaves it stale.

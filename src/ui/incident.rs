@@ -41,14 +41,18 @@ pub fn draw_events(f: &mut Frame, app: &App, area: Rect) {
     let lines = app.event_lines();
     let filter = &app.views.events_filter;
     let title = format!(
-        " events{}: {} of {} (newest first · Enter: the replica · / filter · A ack) ",
+        " events{}: {} of {}{} (newest first · Enter: the replica · / filter · A ack) ",
         if filter.is_empty() {
             String::new()
         } else {
             format!(" [{filter}]")
         },
         lines.len(),
-        app.shown_timeline().lines.len()
+        app.shown_timeline().lines.len(),
+        match app.shown_timeline().from_recording() {
+            0 => String::new(),
+            n => format!(", {n} recorded before this session"),
+        }
     );
     let wide = area.width >= 110;
     // Columns as wide as what they hold (within bounds), so DETAIL gets
