@@ -65,6 +65,16 @@ pub struct Line {
     pub severity: Severity,
 }
 
+/// The CONTAINER column of a line about something else (a Swarm service
+/// or node): `web (service)`, so it says which even where the SERVICE
+/// column is not shown.
+pub fn not_a_container(kind: &str, name: &str) -> String {
+    match name {
+        "" => format!("({kind})"),
+        name => format!("{name} ({kind})"),
+    }
+}
+
 /// What a Docker event means for the operator: the word, the detail and
 /// how bad it is. `attrs` are the event's actor attributes.
 pub fn classify(action: &str, attrs: &BTreeMap<String, String>) -> (String, String, Severity) {

@@ -94,7 +94,7 @@ impl App {
             container: if raw.kind == "container" {
                 name
             } else {
-                format!("({})", raw.kind)
+                events::not_a_container(&raw.kind, &name)
             },
             id: (raw.kind == "container").then(|| raw.id.clone()),
             event,
@@ -283,7 +283,7 @@ impl App {
                     layer: s.placement.layer.clone().unwrap_or_default(),
                     team: s.placement.team.clone().unwrap_or_default(),
                     service: s.name.clone(),
-                    container: "(service)".into(),
+                    container: events::not_a_container("service", &s.name),
                     id: None,
                     event: "pending".into(),
                     detail: format!("{waiting} not running: {why}"),

@@ -36,6 +36,16 @@ fn header(app: &App, cols: &[&str]) -> Row<'static> {
     )
 }
 
+/// What a line is about when it names no container: its service, team
+/// or layer.
+fn subject(l: &crate::events::Line) -> String {
+    [&l.service, &l.team, &l.layer]
+        .into_iter()
+        .find(|s| !s.is_empty())
+        .cloned()
+        .unwrap_or_default()
+}
+
 pub fn draw_events(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
     let lines = app.event_lines();
@@ -96,10 +106,19 @@ pub fn draw_events(f: &mut Frame, app: &App, area: Rect) {
                     format!("{} {}", l.severity.symbol(), l.event),
                     style,
                 )),
-                Cell::from(Span::styled(
-                    text::truncate_middle(&l.container, container_w),
-                    t.title,
-                )),
+                // Narrow, without the SERVICE column, a line about no
+                // replica (an alert, a Swarm service) says what it is
+                // about there instead.
+                match (wide, l.container.is_empty()) {
+                    (false, true) => Cell::from(Span::styled(
+                        text::truncate_middle(&subject(l), container_w),
+                        t.muted,
+                    )),
+                    _ => Cell::from(Span::styled(
+                        text::truncate_middle(&l.container, container_w),
+                        t.title,
+                    )),
+                },
             ];
             if wide {
                 let cut = |s: &str, w| Span::styled(text::truncate(s, w), t.text);

@@ -434,6 +434,14 @@ pub fn with_incident(app: &mut App) {
         let m = event(app, name, action, &attrs, ago);
         app.update(m);
     }
+    // A Swarm service's own event: about no container.
+    app.update(Msg::Timeline(Box::new(RawEvent {
+        kind: "service".into(),
+        id: "svc1".into(),
+        action: "update".into(),
+        time: now() - Duration::seconds(10),
+        attrs: [("name".to_string(), "web".to_string())].into(),
+    })));
 }
 
 pub use agile_deck::rollout::{Phase, SlotState, SlotView};
