@@ -59,6 +59,27 @@ pub fn truncate_middle(s: &str, cells: usize) -> String {
     format!("{}…{}", head(s, cells - 1 - end), tail(s, end))
 }
 
+/// Cut a container's name to `cells` keeping what tells it from its
+/// siblings: the end of most names (`agile-agent-…ent-dev-006`), but a
+/// Swarm task's service and slot (`web.3.` before its 25-character task
+/// id, `agile_coordinator.2.ixjz03…`).
+pub fn truncate_name(s: &str, cells: usize) -> String {
+    match s.rsplit_once('.') {
+        Some((head, id))
+            if id.len() == 25
+                && id.bytes().all(|b| b.is_ascii_alphanumeric())
+                && head.contains('.') =>
+        {
+            if width(head) < cells {
+                truncate(s, cells)
+            } else {
+                truncate_middle(head, cells)
+            }
+        }
+        _ => truncate_middle(s, cells),
+    }
+}
+
 /// Cut `s` to `cells` keeping its end: `…/agile-sim:0.2.0`.
 pub fn keep_end(s: &str, cells: usize) -> String {
     if width(s) <= cells || cells == 0 {
@@ -81,6 +102,22 @@ pub fn pad(s: &str, cells: usize, right: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_keep_what_tells_siblings_apart() {
+        assert_eq!(
+            truncate_name("agile-agent-development-dev-006", 24),
+            "agile-agent-…ent-dev-006"
+        );
+        let task = "agile_development-team.1.gpee2xh2ded533obwq7d8k1zp";
+        assert_eq!(
+            truncate_name(task, 36),
+            "agile_development-team.1.gpee2xh2de…"
+        );
+        // Not even the service and slot fit: those, cut in the middle.
+        assert_eq!(truncate_name(task, 16), "agile_de…-team.1");
+        assert_eq!(truncate_name("short", 24), "short");
+    }
 
     #[test]
     fn wide_characters_count_two_cells() {

@@ -392,6 +392,11 @@ async fn swarm_scale_3_6_2() {
         &t.label(),
         "--replicas",
         "3",
+        // A health check of its own, which a scale must keep.
+        "--health-interval",
+        "2s",
+        "--health-retries",
+        "2",
         &img,
     ]);
     common::wait_for("3 tasks", Duration::from_secs(60), || {
@@ -405,6 +410,32 @@ async fn swarm_scale_3_6_2() {
         ]);
         (r.trim() == "3/3").then_some(())
     });
+    let running_tasks = || {
+        let ids = docker(&[
+            "service",
+            "ps",
+            &name,
+            "--filter",
+            "desired-state=running",
+            "--format",
+            "{{.ID}}",
+        ]);
+        ids.split_whitespace()
+            .map(String::from)
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    let health_check = || {
+        docker(&[
+            "service",
+            "inspect",
+            &name,
+            "--format",
+            "{{json .Spec.TaskTemplate.ContainerSpec.Healthcheck}}",
+        ])
+    };
+    let first = running_tasks();
+    let check = health_check();
+    assert!(check.contains("\"Interval\":2000000000"), "{check}");
     let mut desk = Desk::new(Topology::default_topology()).await;
     for (to, tasks) in [(6, "6/6"), (2, "2/2")] {
         desk.command(&format!("scale service:{name} {to}"));
@@ -425,6 +456,13 @@ async fn swarm_scale_3_6_2() {
             "{{.Replicas}}",
         ]);
         assert_eq!(r.trim(), tasks);
+        // Only the count changed: the health check is the service's
+        // still, and scaling up replaced none of the tasks running.
+        assert_eq!(health_check(), check);
+        if to == 6 {
+            let now = running_tasks();
+            assert!(first.is_subset(&now), "{first:?} replaced: {now:?}");
+        }
     }
     // Undo goes back to 6.
     desk.command(&format!("undo service:{name}"));

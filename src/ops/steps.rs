@@ -9,8 +9,8 @@ use bollard::models::{
     ContainerUpdateBody, EndpointSettings, NetworkConnectRequest, NetworkDisconnectRequest,
 };
 use bollard::query_parameters::{
-    InspectServiceOptions, ListTasksOptions, RemoveContainerOptions, RestartContainerOptions,
-    StopContainerOptions, UpdateServiceOptions,
+    ListTasksOptions, RemoveContainerOptions, RestartContainerOptions, StopContainerOptions,
+    UpdateServiceOptions,
 };
 
 use super::clone::{clone_body, create_and_start, running_sibling};
@@ -306,18 +306,19 @@ pub async fn execute(docker: &Docker, action: &Action) -> Result<String, StepErr
 }
 
 /// Change a Swarm service's spec at its current version (Swarm refuses
-/// an update made against an older one); returns that version.
+/// an update made against an older one); returns that version. Only what
+/// `edit` changes changes: the spec is read as the daemon sent it.
 pub async fn update_spec(
     docker: &Docker,
     service: &str,
     edit: impl FnOnce(&mut bollard::models::ServiceSpec),
 ) -> Result<u64, StepError> {
-    let s = docker
-        .inspect_service(service, None::<InspectServiceOptions>)
-        .await
-        .map_err(step_error)?;
-    let version = s.version.and_then(|v| v.index).unwrap_or(0);
-    let mut spec = s.spec.unwrap_or_default();
+    let raw = service_json(docker, service).await?;
+    let version = raw["Version"]["Index"].as_u64().unwrap_or(0);
+    let mut spec = spec_of(&raw["Spec"]).map_err(|e| StepError {
+        failure: Failure::Other,
+        message: format!("the service's spec could not be read: {e}"),
+    })?;
     edit(&mut spec);
     docker
         .update_service(
@@ -332,6 +333,55 @@ pub async fn update_spec(
         .await
         .map_err(step_error)?;
     Ok(version)
+}
+
+/// A service spec from the daemon's JSON, its health check kept. bollard's
+/// model reads a container spec's health check under the key `HealthCheck`,
+/// but the daemon sends `Healthcheck`: read through it, the spec loses the
+/// check, and sent back it would take the check away and restart every
+/// task (a scale from 4 to 6 replaced all four; seen using it).
+fn spec_of(json: &serde_json::Value) -> serde_json::Result<bollard::models::ServiceSpec> {
+    let mut spec: bollard::models::ServiceSpec = serde_json::from_value(json.clone())?;
+    let check = &json["TaskTemplate"]["ContainerSpec"]["Healthcheck"];
+    if !check.is_null()
+        && let Some(c) = spec
+            .task_template
+            .as_mut()
+            .and_then(|t| t.container_spec.as_mut())
+    {
+        c.health_check = Some(serde_json::from_value(check.clone())?);
+    }
+    Ok(spec)
+}
+
+/// `GET /services/{service}` as JSON. bollard makes no GET of a path of
+/// ours, so its one request that answers raw bytes (a container export)
+/// is sent to the service's path instead, over whatever transport the
+/// client has (unix, TLS, an ssh relay).
+async fn service_json(docker: &Docker, service: &str) -> Result<serde_json::Value, StepError> {
+    use futures_util::TryStreamExt;
+    const STAND_IN: &str = "/containers/agile-deck-raw-get/export";
+    let path = format!("/services/{service}");
+    let raw = docker.clone().with_request_modifier(move |mut req| {
+        let uri = req.uri().to_string();
+        if let Some(Ok(to)) = uri
+            .strip_suffix(STAND_IN)
+            .map(|base| format!("{base}{path}").parse())
+        {
+            *req.uri_mut() = to;
+        }
+        req
+    });
+    let bytes: Vec<u8> = raw
+        .export_container("agile-deck-raw-get")
+        .map_ok(|b| b.to_vec())
+        .try_concat()
+        .await
+        .map_err(step_error)?;
+    serde_json::from_slice(&bytes).map_err(|e| StepError {
+        failure: Failure::Other,
+        message: format!("the daemon's answer for service {service} is not JSON: {e}"),
+    })
 }
 
 /// How long a Swarm service may take to converge before the step fails.

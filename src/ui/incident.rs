@@ -115,7 +115,7 @@ pub fn draw_events(f: &mut Frame, app: &App, area: Rect) {
                         t.muted,
                     )),
                     _ => Cell::from(Span::styled(
-                        text::truncate_middle(&l.container, container_w),
+                        text::truncate_name(&l.container, container_w),
                         t.title,
                     )),
                 },
@@ -200,7 +200,7 @@ pub fn draw_networks(f: &mut Frame, app: &App, area: Rect) {
             .map(|r| {
                 let a = r.networks.iter().find(|a| &a.network == net);
                 Row::new(vec![
-                    Cell::from(Span::styled(text::truncate_middle(&r.name, 34), t.title)),
+                    Cell::from(Span::styled(text::truncate_name(&r.name, 34), t.title)),
                     Cell::from(Span::styled(r.state.to_string(), t.text)),
                     Cell::from(Span::styled(
                         a.map(|a| a.ip.clone()).unwrap_or_default(),

@@ -560,7 +560,7 @@ fn replica_cell(app: &App, r: &Replica, col: ReplicaCol, w: u16, right: bool) ->
     let dash = || "-".to_string();
     match col {
         ReplicaCol::Name => Cell::from(Span::styled(
-            text::truncate_middle(&r.name, w as usize),
+            text::truncate_name(&r.name, w as usize),
             t.title,
         )),
         ReplicaCol::Host => cell(app.hosts.name(r.host).to_string(), right, w, t.text),
@@ -646,19 +646,5 @@ fn replica_cell(app: &App, r: &Replica, col: ReplicaCol, w: u16, right: bool) ->
             t.text,
         ),
         ReplicaCol::Image => cell(r.image.clone(), right, w, t.muted),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_are_cut_in_the_middle() {
-        assert_eq!(
-            text::truncate_middle("agile-agent-development-dev-006", 24),
-            "agile-agent-…ent-dev-006"
-        );
-        assert_eq!(text::truncate_middle("short", 24), "short");
     }
 }
