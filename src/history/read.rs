@@ -263,14 +263,24 @@ impl Reader {
                 metrics.insert(k, v);
             }
         }
-        let services = {
-            let mut q = self.db.prepare_cached(&format!(
-                "SELECT {GROUP_COLUMNS} FROM series WHERE kind = 'service' AND res = ?1 AND ts = ?2"
+        // The services' rows at that frame, one key lookup each: with the
+        // name left open, `kind = 'service' AND res AND ts` scans every
+        // service row of the week (:at took 36 ms at 500 replicas, 24 h).
+        let mut services = Vec::new();
+        {
+            let mut row = self.db.prepare_cached(&format!(
+                "SELECT {GROUP_COLUMNS} FROM series
+                 WHERE kind = 'service' AND name = ?1 AND res = ?2 AND ts = ?3"
             ))?;
-            let rows = q.query_map(params![res, ts], |r| group_of("service", r))?;
-            rows.map(|r| r.map(|(_, g)| g))
-                .collect::<rusqlite::Result<_>>()?
-        };
+            for name in self.service_names()? {
+                if let Some((_, g)) = row
+                    .query_row(params![name, res, ts], |r| group_of("service", r))
+                    .optional()?
+                {
+                    services.push(g);
+                }
+            }
+        }
         Ok(Some(Moment {
             asked,
             at,
@@ -334,6 +344,21 @@ impl Reader {
         let mut out: Vec<Event> = rows.collect::<rusqlite::Result<_>>()?;
         out.reverse();
         Ok(out)
+    }
+
+    /// Every service name the series hold, walked along the key (a seek
+    /// per name, not a scan of their rows).
+    fn service_names(&self) -> Result<Vec<String>> {
+        let mut next = self
+            .db
+            .prepare_cached("SELECT min(name) FROM series WHERE kind = 'service' AND name > ?1")?;
+        let mut names: Vec<String> = Vec::new();
+        while let Some(name) = next.query_row([names.last().map_or("", String::as_str)], |r| {
+            r.get::<_, Option<String>>(0)
+        })? {
+            names.push(name);
+        }
+        Ok(names)
     }
 
     /// The alert notices recorded, oldest first: a recorder that starts
