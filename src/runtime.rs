@@ -733,7 +733,11 @@ pub async fn run(
             }
             _ = stop.recv() => break,
             _ = hung_up(&mut hangup) => {
-                crate::terminal::hung_up();
+                // A `kill -HUP` with the terminal still there leaves it
+                // restored as on `q`.
+                if crate::terminal::gone() {
+                    crate::terminal::hung_up();
+                }
                 break;
             }
             _ = tokio::signal::ctrl_c(), if terminal.is_none() => break,

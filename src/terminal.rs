@@ -64,10 +64,12 @@ pub fn leave() {
     }
 }
 
-/// Whether the terminal on stdout has hung up: the operator's ssh session
-/// or the window is gone.
+/// Whether the terminal on stdout or stderr has hung up: the operator's
+/// ssh session or the window is gone.
 pub fn gone() -> bool {
-    tty(libc::STDOUT_FILENO) == Some(false)
+    [libc::STDOUT_FILENO, libc::STDERR_FILENO]
+        .into_iter()
+        .any(|fd| tty(fd) == Some(false))
 }
 
 /// Whether `fd` is a terminal: Some(true) one that is there, Some(false)

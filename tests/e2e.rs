@@ -559,6 +559,38 @@ fn a_panic_restores_the_terminal() {
     assert!(screen.contains("The application panicked"), "{screen}");
 }
 
+/// `kill -HUP` with the terminal still there: the dashboard ends as on
+/// `q`, the terminal given back (a hung-up terminal is tests/ssh.rs's).
+#[test]
+fn a_hang_up_signal_with_the_terminal_there_restores_it() {
+    if !docker_or_skip("a_hang_up_signal_with_the_terminal_there_restores_it")
+        || !tool_or_skip(
+            "a_hang_up_signal_with_the_terminal_there_restores_it",
+            "tmux",
+        )
+    {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let tmux = Tmux::start("hup", &format!("{BIN} --no-record --no-prometheus"));
+    tmux.wait("the dashboard", Duration::from_secs(20), |s| {
+        s.contains("agile-deck ─ ")
+    });
+    let pid = tmux.program();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let screen = tmux.wait("exit after the hang-up", Duration::from_secs(10), |s| {
+        s.contains("EXIT=")
+    });
+    assert!(screen.lines().any(|l| l.starts_with("EXIT=0")), "{screen}");
+    assert!(!tmux.alternate_on(), "still on the alternate screen");
+}
+
 /// A TCP proxy to the Docker socket that can be cut and restored, to play
 /// a daemon that goes away mid-session and comes back.
 struct Proxy {
