@@ -732,7 +732,7 @@ pub async fn run(
                 app.update(Msg::Recording(rec.status()));
             }
             _ = stop.recv() => break,
-            _ = hung_up(&mut hangup) => {
+            _ = next_hangup(&mut hangup) => {
                 // A `kill -HUP` with the terminal still there leaves it
                 // restored as on `q`.
                 if crate::terminal::gone() {
@@ -821,7 +821,7 @@ fn hangup_ignored() -> bool {
 }
 
 /// The next hang-up, or never when it is not ours to act on.
-async fn hung_up(hangup: &mut Option<tokio::signal::unix::Signal>) {
+async fn next_hangup(hangup: &mut Option<tokio::signal::unix::Signal>) {
     match hangup {
         Some(s) => {
             s.recv().await;

@@ -89,7 +89,15 @@ pub fn draw_events(f: &mut Frame, app: &App, area: Rect) {
         if wide { 36 } else { 24 },
     );
     let host_w = widest(&|l| text::width(&l.host), "HOST", 16);
-    let group_w = widest(&|l| text::width(&group_of(l)), "LAYER/TEAM", 24);
+    // As group_of writes it, without making the string for every line.
+    let group_w = widest(
+        &|l| match l.team.is_empty() {
+            true => text::width(&l.layer),
+            false => text::width(&l.layer) + 1 + text::width(&l.team),
+        },
+        "LAYER/TEAM",
+        24,
+    );
     let service_w = widest(&|l| text::width(&l.service), "SERVICE", 24);
     let rows: Vec<Row> = lines
         .iter()
